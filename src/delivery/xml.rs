@@ -1,0 +1,1 @@
+//! The one XML rendering of `Folkbokforingspost`. (Being written.)

@@ -1,0 +1,28 @@
+//! folkreg: Swedish population-register data over SOAP and mutual TLS, wire-compatible with
+//! Skatteverket's Navet ePersondata V2.
+//!
+//! # Layout
+//! - [`pnr`]: identity numbers — parse, validate, normalise to 12 digits.
+//! - [`model`]: the person record (`Folkbokforingspost`) and its compact store encoding.
+//! - [`refdata`]: the 21 län and 290 kommuner, embedded.
+//! - [`delivery`]: load files (Navet XML delivery format): streaming reader and writer,
+//!   and the one XML rendering of `Folkbokforingspost` that responses share.
+//! - [`generate`]: the deterministic synthetic population and its delta deliveries.
+//! - [`store`]: the sled store — generations, indexes, consistent snapshot reads.
+//! - [`load`]: the load job, one path for the CLI and the scheduler.
+//! - [`search`]: the folding of names and words for the search indexes.
+//!
+//! A load flows file → `delivery::reader` (validated records) → `load` → `store` (a new
+//! generation for a full delivery, one atomic batch for a delta).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod delivery;
+pub mod generate;
+pub mod load;
+pub mod model;
+pub mod pnr;
+pub mod refdata;
+pub mod search;
+pub mod store;

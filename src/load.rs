@@ -1,0 +1,1 @@
+//! Load job (being written).

@@ -1,0 +1,1 @@
+//! Search folding (being written).
