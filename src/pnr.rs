@@ -101,11 +101,19 @@ impl Pnr {
                 };
                 for (i, c) in head.bytes().chain(tail.bytes()).enumerate() {
                     if !c.is_ascii_digit() {
-                        return Err(PnrError::NotDigit(if i < 6 || b.len() == 10 { i + 1 } else { i + 2 }));
+                        return Err(PnrError::NotDigit(if i < 6 || b.len() == 10 {
+                            i + 1
+                        } else {
+                            i + 2
+                        }));
                     }
                 }
                 let yy: i32 = (b[0] - b'0') as i32 * 10 + (b[1] - b'0') as i32;
-                let centuries = [today.year() / 100 * 100, today.year() / 100 * 100 - 100, today.year() / 100 * 100 - 200];
+                let centuries = [
+                    today.year() / 100 * 100,
+                    today.year() / 100 * 100 - 100,
+                    today.year() / 100 * 100 - 200,
+                ];
                 // The most recent century in which the birth date is not in the future.
                 let mut candidate = None;
                 for base in centuries {
@@ -129,8 +137,12 @@ impl Pnr {
                 if sep == b'+' {
                     // 100 years or older: one more century back unless already that old.
                     let born = p.birth_date().ok_or(PnrError::Date)?;
-                    let hundred = NaiveDate::from_ymd_opt(born.year() + 100, born.month(), born.day().min(28))
-                        .ok_or(PnrError::Date)?;
+                    let hundred = NaiveDate::from_ymd_opt(
+                        born.year() + 100,
+                        born.month(),
+                        born.day().min(28),
+                    )
+                    .ok_or(PnrError::Date)?;
                     if hundred > today {
                         let trial = format!("{:04}{}{}", year - 100, &head[2..], tail);
                         return Pnr::parse(&trial);
@@ -138,7 +150,9 @@ impl Pnr {
                 }
                 Ok(p)
             }
-            n => Err(PnrError::Length(s.chars().count().max(n.min(s.chars().count())))),
+            n => Err(PnrError::Length(
+                s.chars().count().max(n.min(s.chars().count())),
+            )),
         }
     }
 
@@ -149,7 +163,13 @@ impl Pnr {
             return None;
         }
         let day = date.day() + if samordning { 60 } else { 0 };
-        let s = format!("{:04}{:02}{:02}{:03}", date.year(), date.month(), day, serial);
+        let s = format!(
+            "{:04}{:02}{:02}{:03}",
+            date.year(),
+            date.month(),
+            day,
+            serial
+        );
         let mut digits = [0u8; 12];
         digits[..11].copy_from_slice(s.as_bytes());
         digits[11] = b'0' + luhn_check_digit(&digits[2..11]);
@@ -199,7 +219,9 @@ impl Pnr {
     }
 
     fn num(&self, from: usize, len: usize) -> u32 {
-        self.0[from..from + len].iter().fold(0u32, |acc, d| acc * 10 + (d - b'0') as u32)
+        self.0[from..from + len]
+            .iter()
+            .fold(0u32, |acc, d| acc * 10 + (d - b'0') as u32)
     }
 
     fn validate(&self) -> Result<(), PnrError> {
@@ -297,17 +319,31 @@ mod tests {
     #[test]
     fn ten_digit_forms_choose_the_century() {
         let t = today();
-        assert_eq!(Pnr::parse_lenient("860221-2394", t).unwrap().as_str(), "198602212394");
-        assert_eq!(Pnr::parse_lenient("8602212394", t).unwrap().as_str(), "198602212394");
-        assert_eq!(Pnr::parse_lenient("19860221-2394", t).unwrap().as_str(), "198602212394");
-        let kid = Pnr::from_parts(NaiveDate::from_ymd_opt(2012, 12, 12).unwrap(), 121, false).unwrap();
+        assert_eq!(
+            Pnr::parse_lenient("860221-2394", t).unwrap().as_str(),
+            "198602212394"
+        );
+        assert_eq!(
+            Pnr::parse_lenient("8602212394", t).unwrap().as_str(),
+            "198602212394"
+        );
+        assert_eq!(
+            Pnr::parse_lenient("19860221-2394", t).unwrap().as_str(),
+            "198602212394"
+        );
+        let kid =
+            Pnr::from_parts(NaiveDate::from_ymd_opt(2012, 12, 12).unwrap(), 121, false).unwrap();
         let ten = format!("{}-{}", &kid.as_str()[2..8], &kid.as_str()[8..]);
         assert_eq!(Pnr::parse_lenient(&ten, t).unwrap(), kid);
         // '+' means 100 years or older.
-        let old = Pnr::from_parts(NaiveDate::from_ymd_opt(1912, 12, 12).unwrap(), 121, false).unwrap();
+        let old =
+            Pnr::from_parts(NaiveDate::from_ymd_opt(1912, 12, 12).unwrap(), 121, false).unwrap();
         let plus = format!("{}+{}", &old.as_str()[2..8], &old.as_str()[8..]);
         assert_eq!(Pnr::parse_lenient(&plus, t).unwrap(), old);
-        assert_eq!(Pnr::parse_lenient("860221*2394", t), Err(PnrError::Separator));
+        assert_eq!(
+            Pnr::parse_lenient("860221*2394", t),
+            Err(PnrError::Separator)
+        );
     }
 
     #[test]
@@ -317,12 +353,17 @@ mod tests {
     }
 
     fn arb_pnr() -> impl Strategy<Value = Pnr> {
-        (1850i32..2100, 1u32..=12, 1u32..=31, 0u16..1000, any::<bool>()).prop_filter_map(
-            "real date",
-            |(y, m, d, serial, samordning)| {
-                NaiveDate::from_ymd_opt(y, m, d).and_then(|date| Pnr::from_parts(date, serial, samordning))
-            },
+        (
+            1850i32..2100,
+            1u32..=12,
+            1u32..=31,
+            0u16..1000,
+            any::<bool>(),
         )
+            .prop_filter_map("real date", |(y, m, d, serial, samordning)| {
+                NaiveDate::from_ymd_opt(y, m, d)
+                    .and_then(|date| Pnr::from_parts(date, serial, samordning))
+            })
     }
 
     proptest! {

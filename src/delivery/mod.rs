@@ -269,6 +269,10 @@ pub enum DeliveryErrorKind {
 impl DeliveryError {
     /// An error outside any record.
     pub fn file(kind: DeliveryErrorKind) -> DeliveryError {
-        DeliveryError { record: None, element: None, kind }
+        DeliveryError {
+            record: None,
+            element: None,
+            kind,
+        }
     }
 }

@@ -374,7 +374,9 @@ pub enum DecodeError {
     #[error("empty record value")]
     Empty,
     /// A schema version this build cannot read.
-    #[error("record schema version {0} is not supported (this build reads up to {SCHEMA_VERSION})")]
+    #[error(
+        "record schema version {0} is not supported (this build reads up to {SCHEMA_VERSION})"
+    )]
     Version(u8),
     /// The postcard payload is corrupt.
     #[error("corrupt record: {0}")]
@@ -445,11 +447,20 @@ pub(crate) mod tests {
                     }),
                     ..Default::default()
                 },
-                fodelse: Fodelse { fodelsedatum: Datum::parse("19860221").ok(), ..Default::default() },
+                fodelse: Fodelse {
+                    fodelsedatum: Datum::parse("19860221").ok(),
+                    ..Default::default()
+                },
                 invandringsdatum: None,
                 rostratt_datum: None,
-                civilstand: Some(Civilstand { kod: CivilstandKod::OG, datum: None }),
-                medborgarskap: vec![Medborgarskap { landkod: "SE".into(), datum: Datum::parse("00000000").ok() }],
+                civilstand: Some(Civilstand {
+                    kod: CivilstandKod::OG,
+                    datum: None,
+                }),
+                medborgarskap: vec![Medborgarskap {
+                    landkod: "SE".into(),
+                    datum: Datum::parse("00000000").ok(),
+                }],
                 relationer: vec![],
                 uppehallsratt: None,
                 nordiskt_personnummer: None,

@@ -75,7 +75,8 @@ pub fn kommuner() -> &'static [Kommun] {
         let mut last_lan = "";
         for line in KOMMUNER_CSV.lines().skip(1) {
             let mut f = line.split(',');
-            let (Some(kod), Some(namn), Some(lan_kod), Some(lan_namn)) = (f.next(), f.next(), f.next(), f.next())
+            let (Some(kod), Some(namn), Some(lan_kod), Some(lan_namn)) =
+                (f.next(), f.next(), f.next(), f.next())
             else {
                 continue;
             };
@@ -85,7 +86,13 @@ pub fn kommuner() -> &'static [Kommun] {
             }
             let postnummer_fran = postnummer_base(lan_kod) + index_in_lan * 100;
             index_in_lan += 1;
-            out.push(Kommun { kod, namn, lan_kod, lan_namn, postnummer_fran });
+            out.push(Kommun {
+                kod,
+                namn,
+                lan_kod,
+                lan_namn,
+                postnummer_fran,
+            });
         }
         out
     })

@@ -1,0 +1,278 @@
+use super::*;
+use crate::delivery::{DeliveryTyp, GroupSet};
+use crate::model::tests::sample;
+use crate::search::parse_patterns;
+
+fn header(lopnummer: u64, typ: DeliveryTyp, antal: u64) -> DeliveryHeader {
+    DeliveryHeader {
+        lopnummer,
+        typ,
+        skapad: "2026-11-22T05:00:00+01:00".into(),
+        antal,
+    }
+}
+
+fn person(serial: u16, fornamn: &str, efternamn: &str) -> Folkbokforingspost {
+    let mut p = sample();
+    let date = chrono::NaiveDate::from_ymd_opt(1980, 1, 1 + (serial % 28) as u32).unwrap();
+    p.personpost.person_id = Pnr::from_parts(date, serial, false).unwrap();
+    p.personpost.namn.fornamn = Some(fornamn.into());
+    p.personpost.namn.efternamn = Some(efternamn.into());
+    p
+}
+
+fn total(p: Folkbokforingspost) -> DeliveryRecord {
+    DeliveryRecord {
+        posttyp: Posttyp::Total,
+        post: p,
+        present: GroupSet::ALL,
+    }
+}
+
+fn load_full(store: &Store, lopnummer: u64, posts: &[Folkbokforingspost]) -> LoadSummary {
+    let mut b = store
+        .begin_full(&header(lopnummer, DeliveryTyp::Full, posts.len() as u64))
+        .unwrap();
+    for p in posts {
+        b.add(&total(p.clone())).unwrap();
+    }
+    b.commit().unwrap()
+}
+
+#[test]
+fn full_load_becomes_visible_only_on_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    assert!(!store.snapshot().has_data());
+    let a = person(101, "Anna", "Berg");
+    let mut b = store.begin_full(&header(1, DeliveryTyp::Full, 1)).unwrap();
+    b.add(&total(a.clone())).unwrap();
+    b.write_batch().unwrap();
+    assert!(
+        store.current.try_read().is_ok_and(|g| g.is_none()),
+        "nothing visible before commit"
+    );
+    b.commit().unwrap();
+    assert_eq!(store.snapshot().get(&a.pnr()).unwrap(), Some(a.clone()));
+    assert_eq!(store.info().generation, 1);
+    assert_eq!(store.info().lopnummer, Some(1));
+
+    // A second full load replaces everything and removes the old generation's trees.
+    let c = person(203, "Cecilia", "Dahl");
+    load_full(&store, 5, &[c.clone()]);
+    assert_eq!(store.snapshot().get(&a.pnr()).unwrap(), None);
+    assert_eq!(store.snapshot().get(&c.pnr()).unwrap(), Some(c));
+    assert_eq!(store.info().generation, 2);
+    let names: Vec<_> = store
+        .db
+        .tree_names()
+        .into_iter()
+        .filter_map(|n| generation_of(&n))
+        .collect();
+    assert!(
+        names.iter().all(|g| *g == 2),
+        "old generation dropped: {names:?}"
+    );
+}
+
+#[test]
+fn abandoned_build_leaves_the_old_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), 1 << 24).unwrap();
+        load_full(&store, 1, &[person(101, "Anna", "Berg")]);
+        // As if the process died while building generation 2: its trees exist, the switch not.
+        let t = store.db.open_tree(tree_name(2, "post")).unwrap();
+        t.insert(b"198602212394", model::encode(&sample())).unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    assert_eq!(store.info().generation, 1);
+    assert_eq!(store.info().records, 1);
+    let gens: Vec<_> = store
+        .db
+        .tree_names()
+        .into_iter()
+        .filter_map(|n| generation_of(&n))
+        .collect();
+    assert!(
+        gens.iter().all(|g| *g == 1),
+        "leftover generation dropped on open: {gens:?}"
+    );
+}
+
+#[test]
+fn duplicate_in_full_delivery_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    let a = person(101, "Anna", "Berg");
+    let mut b = store.begin_full(&header(1, DeliveryTyp::Full, 2)).unwrap();
+    b.add(&total(a.clone())).unwrap();
+    b.add(&total(a)).unwrap();
+    let err = b.commit().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused(Refusal::Duplicate {
+                position: 2,
+                first: 1
+            })
+        ),
+        "{err}"
+    );
+    assert!(!store.snapshot().has_data());
+}
+
+#[test]
+fn delta_applies_in_order_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    let a = person(101, "Anna", "Berg");
+    let b = person(203, "Bo", "Ek");
+    load_full(&store, 10, &[a.clone(), b.clone()]);
+
+    // Gap and repeat are refused, naming the expected löpnummer.
+    let c = person(305, "Cecilia", "Dahl");
+    let err = store
+        .apply_delta(&header(12, DeltaTyp(), 1), &[total(c.clone())], false)
+        .unwrap_err();
+    assert!(err.to_string().contains("11 is expected"), "{err}");
+    let err = store
+        .apply_delta(&header(10, DeltaTyp(), 1), &[total(c.clone())], false)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Refused(Refusal::AlreadyApplied(10))
+    ));
+
+    // One bad record (a change for a missing person) refuses the whole file.
+    let mut missing = person(407, "Dan", "Falk");
+    missing.personpost.namn.efternamn = Some("Gran".into());
+    let andring = DeliveryRecord {
+        posttyp: Posttyp::Andring,
+        post: missing,
+        present: GroupSet::default(),
+    };
+    let err = store
+        .apply_delta(
+            &header(11, DeltaTyp(), 2),
+            &[total(c.clone()), andring],
+            false,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused(Refusal::Missing { position: 2, .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        store.snapshot().get(&c.pnr()).unwrap(),
+        None,
+        "nothing half-applied"
+    );
+
+    // A good delta: add c, change a's surname (ändringspost), remove b.
+    let mut a2 = a.clone();
+    a2.personpost.namn.efternamn = Some("Holm".into());
+    let mut present = GroupSet::default();
+    present.insert(crate::delivery::Group::Namn);
+    let recs = vec![
+        total(c.clone()),
+        DeliveryRecord {
+            posttyp: Posttyp::Andring,
+            post: a2.clone(),
+            present,
+        },
+        DeliveryRecord {
+            posttyp: Posttyp::Borttag,
+            post: b.clone(),
+            present: GroupSet::default(),
+        },
+    ];
+    let s = store
+        .apply_delta(&header(11, DeltaTyp(), 3), &recs, false)
+        .unwrap();
+    assert_eq!(
+        s,
+        LoadSummary {
+            added: 1,
+            changed: 1,
+            removed: 1
+        }
+    );
+    let snap = store.snapshot();
+    assert_eq!(
+        snap.get(&a.pnr())
+            .unwrap()
+            .unwrap()
+            .personpost
+            .namn
+            .efternamn
+            .as_deref(),
+        Some("Holm")
+    );
+    assert_eq!(snap.get(&b.pnr()).unwrap(), None);
+    assert_eq!(snap.info().lopnummer, Some(11));
+    assert_eq!(snap.info().records, 2);
+
+    // Indexes follow: the old surname no longer finds a, the new one does.
+    let q = |efternamn: &str| SearchQuery {
+        efter_mellan: parse_patterns(efternamn).unwrap(),
+        fornamn: parse_patterns("anna").unwrap(),
+        ..Default::default()
+    };
+    assert_eq!(
+        snap.search(&q("berg"), 10, |_| true).unwrap(),
+        SearchOutcome::Hits(vec![])
+    );
+    match snap.search(&q("ho*"), 10, |_| true).unwrap() {
+        SearchOutcome::Hits(h) => assert_eq!(h.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    drop(snap);
+
+    // Survives reopening.
+    drop(store);
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    assert_eq!(store.info().lopnummer, Some(11));
+    assert!(store.snapshot().get(&c.pnr()).unwrap().is_some());
+}
+
+#[allow(non_snake_case)]
+fn DeltaTyp() -> DeliveryTyp {
+    DeliveryTyp::Delta
+}
+
+#[test]
+fn search_hit_limit_and_protected_persons() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    let mut posts: Vec<_> = (0..5)
+        .map(|i| person(101 + 2 * i, "Sara", "Lind"))
+        .collect();
+    let mut hidden = person(999, "Sara", "Lind");
+    hidden.sekretessmarkering = true;
+    posts.push(hidden.clone());
+    load_full(&store, 1, &posts);
+    let q = SearchQuery {
+        fornamn: parse_patterns("sara").unwrap(),
+        efter_mellan: parse_patterns("lind").unwrap(),
+        ..Default::default()
+    };
+    let snap = store.snapshot();
+    match snap.search(&q, 5, |_| true).unwrap() {
+        SearchOutcome::Hits(h) => {
+            assert_eq!(h.len(), 5);
+            assert!(h.iter().all(|p| p.pnr() != hidden.pnr()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        snap.search(&q, 4, |_| true).unwrap(),
+        SearchOutcome::TooMany
+    );
+    // The hidden person is still there by number.
+    assert!(snap.get(&hidden.pnr()).unwrap().is_some());
+}
