@@ -2,6 +2,7 @@
 //! Skatteverket's Navet ePersondata V2.
 //!
 //! # Layout
+//! - [`config`]: typed configuration, defaults, validation with file:line errors.
 //! - [`pnr`]: identity numbers — parse, validate, normalise to 12 digits.
 //! - [`model`]: the person record (`Folkbokforingspost`) and its compact store encoding.
 //! - [`refdata`]: the 21 län and 290 kommuner, embedded.
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod delivery;
 pub mod generate;
 pub mod load;
@@ -25,4 +27,5 @@ pub mod model;
 pub mod pnr;
 pub mod refdata;
 pub mod search;
+// pub mod soap; (waits for delivery::xml)
 pub mod store;

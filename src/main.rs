@@ -1,1 +1,154 @@
-fn main() {}
+//! The `folkreg` command: parses the command line and calls into the library.
+//!
+//! Exit codes (CONTRACT.md): 0 ok, 1 runtime failure, 2 bad usage or invalid config/input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use folkreg::config::Config;
+use folkreg::store::Store;
+
+#[derive(Parser)]
+#[command(name = "folkreg", version, about = "Swedish population-register data over SOAP and mutual TLS")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply delivery files now (full or delta), each atomically, in löpnummer order.
+    Load {
+        /// Config file (default: ./folkreg.toml if present, else built-in defaults).
+        #[arg(long, env = "FOLKREG_CONFIG")]
+        config: Option<PathBuf>,
+        /// Apply a delta even if its löpnummer is not the next one.
+        #[arg(long)]
+        force: bool,
+        /// Delivery files (.xml or .xml.gz).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write a synthetic, deterministic delivery: a FULL population, or the next DELTA.
+    Generate {
+        /// Number of persons (for a FULL delivery).
+        #[arg(long, required_unless_present = "delta_of")]
+        persons: Option<usize>,
+        /// Random seed; the same seed gives the same file.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file (`.gz` to compress). Default: leverans-NNNNNN-FULL|DELTA.xml.gz.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the delivery that follows this one (its folder holds the chain back to a FULL).
+        #[arg(long, requires = "changes")]
+        delta_of: Option<PathBuf>,
+        /// Number of changes in the delta.
+        #[arg(long, requires = "delta_of")]
+        changes: Option<usize>,
+        /// The generator's "today" (YYYY-MM-DD), for reproducible files. Default: today.
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+    },
+    /// Store generation, counts and last load.
+    Status {
+        /// Config file.
+        #[arg(long, env = "FOLKREG_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("`{s}` is not YYYY-MM-DD: {e}"))
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure { code: 1, error: e.into() }
+    }
+}
+
+fn usage(error: impl Into<anyhow::Error>) -> Failure {
+    Failure { code: 2, error: error.into() }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "folkreg=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("folkreg: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Load { config, force, files } => {
+            let config = Config::discover(config.as_deref()).map_err(usage)?;
+            let store = open_store(&config)?;
+            let (done, failure) = folkreg::load::load_files(&store, &files, force);
+            for r in &done {
+                println!("{r}");
+            }
+            if let Some(e) = failure {
+                let code = if e.is_input_error() { 2 } else { 1 };
+                return Err(Failure { code, error: e.into() });
+            }
+            Ok(())
+        }
+        Command::Generate { persons, seed, out, delta_of, changes, today } => {
+            let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let written = match (delta_of, changes) {
+                (Some(prev), Some(changes)) => folkreg::generate::write_delta(&prev, changes, seed, today, out.as_deref())
+                    .map_err(|e| Failure { code: if e.is_input_error() { 2 } else { 1 }, error: e.into() })?,
+                _ => {
+                    let n = persons.context("--persons is required")?;
+                    folkreg::generate::write_full(n, seed, today, out.as_deref())?
+                }
+            };
+            println!("{written}");
+            Ok(())
+        }
+        Command::Status { config } => {
+            let config = Config::discover(config.as_deref()).map_err(usage)?;
+            let store = open_store(&config)?;
+            let info = store.info();
+            println!("data_dir:   {}", config.data_dir.display());
+            println!("generation: {}", info.generation);
+            println!("records:    {}", info.records);
+            println!(
+                "löpnummer:  {}",
+                info.lopnummer.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
+            );
+            println!("last load:  {}", info.loaded_at.as_deref().unwrap_or("never"));
+            println!("delivered:  {}", info.skapad.as_deref().unwrap_or("-"));
+            println!("store size: {} bytes", store.size_on_disk()?);
+            Ok(())
+        }
+    }
+}
+
+fn open_store(config: &Config) -> Result<Store, Failure> {
+    let dir = config.store_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Store::open(&dir, config.cache_bytes)
+        .with_context(|| format!("cannot open the store in {} (is another folkreg using it?)", dir.display()))
+        .map_err(Failure::from)
+}

@@ -1,0 +1,314 @@
+//! Typed configuration: the TOML file (CONTRACT.md, "Files"), its built-in defaults, and
+//! validation that names the file, line and field of every mistake.
+//!
+//! Parsed once at the edge; the rest of folkreg sees only [`Config`] with absolute paths.
+//! With no file, the defaults serve from the repository checkout (dev certificates,
+//! `deploy/register.dev.toml`, data under `./data`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default sled page cache: enough for the indexes' hot part of a million persons while
+/// keeping resident memory well under the 512 MiB target.
+pub const DEFAULT_CACHE_MB: u64 = 256;
+
+/// Default hit limit of namnsökning (WIRE.md: at most 100 hits).
+pub const DEFAULT_MAX_HITS: usize = 100;
+
+/// The whole configuration, with every relative path made absolute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the config file was (None = built-in defaults).
+    pub source: Option<PathBuf>,
+    /// Data directory: the store, the load lock, the delivery archive.
+    pub data_dir: PathBuf,
+    /// sled page cache in bytes.
+    pub cache_bytes: u64,
+    /// SOAP listener.
+    pub soap_listen: SocketAddr,
+    /// Most hits a namnsökning returns before answering "too many".
+    pub max_hits: usize,
+    /// Admin listener (plain HTTP).
+    pub admin_listen: SocketAddr,
+    /// TLS files.
+    pub tls: TlsFiles,
+    /// The organisation register.
+    pub register: PathBuf,
+    /// The daily load job.
+    pub load: LoadConfig,
+    /// Maintenance windows.
+    pub maintenance: MaintenanceConfig,
+    /// Audit log directory.
+    pub audit_dir: PathBuf,
+}
+
+/// Paths of the server's TLS material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Server private key (PEM).
+    pub key: PathBuf,
+    /// CA bundle that client certificates must chain to (PEM).
+    pub client_ca: PathBuf,
+    /// CRLs (PEM or DER).
+    pub crls: Vec<PathBuf>,
+}
+
+/// The daily load job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadConfig {
+    /// Folder the deliveries arrive in.
+    pub inbox: PathBuf,
+    /// Local time (Europe/Stockholm) of the daily run, `HH:MM`.
+    pub daily_at: String,
+}
+
+/// Maintenance windows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceConfig {
+    /// The weekly window, e.g. `Mon 06:00-06:15` (local time).
+    pub weekly: String,
+    /// Planned outages in local time.
+    pub planned: Vec<PlannedOutage>,
+}
+
+/// One planned outage.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedOutage {
+    /// Start, local time `YYYY-MM-DD HH:MM` (or RFC 3339).
+    pub from: String,
+    /// End, same format.
+    pub to: String,
+    /// Why (shown in the fault text and in status).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A config file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown key or wrong type, with line and field.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A value that parses but is not valid.
+    #[error("{path}: field `{field}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: Option<PathBuf>,
+    cache_mb: Option<u64>,
+    register: Option<PathBuf>,
+    #[serde(default)]
+    soap: RawSoap,
+    #[serde(default)]
+    admin: RawAdmin,
+    #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
+    load: RawLoad,
+    #[serde(default)]
+    maintenance: RawMaintenance,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSoap {
+    listen: Option<String>,
+    max_hits: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+    crls: Option<Vec<PathBuf>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    inbox: Option<PathBuf>,
+    daily_at: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaintenance {
+    weekly: Option<String>,
+    planned: Option<Vec<PlannedOutage>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Finds and reads the configuration: `explicit` (from `--config` or `FOLKREG_CONFIG`),
+    /// else `folkreg.toml` in the working directory if present, else the built-in defaults.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        if let Some(p) = explicit {
+            return Config::from_file(p);
+        }
+        let local = Path::new("folkreg.toml");
+        if local.is_file() {
+            return Config::from_file(local);
+        }
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Config::from_raw(RawConfig::default(), &cwd, None)
+    }
+
+    /// Reads one file; relative paths in it are relative to its folder.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_str_at(&text, path)
+    }
+
+    /// Parses config text as if read from `path`.
+    pub fn from_str_at(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            message: e.message().to_owned(),
+        })?;
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let base = abs.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
+        Config::from_raw(raw, &base, Some(abs))
+    }
+
+    fn from_raw(raw: RawConfig, base: &Path, source: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let at = |p: Option<PathBuf>, default: &str| -> PathBuf {
+            let p = p.unwrap_or_else(|| PathBuf::from(default));
+            if p.is_absolute() {
+                p
+            } else {
+                base.join(p)
+            }
+        };
+        let src = source.clone().unwrap_or_else(|| PathBuf::from("<built-in defaults>"));
+        let invalid = |field, message: String| ConfigError::Invalid { path: src.clone(), field, message };
+        let addr = |field, v: Option<String>, default: &str| -> Result<SocketAddr, ConfigError> {
+            let s = v.unwrap_or_else(|| default.to_owned());
+            s.parse().map_err(|e| invalid(field, format!("`{s}` is not an address:port ({e})")))
+        };
+        let data_dir = at(raw.data_dir, "data");
+        let daily_at = raw.load.daily_at.unwrap_or_else(|| "05:30".into());
+        if chrono::NaiveTime::parse_from_str(&daily_at, "%H:%M").is_err() {
+            return Err(invalid("load.daily_at", format!("`{daily_at}` is not a local time HH:MM")));
+        }
+        let max_hits = raw.soap.max_hits.unwrap_or(DEFAULT_MAX_HITS);
+        if max_hits == 0 || max_hits > 10_000 {
+            return Err(invalid("soap.max_hits", format!("{max_hits} is outside 1..=10000")));
+        }
+        Ok(Config {
+            soap_listen: addr("soap.listen", raw.soap.listen, "127.0.0.1:8443")?,
+            admin_listen: addr("admin.listen", raw.admin.listen, "127.0.0.1:9443")?,
+            max_hits,
+            cache_bytes: raw.cache_mb.unwrap_or(DEFAULT_CACHE_MB) * 1024 * 1024,
+            tls: TlsFiles {
+                cert: at(raw.tls.cert, "certs-dev/server.pem"),
+                key: at(raw.tls.key, "certs-dev/server.key"),
+                client_ca: at(raw.tls.client_ca, "certs-dev/ca-bundle.pem"),
+                crls: match raw.tls.crls {
+                    Some(list) => list.into_iter().map(|p| at(Some(p), "")).collect(),
+                    None => vec![at(None, "certs-dev/crl.pem")],
+                },
+            },
+            register: at(raw.register, "deploy/register.dev.toml"),
+            load: LoadConfig { inbox: raw.load.inbox.map(|p| at(Some(p), "")).unwrap_or_else(|| data_dir.join("inbox")), daily_at },
+            maintenance: MaintenanceConfig {
+                weekly: raw.maintenance.weekly.unwrap_or_else(|| "Mon 06:00-06:15".into()),
+                planned: raw.maintenance.planned.unwrap_or_default(),
+            },
+            audit_dir: raw.audit.dir.map(|p| at(Some(p), "")).unwrap_or_else(|| data_dir.join("audit")),
+            data_dir,
+            source,
+        })
+    }
+
+    /// Where the sled store lives.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = Config::from_str_at("", Path::new("/etc/folkreg/folkreg.toml")).unwrap();
+        assert_eq!(c.soap_listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.admin_listen.to_string(), "127.0.0.1:9443");
+        assert_eq!(c.data_dir, Path::new("/etc/folkreg/data"));
+        assert_eq!(c.register, Path::new("/etc/folkreg/deploy/register.dev.toml"));
+        assert_eq!(c.maintenance.weekly, "Mon 06:00-06:15");
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let c = Config::from_str_at("data_dir = \"d\"\n[tls]\ncert = \"/abs/c.pem\"\n", Path::new("/srv/x/f.toml")).unwrap();
+        assert_eq!(c.data_dir, Path::new("/srv/x/d"));
+        assert_eq!(c.tls.cert, Path::new("/abs/c.pem"));
+        assert_eq!(c.load.inbox, Path::new("/srv/x/d/inbox"));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = Config::from_str_at("data_dir = \"d\"\n\n[soap]\nlisten = 8443\n", Path::new("f.toml")).unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("f.toml:4:"), "{s}");
+        let e = Config::from_str_at("[soap]\nlisen = \"x\"\n", Path::new("f.toml")).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = Config::from_str_at("[soap]\nlisten = \"nohost\"\n", Path::new("f.toml")).unwrap_err();
+        assert!(e.to_string().contains("soap.listen"), "{e}");
+        let e = Config::from_str_at("[load]\ndaily_at = \"25:00\"\n", Path::new("f.toml")).unwrap_err();
+        assert!(e.to_string().contains("load.daily_at"), "{e}");
+    }
+}

@@ -1,0 +1,337 @@
+//! Parsing SOAP 1.1 request envelopes into typed requests, with limits.
+//!
+//! The body (already bounded in size by the HTTP layer) is read with quick-xml's namespace
+//! reader into a tiny element tree under hard limits on depth, element count, attributes and
+//! text length; DOCTYPE and entity declarations are refused, only UTF-8 is accepted. The tree
+//! is then turned into a [`Request`] — raw strings never leave this module.
+//!
+//! Liberal in what it accepts (WIRE.md): any prefixes, request children with or without the
+//! V1 namespace, empty or `xsi:nil` search fields, SOAPAction ignored.
+
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+use super::{Fault, SOAP11_NS, SOAP12_NS, V1_NS};
+use crate::pnr::Pnr;
+use crate::search::{parse_patterns, SearchQuery, WordPattern};
+
+/// Deepest element nesting accepted: a Navet request is 5 deep inside the envelope.
+pub const MAX_DEPTH: usize = 12;
+/// Most elements in one request: a namnsökning has about 20.
+pub const MAX_ELEMENTS: usize = 100;
+/// Most attributes (namespace declarations included) on one element.
+pub const MAX_ATTRIBUTES: usize = 16;
+/// Longest text of one element, in bytes: the longest field (a name) is far shorter.
+pub const MAX_TEXT: usize = 256;
+
+/// A parsed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `personpostXML`: one person by PersonId.
+    Personpost {
+        /// The order.
+        bestallning: Bestallning,
+        /// The number asked for.
+        person_id: Pnr,
+    },
+    /// `namnsokningXML`: a search.
+    Namnsokning {
+        /// The order.
+        bestallning: Bestallning,
+        /// The criteria.
+        query: Box<SearchQuery>,
+    },
+}
+
+impl Request {
+    /// The order of any request.
+    pub fn bestallning(&self) -> &Bestallning {
+        match self {
+            Request::Personpost { bestallning, .. } | Request::Namnsokning { bestallning, .. } => bestallning,
+        }
+    }
+}
+
+/// `Bestallning`: who orders, and under which order id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bestallning {
+    /// Organisationsnummer, normalised to 10 digits (the request sends `16` + 10 digits).
+    pub org_nr: String,
+    /// `BestallningsId`, e.g. `00000079-FO01-0001`.
+    pub bestallnings_id: String,
+}
+
+/// One element of the request tree.
+#[derive(Debug, Default)]
+struct Element {
+    ns: Option<String>,
+    local: String,
+    children: Vec<Element>,
+    text: String,
+    nil: bool,
+}
+
+impl Element {
+    fn child(&self, local: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.local == local)
+    }
+
+    fn required(&self, local: &'static str) -> Result<&Element, Fault> {
+        self.child(local).ok_or_else(|| bad(format!("element {local} is missing")))
+    }
+
+    /// The trimmed text, `None` if empty or nil.
+    fn value(&self) -> Option<&str> {
+        let t = self.text.trim();
+        (!self.nil && !t.is_empty()).then_some(t)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> Fault {
+    Fault::BadRequest(msg.into())
+}
+
+/// Parses a request body into a typed request.
+pub fn parse(body: &[u8]) -> Result<Request, Fault> {
+    let envelope = parse_tree(body)?;
+    match envelope.ns.as_deref() {
+        Some(SOAP11_NS) if envelope.local == "Envelope" => {}
+        Some(SOAP12_NS) => return Err(bad("SOAP 1.2 envelopes are not supported; use SOAP 1.1")),
+        _ => return Err(bad("the root element must be a SOAP 1.1 Envelope")),
+    }
+    let body = envelope
+        .children
+        .iter()
+        .find(|c| c.local == "Body" && c.ns.as_deref() == Some(SOAP11_NS))
+        .ok_or_else(|| bad("element Body is missing"))?;
+    let op = match body.children.as_slice() {
+        [op] => op,
+        [] => return Err(bad("Body holds no operation")),
+        _ => return Err(bad("Body holds more than one element")),
+    };
+    if !matches!(op.ns.as_deref(), None | Some(V1_NS)) {
+        return Err(bad(format!("element {} is in an unknown namespace", op.local)));
+    }
+    match op.local.as_str() {
+        "PersonpostRequest" => Ok(Request::Personpost {
+            bestallning: bestallning(op)?,
+            person_id: {
+                let v = op.required("PersonId")?.value().ok_or_else(|| bad("PersonId is empty"))?;
+                Pnr::parse(v).map_err(|e| bad(format!("PersonId: {e}")))?
+            },
+        }),
+        "NamnsokningRequest" => Ok(Request::Namnsokning {
+            bestallning: bestallning(op)?,
+            query: Box::new(query(op.required("SokvillkorNamn")?)?),
+        }),
+        _ => Err(bad("unknown operation element in Body")),
+    }
+}
+
+fn bestallning(op: &Element) -> Result<Bestallning, Fault> {
+    let b = op.required("Bestallning")?;
+    let org = b.required("OrgNr")?.value().ok_or_else(|| bad("OrgNr is empty"))?;
+    let org_nr = match org.len() {
+        12 if org.starts_with("16") => &org[2..],
+        10 => org,
+        _ => return Err(bad("OrgNr must be 12 digits (16 + organisationsnummer) or 10 digits")),
+    };
+    if !org_nr.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad("OrgNr must be digits"));
+    }
+    let id = b.required("BestallningsId")?.value().ok_or_else(|| bad("BestallningsId is empty"))?;
+    if id.len() > 64 || !id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+        return Err(bad("BestallningsId must be letters, digits and '-'"));
+    }
+    Ok(Bestallning { org_nr: org_nr.to_owned(), bestallnings_id: id.to_owned() })
+}
+
+fn query(s: &Element) -> Result<SearchQuery, Fault> {
+    let words = |name: &'static str| -> Result<Vec<WordPattern>, Fault> {
+        match s.child(name).and_then(Element::value) {
+            None => Ok(Vec::new()),
+            Some(v) if v.chars().count() > 100 => Err(bad(format!("{name} is longer than 100 characters"))),
+            Some(v) => parse_patterns(v).map_err(|e| bad(format!("{name}: {e}"))),
+        }
+    };
+    let date = |name: &'static str, end: bool| -> Result<Option<u32>, Fault> {
+        s.child(name).and_then(Element::value).map(|v| birth_bound(v, end).ok_or_else(|| {
+            bad(format!("{name} must be YYYY, YYYYMM or YYYYMMDD"))
+        })).transpose()
+    };
+    let postnr = |name: &'static str| -> Result<Option<u32>, Fault> {
+        s.child(name)
+            .and_then(Element::value)
+            .map(|v| {
+                let digits: String = v.chars().filter(|c| *c != ' ').collect();
+                (digits.len() == 5 && digits.bytes().all(|c| c.is_ascii_digit()))
+                    .then(|| digits.parse::<u32>().ok())
+                    .flatten()
+                    .ok_or_else(|| bad(format!("{name} must be five digits")))
+            })
+            .transpose()
+    };
+    let kon = match s.child("Kon").and_then(Element::value) {
+        None => None,
+        Some("M") | Some("m") => Some(crate::model::Kon::M),
+        Some("K") | Some("k") => Some(crate::model::Kon::K),
+        Some(_) => return Err(bad("Kon must be M or K")),
+    };
+    let endast_folkbokforda = match s.child("Kategori").and_then(Element::value) {
+        None => false,
+        Some("FB") => true,
+        Some(_) => return Err(bad("Kategori must be empty or FB")),
+    };
+    let q = SearchQuery {
+        fornamn: words("Fornamn")?,
+        efter_mellan: words("EfterMellanNamn")?,
+        postort: words("Postort")?,
+        adress: words("Adress")?,
+        fodelse_from: date("FodelsetidFrom", false)?,
+        fodelse_tom: date("FodelsetidTom", true)?,
+        kon,
+        postnr_from: postnr("PostnummerFrom")?,
+        postnr_tom: postnr("PostnummerTom")?,
+        endast_folkbokforda,
+    };
+    if !q.is_specific_enough() {
+        return Err(Fault::SearchTooBroad);
+    }
+    Ok(q)
+}
+
+/// A birth-time bound: `YYYY`, `YYYYMM` or `YYYYMMDD`, widened to the first (or, for `end`,
+/// the last) day it covers, as `YYYYMMDD`.
+fn birth_bound(v: &str, end: bool) -> Option<u32> {
+    if !v.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n: u32 = v.parse().ok()?;
+    let (y, m, d) = match v.len() {
+        4 => (n, if end { 12 } else { 1 }, if end { 31 } else { 1 }),
+        6 => (n / 100, n % 100, if end { 31 } else { 1 }),
+        8 => (n / 10000, n / 100 % 100, n % 100),
+        _ => return None,
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1800..=2199).contains(&y) {
+        return None;
+    }
+    if v.len() == 8 && chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_none() {
+        return None;
+    }
+    Some(y * 10000 + m * 100 + d)
+}
+
+/// Reads the body into an element tree under the limits.
+fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
+    let mut reader = NsReader::from_reader(body);
+    reader.config_mut().trim_text(false);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut count = 0usize;
+    let xml = |e: quick_xml::Error| bad(format!("malformed XML: {e}"));
+    loop {
+        let (ns, event) = reader.read_resolved_event().map_err(xml)?;
+        match event {
+            Event::Decl(d) => {
+                if let Some(enc) = d.encoding() {
+                    let enc = enc.map_err(|e| xml(e.into()))?;
+                    if !enc.eq_ignore_ascii_case(b"utf-8") {
+                        return Err(bad("only UTF-8 requests are accepted"));
+                    }
+                }
+            }
+            Event::DocType(_) => return Err(bad("DOCTYPE and entity declarations are not allowed")),
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                count += 1;
+                if count > MAX_ELEMENTS {
+                    return Err(bad(format!("more than {MAX_ELEMENTS} elements")));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(bad(format!("elements nested deeper than {MAX_DEPTH}")));
+                }
+                let mut el = Element {
+                    ns: match ns {
+                        ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.as_ref()).into_owned()),
+                        ResolveResult::Unbound => None,
+                        ResolveResult::Unknown(_) => return Err(bad("element with an undeclared namespace prefix")),
+                    },
+                    local: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                    ..Default::default()
+                };
+                for (i, attr) in e.attributes().enumerate() {
+                    if i >= MAX_ATTRIBUTES {
+                        return Err(bad(format!("more than {MAX_ATTRIBUTES} attributes on one element")));
+                    }
+                    let attr = attr.map_err(|e| xml(e.into()))?;
+                    if attr.key.local_name().as_ref() == b"nil" {
+                        el.nil = matches!(attr.value.as_ref(), b"true" | b"1");
+                    }
+                }
+                if matches!(event, Event::Empty(_)) {
+                    attach(&mut stack, el)?;
+                    if stack.is_empty() {
+                        return Err(bad("the envelope is empty"));
+                    }
+                } else {
+                    stack.push(el);
+                }
+            }
+            Event::End(_) => {
+                let el = stack.pop().ok_or_else(|| bad("malformed XML: unexpected end tag"))?;
+                if stack.is_empty() {
+                    return finish(reader, el);
+                }
+                attach(&mut stack, el)?;
+            }
+            Event::Text(t) => {
+                let text = t.unescape().map_err(xml)?;
+                match stack.last_mut() {
+                    Some(top) => {
+                        if top.text.len() + text.len() > MAX_TEXT {
+                            return Err(bad(format!("an element's text is longer than {MAX_TEXT} bytes")));
+                        }
+                        top.text.push_str(&text);
+                    }
+                    None if text.trim().is_empty() => {}
+                    None => return Err(bad("text outside the envelope")),
+                }
+            }
+            Event::CData(c) => {
+                let top = stack.last_mut().ok_or_else(|| bad("CDATA outside the envelope"))?;
+                if top.text.len() + c.len() > MAX_TEXT {
+                    return Err(bad(format!("an element's text is longer than {MAX_TEXT} bytes")));
+                }
+                top.text.push_str(std::str::from_utf8(&c).map_err(|_| bad("request is not UTF-8"))?);
+            }
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => return Err(bad("malformed XML: the envelope is not closed")),
+        }
+    }
+}
+
+fn attach(stack: &mut [Element], el: Element) -> Result<(), Fault> {
+    match stack.last_mut() {
+        Some(parent) => {
+            parent.children.push(el);
+            Ok(())
+        }
+        None => Err(bad("the envelope is empty")),
+    }
+}
+
+/// After the root closes only whitespace, comments and processing instructions may follow.
+fn finish(mut reader: NsReader<&[u8]>, root: Element) -> Result<Element, Fault> {
+    loop {
+        match reader.read_event().map_err(|e| bad(format!("malformed XML: {e}")))? {
+            Event::Eof => return Ok(root),
+            Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
+            Event::Comment(_) | Event::PI(_) => {}
+            _ => return Err(bad("content after the envelope")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
