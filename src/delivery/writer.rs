@@ -1,27 +1,137 @@
-//! Writer of delivery files. (Being written.)
+//! Writer of delivery files: the `Navetavisering` envelope around `Folkbokforingspost`
+//! records, gzip-compressed when the path ends in `.gz`, fsynced on finish.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use super::{DeliveryError, DeliveryHeader, DeliveryRecord};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
 
-/// Writes a delivery file; gzip-compressed when the path ends in `.gz`.
+use super::xml::{write_post, PostStyle};
+use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryRecord, DELIVERY_NS};
+
+/// Where the bytes go.
+enum Sink {
+    Plain(BufWriter<File>),
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Gzip(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+/// Writes a delivery file. `header.antal` must equal the records written.
 pub struct DeliveryWriter {
-    _private: (),
+    writer: Writer<Sink>,
+    declared: u64,
+    written: u64,
+}
+
+fn io(e: std::io::Error) -> DeliveryError {
+    DeliveryError::file(DeliveryErrorKind::Io(e))
 }
 
 impl DeliveryWriter {
-    /// Creates the file and writes the header. `header.antal` must equal the records written.
-    pub fn create(_path: &Path, _header: &DeliveryHeader) -> Result<DeliveryWriter, DeliveryError> {
-        unimplemented!("delivery writer")
+    /// Creates the file and writes the header.
+    pub fn create(path: &Path, header: &DeliveryHeader) -> Result<DeliveryWriter, DeliveryError> {
+        let file = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io)?);
+        let gz = path.extension().is_some_and(|e| e == "gz");
+        let sink = if gz {
+            Sink::Gzip(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::fast(),
+            ))
+        } else {
+            Sink::Plain(file)
+        };
+        let mut writer = Writer::new(sink);
+        let lop = header.lopnummer.to_string();
+        let antal = header.antal.to_string();
+        let start = BytesStart::new("Navetavisering").with_attributes([
+            ("xmlns", DELIVERY_NS),
+            ("Lopnummer", lop.as_str()),
+            ("Typ", header.typ.code()),
+            ("Skapad", header.skapad.as_str()),
+            ("Antal", antal.as_str()),
+        ]);
+        (|| -> std::io::Result<()> {
+            writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+            writer.write_event(Event::Text(BytesText::new("\n")))?;
+            writer.write_event(Event::Start(start))?;
+            writer.write_event(Event::Text(BytesText::new("\n")))?;
+            writer.write_event(Event::Start(BytesStart::new("Folkbokforingsposter")))?;
+            writer.write_event(Event::Text(BytesText::new("\n")))
+        })()
+        .map_err(io)?;
+        Ok(DeliveryWriter {
+            writer,
+            declared: header.antal,
+            written: 0,
+        })
     }
 
     /// Writes one record.
-    pub fn write(&mut self, _record: &DeliveryRecord) -> Result<(), DeliveryError> {
-        unimplemented!("delivery writer")
+    pub fn write(&mut self, record: &DeliveryRecord) -> Result<(), DeliveryError> {
+        let style = PostStyle {
+            posttyp: Some(record.posttyp),
+            reset_namespace: true,
+            present: record.present,
+        };
+        write_post(&mut self.writer, &record.post, style).map_err(io)?;
+        self.writer
+            .write_event(Event::Text(BytesText::new("\n")))
+            .map_err(io)?;
+        self.written += 1;
+        Ok(())
     }
 
-    /// Closes the envelope, flushes and syncs the file.
-    pub fn finish(self) -> Result<(), DeliveryError> {
-        unimplemented!("delivery writer")
+    /// Closes the envelope, flushes and syncs the file. Fails if fewer or more records were
+    /// written than the header declared.
+    pub fn finish(mut self) -> Result<(), DeliveryError> {
+        if self.written != self.declared {
+            return Err(DeliveryError::file(DeliveryErrorKind::Antal {
+                declared: self.declared,
+                found: self.written,
+            }));
+        }
+        (|| -> std::io::Result<()> {
+            self.writer
+                .write_event(Event::End(BytesEnd::new("Folkbokforingsposter")))?;
+            self.writer.write_event(Event::Text(BytesText::new("\n")))?;
+            self.writer
+                .write_event(Event::End(BytesEnd::new("Navetavisering")))?;
+            self.writer.write_event(Event::Text(BytesText::new("\n")))?;
+            let file = match self.writer.into_inner() {
+                Sink::Plain(w) => w.into_inner().map_err(|e| e.into_error())?,
+                Sink::Gzip(w) => w.finish()?.into_inner().map_err(|e| e.into_error())?,
+            };
+            file.sync_all()
+        })()
+        .map_err(io)
     }
+}
+
+/// Writes a whole delivery.
+pub fn write_delivery<'a>(
+    path: &Path,
+    header: &DeliveryHeader,
+    records: impl IntoIterator<Item = &'a DeliveryRecord>,
+) -> Result<(), DeliveryError> {
+    let mut w = DeliveryWriter::create(path, header)?;
+    for r in records {
+        w.write(r)?;
+    }
+    w.finish()
 }

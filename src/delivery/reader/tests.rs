@@ -1,0 +1,280 @@
+use super::*;
+use crate::delivery::writer::write_delivery;
+use crate::model::tests::sample;
+use proptest::prelude::*;
+
+fn header(antal: u64) -> DeliveryHeader {
+    DeliveryHeader {
+        lopnummer: 7,
+        typ: DeliveryTyp::Full,
+        skapad: "2026-11-22T05:00:00+01:00".into(),
+        antal,
+    }
+}
+
+fn total(post: Folkbokforingspost) -> DeliveryRecord {
+    DeliveryRecord {
+        posttyp: Posttyp::Total,
+        post,
+        present: GroupSet::ALL,
+    }
+}
+
+fn round_trip(records: &[DeliveryRecord], gz: bool) -> Vec<DeliveryRecord> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(if gz { "d.xml.gz" } else { "d.xml" });
+    write_delivery(&path, &header(records.len() as u64), records).unwrap();
+    let r = DeliveryReader::open(&path).unwrap();
+    assert_eq!(r.header(), &header(records.len() as u64));
+    r.collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+/// A record with every term set, for the round trip.
+fn rich() -> Folkbokforingspost {
+    let mut p = sample();
+    let d = |s: &str| Datum::parse(s).unwrap();
+    let other = Pnr::parse("201212121212").unwrap();
+    let pp = &mut p.personpost;
+    pp.hanvisning = vec![other];
+    pp.avregistrering = Some(Avregistrering {
+        orsak: AvregistreringsorsakKod::AV,
+        datum: d("20250101"),
+        avliden_datum: Some(d("20241231")),
+    });
+    pp.antraffad_dod = Some(d("20241230"));
+    pp.namn.mellannamn = Some("Von & <Zoë>".into());
+    pp.namn.aviseringsnamn = Some("Öberg, Åsa K".into());
+    pp.adresser.sarskild_postadress = Some(SvenskAdress {
+        care_of: Some("c/o \"Berg\"".into()),
+        utdelningsadress1: Some("Box 1".into()),
+        utdelningsadress2: None,
+        post_nr: Some("22100".into()),
+        postort: Some("LUND".into()),
+    });
+    pp.adresser.utlandsadress = Some(Utlandsadress {
+        utdelningsadress1: Some("1 Main St".into()),
+        utdelningsadress2: None,
+        utdelningsadress3: Some("Oslo".into()),
+        land: Some("NORGE".into()),
+        datum: Some(d("20200101")),
+    });
+    pp.adresser.uuid = Some(AdressUuid {
+        fastighet: Some("a".into()),
+        adress: None,
+        lagenhet: Some("c".into()),
+    });
+    pp.fodelse.hemort_sverige = Some(HemortSverige {
+        lan_kod: "01".into(),
+        forsamling_kommun: "Katarina".into(),
+    });
+    pp.fodelse.ort_utlandet = Some(OrtUtlandet {
+        fodelseort: "Oslo".into(),
+        fodelseland: "Norge".into(),
+    });
+    pp.invandringsdatum = Some(d("19900101"));
+    pp.rostratt_datum = Some(d("20200101"));
+    pp.civilstand = Some(Civilstand {
+        kod: CivilstandKod::A,
+        datum: Some(d("20100101")),
+    });
+    pp.medborgarskap = vec![
+        Medborgarskap {
+            landkod: "NO".into(),
+            datum: Some(d("19860221")),
+        },
+        Medborgarskap {
+            landkod: "DK".into(),
+            datum: None,
+        },
+    ];
+    pp.relationer = vec![
+        Relation {
+            typ: Relationstyp::MO,
+            person: Relationsperson::PersonNr(other),
+            avregistreringsorsak: Some(AvregistreringsorsakKod::AV),
+            avregistreringsdatum: Some(d("20000101")),
+        },
+        Relation {
+            typ: Relationstyp::FA,
+            person: Relationsperson::Uppgifter {
+                fodelsedatum: d("19500000"),
+                fornamn: Some("Per".into()),
+                efternamn: None,
+            },
+            avregistreringsorsak: None,
+            avregistreringsdatum: None,
+        },
+    ];
+    pp.uppehallsratt = Some(Uppehallsratt {
+        typ: "EU".into(),
+        datum: Some(d("20150101")),
+    });
+    pp.nordiskt_personnummer = Some(NordisktPersonnummer {
+        nummer: "010203-12345".into(),
+        landkod: "NO".into(),
+    });
+    pp.taxering = Some(Taxering {
+        inkomst: Some(Inkomst {
+            ar: 2025,
+            summa: -12,
+        }),
+        fastigheter: vec![Fastighetsinnehav {
+            beteckning: "LUND X 1:1".into(),
+            kommun: "1281".into(),
+        }],
+    });
+    pp.historik = vec![HistorikPost {
+        typ: Folkbokforingstyp::FB,
+        datum: d("20100301"),
+        lan_kod: Some("01".into()),
+        kommun_kod: Some("80".into()),
+        fastighetsbeteckning: None,
+    }];
+    p.sekretessmarkering = true;
+    p.skyddsdatum = Some(d("20220101"));
+    p
+}
+
+#[test]
+fn rich_record_round_trips_plain_and_gzip() {
+    let recs = vec![total(rich()), total(sample())];
+    assert_eq!(round_trip(&recs, false), recs);
+    assert_eq!(round_trip(&recs, true), recs);
+}
+
+#[test]
+fn andringspost_and_borttag_round_trip() {
+    let mut present = GroupSet::default();
+    present.insert(Group::Arendeuppgift);
+    present.insert(Group::Namn);
+    present.insert(Group::Avregistrering);
+    present.insert(Group::Skydd);
+    let mut change = sample();
+    change.personpost.namn.efternamn = Some("Holm".into());
+    let recs = vec![
+        DeliveryRecord {
+            posttyp: Posttyp::Andring,
+            post: change.clone(),
+            present,
+        },
+        DeliveryRecord {
+            posttyp: Posttyp::Borttag,
+            post: rich(),
+            present: GroupSet::default(),
+        },
+    ];
+    let back = round_trip(&recs, false);
+    assert_eq!(back[0].present, present);
+    assert_eq!(back[0].post.personpost.namn, change.personpost.namn);
+    assert_eq!(
+        back[0].post.personpost.avregistrering, None,
+        "an empty element clears"
+    );
+    let mut merged = rich();
+    crate::delivery::merge(&mut merged, &back[0].post, back[0].present);
+    assert_eq!(merged.personpost.namn.efternamn.as_deref(), Some("Holm"));
+    assert_eq!(merged.personpost.avregistrering, None);
+    assert!(!merged.sekretessmarkering, "Skydd N lifts the protection");
+    assert_eq!(
+        merged.personpost.relationer,
+        rich().personpost.relationer,
+        "groups not carried stay"
+    );
+    assert_eq!(back[1].posttyp, Posttyp::Borttag);
+    assert_eq!(back[1].post.pnr(), rich().pnr());
+}
+
+fn read_err(xml: &str) -> DeliveryError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.xml");
+    std::fs::write(&path, xml).unwrap();
+    match DeliveryReader::open(&path) {
+        Err(e) => e,
+        Ok(r) => r.filter_map(Result::err).next().expect("an error"),
+    }
+}
+
+fn file_with(records: &[String], antal: usize) -> String {
+    format!(
+        "<?xml version=\"1.0\"?><Navetavisering xmlns=\"{DELIVERY_NS}\" Lopnummer=\"1\" Typ=\"FULL\" Skapad=\"2026-11-22T05:00:00+01:00\" Antal=\"{antal}\"><Folkbokforingsposter>{}</Folkbokforingsposter></Navetavisering>",
+        records.join("")
+    )
+}
+
+fn rec(personpost_inner: &str) -> String {
+    format!("<Folkbokforingspost xmlns=\"\" Posttyp=\"T\"><Arendeuppgift andringstidpunkt=\"20261120101500\"/><Personpost>{personpost_inner}</Personpost></Folkbokforingspost>")
+}
+
+#[test]
+fn errors_name_record_and_element_without_values() {
+    let good = rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId>");
+    let cases: Vec<(String, &str)> = vec![
+        (file_with(&[good.clone(), rec("<PersonId><PersonNr>198602212395</PersonNr></PersonId>")], 2), "record 2: element Personpost/PersonId/PersonNr: invalid value: identity number check digit is wrong"),
+        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Folkbokforing><Folkbokforingsdatum>20100101</Folkbokforingsdatum><LanKod>02</LanKod><KommunKod>80</KommunKod></Folkbokforing>")], 1), "record 1: element Personpost/Folkbokforing/LanKod: invalid value: unknown länskod"),
+        (file_with(&[good.clone()], 2), "header Antal is 2 but the file has 1 records"),
+        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Skonummer>1</Skonummer>")], 1), "record 1: element Personpost/Skonummer: unexpected element"),
+        (format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{}", file_with(&[good.clone()], 1)), "DOCTYPE"),
+        (file_with(&[good.clone()], 1).replace(DELIVERY_NS, "urn:other"), "root element"),
+        (file_with(&[good.clone()], 1).replace("Typ=\"FULL\"", "Typ=\"HALF\""), "Typ"),
+        (file_with(&[good.clone()], 1).replace("</Navetavisering>", ""), "truncated"),
+    ];
+    for (xml, want) in cases {
+        let e = read_err(&xml).to_string();
+        assert!(e.contains(want), "want {want:?}, got {e:?}");
+        assert!(!e.contains("198602212"), "no identity number in {e:?}");
+    }
+}
+
+#[test]
+fn truncated_gzip_and_invalid_utf8_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<_> = (0..200).map(|_| total(rich())).collect();
+    let gz = dir.path().join("d.xml.gz");
+    write_delivery(&gz, &header(200), &recs).unwrap();
+    let bytes = std::fs::read(&gz).unwrap();
+    let cut = dir.path().join("cut.xml.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let r = DeliveryReader::open(&cut).unwrap();
+    assert!(
+        r.last().is_some_and(|x| x.is_err()),
+        "a truncated gzip ends in an error"
+    );
+
+    let good = rec(
+        "<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Fornamn>Åsa</Fornamn></Namn>",
+    );
+    let mut raw = file_with(&[good], 1).into_bytes();
+    let at = raw.windows(2).position(|w| w == "Å".as_bytes()).unwrap();
+    raw[at] = 0xFF;
+    let p = dir.path().join("utf8.xml");
+    std::fs::write(&p, raw).unwrap();
+    let err = DeliveryReader::open(&p)
+        .map(|r| r.filter_map(Result::err).next())
+        .unwrap();
+    assert!(err.is_some(), "invalid UTF-8 is an error");
+}
+
+fn arb_text() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9åäöÅÄÖéü&<>\"' .,-]{1,30}"
+        .prop_map(|s| s.trim().to_owned())
+        .prop_filter("non-empty", |s| !s.is_empty())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn what_the_writer_writes_the_reader_reads(
+        fornamn in arb_text(), efternamn in arb_text(), gata in arb_text(), sekretess in any::<bool>(),
+        avliden in any::<bool>(), relationer in 0usize..4, gz in any::<bool>()
+    ) {
+        let mut p = rich();
+        p.personpost.namn.fornamn = Some(fornamn);
+        p.personpost.namn.efternamn = Some(efternamn);
+        if let Some(a) = p.personpost.adresser.folkbokforingsadress.as_mut() { a.utdelningsadress2 = Some(gata); }
+        p.sekretessmarkering = sekretess;
+        if !avliden { p.personpost.avregistrering = None; }
+        p.personpost.relationer.truncate(relationer);
+        let recs = vec![total(p), total(sample())];
+        prop_assert_eq!(round_trip(&recs, gz), recs);
+    }
+}
