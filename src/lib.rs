@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod config;
 pub mod delivery;
 pub mod generate;
@@ -27,5 +28,5 @@ pub mod model;
 pub mod pnr;
 pub mod refdata;
 pub mod search;
-// pub mod soap; (waits for delivery::xml)
+pub mod soap;
 pub mod store;

@@ -1,0 +1,247 @@
+//! Generated deliveries as files: a FULL population, or the DELTA that follows a chain of
+//! earlier deliveries (`folkreg generate`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::delivery::{
+    merge, writer::write_delivery, DeliveryError, DeliveryHeader, DeliveryReader, DeliveryRecord,
+    DeliveryTyp, GroupSet, Posttyp,
+};
+use crate::model::Folkbokforingspost;
+use crate::pnr::Pnr;
+
+/// What `generate` wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The file.
+    pub path: PathBuf,
+    /// Its header.
+    pub header: DeliveryHeader,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: löpnummer {} {}, {} records, {:.1} s ({:.0} records/s)",
+            self.path.display(),
+            self.header.lopnummer,
+            self.header.typ.code(),
+            self.header.antal,
+            self.seconds,
+            self.header.antal as f64 / self.seconds.max(1e-9)
+        )
+    }
+}
+
+/// Why a delivery could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// A delivery of the chain is unreadable or invalid.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: DeliveryError,
+    },
+    /// No FULL delivery starts the chain of `--delta-of`.
+    #[error("{0}: no FULL delivery with a löpnummer at or below it in its folder, so the population it changes is unknown")]
+    NoBase(PathBuf),
+    /// The chain has a gap.
+    #[error("{folder}: the deliveries between löpnummer {from} and {to} are not all there (missing {missing})")]
+    Gap {
+        /// The folder.
+        folder: PathBuf,
+        /// The FULL's löpnummer.
+        from: u64,
+        /// The target's.
+        to: u64,
+        /// The first missing one.
+        missing: u64,
+    },
+    /// Writing failed.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: DeliveryError,
+    },
+}
+
+impl GenerateError {
+    /// Whether the input was at fault (exit code 2).
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, GenerateError::Write { .. })
+    }
+}
+
+fn skapad(today: NaiveDate) -> String {
+    format!("{}T05:00:00+01:00", today.format("%Y-%m-%d"))
+}
+
+fn default_name(lopnummer: u64, typ: DeliveryTyp) -> PathBuf {
+    PathBuf::from(format!("leverans-{lopnummer:06}-{}.xml.gz", typ.code()))
+}
+
+/// Writes a FULL delivery of `persons` persons with löpnummer 1.
+pub fn write_full(
+    persons: usize,
+    seed: u64,
+    today: NaiveDate,
+    out: Option<&Path>,
+) -> Result<Written, GenerateError> {
+    let started = std::time::Instant::now();
+    let posts = super::population(persons, seed, today);
+    let header = DeliveryHeader {
+        lopnummer: 1,
+        typ: DeliveryTyp::Full,
+        skapad: skapad(today),
+        antal: posts.len() as u64,
+    };
+    let path = out
+        .map(Path::to_owned)
+        .unwrap_or_else(|| default_name(1, DeliveryTyp::Full));
+    let records = posts.into_iter().map(|post| DeliveryRecord {
+        posttyp: Posttyp::Total,
+        post,
+        present: GroupSet::ALL,
+    });
+    let records: Vec<_> = records.collect();
+    write_delivery(&path, &header, &records).map_err(|source| GenerateError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Written {
+        path,
+        header,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes the DELTA that follows `previous`: the population is rebuilt from the latest FULL
+/// delivery in `previous`'s folder at or below its löpnummer and every delta after it.
+pub fn write_delta(
+    previous: &Path,
+    changes: usize,
+    seed: u64,
+    today: NaiveDate,
+    out: Option<&Path>,
+) -> Result<Written, GenerateError> {
+    let started = std::time::Instant::now();
+    let read = |path: &Path| {
+        DeliveryReader::open(path).map_err(|source| GenerateError::Read {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let target = read(previous)?.header().clone();
+    let folder = previous
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let mut chain: BTreeMap<u64, (PathBuf, DeliveryHeader)> = BTreeMap::new();
+    let mut base: Option<(u64, PathBuf)> = None;
+    for entry in std::fs::read_dir(&folder).map_err(|e| GenerateError::Read {
+        path: folder.clone(),
+        source: DeliveryError::file(e.into()),
+    })? {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.ends_with(".xml") || name.ends_with(".xml.gz")) {
+            continue;
+        }
+        let Ok(r) = DeliveryReader::open(&path) else {
+            continue;
+        };
+        let h = r.header().clone();
+        if h.lopnummer > target.lopnummer {
+            continue;
+        }
+        match h.typ {
+            DeliveryTyp::Full => {
+                if base.as_ref().is_none_or(|(l, _)| h.lopnummer > *l) {
+                    base = Some((h.lopnummer, path.clone()));
+                }
+            }
+            DeliveryTyp::Delta => {
+                chain.insert(h.lopnummer, (path.clone(), h));
+            }
+        }
+    }
+    let (from, base_path) = base.ok_or_else(|| GenerateError::NoBase(previous.to_owned()))?;
+    let mut state: BTreeMap<Pnr, Folkbokforingspost> = BTreeMap::new();
+    for rec in read(&base_path)? {
+        let rec = rec.map_err(|source| GenerateError::Read {
+            path: base_path.clone(),
+            source,
+        })?;
+        state.insert(rec.post.pnr(), rec.post);
+    }
+    for lop in from + 1..=target.lopnummer {
+        let (path, _) = chain.get(&lop).ok_or(GenerateError::Gap {
+            folder: folder.clone(),
+            from,
+            to: target.lopnummer,
+            missing: lop,
+        })?;
+        for rec in read(path)? {
+            let rec = rec.map_err(|source| GenerateError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            apply(&mut state, rec);
+        }
+    }
+    let records = super::delta(
+        &mut state,
+        changes,
+        seed ^ target.lopnummer.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        today,
+    );
+    let lopnummer = target.lopnummer + 1;
+    let header = DeliveryHeader {
+        lopnummer,
+        typ: DeliveryTyp::Delta,
+        skapad: skapad(today),
+        antal: records.len() as u64,
+    };
+    let path = out
+        .map(Path::to_owned)
+        .unwrap_or_else(|| folder.join(default_name(lopnummer, DeliveryTyp::Delta)));
+    write_delivery(&path, &header, &records).map_err(|source| GenerateError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Written {
+        path,
+        header,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Applies one delivery record to an in-memory population, as the store would.
+fn apply(state: &mut BTreeMap<Pnr, Folkbokforingspost>, rec: DeliveryRecord) {
+    let pnr = rec.post.pnr();
+    match rec.posttyp {
+        Posttyp::Total => {
+            state.insert(pnr, rec.post);
+        }
+        Posttyp::Andring => {
+            if let Some(stored) = state.get_mut(&pnr) {
+                merge(stored, &rec.post, rec.present);
+            }
+        }
+        Posttyp::Borttag => {
+            state.remove(&pnr);
+        }
+    }
+}
