@@ -14,7 +14,9 @@ use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryRecord, DE
 /// Where the bytes go.
 enum Sink {
     Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    /// Buffered before the encoder: quick-xml writes many small pieces, and each write into
+    /// a `GzEncoder` runs the compressor.
+    Gzip(BufWriter<flate2::write::GzEncoder<File>>),
 }
 
 impl Write for Sink {
@@ -46,15 +48,13 @@ fn io(e: std::io::Error) -> DeliveryError {
 impl DeliveryWriter {
     /// Creates the file and writes the header.
     pub fn create(path: &Path, header: &DeliveryHeader) -> Result<DeliveryWriter, DeliveryError> {
-        let file = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io)?);
+        let file = File::create(path).map_err(io)?;
         let gz = path.extension().is_some_and(|e| e == "gz");
         let sink = if gz {
-            Sink::Gzip(flate2::write::GzEncoder::new(
-                file,
-                flate2::Compression::fast(),
-            ))
+            let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+            Sink::Gzip(BufWriter::with_capacity(1 << 20, encoder))
         } else {
-            Sink::Plain(file)
+            Sink::Plain(BufWriter::with_capacity(1 << 20, file))
         };
         let mut writer = Writer::new(sink);
         let lop = header.lopnummer.to_string();
@@ -115,7 +115,7 @@ impl DeliveryWriter {
             self.writer.write_event(Event::Text(BytesText::new("\n")))?;
             let file = match self.writer.into_inner() {
                 Sink::Plain(w) => w.into_inner().map_err(|e| e.into_error())?,
-                Sink::Gzip(w) => w.finish()?.into_inner().map_err(|e| e.into_error())?,
+                Sink::Gzip(w) => w.into_inner().map_err(|e| e.into_error())?.finish()?,
             };
             file.sync_all()
         })()
