@@ -11,12 +11,20 @@ use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_folkreg");
-const PERSONS: usize = 20_000;
+const PERSONS: usize = 10_000;
 const RUNS: usize = 24;
 
 fn folkreg(args: &[&str], cwd: &Path) -> std::process::Output {
-    let out = Command::new(BIN).args(args).current_dir(cwd).output().expect("run folkreg");
-    assert!(out.status.success(), "folkreg {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run folkreg");
+    assert!(
+        out.status.success(),
+        "folkreg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -31,8 +39,15 @@ fn digest(data_dir: &Path) -> (String, u64) {
         h.update(folkreg::model::encode(&rec));
         n += 1;
     }
-    assert_eq!(n, snap.info().records, "record count in meta matches the records");
-    (hex::encode(h.finalize()), snap.info().lopnummer.unwrap_or(0))
+    assert_eq!(
+        n,
+        snap.info().records,
+        "record count in meta matches the records"
+    );
+    (
+        hex::encode(h.finalize()),
+        snap.info().lopnummer.unwrap_or(0),
+    )
 }
 
 fn write_config(dir: &Path) -> PathBuf {
@@ -50,11 +65,49 @@ fn sigkill_during_load_leaves_old_or_new_state() {
     let persons = PERSONS.to_string();
     let full_a = deliveries.join("a-full.xml.gz");
     let full_b = work.join("b-full.xml.gz");
-    folkreg(&["generate", "--persons", &persons, "--seed", "7", "--today", "2026-11-20", "--out", full_a.to_str().unwrap()], work);
-    folkreg(&["generate", "--persons", &persons, "--seed", "8", "--today", "2026-11-20", "--out", full_b.to_str().unwrap()], work);
+    folkreg(
+        &[
+            "generate",
+            "--persons",
+            &persons,
+            "--seed",
+            "7",
+            "--today",
+            "2026-11-20",
+            "--out",
+            full_a.to_str().unwrap(),
+        ],
+        work,
+    );
+    folkreg(
+        &[
+            "generate",
+            "--persons",
+            &persons,
+            "--seed",
+            "8",
+            "--today",
+            "2026-11-20",
+            "--out",
+            full_b.to_str().unwrap(),
+        ],
+        work,
+    );
     let delta = deliveries.join("a-delta-2.xml.gz");
     folkreg(
-        &["generate", "--delta-of", full_a.to_str().unwrap(), "--changes", "3000", "--seed", "9", "--today", "2026-11-21", "--out", delta.to_str().unwrap()],
+        &[
+            "generate",
+            "--delta-of",
+            full_a.to_str().unwrap(),
+            "--changes",
+            "3000",
+            "--seed",
+            "9",
+            "--today",
+            "2026-11-21",
+            "--out",
+            delta.to_str().unwrap(),
+        ],
         work,
     );
 
@@ -123,5 +176,8 @@ fn sigkill_during_load_leaves_old_or_new_state() {
         assert_eq!(snap.get(&first.pnr()).unwrap(), Some(first));
     }
     eprintln!("outcomes over {RUNS} killed loads: {outcomes:?}");
-    assert!(outcomes.get("old").copied().unwrap_or(0) > 0, "some kills must land mid-load: {outcomes:?}");
+    assert!(
+        outcomes.get("old").copied().unwrap_or(0) > 0,
+        "some kills must land mid-load: {outcomes:?}"
+    );
 }
