@@ -258,10 +258,7 @@ fn adress_matches(patterns: &[WordPattern], a: &SvenskAdress) -> bool {
 }
 
 /// Every pattern matches some word of some of the fields.
-fn all_words_match<'a, const N: usize>(
-    patterns: &[WordPattern],
-    fields: [Option<&'a str>; N],
-) -> bool {
+fn all_words_match<const N: usize>(patterns: &[WordPattern], fields: [Option<&str>; N]) -> bool {
     if patterns.is_empty() {
         return true;
     }

@@ -586,10 +586,9 @@ fn household(g: &mut Gen, out: &mut Vec<Folkbokforingspost>) {
                 kod,
                 datum: Some(Datum::from_date(on)),
             });
-            b.personpost
-                .civilstand
-                .as_mut()
-                .map(|c| c.datum = Some(Datum::from_date(married_on)));
+            if let Some(c) = b.personpost.civilstand.as_mut() {
+                c.datum = Some(Datum::from_date(married_on));
+            }
         }
         mark_dead_relation(&mut a, b.pnr(), on);
         for k in &mut kids {
@@ -718,13 +717,12 @@ fn special(g: &mut Gen, i: usize, out: &mut Vec<Folkbokforingspost>) {
         }
         4 => pp.avregistrering = avreg(AvregistreringsorsakKod::FI, date(g, (2018, 7, 1), g.today)),
         // Samordningsnummer: name, medborgarskap, födelseort, särskild postadress, the 8.3 terms.
-        5 | 6 | 7 | 8 => {
+        5..=8 => {
             let pnr = g.pnr(born, male, true);
             let assigned = date(g, (2000, 1, 1), g.today);
             let renewal = assigned
                 .to_date()
-                .map(|d| NaiveDate::from_ymd_opt(d.year() + 5, 12, 31))
-                .flatten();
+                .and_then(|d| NaiveDate::from_ymd_opt(d.year() + 5, 12, 31));
             let (status, orsak, status_date) = match i {
                 5 => ("Aktivt", None, None),
                 6 => (

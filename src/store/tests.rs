@@ -59,7 +59,7 @@ fn full_load_becomes_visible_only_on_commit() {
 
     // A second full load replaces everything and removes the old generation's trees.
     let c = person(203, "Cecilia", "Dahl");
-    load_full(&store, 5, &[c.clone()]);
+    load_full(&store, 5, std::slice::from_ref(&c));
     assert_eq!(store.snapshot().get(&a.pnr()).unwrap(), None);
     assert_eq!(store.snapshot().get(&c.pnr()).unwrap(), Some(c));
     assert_eq!(store.info().generation, 2);
