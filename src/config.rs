@@ -200,8 +200,10 @@ impl Config {
 
     /// Reads one file; relative paths in it are relative to its folder.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Config::from_str_at(&text, path)
     }
 
@@ -213,11 +215,18 @@ impl Config {
             message: e.message().to_owned(),
         })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        let base = abs.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
+        let base = abs
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."));
         Config::from_raw(raw, &base, Some(abs))
     }
 
-    fn from_raw(raw: RawConfig, base: &Path, source: Option<PathBuf>) -> Result<Config, ConfigError> {
+    fn from_raw(
+        raw: RawConfig,
+        base: &Path,
+        source: Option<PathBuf>,
+    ) -> Result<Config, ConfigError> {
         let at = |p: Option<PathBuf>, default: &str| -> PathBuf {
             let p = p.unwrap_or_else(|| PathBuf::from(default));
             if p.is_absolute() {
@@ -226,20 +235,33 @@ impl Config {
                 base.join(p)
             }
         };
-        let src = source.clone().unwrap_or_else(|| PathBuf::from("<built-in defaults>"));
-        let invalid = |field, message: String| ConfigError::Invalid { path: src.clone(), field, message };
+        let src = source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<built-in defaults>"));
+        let invalid = |field, message: String| ConfigError::Invalid {
+            path: src.clone(),
+            field,
+            message,
+        };
         let addr = |field, v: Option<String>, default: &str| -> Result<SocketAddr, ConfigError> {
             let s = v.unwrap_or_else(|| default.to_owned());
-            s.parse().map_err(|e| invalid(field, format!("`{s}` is not an address:port ({e})")))
+            s.parse()
+                .map_err(|e| invalid(field, format!("`{s}` is not an address:port ({e})")))
         };
         let data_dir = at(raw.data_dir, "data");
         let daily_at = raw.load.daily_at.unwrap_or_else(|| "05:30".into());
         if chrono::NaiveTime::parse_from_str(&daily_at, "%H:%M").is_err() {
-            return Err(invalid("load.daily_at", format!("`{daily_at}` is not a local time HH:MM")));
+            return Err(invalid(
+                "load.daily_at",
+                format!("`{daily_at}` is not a local time HH:MM"),
+            ));
         }
         let max_hits = raw.soap.max_hits.unwrap_or(DEFAULT_MAX_HITS);
         if max_hits == 0 || max_hits > 10_000 {
-            return Err(invalid("soap.max_hits", format!("{max_hits} is outside 1..=10000")));
+            return Err(invalid(
+                "soap.max_hits",
+                format!("{max_hits} is outside 1..=10000"),
+            ));
         }
         Ok(Config {
             soap_listen: addr("soap.listen", raw.soap.listen, "127.0.0.1:8443")?,
@@ -256,12 +278,26 @@ impl Config {
                 },
             },
             register: at(raw.register, "deploy/register.dev.toml"),
-            load: LoadConfig { inbox: raw.load.inbox.map(|p| at(Some(p), "")).unwrap_or_else(|| data_dir.join("inbox")), daily_at },
+            load: LoadConfig {
+                inbox: raw
+                    .load
+                    .inbox
+                    .map(|p| at(Some(p), ""))
+                    .unwrap_or_else(|| data_dir.join("inbox")),
+                daily_at,
+            },
             maintenance: MaintenanceConfig {
-                weekly: raw.maintenance.weekly.unwrap_or_else(|| "Mon 06:00-06:15".into()),
+                weekly: raw
+                    .maintenance
+                    .weekly
+                    .unwrap_or_else(|| "Mon 06:00-06:15".into()),
                 planned: raw.maintenance.planned.unwrap_or_default(),
             },
-            audit_dir: raw.audit.dir.map(|p| at(Some(p), "")).unwrap_or_else(|| data_dir.join("audit")),
+            audit_dir: raw
+                .audit
+                .dir
+                .map(|p| at(Some(p), ""))
+                .unwrap_or_else(|| data_dir.join("audit")),
             data_dir,
             source,
         })
@@ -274,7 +310,11 @@ impl Config {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -287,13 +327,20 @@ mod tests {
         assert_eq!(c.soap_listen.to_string(), "127.0.0.1:8443");
         assert_eq!(c.admin_listen.to_string(), "127.0.0.1:9443");
         assert_eq!(c.data_dir, Path::new("/etc/folkreg/data"));
-        assert_eq!(c.register, Path::new("/etc/folkreg/deploy/register.dev.toml"));
+        assert_eq!(
+            c.register,
+            Path::new("/etc/folkreg/deploy/register.dev.toml")
+        );
         assert_eq!(c.maintenance.weekly, "Mon 06:00-06:15");
     }
 
     #[test]
     fn relative_paths_are_relative_to_the_file() {
-        let c = Config::from_str_at("data_dir = \"d\"\n[tls]\ncert = \"/abs/c.pem\"\n", Path::new("/srv/x/f.toml")).unwrap();
+        let c = Config::from_str_at(
+            "data_dir = \"d\"\n[tls]\ncert = \"/abs/c.pem\"\n",
+            Path::new("/srv/x/f.toml"),
+        )
+        .unwrap();
         assert_eq!(c.data_dir, Path::new("/srv/x/d"));
         assert_eq!(c.tls.cert, Path::new("/abs/c.pem"));
         assert_eq!(c.load.inbox, Path::new("/srv/x/d/inbox"));
@@ -301,14 +348,20 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_field() {
-        let e = Config::from_str_at("data_dir = \"d\"\n\n[soap]\nlisten = 8443\n", Path::new("f.toml")).unwrap_err();
+        let e = Config::from_str_at(
+            "data_dir = \"d\"\n\n[soap]\nlisten = 8443\n",
+            Path::new("f.toml"),
+        )
+        .unwrap_err();
         let s = e.to_string();
         assert!(s.starts_with("f.toml:4:"), "{s}");
         let e = Config::from_str_at("[soap]\nlisen = \"x\"\n", Path::new("f.toml")).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
-        let e = Config::from_str_at("[soap]\nlisten = \"nohost\"\n", Path::new("f.toml")).unwrap_err();
+        let e =
+            Config::from_str_at("[soap]\nlisten = \"nohost\"\n", Path::new("f.toml")).unwrap_err();
         assert!(e.to_string().contains("soap.listen"), "{e}");
-        let e = Config::from_str_at("[load]\ndaily_at = \"25:00\"\n", Path::new("f.toml")).unwrap_err();
+        let e =
+            Config::from_str_at("[load]\ndaily_at = \"25:00\"\n", Path::new("f.toml")).unwrap_err();
         assert!(e.to_string().contains("load.daily_at"), "{e}");
     }
 }

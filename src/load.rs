@@ -89,7 +89,10 @@ impl LoadError {
     /// Whether the input was at fault (exit code 2) rather than the machine (exit code 1).
     pub fn is_input_error(&self) -> bool {
         match self {
-            LoadError::Delivery { source, .. } => !matches!(source.kind, crate::delivery::DeliveryErrorKind::Io(_)) || source.record.is_some(),
+            LoadError::Delivery { source, .. } => {
+                !matches!(source.kind, crate::delivery::DeliveryErrorKind::Io(_))
+                    || source.record.is_some()
+            }
             LoadError::Refused { .. } => true,
             LoadError::Store { .. } => false,
         }
@@ -101,7 +104,10 @@ impl LoadError {
 pub fn order_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, DeliveryHeader)>, LoadError> {
     let mut out = Vec::with_capacity(files.len());
     for path in files {
-        let reader = DeliveryReader::open(path).map_err(|source| LoadError::Delivery { path: path.clone(), source })?;
+        let reader = DeliveryReader::open(path).map_err(|source| LoadError::Delivery {
+            path: path.clone(),
+            source,
+        })?;
         out.push((path.clone(), reader.header().clone()));
     }
     out.sort_by_key(|(_, h)| (h.lopnummer, h.typ != DeliveryTyp::Full));
@@ -110,7 +116,11 @@ pub fn order_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, DeliveryHeader)>, 
 
 /// Applies files in löpnummer order; stops at the first failure. Returns what was applied
 /// before it, and the failure.
-pub fn load_files(store: &Store, files: &[PathBuf], force: bool) -> (Vec<FileReport>, Option<LoadError>) {
+pub fn load_files(
+    store: &Store,
+    files: &[PathBuf],
+    force: bool,
+) -> (Vec<FileReport>, Option<LoadError>) {
     let ordered = match order_files(files) {
         Ok(o) => o,
         Err(e) => return (Vec::new(), Some(e)),
@@ -128,10 +138,19 @@ pub fn load_files(store: &Store, files: &[PathBuf], force: bool) -> (Vec<FileRep
 /// Applies one delivery file atomically.
 pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, LoadError> {
     let started = Instant::now();
-    let delivery = |source| LoadError::Delivery { path: path.to_owned(), source };
+    let delivery = |source| LoadError::Delivery {
+        path: path.to_owned(),
+        source,
+    };
     let store_err = |source: StoreError| match source {
-        StoreError::Refused(_) => LoadError::Refused { path: path.to_owned(), source },
-        other => LoadError::Store { path: path.to_owned(), source: other },
+        StoreError::Refused(_) => LoadError::Refused {
+            path: path.to_owned(),
+            source,
+        },
+        other => LoadError::Store {
+            path: path.to_owned(),
+            source: other,
+        },
     };
     let mut reader = DeliveryReader::open(path).map_err(delivery)?;
     let header = reader.header().clone();
@@ -146,7 +165,9 @@ pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, 
         }
         DeliveryTyp::Delta => {
             let recs = reader.collect::<Result<Vec<_>, _>>().map_err(delivery)?;
-            let summary = store.apply_delta(&header, &recs, force).map_err(store_err)?;
+            let summary = store
+                .apply_delta(&header, &recs, force)
+                .map_err(store_err)?;
             (recs.len() as u64, summary)
         }
     };

@@ -12,7 +12,11 @@ use folkreg::config::Config;
 use folkreg::store::Store;
 
 #[derive(Parser)]
-#[command(name = "folkreg", version, about = "Swedish population-register data over SOAP and mutual TLS")]
+#[command(
+    name = "folkreg",
+    version,
+    about = "Swedish population-register data over SOAP and mutual TLS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,7 +66,8 @@ enum Command {
 }
 
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("`{s}` is not YYYY-MM-DD: {e}"))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("`{s}` is not YYYY-MM-DD: {e}"))
 }
 
 /// A failure with its exit code.
@@ -73,34 +78,58 @@ struct Failure {
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
-        Failure { code: 1, error: e.into() }
+        Failure {
+            code: 1,
+            error: e.into(),
+        }
     }
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: 2, error: error.into() }
+    Failure {
+        code: 2,
+        error: error.into(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "folkreg=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "folkreg=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("folkreg: {:#}", f.error);
+            eprintln!("folkreg: {}", chain(&f.error));
             ExitCode::from(f.code)
         }
     }
 }
 
+/// The error and its causes, each cause once: an error whose text already quotes its cause
+/// (as ours do) is not followed by the cause again.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out = format!("{out}: {c}");
+        }
+    }
+    out
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Load { config, force, files } => {
+        Command::Load {
+            config,
+            force,
+            files,
+        } => {
             let config = Config::discover(config.as_deref()).map_err(usage)?;
             let store = open_store(&config)?;
             let (done, failure) = folkreg::load::load_files(&store, &files, force);
@@ -109,15 +138,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             if let Some(e) = failure {
                 let code = if e.is_input_error() { 2 } else { 1 };
-                return Err(Failure { code, error: e.into() });
+                return Err(Failure {
+                    code,
+                    error: e.into(),
+                });
             }
             Ok(())
         }
-        Command::Generate { persons, seed, out, delta_of, changes, today } => {
+        Command::Generate {
+            persons,
+            seed,
+            out,
+            delta_of,
+            changes,
+            today,
+        } => {
             let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
             let written = match (delta_of, changes) {
-                (Some(prev), Some(changes)) => folkreg::generate::write_delta(&prev, changes, seed, today, out.as_deref())
-                    .map_err(|e| Failure { code: if e.is_input_error() { 2 } else { 1 }, error: e.into() })?,
+                (Some(prev), Some(changes)) => {
+                    folkreg::generate::write_delta(&prev, changes, seed, today, out.as_deref())
+                        .map_err(|e| Failure {
+                            code: if e.is_input_error() { 2 } else { 1 },
+                            error: e.into(),
+                        })?
+                }
                 _ => {
                     let n = persons.context("--persons is required")?;
                     folkreg::generate::write_full(n, seed, today, out.as_deref())?
@@ -135,9 +179,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("records:    {}", info.records);
             println!(
                 "löpnummer:  {}",
-                info.lopnummer.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
+                info.lopnummer
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "-".into())
             );
-            println!("last load:  {}", info.loaded_at.as_deref().unwrap_or("never"));
+            println!(
+                "last load:  {}",
+                info.loaded_at.as_deref().unwrap_or("never")
+            );
             println!("delivered:  {}", info.skapad.as_deref().unwrap_or("-"));
             println!("store size: {} bytes", store.size_on_disk()?);
             Ok(())
@@ -149,6 +198,11 @@ fn open_store(config: &Config) -> Result<Store, Failure> {
     let dir = config.store_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Store::open(&dir, config.cache_bytes)
-        .with_context(|| format!("cannot open the store in {} (is another folkreg using it?)", dir.display()))
+        .with_context(|| {
+            format!(
+                "cannot open the store in {} (is another folkreg using it?)",
+                dir.display()
+            )
+        })
         .map_err(Failure::from)
 }

@@ -73,10 +73,11 @@ impl Gen {
         list.choose(&mut self.rng).copied().unwrap_or("")
     }
 
-    /// A skewed pick: the start of the list is much more likely (surname frequencies).
+    /// A skewed pick: the start of the list is more likely; the first surname gets about 3 %
+    /// (Andersson and Johansson each have about 2.3 % of Sweden).
     fn pick_skewed<'a>(&mut self, list: &'a [&'a str]) -> &'a str {
         let u: f64 = self.rng.gen();
-        let i = ((u * u * u) * list.len() as f64) as usize;
+        let i = (u.powf(1.4) * list.len() as f64) as usize;
         list[i.min(list.len() - 1)]
     }
 

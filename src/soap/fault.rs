@@ -87,9 +87,10 @@ impl Fault {
     /// The faultstring: short Swedish text (Navet's clients show it).
     pub fn faultstring(&self) -> &'static str {
         match self {
-            Fault::BadRequest(_) | Fault::SearchTooBroad | Fault::OrgMismatch | Fault::UnknownBestallning => {
-                "Felaktiga inparametrar"
-            }
+            Fault::BadRequest(_)
+            | Fault::SearchTooBroad
+            | Fault::OrgMismatch
+            | Fault::UnknownBestallning => "Felaktiga inparametrar",
             Fault::TooManyHits(_) => "För många träffar",
             Fault::NotPermitted(_) => "Certifikatet saknar behörighet",
             Fault::TooLarge(_) => "För stor begäran",
@@ -136,14 +137,22 @@ mod tests {
 
     #[test]
     fn table_of_codes_statuses_and_faultcodes() {
-        let m = Fault::Maintenance { retry_after: 60, reason: "veckounderhåll".into() };
+        let m = Fault::Maintenance {
+            retry_after: 60,
+            reason: "veckounderhåll".into(),
+        };
         let table: Vec<(Fault, &str, u16, &str)> = vec![
             (Fault::BadRequest("x".into()), "FR1101", 500, "S:Client"),
             (Fault::SearchTooBroad, "FR1102", 500, "S:Client"),
             (Fault::TooManyHits(100), "FR1103", 500, "S:Client"),
             (Fault::OrgMismatch, "FR1201", 500, "S:Client"),
             (Fault::UnknownBestallning, "FR1202", 500, "S:Client"),
-            (Fault::NotPermitted("revoked".into()), "FR1301", 403, "S:Client"),
+            (
+                Fault::NotPermitted("revoked".into()),
+                "FR1301",
+                403,
+                "S:Client",
+            ),
             (Fault::TooLarge(65536), "FR1401", 413, "S:Client"),
             (m.clone(), "FR1501", 503, "S:Server"),
             (Fault::Internal("r1".into()), "FR1901", 500, "S:Server"),
@@ -155,6 +164,8 @@ mod tests {
             assert!(f.beskrivning().contains(" / "), "{code}: Swedish / English");
         }
         assert_eq!(m.retry_after(), Some(60));
-        assert!(Fault::BadRequest("PersonId".into()).beskrivning().starts_with("Felaktiga inparametrar"));
+        assert!(Fault::BadRequest("PersonId".into())
+            .beskrivning()
+            .starts_with("Felaktiga inparametrar"));
     }
 }

@@ -48,7 +48,9 @@ impl Request {
     /// The order of any request.
     pub fn bestallning(&self) -> &Bestallning {
         match self {
-            Request::Personpost { bestallning, .. } | Request::Namnsokning { bestallning, .. } => bestallning,
+            Request::Personpost { bestallning, .. } | Request::Namnsokning { bestallning, .. } => {
+                bestallning
+            }
         }
     }
 }
@@ -78,7 +80,8 @@ impl Element {
     }
 
     fn required(&self, local: &'static str) -> Result<&Element, Fault> {
-        self.child(local).ok_or_else(|| bad(format!("element {local} is missing")))
+        self.child(local)
+            .ok_or_else(|| bad(format!("element {local} is missing")))
     }
 
     /// The trimmed text, `None` if empty or nil.
@@ -111,13 +114,19 @@ pub fn parse(body: &[u8]) -> Result<Request, Fault> {
         _ => return Err(bad("Body holds more than one element")),
     };
     if !matches!(op.ns.as_deref(), None | Some(V1_NS)) {
-        return Err(bad(format!("element {} is in an unknown namespace", op.local)));
+        return Err(bad(format!(
+            "element {} is in an unknown namespace",
+            op.local
+        )));
     }
     match op.local.as_str() {
         "PersonpostRequest" => Ok(Request::Personpost {
             bestallning: bestallning(op)?,
             person_id: {
-                let v = op.required("PersonId")?.value().ok_or_else(|| bad("PersonId is empty"))?;
+                let v = op
+                    .required("PersonId")?
+                    .value()
+                    .ok_or_else(|| bad("PersonId is empty"))?;
                 Pnr::parse(v).map_err(|e| bad(format!("PersonId: {e}")))?
             },
         }),
@@ -131,34 +140,53 @@ pub fn parse(body: &[u8]) -> Result<Request, Fault> {
 
 fn bestallning(op: &Element) -> Result<Bestallning, Fault> {
     let b = op.required("Bestallning")?;
-    let org = b.required("OrgNr")?.value().ok_or_else(|| bad("OrgNr is empty"))?;
+    let org = b
+        .required("OrgNr")?
+        .value()
+        .ok_or_else(|| bad("OrgNr is empty"))?;
     let org_nr = match org.len() {
         12 if org.starts_with("16") => &org[2..],
         10 => org,
-        _ => return Err(bad("OrgNr must be 12 digits (16 + organisationsnummer) or 10 digits")),
+        _ => {
+            return Err(bad(
+                "OrgNr must be 12 digits (16 + organisationsnummer) or 10 digits",
+            ))
+        }
     };
     if !org_nr.bytes().all(|c| c.is_ascii_digit()) {
         return Err(bad("OrgNr must be digits"));
     }
-    let id = b.required("BestallningsId")?.value().ok_or_else(|| bad("BestallningsId is empty"))?;
+    let id = b
+        .required("BestallningsId")?
+        .value()
+        .ok_or_else(|| bad("BestallningsId is empty"))?;
     if id.len() > 64 || !id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
         return Err(bad("BestallningsId must be letters, digits and '-'"));
     }
-    Ok(Bestallning { org_nr: org_nr.to_owned(), bestallnings_id: id.to_owned() })
+    Ok(Bestallning {
+        org_nr: org_nr.to_owned(),
+        bestallnings_id: id.to_owned(),
+    })
 }
 
 fn query(s: &Element) -> Result<SearchQuery, Fault> {
     let words = |name: &'static str| -> Result<Vec<WordPattern>, Fault> {
         match s.child(name).and_then(Element::value) {
             None => Ok(Vec::new()),
-            Some(v) if v.chars().count() > 100 => Err(bad(format!("{name} is longer than 100 characters"))),
+            Some(v) if v.chars().count() > 100 => {
+                Err(bad(format!("{name} is longer than 100 characters")))
+            }
             Some(v) => parse_patterns(v).map_err(|e| bad(format!("{name}: {e}"))),
         }
     };
     let date = |name: &'static str, end: bool| -> Result<Option<u32>, Fault> {
-        s.child(name).and_then(Element::value).map(|v| birth_bound(v, end).ok_or_else(|| {
-            bad(format!("{name} must be YYYY, YYYYMM or YYYYMMDD"))
-        })).transpose()
+        s.child(name)
+            .and_then(Element::value)
+            .map(|v| {
+                birth_bound(v, end)
+                    .ok_or_else(|| bad(format!("{name} must be YYYY, YYYYMM or YYYYMMDD")))
+            })
+            .transpose()
     };
     let postnr = |name: &'static str| -> Result<Option<u32>, Fault> {
         s.child(name)
@@ -242,7 +270,9 @@ fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
                     }
                 }
             }
-            Event::DocType(_) => return Err(bad("DOCTYPE and entity declarations are not allowed")),
+            Event::DocType(_) => {
+                return Err(bad("DOCTYPE and entity declarations are not allowed"))
+            }
             Event::Start(ref e) | Event::Empty(ref e) => {
                 count += 1;
                 if count > MAX_ELEMENTS {
@@ -253,16 +283,22 @@ fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
                 }
                 let mut el = Element {
                     ns: match ns {
-                        ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.as_ref()).into_owned()),
+                        ResolveResult::Bound(n) => {
+                            Some(String::from_utf8_lossy(n.as_ref()).into_owned())
+                        }
                         ResolveResult::Unbound => None,
-                        ResolveResult::Unknown(_) => return Err(bad("element with an undeclared namespace prefix")),
+                        ResolveResult::Unknown(_) => {
+                            return Err(bad("element with an undeclared namespace prefix"))
+                        }
                     },
                     local: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
                     ..Default::default()
                 };
                 for (i, attr) in e.attributes().enumerate() {
                     if i >= MAX_ATTRIBUTES {
-                        return Err(bad(format!("more than {MAX_ATTRIBUTES} attributes on one element")));
+                        return Err(bad(format!(
+                            "more than {MAX_ATTRIBUTES} attributes on one element"
+                        )));
                     }
                     let attr = attr.map_err(|e| xml(e.into()))?;
                     if attr.key.local_name().as_ref() == b"nil" {
@@ -279,7 +315,9 @@ fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
                 }
             }
             Event::End(_) => {
-                let el = stack.pop().ok_or_else(|| bad("malformed XML: unexpected end tag"))?;
+                let el = stack
+                    .pop()
+                    .ok_or_else(|| bad("malformed XML: unexpected end tag"))?;
                 if stack.is_empty() {
                     return finish(reader, el);
                 }
@@ -290,7 +328,9 @@ fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
                 match stack.last_mut() {
                     Some(top) => {
                         if top.text.len() + text.len() > MAX_TEXT {
-                            return Err(bad(format!("an element's text is longer than {MAX_TEXT} bytes")));
+                            return Err(bad(format!(
+                                "an element's text is longer than {MAX_TEXT} bytes"
+                            )));
                         }
                         top.text.push_str(&text);
                     }
@@ -299,11 +339,16 @@ fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
                 }
             }
             Event::CData(c) => {
-                let top = stack.last_mut().ok_or_else(|| bad("CDATA outside the envelope"))?;
+                let top = stack
+                    .last_mut()
+                    .ok_or_else(|| bad("CDATA outside the envelope"))?;
                 if top.text.len() + c.len() > MAX_TEXT {
-                    return Err(bad(format!("an element's text is longer than {MAX_TEXT} bytes")));
+                    return Err(bad(format!(
+                        "an element's text is longer than {MAX_TEXT} bytes"
+                    )));
                 }
-                top.text.push_str(std::str::from_utf8(&c).map_err(|_| bad("request is not UTF-8"))?);
+                top.text
+                    .push_str(std::str::from_utf8(&c).map_err(|_| bad("request is not UTF-8"))?);
             }
             Event::Comment(_) | Event::PI(_) => {}
             Event::Eof => return Err(bad("malformed XML: the envelope is not closed")),
@@ -324,7 +369,10 @@ fn attach(stack: &mut [Element], el: Element) -> Result<(), Fault> {
 /// After the root closes only whitespace, comments and processing instructions may follow.
 fn finish(mut reader: NsReader<&[u8]>, root: Element) -> Result<Element, Fault> {
     loop {
-        match reader.read_event().map_err(|e| bad(format!("malformed XML: {e}")))? {
+        match reader
+            .read_event()
+            .map_err(|e| bad(format!("malformed XML: {e}")))?
+        {
             Event::Eof => return Ok(root),
             Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
             Event::Comment(_) | Event::PI(_) => {}

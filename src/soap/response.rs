@@ -7,7 +7,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{Fault, PERSONPOST_V2_NS, SOAP11_NS, V1_NS};
-use crate::delivery::{xml::write_post, GroupSet};
+use crate::delivery::xml::{write_post, PostStyle};
 use crate::model::Folkbokforingspost;
 
 /// Which answer element wraps the records.
@@ -30,7 +30,9 @@ impl Answer {
 
 fn open_envelope<W: Write>(w: &mut Writer<W>) -> std::io::Result<()> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    w.write_event(Event::Start(BytesStart::new("S:Envelope").with_attributes([("xmlns:S", SOAP11_NS)])))?;
+    w.write_event(Event::Start(
+        BytesStart::new("S:Envelope").with_attributes([("xmlns:S", SOAP11_NS)]),
+    ))?;
     w.write_event(Event::Start(BytesStart::new("S:Body")))
 }
 
@@ -44,15 +46,15 @@ pub fn answer(kind: Answer, posts: &[Folkbokforingspost]) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(1024 + 2048 * posts.len()));
     let result: std::io::Result<()> = (|| {
         open_envelope(&mut w)?;
-        w.write_event(Event::Start(
-            BytesStart::new(kind.root()).with_attributes([("xmlns:ns0", V1_NS), ("xmlns:ns1", PERSONPOST_V2_NS)]),
-        ))?;
+        w.write_event(Event::Start(BytesStart::new(kind.root()).with_attributes(
+            [("xmlns:ns0", V1_NS), ("xmlns:ns1", PERSONPOST_V2_NS)],
+        )))?;
         if posts.is_empty() {
             w.write_event(Event::Empty(BytesStart::new("ns0:Folkbokforingsposter")))?;
         } else {
             w.write_event(Event::Start(BytesStart::new("ns0:Folkbokforingsposter")))?;
             for p in posts {
-                write_post(&mut w, p, None, GroupSet::ALL)?;
+                write_post(&mut w, p, PostStyle::ANSWER)?;
             }
             w.write_event(Event::End(BytesEnd::new("ns0:Folkbokforingsposter")))?;
         }
@@ -78,7 +80,9 @@ pub fn fault(f: &Fault) -> Vec<u8> {
         text(&mut w, "faultcode", f.faultcode())?;
         text(&mut w, "faultstring", f.faultstring())?;
         w.write_event(Event::Start(BytesStart::new("detail")))?;
-        w.write_event(Event::Start(BytesStart::new("ns0:Fel").with_attributes([("xmlns:ns0", V1_NS)])))?;
+        w.write_event(Event::Start(
+            BytesStart::new("ns0:Fel").with_attributes([("xmlns:ns0", V1_NS)]),
+        ))?;
         text(&mut w, "ns0:Felkod", f.code())?;
         text(&mut w, "ns0:Beskrivning", &f.beskrivning())?;
         w.write_event(Event::End(BytesEnd::new("ns0:Fel")))?;
@@ -96,11 +100,17 @@ mod tests {
 
     #[test]
     fn answer_uses_the_prefixes_clients_expect() {
-        let xml = String::from_utf8(answer(Answer::Personpost, &[crate::model::tests::sample()])).unwrap();
-        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><S:Envelope xmlns:S="), "{xml}");
+        let xml = String::from_utf8(answer(Answer::Personpost, &[crate::model::tests::sample()]))
+            .unwrap();
+        assert!(
+            xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><S:Envelope xmlns:S="),
+            "{xml}"
+        );
         assert!(xml.contains("<ns0:PersonpostXMLResponse xmlns:ns0=\""));
         assert!(xml.contains("<ns0:Folkbokforingsposter><Folkbokforingspost>"));
-        assert!(xml.contains("</ns0:Folkbokforingsposter></ns0:PersonpostXMLResponse></S:Body></S:Envelope>"));
+        assert!(xml.contains(
+            "</ns0:Folkbokforingsposter></ns0:PersonpostXMLResponse></S:Body></S:Envelope>"
+        ));
         assert!(xml.contains("<PersonNr>198602212394</PersonNr>"));
     }
 

@@ -575,21 +575,24 @@ impl Snapshot<'_> {
             return Ok(SearchOutcome::Hits(Vec::new()));
         };
         let mut candidates: Option<Vec<[u8; 12]>> = None;
+        // Names first (a search always has one); the other criteria narrow only a large
+        // candidate set — a small one is cheaper to check on the records themselves.
+        const NARROW_ABOVE: usize = 2_000;
         let word_criteria = [
             (index::FORNAMN, &q.fornamn),
             (index::EFTER_MELLAN, &q.efter_mellan),
             (index::POSTORT, &q.postort),
             (index::ADRESS, &q.adress),
         ];
-        for (kind, patterns) in word_criteria {
+        for (i, (kind, patterns)) in word_criteria.into_iter().enumerate() {
             for p in patterns.iter() {
+                if i >= 2 && candidates.as_ref().is_some_and(|c| c.len() <= NARROW_ABOVE) {
+                    break;
+                }
                 let set = scan_set(&g.idx, &index::word_prefix(kind, &p.folded, p.prefix))?;
                 candidates = Some(intersect(candidates, set));
             }
         }
-        // Range indexes narrow a broad name search; a small candidate set is cheaper to check
-        // on the records directly.
-        const NARROW_ABOVE: usize = 2_000;
         if candidates.as_ref().is_none_or(|c| c.len() > NARROW_ABOVE) {
             if q.fodelse_from.is_some() || q.fodelse_tom.is_some() {
                 let from = format!("{:08}", q.fodelse_from.unwrap_or(0));
