@@ -11,7 +11,17 @@
 //! - [`generate`]: the deterministic synthetic population and its delta deliveries.
 //! - [`store`]: the sled store — generations, indexes, consistent snapshot reads.
 //! - [`load`]: the load job, one path for the CLI and the scheduler.
-//! - [`search`]: the folding of names and words for the search indexes.
+//! - [`search`]: namnsökning semantics — folding, patterns, the match on a record.
+//! - [`register`]: organisations, certificates, categories and switches.
+//! - [`tls`]: rustls configuration, the client verifier, peer identity, the dev PKI.
+//! - [`soap`]: envelopes in, answers and faults out (Navet's wire format).
+//! - [`ops`]: one file per SOAP operation.
+//! - [`access`]: what a caller may see — the one place with those rules.
+//! - [`http`]: the SOAP listener — accept, TLS, limits, routing, graceful shutdown.
+//! - [`server`]: `folkreg serve` — state built once, listeners, signals.
+//!
+//! A request flows one way: TLS handshake (client verifier) → peer identity → register entry
+//! → SOAP parse → operation → store snapshot → access → render → response.
 //!
 //! A load flows file → `delivery::reader` (validated records) → `load` → `store` (a new
 //! generation for a full delivery, one atomic batch for a delta).
@@ -23,10 +33,15 @@ pub mod access;
 pub mod config;
 pub mod delivery;
 pub mod generate;
+pub mod http;
 pub mod load;
 pub mod model;
+pub mod ops;
 pub mod pnr;
 pub mod refdata;
+pub mod register;
 pub mod search;
+pub mod server;
 pub mod soap;
 pub mod store;
+pub mod tls;

@@ -24,6 +24,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The SOAP service over mutual TLS (loads the demo population into an empty store).
+    Serve {
+        /// Config file (default: ./folkreg.toml if present, else built-in defaults).
+        #[arg(long, env = "FOLKREG_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// (Re)create the development PKI and `deploy/register.dev.toml`.
+    DevCerts {
+        /// Output folder.
+        #[arg(long, default_value = "certs-dev")]
+        out: PathBuf,
+        /// The register file to write for the development certificates.
+        #[arg(long, default_value = "deploy/register.dev.toml")]
+        register: PathBuf,
+    },
     /// Apply delivery files now (full or delta), each atomically, in löpnummer order.
     Load {
         /// Config file (default: ./folkreg.toml if present, else built-in defaults).
@@ -125,6 +140,23 @@ fn chain(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Serve { config } => {
+            let config = Config::discover(config.as_deref()).map_err(usage)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(folkreg::server::serve(config))?;
+            Ok(())
+        }
+        Command::DevCerts { out, register } => {
+            let made = folkreg::tls::devcerts::dev_certs(&out, &register)?;
+            println!(
+                "wrote the development PKI to {} and its register to {}",
+                made.dir.display(),
+                made.register.display()
+            );
+            Ok(())
+        }
         Command::Load {
             config,
             force,

@@ -1,0 +1,393 @@
+//! The SOAP listener: accept, TLS handshake, peer identity, HTTP/1.1 with limits and timeouts,
+//! routing, and graceful shutdown.
+//!
+//! A request flows one way: handshake (client verifier) → peer identity → register entry →
+//! body (bounded) → SOAP parse → operation on one store snapshot → access → render → response.
+//! Never logs personal data: log lines carry the organisation, the operation, the outcome.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER};
+use hyper::{Method, Request as HttpRequest, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::access::Access;
+use crate::ops::{self, OpError};
+use crate::server::AppState;
+use crate::soap::{self, response::Answer, Fault, Request};
+use crate::tls::PeerIdentity;
+
+/// Largest request body accepted: a Navet request is under 2 KiB; 64 KiB leaves room for
+/// verbose clients while bounding memory per connection.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Time a client has to finish the TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send the request headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send the request body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most connections served at once; more wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long shutdown waits for open connections to finish their requests.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The services folkreg answers, by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Personpost,
+    Namnsokning,
+}
+
+impl Service {
+    fn from_path(path: &str) -> Option<Service> {
+        let rest = path.strip_prefix("/na/na_epersondata/")?;
+        let (version, name) = rest.split_once('/')?;
+        if version != "V2" && version != "V4" {
+            return None;
+        }
+        match name {
+            "personpostXML" => Some(Service::Personpost),
+            "namnsokningXML" => Some(Service::Namnsokning),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Service::Personpost => "personpostXML",
+            Service::Namnsokning => "namnsokningXML",
+        }
+    }
+
+    fn wsdl(self) -> &'static str {
+        match self {
+            Service::Personpost => include_str!("../wsdl/personpostXML.wsdl"),
+            Service::Namnsokning => include_str!("../wsdl/namnsokningXML.wsdl"),
+        }
+    }
+}
+
+const XSD: &str = include_str!("../wsdl/epersondata.xsd");
+
+/// Accepts connections until `shutdown` turns true, then drains open ones.
+pub async fn run(listener: TcpListener, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let (tcp, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let state = state.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            state.metrics.connection_opened();
+            serve_connection(tcp, remote, state.clone(), watcher).await;
+            state.metrics.connection_closed();
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("all connections drained"),
+        _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain deadline passed; closing remaining connections"),
+    }
+}
+
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    remote: SocketAddr,
+    state: Arc<AppState>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(state.tls.current());
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%remote, error = %e, "TLS handshake failed");
+            state.metrics.handshake_failed(&e);
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "TLS handshake timed out");
+            state.metrics.handshake_timed_out();
+            return;
+        }
+    };
+    let Some(peer) = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| PeerIdentity::from_der(c))
+    else {
+        // The verifier requires a certificate, so this does not happen; refuse if it does.
+        return;
+    };
+    let peer = Arc::new(peer);
+    let svc = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        let peer = peer.clone();
+        async move { Ok::<_, Infallible>(handle(req, &state, &peer).await) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(tls), svc);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(%remote, error = %e, "connection ended with an error");
+    }
+    let _ = TokioExecutor::new();
+}
+
+type Body = Full<Bytes>;
+
+async fn handle(
+    req: HttpRequest<Incoming>,
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+) -> Response<Body> {
+    let Some(service) = Service::from_path(req.uri().path()) else {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    };
+    match *req.method() {
+        Method::GET => wsdl(&req, service, state),
+        Method::POST => soap_call(req, service, state, peer).await,
+        _ => {
+            let mut r = plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use POST for SOAP, GET ?wsdl for the WSDL\n",
+            );
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+            r
+        }
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn xml(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
+    r
+}
+
+fn fault_response(f: &Fault) -> Response<Body> {
+    let mut r = xml(f.status(), soap::response::fault(f));
+    if let Some(secs) = f.retry_after() {
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
+}
+
+/// `?wsdl` or `?xsd=epersondata.xsd`, with the address the client used.
+fn wsdl(req: &HttpRequest<Incoming>, service: Service, state: &AppState) -> Response<Body> {
+    let query = req.uri().query().unwrap_or("");
+    if query.eq_ignore_ascii_case("wsdl") {
+        let host = req
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.len() < 256
+                    && h.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| state.config.soap_listen.to_string());
+        let address = format!("https://{host}{}", req.uri().path());
+        let text = service
+            .wsdl()
+            .replace(
+                &format!(
+                    "https://localhost:8443/na/na_epersondata/V2/{}",
+                    service.name()
+                ),
+                &address,
+            )
+            .replace(
+                "schemaLocation=\"epersondata.xsd\"",
+                &format!("schemaLocation=\"{}?xsd=epersondata.xsd\"", service.name()),
+            );
+        return xml(StatusCode::OK, text.into_bytes());
+    }
+    if query == "xsd=epersondata.xsd" {
+        return xml(StatusCode::OK, XSD.as_bytes().to_vec());
+    }
+    plain(StatusCode::NOT_FOUND, "GET ?wsdl or ?xsd=epersondata.xsd\n")
+}
+
+async fn soap_call(
+    req: HttpRequest<Incoming>,
+    service: Service,
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let (outcome, response) = match soap_answer(req, service, state, peer).await {
+        Ok(body) => ("ok", xml(StatusCode::OK, body)),
+        Err(f) => (f.code(), fault_response(&f)),
+    };
+    state
+        .metrics
+        .request(service.name(), outcome, started.elapsed());
+    response
+}
+
+async fn soap_answer(
+    req: HttpRequest<Incoming>,
+    service: Service,
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+) -> Result<Vec<u8>, Fault> {
+    if let Some(f) = state.maintenance_fault() {
+        return Err(f);
+    }
+    let peer = peer
+        .as_ref()
+        .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
+    let org = state.authorize(peer)?;
+    let body = read_body(req).await?;
+    let request = soap::request::parse(&body)?;
+    let wanted = match (&request, service) {
+        (Request::Personpost { .. }, Service::Personpost)
+        | (Request::Namnsokning { .. }, Service::Namnsokning) => true,
+        _ => false,
+    };
+    if !wanted {
+        return Err(Fault::BadRequest(format!(
+            "this endpoint answers {} only",
+            service.name()
+        )));
+    }
+    let b = request.bestallning();
+    if b.org_nr != org.orgnr.to_string() {
+        return Err(Fault::OrgMismatch);
+    }
+    if !org.bestallningar.iter().any(|id| *id == b.bestallnings_id) {
+        return Err(Fault::UnknownBestallning);
+    }
+    let access = Access::full();
+    let snapshot = state.store.snapshot();
+    let result = match &request {
+        Request::Personpost { person_id, .. } => {
+            ops::personpost::run(&snapshot, &access, person_id)
+        }
+        Request::Namnsokning { query, .. } => {
+            ops::namnsokning::run(&snapshot, &access, query, state.config.max_hits)
+        }
+    };
+    let posts = match result {
+        Ok(p) => p,
+        Err(OpError::Fault(f)) => return Err(f),
+        Err(OpError::Store(e)) => {
+            let id = request_id();
+            tracing::error!(request_id = %id, error = %e, "store failure");
+            return Err(Fault::Internal(id));
+        }
+    };
+    drop(snapshot);
+    let kind = match service {
+        Service::Personpost => Answer::Personpost,
+        Service::Namnsokning => Answer::Namnsokning,
+    };
+    Ok(soap::response::answer(kind, &posts))
+}
+
+/// Reads the body within [`MAX_BODY`] and [`BODY_TIMEOUT`]; a declared or actual larger body is
+/// refused with 413 before it is read.
+async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, Fault> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Fault::TooLarge(MAX_BODY));
+    }
+    let limited = Limited::new(req.into_body(), MAX_BODY);
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(Fault::TooLarge(MAX_BODY))
+        }
+        Ok(Err(_)) => Err(Fault::BadRequest(
+            "the request body could not be read".into(),
+        )),
+        Err(_) => Err(Fault::BadRequest(
+            "the request body was not sent in time".into(),
+        )),
+    }
+}
+
+/// A short random id that ties an internal-error fault to its log line.
+fn request_id() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_v2_and_v4_only() {
+        assert_eq!(
+            Service::from_path("/na/na_epersondata/V2/personpostXML"),
+            Some(Service::Personpost)
+        );
+        assert_eq!(
+            Service::from_path("/na/na_epersondata/V4/namnsokningXML"),
+            Some(Service::Namnsokning)
+        );
+        assert_eq!(
+            Service::from_path("/na/na_epersondata/V2/personpost"),
+            None,
+            "termdata variant not served"
+        );
+        assert_eq!(
+            Service::from_path("/na/na_epersondata/V3/personpostXML"),
+            None
+        );
+        assert_eq!(Service::from_path("/"), None);
+    }
+}

@@ -1,0 +1,226 @@
+//! `folkreg serve`: builds the shared state once, starts the SOAP and admin listeners, and
+//! shuts down gracefully on SIGTERM/SIGINT.
+//!
+//! On an empty data directory it first loads the built-in demo population through the one
+//! load path, so the README's single command gives a working service.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::register::{Organisation, Register};
+use crate::soap::Fault;
+use crate::store::Store;
+use crate::tls::{PeerIdentity, TlsState};
+
+/// Persons in the built-in demo population: enough for realistic searches and every record
+/// kind, small enough to generate and load in a few seconds on first start.
+pub const DEMO_PERSONS: usize = 12_000;
+/// Seed of the demo population (the same data on every machine).
+pub const DEMO_SEED: u64 = 20261123;
+/// The demo population's "today", fixed so the data is the same whenever it is made.
+pub const DEMO_TODAY: (i32, u32, u32) = (2026, 11, 1);
+
+/// Everything a request needs, built once and shared.
+pub struct AppState {
+    /// The configuration.
+    pub config: Config,
+    /// The store.
+    pub store: Arc<Store>,
+    /// TLS configuration, swappable on reload.
+    pub tls: TlsState,
+    /// The organisation register, swappable on reload.
+    pub register: ArcSwap<Register>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// The register entry permitting this certificate, or the FR1301 fault saying why not.
+    pub fn authorize(&self, peer: &PeerIdentity) -> Result<Arc<Organisation>, Fault> {
+        let Some(orgnr) = peer.orgnr.as_ref() else {
+            return Err(Fault::NotPermitted(
+                "the certificate carries no organisationsnummer".into(),
+            ));
+        };
+        let register = self.register.load();
+        match register.authorize(orgnr, &peer.fingerprint, chrono::Utc::now()) {
+            Ok(org) => Ok(Arc::new(org.clone())),
+            Err(denied) => {
+                tracing::info!(org = %orgnr, reason = %denied, "certificate refused by the register");
+                Err(Fault::NotPermitted(denied.to_string()))
+            }
+        }
+    }
+
+    /// The maintenance fault if a window is open now.
+    pub fn maintenance_fault(&self) -> Option<Fault> {
+        None
+    }
+}
+
+/// Request and connection counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Open connections.
+    pub open_connections: AtomicI64,
+    /// Requests answered.
+    pub requests: AtomicU64,
+    /// Handshakes that failed or timed out.
+    pub handshake_failures: AtomicU64,
+}
+
+impl Metrics {
+    /// A connection was accepted.
+    pub fn connection_opened(&self) {
+        self.open_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection ended.
+    pub fn connection_closed(&self) {
+        self.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A handshake failed (the verifier counts certificate reasons itself).
+    pub fn handshake_failed(&self, _e: &std::io::Error) {
+        self.handshake_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A handshake timed out.
+    pub fn handshake_timed_out(&self) {
+        self.handshake_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A SOAP request was answered.
+    pub fn request(&self, _operation: &'static str, _outcome: &'static str, _elapsed: Duration) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Errors that stop `serve` from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store cannot be opened.
+    #[error("cannot open the store in {path}: {source}")]
+    Store {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: crate::store::StoreError,
+    },
+    /// The demo data could not be made or loaded.
+    #[error("cannot load the demo population: {0}")]
+    Demo(String),
+    /// TLS files are unusable.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// The register is unusable.
+    #[error("register: {0}")]
+    Register(#[from] crate::register::RegisterError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Other I/O.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the store (loading the demo population into an empty one) and builds the state.
+pub fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
+    let store_dir = config.store_dir();
+    std::fs::create_dir_all(&store_dir)?;
+    let store =
+        Store::open(&store_dir, config.cache_bytes).map_err(|source| ServeError::Store {
+            path: store_dir.clone(),
+            source,
+        })?;
+    if !store.snapshot().has_data() {
+        load_demo(&config, &store)?;
+    }
+    let tls = TlsState::new(&config.tls)?;
+    let register = Register::load(&config.register)?;
+    Ok(Arc::new(AppState {
+        config,
+        store: Arc::new(store),
+        tls,
+        register: ArcSwap::from_pointee(register),
+        metrics: Metrics::default(),
+    }))
+}
+
+fn load_demo(config: &Config, store: &Store) -> Result<(), ServeError> {
+    let (y, m, d) = DEMO_TODAY;
+    let today = chrono::NaiveDate::from_ymd_opt(y, m, d)
+        .ok_or_else(|| ServeError::Demo("bad demo date".into()))?;
+    let dir = config.data_dir.join("demo");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("leverans-demo-FULL.xml.gz");
+    tracing::info!(
+        persons = DEMO_PERSONS,
+        "empty store: generating and loading the demo population"
+    );
+    crate::generate::write_full(DEMO_PERSONS, DEMO_SEED, today, Some(&file))
+        .map_err(|e| ServeError::Demo(e.to_string()))?;
+    crate::load::load_file(store, &file, false).map_err(|e| ServeError::Demo(e.to_string()))?;
+    Ok(())
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let state = tokio::task::spawn_blocking(move || build_state(config))
+        .await
+        .map_err(|e| ServeError::Demo(e.to_string()))??;
+    let soap_addr = state.config.soap_listen;
+    let listener = TcpListener::bind(soap_addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: soap_addr,
+            source,
+        })?;
+    let (tx, rx) = watch::channel(false);
+    let info = state.store.info();
+    tracing::info!(
+        soap = %listener.local_addr().unwrap_or(soap_addr),
+        admin = %state.config.admin_listen,
+        generation = info.generation,
+        records = info.records,
+        lopnummer = info.lopnummer.unwrap_or(0),
+        "folkreg serving"
+    );
+    let server = tokio::spawn(crate::http::run(listener, state.clone(), rx));
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new connections; draining open ones");
+    let _ = tx.send(true);
+    let _ = server.await;
+    state.store.flush().map_err(|source| ServeError::Store {
+        path: state.config.store_dir(),
+        source,
+    })?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}

@@ -1,0 +1,309 @@
+//! Shared by the integration tests: start the real server on an ephemeral port with the
+//! development PKI from `certs-dev/`, and talk to it over real TLS.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// One `[[cert]]` of `certs-dev/index.toml`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CertEntry {
+    pub name: String,
+    pub kind: String,
+    pub cert: String,
+    pub key: Option<String>,
+    pub org: Option<String>,
+    pub bestallningsid: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub switches: Vec<String>,
+    pub expect: Option<String>,
+    pub why: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    cert: Vec<CertEntry>,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn certs_index() -> Vec<CertEntry> {
+    let text =
+        std::fs::read_to_string(repo().join("certs-dev/index.toml")).expect("certs-dev/index.toml");
+    toml::from_str::<Index>(&text)
+        .expect("index.toml parses")
+        .cert
+}
+
+pub fn cert(name: &str) -> CertEntry {
+    certs_index()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no cert {name} in index.toml"))
+}
+
+/// The first accepted client certificate with these categories (all of them), for tests that
+/// need "some organisation that may do X".
+pub fn accepted_client(with_categories: &[&str]) -> CertEntry {
+    certs_index()
+        .into_iter()
+        .find(|c| {
+            c.kind == "client"
+                && c.expect.as_deref() == Some("accepted")
+                && with_categories
+                    .iter()
+                    .all(|w| c.categories.iter().any(|k| k == w))
+        })
+        .expect("an accepted client certificate")
+}
+
+/// A running server on 127.0.0.1 with its own data directory.
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    pub state: Arc<folkreg::server::AppState>,
+    pub data: tempfile::TempDir,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Starts a server whose store holds the deterministic demo population.
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after letting `prepare` change the config.
+    pub async fn start_with(prepare: impl FnOnce(&mut folkreg::config::Config)) -> TestServer {
+        let data = tempfile::tempdir().expect("temp dir");
+        let toml = format!(
+            "data_dir = {:?}\ncache_mb = 64\n[soap]\nlisten = \"127.0.0.1:0\"\n",
+            data.path().join("data")
+        );
+        let mut config =
+            folkreg::config::Config::from_str_at(&toml, &repo().join("folkreg-test.toml"))
+                .expect("test config");
+        prepare(&mut config);
+        let state = tokio::task::spawn_blocking(move || folkreg::server::build_state(config))
+            .await
+            .expect("join")
+            .expect("server state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(folkreg::http::run(listener, state.clone(), rx));
+        TestServer {
+            addr,
+            state,
+            data,
+            stop,
+            task,
+        }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// A TLS connector presenting this client certificate (leaf + chain from its PEM).
+    pub fn connector(&self, client: &CertEntry) -> tokio_rustls::TlsConnector {
+        connector_for(client)
+    }
+
+    /// POSTs a SOAP body with this certificate on a fresh connection.
+    pub async fn post(&self, client: &CertEntry, path: &str, body: &str) -> HttpResponse {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        self.raw(client, req.as_bytes())
+            .await
+            .expect("request over TLS")
+    }
+
+    /// Sends raw bytes over a fresh TLS connection and reads the response until close.
+    pub async fn raw(&self, client: &CertEntry, bytes: &[u8]) -> std::io::Result<HttpResponse> {
+        let tcp = TcpStream::connect(self.addr).await?;
+        let server_name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut tls = self.connector(client).connect(server_name, tcp).await?;
+        tls.write_all(bytes).await?;
+        let mut buf = Vec::new();
+        tls.read_to_end(&mut buf).await.or_else(|e| {
+            // A server that closes without close_notify after answering is fine for a test.
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        })?;
+        HttpResponse::parse(&buf).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "not an HTTP response: {:?}",
+                String::from_utf8_lossy(&buf)
+            ))
+        })
+    }
+}
+
+pub fn connector_for(client: &CertEntry) -> tokio_rustls::TlsConnector {
+    let dir = repo().join("certs-dev");
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certs_index().iter().filter(|c| c.kind == "root-ca") {
+        for cert in read_certs(&dir.join(&c.cert)) {
+            let _ = roots.add(cert);
+        }
+    }
+    let chain = read_certs(&dir.join(&client.cert));
+    let key_path = dir.join(client.key.as_deref().expect("client key"));
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
+        std::fs::File::open(&key_path).expect("key file"),
+    ))
+    .expect("key parses")
+    .expect("a key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("client auth");
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+pub fn read_certs(path: &Path) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    rustls_pemfile::certs(&mut std::io::BufReader::new(f))
+        .collect::<Result<Vec<_>, _>>()
+        .expect("PEM certs")
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    fn parse(buf: &[u8]) -> Option<HttpResponse> {
+        let text = String::from_utf8_lossy(buf);
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let mut lines = head.lines();
+        let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect::<Vec<_>>();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        Some(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The text of the first element with this local name.
+    pub fn text_of(&self, local: &str) -> Option<String> {
+        element_text(&self.body, local)
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Text of the first element with this local name, prefix-agnostic (tests only).
+pub fn element_text(xml: &str, local: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut inside = false;
+    loop {
+        match reader.read_event().ok()? {
+            quick_xml::events::Event::Start(e) if e.local_name().as_ref() == local.as_bytes() => {
+                inside = true
+            }
+            quick_xml::events::Event::Text(t) if inside => {
+                return t.unescape().ok().map(|c| c.into_owned())
+            }
+            quick_xml::events::Event::End(_) if inside => return Some(String::new()),
+            quick_xml::events::Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+pub fn personpost_body(org: &str, bestallningsid: &str, pnr: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v1="http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1">
+<soapenv:Header/><soapenv:Body><v1:PersonpostRequest>
+<v1:Bestallning><v1:OrgNr>{org}</v1:OrgNr><v1:BestallningsId>{bestallningsid}</v1:BestallningsId></v1:Bestallning>
+<v1:PersonId>{pnr}</v1:PersonId></v1:PersonpostRequest></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+pub fn namnsokning_body(org: &str, bestallningsid: &str, fields: &[(&str, &str)]) -> String {
+    let names = [
+        "Adress",
+        "EfterMellanNamn",
+        "FodelsetidFrom",
+        "FodelsetidTom",
+        "Fornamn",
+        "Kon",
+        "PostnummerFrom",
+        "PostnummerTom",
+        "Postort",
+        "Kategori",
+    ];
+    let mut inner = String::new();
+    for n in names {
+        let v = fields
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| *v)
+            .unwrap_or("");
+        inner.push_str(&format!("<v1:{n}>{v}</v1:{n}>"));
+    }
+    format!(
+        r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v1="http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1">
+<soapenv:Body><v1:NamnsokningRequest><v1:Bestallning><v1:OrgNr>{org}</v1:OrgNr><v1:BestallningsId>{bestallningsid}</v1:BestallningsId></v1:Bestallning>
+<v1:SokvillkorNamn>{inner}</v1:SokvillkorNamn></v1:NamnsokningRequest></soapenv:Body></soapenv:Envelope>"#
+    )
+}

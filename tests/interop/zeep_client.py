@@ -1,0 +1,143 @@
+"""zeep, a third-party SOAP client, against a running folkreg: WSDL alone, mutual TLS,
+both operations checked field by field against the delivery the server loaded, and faults."""
+
+import gzip
+import os
+import sys
+import tomllib
+import xml.etree.ElementTree as ET
+
+import requests
+import zeep
+from zeep.transports import Transport
+
+URL = os.environ["FOLKREG_URL"]
+DATA = os.environ["FOLKREG_DATA"]
+REPO = os.environ["FOLKREG_REPO"]
+CERTS = os.path.join(REPO, "certs-dev")
+
+failures = 0
+passed = 0
+
+
+def check(what, got, want):
+    global failures, passed
+    if got == want:
+        passed += 1
+    else:
+        failures += 1
+        print(f"FAIL {what}: got {got!r}, want {want!r}")
+
+
+index = tomllib.load(open(os.path.join(CERTS, "index.toml"), "rb"))["cert"]
+root_ca = next(c for c in index if c["kind"] == "root-ca")
+client = next(c for c in index if c["kind"] == "client" and c.get("expect") == "accepted")
+session = requests.Session()
+session.verify = os.path.join(CERTS, root_ca["cert"])
+session.cert = (os.path.join(CERTS, client["cert"]), os.path.join(CERTS, client["key"]))
+transport = Transport(session=session)
+bestallning = {"OrgNr": client["org"], "BestallningsId": client["bestallningsid"]}
+
+
+def records(answer):
+    """zeep unwraps the one-child response to Folkbokforingsposter; its list of records."""
+    if answer is None:
+        return []
+    if isinstance(answer, list):
+        return answer
+    return list(answer["Folkbokforingspost"] or [])
+
+
+def text(el, path):
+    found = el.find(path)
+    return None if found is None else found.text
+
+
+# The truth: an ordinary person from the delivery the server loaded.
+demo = os.path.join(DATA, "demo", "leverans-demo-FULL.xml.gz")
+expected = None
+for _, el in ET.iterparse(gzip.open(demo), events=("end",)):
+    if el.tag != "Folkbokforingspost":
+        continue
+    p = el.find("Personpost")
+    if (
+        el.find("Sekretessmarkering") is None
+        and el.find("SkyddadFolkbokforing") is None
+        and p.find("Avregistrering") is None
+        and p.find("PersonId/PersonNr") is not None
+        and p.find("Adresser/Folkbokforingsadress/Postort") is not None
+        and p.find("Namn/Fornamn") is not None
+        and p.find("Civilstand") is not None
+    ):
+        expected = el
+        break
+    el.clear()
+assert expected is not None, "the demo data has an ordinary person"
+pp = expected.find("Personpost")
+pnr = text(pp, "PersonId/PersonNr")
+
+pp_client = zeep.Client(f"{URL}/na/na_epersondata/V2/personpostXML?wsdl", transport=transport)
+answer = pp_client.service.personpostXML(Bestallning=bestallning, PersonId=pnr)
+posts = records(answer)
+check("personpost hits", len(posts), 1)
+got = posts[0]
+gp = got["Personpost"]
+check("PersonNr", gp["PersonId"]["PersonNr"], pnr)
+check("Arendeuppgift", got["Arendeuppgift"]["andringstidpunkt"], expected.find("Arendeuppgift").get("andringstidpunkt"))
+for field in ["Fornamn", "Mellannamn", "Efternamn", "Tilltalsnamnsmarkering"]:
+    check(f"Namn/{field}", gp["Namn"][field], text(pp, f"Namn/{field}"))
+for field in ["Folkbokforingsdatum", "LanKod", "KommunKod", "Fastighetsbeteckning", "Distrikt"]:
+    check(f"Folkbokforing/{field}", gp["Folkbokforing"][field], text(pp, f"Folkbokforing/{field}"))
+for field in ["CareOf", "Utdelningsadress1", "Utdelningsadress2", "PostNr", "Postort"]:
+    check(
+        f"Folkbokforingsadress/{field}",
+        gp["Adresser"]["Folkbokforingsadress"][field],
+        text(pp, f"Adresser/Folkbokforingsadress/{field}"),
+    )
+check("Kon", gp["Kon"], text(pp, "Kon"))
+check("Fodelsetid", gp["Fodelsetid"], text(pp, "Fodelsetid"))
+check("CivilstandKod", gp["Civilstand"]["CivilstandKod"], text(pp, "Civilstand/CivilstandKod"))
+check(
+    "Medborgarskap",
+    [m["MedborgarskapslandKod"] for m in gp["Medborgarskap"]],
+    [m.text for m in pp.findall("Medborgarskap/MedborgarskapslandKod")],
+)
+check(
+    "Relationer",
+    [(r["Relationstyp"], r["PersonNr"]) for r in (gp["Relationer"]["Relation"] if gp["Relationer"] else [])],
+    [(text(r, "Relationstyp"), text(r, "PersonNr")) for r in pp.findall("Relationer/Relation")],
+)
+
+# A number that does not exist: an empty answer, not a fault.
+missing = pp_client.service.personpostXML(Bestallning=bestallning, PersonId="189001012385")
+check("missing person", len(records(missing)), 0)
+
+# Search: the same person by first name, surname and postort.
+ns_client = zeep.Client(f"{URL}/na/na_epersondata/V2/namnsokningXML?wsdl", transport=transport)
+criteria = {
+    "Adress": None,
+    "EfterMellanNamn": text(pp, "Namn/Efternamn"),
+    "FodelsetidFrom": text(pp, "Fodelsetid"),
+    "FodelsetidTom": text(pp, "Fodelsetid"),
+    "Fornamn": text(pp, "Namn/Fornamn").split()[0],
+    "Kon": None,
+    "PostnummerFrom": None,
+    "PostnummerTom": None,
+    "Postort": text(pp, "Adresser/Folkbokforingsadress/Postort"),
+    "Kategori": None,
+}
+hits = ns_client.service.namnsokningXML(Bestallning=bestallning, SokvillkorNamn=criteria)
+hits = records(hits)
+check("search finds the person", pnr in [h["Personpost"]["PersonId"]["PersonNr"] for h in hits], True)
+
+# Faults come through zeep as zeep.exceptions.Fault with the detail's Felkod.
+try:
+    ns_client.service.namnsokningXML(Bestallning=bestallning, SokvillkorNamn={**criteria, "EfterMellanNamn": None, "Postort": None, "FodelsetidFrom": None, "FodelsetidTom": None})
+    check("FR1102 raised", False, True)
+except zeep.exceptions.Fault as f:
+    check("fault code", f.code, "S:Client")
+    felkod = [e.text for e in f.detail.iter() if e.tag.endswith("Felkod")]
+    check("Felkod", felkod, ["FR1102"])
+
+print(f"zeep: {passed} passed, {failures} failed")
+sys.exit(1 if failures else 0)
