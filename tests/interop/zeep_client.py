@@ -33,6 +33,8 @@ index = tomllib.load(open(os.path.join(CERTS, "index.toml"), "rb"))["cert"]
 root_ca = next(c for c in index if c["kind"] == "root-ca")
 client = next(c for c in index if c["kind"] == "client" and c.get("expect") == "accepted")
 session = requests.Session()
+# Only the development root: REQUESTS_CA_BUNDLE in the environment must not replace it.
+session.trust_env = False
 session.verify = os.path.join(CERTS, root_ca["cert"])
 session.cert = (os.path.join(CERTS, client["cert"]), os.path.join(CERTS, client["key"]))
 transport = Transport(session=session)
