@@ -9,7 +9,7 @@ here=tests/interop
 python3 -c 'import zeep' 2>/dev/null || python3 -m pip install --quiet 'zeep>=4.2,<5'
 
 cargo build --release --locked --quiet
-bin=target/release/folkreg
+bin="${CARGO_TARGET_DIR:-target}/release/folkreg"
 
 work=$(mktemp -d)
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
