@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER};
 use hyper::{Method, Request as HttpRequest, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -159,7 +159,6 @@ async fn serve_connection(
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(%remote, error = %e, "connection ended with an error");
     }
-    let _ = TokioExecutor::new();
 }
 
 type Body = Full<Bytes>;
@@ -285,11 +284,11 @@ async fn soap_answer(
     let org = state.authorize(peer)?;
     let body = read_body(req).await?;
     let request = soap::request::parse(&body)?;
-    let wanted = match (&request, service) {
+    let wanted = matches!(
+        (&request, service),
         (Request::Personpost { .. }, Service::Personpost)
-        | (Request::Namnsokning { .. }, Service::Namnsokning) => true,
-        _ => false,
-    };
+            | (Request::Namnsokning { .. }, Service::Namnsokning)
+    );
     if !wanted {
         return Err(Fault::BadRequest(format!(
             "this endpoint answers {} only",
@@ -300,7 +299,7 @@ async fn soap_answer(
     if b.org_nr != org.orgnr.to_string() {
         return Err(Fault::OrgMismatch);
     }
-    if !org.bestallningar.iter().any(|id| *id == b.bestallnings_id) {
+    if !org.bestallningar.contains(&b.bestallnings_id) {
         return Err(Fault::UnknownBestallning);
     }
     let access = Access::full();

@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::population::{die, mark_dead_relation, relate, set_aviseringsnamn, Gen, Home};
+use super::population::{die, emigrate, mark_dead_relation, relate, set_aviseringsnamn, Gen, Home};
 use crate::delivery::{merge, DeliveryRecord, Group, GroupSet, Posttyp};
 use crate::model::*;
 use crate::pnr::Pnr;
@@ -326,34 +326,14 @@ impl Delta<'_> {
                     return false;
                 };
                 let d = Datum::from_date(today);
-                let pp = &mut p.personpost;
-                pp.avregistrering = Some(Avregistrering {
-                    orsak: AvregistreringsorsakKod::UV,
-                    datum: d,
-                    avliden_datum: None,
-                });
-                pp.folkbokforing = None;
-                pp.adresser = Adresser {
-                    utlandsadress: Some(Utlandsadress {
-                        utdelningsadress1: Some("Rue de la Paix 1".into()),
-                        utdelningsadress2: None,
-                        utdelningsadress3: Some("75002 Paris".into()),
-                        land: Some("FRANKRIKE".into()),
-                        datum: Some(d),
-                    }),
-                    ..Default::default()
+                let abroad = Utlandsadress {
+                    utdelningsadress1: Some("Rue de la Paix 1".into()),
+                    utdelningsadress2: None,
+                    utdelningsadress3: Some("75002 Paris".into()),
+                    land: Some("FRANKRIKE".into()),
+                    datum: Some(d),
                 };
-                pp.rostratt_datum = Some(d);
-                pp.historik.insert(
-                    0,
-                    HistorikPost {
-                        typ: Folkbokforingstyp::UV,
-                        datum: d,
-                        lan_kod: None,
-                        kommun_kod: None,
-                        fastighetsbeteckning: None,
-                    },
-                );
+                emigrate(&mut p.personpost, d, abroad);
                 self.total(p);
             }
             Kind::ProtectionSet => {

@@ -114,15 +114,7 @@ pub fn write_full(
         present: GroupSet::ALL,
     });
     let records: Vec<_> = records.collect();
-    write_delivery(&path, &header, &records).map_err(|source| GenerateError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(Written {
-        path,
-        header,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    write(path, header, &records, started)
 }
 
 /// Writes the DELTA that follows `previous`: the population is rebuilt from the latest FULL
@@ -217,7 +209,16 @@ pub fn write_delta(
     let path = out
         .map(Path::to_owned)
         .unwrap_or_else(|| folder.join(default_name(lopnummer, DeliveryTyp::Delta)));
-    write_delivery(&path, &header, &records).map_err(|source| GenerateError::Write {
+    write(path, header, &records, started)
+}
+
+fn write(
+    path: PathBuf,
+    header: DeliveryHeader,
+    records: &[DeliveryRecord],
+    started: std::time::Instant,
+) -> Result<Written, GenerateError> {
+    write_delivery(&path, &header, records).map_err(|source| GenerateError::Write {
         path: path.clone(),
         source,
     })?;

@@ -451,6 +451,32 @@ pub(crate) fn set_aviseringsnamn(n: &mut Namn) {
     };
 }
 
+/// Marks a person utflyttad (UV) on `d` with this address abroad: no folkbokföring, the
+/// right to vote from that date, UV in historik.
+pub(crate) fn emigrate(p: &mut Personpost, d: Datum, utlandsadress: Utlandsadress) {
+    p.avregistrering = Some(Avregistrering {
+        orsak: AvregistreringsorsakKod::UV,
+        datum: d,
+        avliden_datum: None,
+    });
+    p.folkbokforing = None;
+    p.adresser = Adresser {
+        utlandsadress: Some(utlandsadress),
+        ..Default::default()
+    };
+    p.rostratt_datum = Some(d);
+    p.historik.insert(
+        0,
+        HistorikPost {
+            typ: Folkbokforingstyp::UV,
+            datum: d,
+            lan_kod: None,
+            kommun_kod: None,
+            fastighetsbeteckning: None,
+        },
+    );
+}
+
 /// Adds a relation.
 pub(crate) fn relate(post: &mut Folkbokforingspost, typ: Relationstyp, other: Pnr) {
     post.personpost.relationer.push(Relation {
@@ -659,33 +685,16 @@ fn special(g: &mut Gen, i: usize, out: &mut Vec<Folkbokforingspost>) {
         // Emigrated: no folkbokföring, an address abroad, the right to vote, UV in historik.
         0 => {
             let d = date(g, (2000, 1, 1), g.today);
-            pp.avregistrering = avreg(AvregistreringsorsakKod::UV, d);
-            pp.folkbokforing = None;
-            pp.adresser.folkbokforingsadress = None;
-            pp.adresser.uuid = None;
             let (_, city, land, _) = *FOREIGN.choose(&mut g.rng).unwrap_or(&FOREIGN[0]);
-            pp.adresser.utlandsadress = Some(Utlandsadress {
-                utdelningsadress1: Some(format!(
-                    "{} Street {}",
-                    g.pick(STREETS),
-                    g.rng.gen_range(1..99)
-                )),
+            let street = format!("{} Street {}", g.pick(STREETS), g.rng.gen_range(1..99));
+            let abroad = Utlandsadress {
+                utdelningsadress1: Some(street),
                 utdelningsadress2: None,
                 utdelningsadress3: Some(city.to_owned()),
                 land: Some(land.to_uppercase()),
                 datum: Some(d),
-            });
-            pp.rostratt_datum = Some(d);
-            pp.historik.insert(
-                0,
-                HistorikPost {
-                    typ: Folkbokforingstyp::UV,
-                    datum: d,
-                    lan_kod: None,
-                    kommun_kod: None,
-                    fastighetsbeteckning: None,
-                },
-            );
+            };
+            emigrate(pp, d, abroad);
         }
         1 => {
             pp.avregistrering = avreg(

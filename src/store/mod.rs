@@ -635,16 +635,7 @@ impl Snapshot<'_> {
 
 /// Sorted, distinct identity numbers of the index keys under a prefix.
 fn scan_set(idx: &sled::Tree, prefix: &[u8]) -> Result<Vec<[u8; 12]>, StoreError> {
-    let mut out = Vec::new();
-    for kv in idx.scan_prefix(prefix) {
-        let (k, _) = kv?;
-        if let Some(p) = index::pnr_of(&k) {
-            out.push(p);
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    pnrs_of(idx.scan_prefix(prefix))
 }
 
 /// Sorted, distinct identity numbers of keys `kind | from ..= kind | tom | pnr`.
@@ -659,8 +650,12 @@ fn scan_range(
     let mut end = vec![kind];
     end.extend_from_slice(tom);
     end.push(0xFF);
+    pnrs_of(idx.range(start..end))
+}
+
+fn pnrs_of(keys: sled::Iter) -> Result<Vec<[u8; 12]>, StoreError> {
     let mut out = Vec::new();
-    for kv in idx.range(start..end) {
+    for kv in keys {
         let (k, _) = kv?;
         if let Some(p) = index::pnr_of(&k) {
             out.push(p);
