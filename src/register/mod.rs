@@ -580,15 +580,21 @@ impl Register {
                 out.push_str("  certificates:  none\n");
             }
             for cert in &org.certificates {
-                let state = match cert.check_at(now) {
+                let mut state = match cert.check_at(now) {
                     Ok(()) => "permitted".to_owned(),
                     Err(d) => d.code().replace('_', " "),
                 };
-                let window = format!(
-                    "{} .. {}",
-                    cert.not_before.as_ref().map(rfc3339).unwrap_or_default(),
-                    cert.not_after.as_ref().map(rfc3339).unwrap_or_default()
-                );
+                if cert.cert_expires.is_some_and(|exp| exp <= now) {
+                    state.push_str(", certificate expired");
+                }
+                let window = match (&cert.not_before, &cert.not_after) {
+                    (None, None) => "no window".to_owned(),
+                    (from, until) => format!(
+                        "{} .. {}",
+                        from.as_ref().map(rfc3339).unwrap_or_default(),
+                        until.as_ref().map(rfc3339).unwrap_or_default()
+                    ),
+                };
                 out.push_str(&format!(
                     "  cert {}  {}  [{}]",
                     cert.fingerprint_hex(),

@@ -92,7 +92,15 @@ fn authorize_says_precisely_why() {
     let exempel = org("5560160680");
     let unknown = org("5591001234");
     let inside = at(2027, 6, 1);
-    let cases: Vec<(&str, OrgNr, &str, DateTime<Utc>, Result<(), Denied>)> = vec![
+    // (what, subject's organisation, fingerprint, now, decision)
+    type Case = (
+        &'static str,
+        OrgNr,
+        &'static str,
+        DateTime<Utc>,
+        Result<(), Denied>,
+    );
+    let cases: Vec<Case> = vec![
         ("permitted inside the window", lund, FP_A, inside, Ok(())),
         (
             "permitted at not_before",
@@ -373,8 +381,21 @@ fn list_shows_every_certificate_with_its_state() {
     let text = r.list(at(2027, 1, 1));
     assert!(text.contains("2021004748  Lunds universitet"), "{text}");
     assert!(text.contains(&format!("cert {FP_A}  permitted")), "{text}");
-    assert!(text.contains(&format!("cert {FP_C}  revoked")), "{text}");
+    assert!(
+        text.contains(&format!("cert {FP_C}  revoked  [no window]")),
+        "{text}"
+    );
     assert!(text.contains("categories:    grund,relationer"), "{text}");
+    let expired = parse(&format!(
+        "[[organisation]]\norgnr = \"2021004748\"\nnamn = \"A\"\n[[organisation.certificate]]\nsha256 = \"{FP_A}\"\ncert_expires = \"2026-06-01T00:00:00Z\"\n"
+    ))
+    .expect("valid")
+    .list(at(2027, 1, 1));
+    assert!(
+        expired
+            .contains("permitted, certificate expired  [no window]  expires 2026-06-01T00:00:00Z"),
+        "{expired}"
+    );
     let later = r.list(at(2029, 1, 1));
     assert!(
         later.contains(&format!("cert {FP_A}  no longer permitted")),

@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn organisation_number_from_the_subject() {
         let lund = OrgNr::parse("2021004748").ok();
-        let cases: Vec<(&str, Vec<(DnType, &str)>, Option<OrgNr>)> = vec![
+        // (what, subject attributes, organisation number read)
+        type Case = (&'static str, Vec<(DnType, &'static str)>, Option<OrgNr>);
+        let cases: Vec<Case> = vec![
             (
                 "organizationIdentifier NTRSE-",
                 vec![
