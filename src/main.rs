@@ -35,9 +35,11 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "certs-dev")]
         out: PathBuf,
-        /// The register file to write for the development certificates.
-        #[arg(long, default_value = "deploy/register.dev.toml")]
-        register: PathBuf,
+        /// The register file to write for the development certificates. Default:
+        /// `deploy/register.dev.toml` for `--out certs-dev`, else `OUT/register.dev.toml`, so a
+        /// PKI made elsewhere never overwrites the repository's register.
+        #[arg(long)]
+        register: Option<PathBuf>,
     },
     /// Apply delivery files now (full or delta), each atomically, in löpnummer order.
     Load {
@@ -149,6 +151,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::DevCerts { out, register } => {
+            let register = register.unwrap_or_else(|| {
+                if out == std::path::Path::new("certs-dev") {
+                    PathBuf::from("deploy/register.dev.toml")
+                } else {
+                    out.join("register.dev.toml")
+                }
+            });
             let made = folkreg::tls::devcerts::dev_certs(&out, &register)?;
             println!(
                 "wrote the development PKI to {} and its register to {}",
