@@ -73,6 +73,10 @@ impl Pnr {
     /// the person is under 100 years old on `today`, with `+` 100 or older.
     pub fn parse_lenient(s: &str, today: NaiveDate) -> Result<Pnr, PnrError> {
         let s = s.trim();
+        if let Some(i) = s.chars().position(|c| !c.is_ascii()) {
+            // Only ASCII forms exist; this also keeps the byte slicing below on char boundaries.
+            return Err(PnrError::NotDigit(i + 1));
+        }
         let b = s.as_bytes();
         match b.len() {
             12 => Pnr::parse(s),
