@@ -379,6 +379,13 @@ mod tests {
         }
 
         #[test]
+        fn any_text_is_an_answer_never_a_panic(s in "\\PC{0,16}", digits in "[0-9+ -]{8,14}") {
+            let _ = Pnr::parse(&s);
+            let _ = Pnr::parse_lenient(&s, today());
+            let _ = Pnr::parse_lenient(&digits, today());
+        }
+
+        #[test]
         fn every_single_digit_change_is_rejected(p in arb_pnr(), pos in 0usize..12, delta in 1u8..10) {
             let mut b = *p.as_bytes();
             b[pos] = b'0' + (b[pos] - b'0' + delta) % 10;
