@@ -1,0 +1,268 @@
+//! The requests the generator sends: SOAP envelopes built once, before the clock starts, from
+//! the same deterministic population the server holds (same persons, seed and "today").
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use rand::Rng;
+use serde::Deserialize;
+
+use folkreg::model::Identitetstyp;
+use folkreg::pnr::Pnr;
+
+/// Most distinct envelopes kept per kind: enough that caches see a realistic spread, few
+/// enough that building them stays a small part of a run.
+const MAX_BODIES: usize = 200_000;
+
+/// One kind of request in the mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// personpostXML for a number the store holds.
+    Existing,
+    /// personpostXML for a valid number the store does not hold.
+    Missing,
+    /// namnsokningXML: surname prefix + postort of a real person.
+    Search,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Existing => "personpost_existing",
+            Kind::Missing => "personpost_missing",
+            Kind::Search => "namnsokning",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Kind::Existing | Kind::Missing => "/na/na_epersondata/V2/personpostXML",
+            Kind::Search => "/na/na_epersondata/V2/namnsokningXML",
+        }
+    }
+
+    /// Whether a 200 answer has the shape this kind expects: a record for an existing
+    /// number, none for a missing one; any answer for a search.
+    pub fn answer_as_expected(self, body: &[u8]) -> bool {
+        let has_record = memchr_find(body, b"PersonId>");
+        match self {
+            Kind::Existing => has_record,
+            Kind::Missing => !has_record,
+            Kind::Search => true,
+        }
+    }
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The operation mix, as weights.
+#[derive(Debug, Clone, Copy)]
+pub struct Mix {
+    pub existing: u32,
+    pub missing: u32,
+    pub search: u32,
+}
+
+impl Mix {
+    /// `personpost` (existing numbers only), `search`, or `existing:90,missing:5,search:5`.
+    pub fn parse(s: &str) -> Result<Mix, String> {
+        match s {
+            "personpost" => {
+                return Ok(Mix {
+                    existing: 1,
+                    missing: 0,
+                    search: 0,
+                })
+            }
+            "search" => {
+                return Ok(Mix {
+                    existing: 0,
+                    missing: 0,
+                    search: 1,
+                })
+            }
+            _ => {}
+        }
+        let mut mix = Mix {
+            existing: 0,
+            missing: 0,
+            search: 0,
+        };
+        for part in s.split(',') {
+            let (name, weight) = part
+                .split_once(':')
+                .ok_or_else(|| format!("mix part {part:?}: expected NAME:WEIGHT"))?;
+            let weight: u32 = weight
+                .parse()
+                .map_err(|_| format!("mix part {part:?}: weight is not a number"))?;
+            match name {
+                "existing" => mix.existing = weight,
+                "missing" => mix.missing = weight,
+                "search" => mix.search = weight,
+                _ => return Err(format!("mix part {part:?}: unknown kind {name:?}")),
+            }
+        }
+        if mix.existing + mix.missing + mix.search == 0 {
+            return Err("mix: all weights are zero".into());
+        }
+        Ok(mix)
+    }
+
+    fn pick(&self, rng: &mut impl Rng) -> Kind {
+        let total = self.existing + self.missing + self.search;
+        let x = rng.gen_range(0..total);
+        if x < self.existing {
+            Kind::Existing
+        } else if x < self.existing + self.missing {
+            Kind::Missing
+        } else {
+            Kind::Search
+        }
+    }
+}
+
+/// A client certificate from `certs-dev/index.toml`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClientCert {
+    pub name: String,
+    pub kind: String,
+    pub cert: String,
+    pub key: Option<String>,
+    pub org: Option<String>,
+    pub bestallningsid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    cert: Vec<ClientCert>,
+}
+
+/// Reads `certs-dev/index.toml` and returns the named entry and the root CA files.
+pub fn client_from_index(certs: &Path, name: &str) -> Result<(ClientCert, Vec<String>), String> {
+    let path = certs.join("index.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let index: Index = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let roots = index
+        .cert
+        .iter()
+        .filter(|c| c.kind == "root-ca")
+        .map(|c| c.cert.clone())
+        .collect();
+    let client = index
+        .cert
+        .into_iter()
+        .find(|c| c.name == name && c.kind == "client")
+        .ok_or_else(|| format!("{}: no client certificate named {name:?}", path.display()))?;
+    Ok((client, roots))
+}
+
+/// The prepared requests.
+pub struct Workload {
+    mix: Mix,
+    existing: Vec<Bytes>,
+    missing: Vec<Bytes>,
+    searches: Vec<Bytes>,
+}
+
+impl Workload {
+    /// Builds the envelopes from the population (persons, seed, today) the server loaded.
+    pub fn build(
+        persons: usize,
+        seed: u64,
+        today: NaiveDate,
+        org: &str,
+        bestallningsid: &str,
+        mix: Mix,
+        rng: &mut impl Rng,
+    ) -> Result<Workload, String> {
+        let population = folkreg::generate::population(persons, seed, today);
+        let held: HashSet<Pnr> = population.iter().map(|p| p.pnr()).collect();
+        let step = (population.len() / MAX_BODIES).max(1);
+        let existing: Vec<Bytes> = population
+            .iter()
+            .step_by(step)
+            .filter(|p| p.personpost.identitetstyp == Identitetstyp::Personnummer)
+            .map(|p| personpost_body(org, bestallningsid, p.pnr().as_str()))
+            .collect();
+        let mut missing = Vec::new();
+        let first = NaiveDate::from_ymd_opt(1930, 1, 1).ok_or("date")?;
+        while missing.len() < MAX_BODIES.min(existing.len()).max(1) {
+            let date = first + chrono::Days::new(rng.gen_range(0..32_000));
+            let Some(pnr) = Pnr::from_parts(date, rng.gen_range(0..1000), false) else {
+                continue;
+            };
+            if !held.contains(&pnr) {
+                missing.push(personpost_body(org, bestallningsid, pnr.as_str()));
+            }
+        }
+        let searches: Vec<Bytes> = population
+            .iter()
+            .step_by(step)
+            .filter(|p| !p.is_protected())
+            .filter_map(|p| {
+                let surname = p.personpost.namn.efternamn.as_deref()?;
+                let postort = p
+                    .personpost
+                    .adresser
+                    .folkbokforingsadress
+                    .as_ref()?
+                    .postort
+                    .as_deref()?;
+                let prefix: String = surname.chars().take(3).collect();
+                Some(namnsokning_body(
+                    org,
+                    bestallningsid,
+                    &format!("{prefix}*"),
+                    postort,
+                ))
+            })
+            .collect();
+        if (mix.existing > 0 && existing.is_empty()) || (mix.search > 0 && searches.is_empty()) {
+            return Err("the population gives no requests of a kind the mix asks for".into());
+        }
+        Ok(Workload {
+            mix,
+            existing,
+            missing,
+            searches,
+        })
+    }
+
+    /// The next request: its kind and envelope.
+    pub fn next(&self, rng: &mut impl Rng) -> (Kind, Bytes) {
+        let kind = self.mix.pick(rng);
+        let list = match kind {
+            Kind::Existing => &self.existing,
+            Kind::Missing => &self.missing,
+            Kind::Search => &self.searches,
+        };
+        (kind, list[rng.gen_range(0..list.len())].clone())
+    }
+}
+
+const ENVELOPE_OPEN: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v1="http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1"><soapenv:Header/><soapenv:Body>"#;
+const ENVELOPE_CLOSE: &str = "</soapenv:Body></soapenv:Envelope>";
+
+fn bestallning(org: &str, id: &str) -> String {
+    format!("<v1:Bestallning><v1:OrgNr>{org}</v1:OrgNr><v1:BestallningsId>{id}</v1:BestallningsId></v1:Bestallning>")
+}
+
+/// The envelopes are the generator's own test input with digits and dictionary names only, so
+/// plain formatting is safe here; the server side never builds XML this way.
+fn personpost_body(org: &str, id: &str, pnr: &str) -> Bytes {
+    Bytes::from(format!(
+        "{ENVELOPE_OPEN}<v1:PersonpostRequest>{}<v1:PersonId>{pnr}</v1:PersonId></v1:PersonpostRequest>{ENVELOPE_CLOSE}",
+        bestallning(org, id)
+    ))
+}
+
+fn namnsokning_body(org: &str, id: &str, surname: &str, postort: &str) -> Bytes {
+    Bytes::from(format!(
+        "{ENVELOPE_OPEN}<v1:NamnsokningRequest>{}<v1:SokvillkorNamn><v1:Adress/><v1:EfterMellanNamn>{surname}</v1:EfterMellanNamn><v1:FodelsetidFrom/><v1:FodelsetidTom/><v1:Fornamn/><v1:Kon/><v1:PostnummerFrom/><v1:PostnummerTom/><v1:Postort>{postort}</v1:Postort><v1:Kategori/></v1:SokvillkorNamn></v1:NamnsokningRequest>{ENVELOPE_CLOSE}",
+        bestallning(org, id)
+    ))
+}
