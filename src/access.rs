@@ -1,33 +1,398 @@
-//! Access rules: what an organisation's categories and switches let it see.
+//! Access rules: what an organisation's categories and switches let it see (DOMAIN.md §1, §3,
+//! §4). THE one place that decides visibility.
 //!
-//! THE one place that decides visibility. Operations pass every record through
-//! [`Access::filter`] before rendering; nothing else narrows or hides terms.
+//! Two decisions, both here:
+//! - **whether** the caller may see a record at all ([`Access::view`] returns `None`, and the
+//!   operations answer exactly as for a number that does not exist; searches skip it before
+//!   counting hits);
+//! - **which terms** of it ([`TermMask`]): [`TERM_TABLE`] says per term which category or
+//!   switch allows it; the categories of the caller become one mask, and the renderer
+//!   (`delivery::xml::write_post`) writes only the terms in it. Operations never check a
+//!   category themselves.
 //!
-//! This first version serves the full record to every permitted caller; the category term
-//! mask, the protected-person rules and the number switches come with the access-rules issue.
+//! Must never: let a protected person into a search result, or give a caller without
+//! `sekretess` more of a protected person than [`PROTECTED_MINIMAL`].
 
-use crate::model::Folkbokforingspost;
+use std::collections::BTreeSet;
 
-/// What one caller may see.
-#[derive(Debug, Clone, Default)]
+use crate::model::{Folkbokforingspost, Identitetstyp};
+use crate::pnr::PnrKind;
+use crate::register::{Category, Organisation, Switch};
+
+/// One term of a served record: the unit the access rules grant or withhold. Each is one
+/// element (or element group) of `Folkbokforingspost` in `wsdl/epersondata.xsd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Term {
+    /// `PersonId`: the identity number the record is about.
+    PersonId,
+    /// `Arendeuppgift@andringstidpunkt`: when the record last changed.
+    Arendeuppgift,
+    /// `HanvisningsPersonNr`: the old or new number after a change of number.
+    Hanvisning,
+    /// `Avregistrering`: code, date, date of death.
+    Avregistrering,
+    /// `AntraffadDodDatum`.
+    AntraffadDod,
+    /// `Namn`.
+    Namn,
+    /// `Folkbokforing`: län, kommun, fastighet, distrikt, date.
+    Folkbokforing,
+    /// `Adresser/Folkbokforingsadress`.
+    Folkbokforingsadress,
+    /// `Adresser/SarskildPostadress`.
+    SarskildPostadress,
+    /// `Adresser/Utlandsadress`.
+    Utlandsadress,
+    /// `Adresser/UUID`: identifiers of fastighet, adress, lägenhet.
+    AdressUuid,
+    /// `Fodelse/Fodelsedatum`.
+    Fodelsedatum,
+    /// `Fodelse/HemortSverige`: födelsehemort.
+    Fodelsehemort,
+    /// `Fodelse/OrtUtlandet`: födelseort and land abroad.
+    FodelseortUtlandet,
+    /// `Invandring`.
+    Invandring,
+    /// `RostrattDatum`.
+    Rostratt,
+    /// `Civilstand`.
+    Civilstand,
+    /// `Medborgarskap` (repeated).
+    Medborgarskap,
+    /// `Relationer`: make/maka/partner, vårdnadshavare (för), föräldrar, barn.
+    Relationer,
+    /// `Uppehallsratt`.
+    Uppehallsratt,
+    /// `NordisktPersonnummer`.
+    NordisktPersonnummer,
+    /// `Kon` and `Fodelsetid`, derived from the number.
+    KonFodelsetid,
+    /// `Taxering`: inkomst (sum) and fastighetsinnehav.
+    Taxering,
+    /// `Historik` of folkbokföring.
+    Historik,
+    /// `Samordningsnummeruppgifter`: identitetsstatus, dates, identitetsnivå.
+    Samordningsuppgifter,
+    /// `Sekretessmarkering`, `SkyddadFolkbokforing`, `Skyddsdatum`.
+    Skydd,
+}
+
+impl Term {
+    /// Every term, in rendering order.
+    pub const ALL: [Term; 26] = [
+        Term::PersonId,
+        Term::Arendeuppgift,
+        Term::Hanvisning,
+        Term::Avregistrering,
+        Term::AntraffadDod,
+        Term::Namn,
+        Term::Folkbokforing,
+        Term::Folkbokforingsadress,
+        Term::SarskildPostadress,
+        Term::Utlandsadress,
+        Term::AdressUuid,
+        Term::Fodelsedatum,
+        Term::Fodelsehemort,
+        Term::FodelseortUtlandet,
+        Term::Invandring,
+        Term::Rostratt,
+        Term::Civilstand,
+        Term::Medborgarskap,
+        Term::Relationer,
+        Term::Uppehallsratt,
+        Term::NordisktPersonnummer,
+        Term::KonFodelsetid,
+        Term::Taxering,
+        Term::Historik,
+        Term::Samordningsuppgifter,
+        Term::Skydd,
+    ];
+
+    fn bit(self) -> u32 {
+        1 << (self as u8)
+    }
+}
+
+/// What grants a term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Every answer about a record carries it.
+    Always,
+    /// Granted by this category.
+    Category(Category),
+    /// Granted by this organisation switch.
+    Switch(Switch),
+}
+
+/// THE term table (DOMAIN.md §3): which category or switch allows each term. Terms the
+/// source names under no category belong to `grund`; uppehållsrätt and nordiskt personnummer
+/// need the switch `sarskilda_uppgifter` (Navet 8.24–8.25); födelsehemort is `taxering`'s.
+/// The identity number and the protection markings are in every answer.
+pub const TERM_TABLE: [(Term, Grant); 26] = {
+    use Category::*;
+    use Grant::{Always, Category as C, Switch as S};
+    [
+        (Term::PersonId, Always),
+        (Term::Arendeuppgift, C(Grund)),
+        (Term::Hanvisning, C(Grund)),
+        (Term::Avregistrering, C(Grund)),
+        (Term::AntraffadDod, C(Grund)),
+        (Term::Namn, C(Grund)),
+        (Term::Folkbokforing, C(Grund)),
+        (Term::Folkbokforingsadress, C(Grund)),
+        (Term::SarskildPostadress, C(Grund)),
+        (Term::Utlandsadress, C(Grund)),
+        (Term::AdressUuid, C(Grund)),
+        (Term::Fodelsedatum, C(Grund)),
+        (Term::Fodelsehemort, C(Taxering)),
+        (Term::FodelseortUtlandet, C(Grund)),
+        (Term::Invandring, C(Grund)),
+        (Term::Rostratt, C(Grund)),
+        (Term::Civilstand, C(Relationer)),
+        (Term::Medborgarskap, C(Medborgarskap)),
+        (Term::Relationer, C(Relationer)),
+        (Term::Uppehallsratt, S(Switch::SarskildaUppgifter)),
+        (Term::NordisktPersonnummer, S(Switch::SarskildaUppgifter)),
+        (Term::KonFodelsetid, C(Grund)),
+        (Term::Taxering, C(Taxering)),
+        (Term::Historik, C(Grund)),
+        (Term::Samordningsuppgifter, C(Grund)),
+        // Every answer about a protected person carries the marking (DOMAIN.md §4).
+        (Term::Skydd, Always),
+    ]
+};
+
+/// A set of terms.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TermMask(u32);
+
+impl TermMask {
+    /// No term.
+    pub const NONE: TermMask = TermMask(0);
+    /// Every term: load files, and callers with every category and switch.
+    pub const ALL: TermMask = TermMask((1 << Term::ALL.len()) - 1);
+
+    /// The set of these terms.
+    pub const fn of(terms: &[Term]) -> TermMask {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < terms.len() {
+            bits |= 1 << (terms[i] as u8);
+            i += 1;
+        }
+        TermMask(bits)
+    }
+
+    /// Whether the set holds this term.
+    pub fn contains(self, t: Term) -> bool {
+        self.0 & t.bit() != 0
+    }
+
+    /// The terms both sets hold.
+    pub fn intersect(self, other: TermMask) -> TermMask {
+        TermMask(self.0 & other.0)
+    }
+
+    /// The terms in the set, in rendering order.
+    pub fn terms(self) -> impl Iterator<Item = Term> {
+        Term::ALL.into_iter().filter(move |t| self.contains(*t))
+    }
+}
+
+impl std::fmt::Debug for TermMask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.terms()).finish()
+    }
+}
+
+/// All a caller without `sekretess` learns of a protected person (DOMAIN.md §4, SPAR page):
+/// the number, the marking(s) with the date registered, avregistrering (with the date of
+/// death), hänvisningspersonnummer. No name, no address, no relation, no change time.
+pub const PROTECTED_MINIMAL: TermMask = TermMask::of(&[
+    Term::PersonId,
+    Term::Skydd,
+    Term::Avregistrering,
+    Term::Hanvisning,
+]);
+
+/// What one caller may see: its categories and switches, made into a mask once per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
-    _private: (),
+    categories: BTreeSet<Category>,
+    switches: BTreeSet<Switch>,
+    /// The terms of ordinary records: the union of what the categories and switches grant.
+    mask: TermMask,
 }
 
 impl Access {
-    /// Access for a caller with every category and switch.
+    /// Access with exactly these categories and switches.
+    pub fn new(
+        categories: impl IntoIterator<Item = Category>,
+        switches: impl IntoIterator<Item = Switch>,
+    ) -> Access {
+        let categories: BTreeSet<Category> = categories.into_iter().collect();
+        let switches: BTreeSet<Switch> = switches.into_iter().collect();
+        let mut mask = TermMask::NONE;
+        for (term, grant) in TERM_TABLE {
+            let granted = match grant {
+                Grant::Always => true,
+                Grant::Category(c) => categories.contains(&c),
+                Grant::Switch(s) => switches.contains(&s),
+            };
+            if granted {
+                mask.0 |= term.bit();
+            }
+        }
+        Access {
+            categories,
+            switches,
+            mask,
+        }
+    }
+
+    /// The access of an organisation in the register.
+    pub fn of(org: &Organisation) -> Access {
+        Access::new(org.categories.iter().copied(), org.switches.iter().copied())
+    }
+
+    /// Access for a caller with every category and switch (tools and tests).
     pub fn full() -> Access {
-        Access { _private: () }
+        Access::new(Category::ALL, Switch::ALL)
     }
 
-    /// Whether the caller may see this record at all; one it may not is answered exactly as
-    /// a record that does not exist.
-    pub fn may_see(&self, _post: &Folkbokforingspost) -> bool {
-        true
+    /// The mask for ordinary records.
+    pub fn mask(&self) -> TermMask {
+        self.mask
     }
 
-    /// The record as the caller may see it, or `None` if it may not see it at all.
-    pub fn filter(&self, post: Folkbokforingspost) -> Option<Folkbokforingspost> {
-        self.may_see(&post).then_some(post)
+    /// Whether the caller may know this record exists: samordningsnummer and tilldelat
+    /// personnummer only with their switch (Navet 8.2, 8.3). One it may not is answered
+    /// exactly as a record that does not exist.
+    pub fn may_see(&self, post: &Folkbokforingspost) -> bool {
+        match post.personpost.identitetstyp {
+            Identitetstyp::Personnummer => true,
+            Identitetstyp::Samordningsnummer => self.switches.contains(&Switch::Samordningsnummer),
+            Identitetstyp::TilldelatPersonnummer => {
+                self.switches.contains(&Switch::TilldelatPersonnummer)
+            }
+        }
+    }
+
+    /// Whether the record may be in a search result: never a protected person, whatever
+    /// the categories (DOMAIN.md §4), and only records the caller may see at all.
+    pub fn may_find(&self, post: &Folkbokforingspost) -> bool {
+        !post.is_protected() && self.may_see(post)
+    }
+
+    /// The terms of this record the caller may see.
+    pub fn terms_for(&self, post: &Folkbokforingspost) -> TermMask {
+        if post.is_protected() && !self.categories.contains(&Category::Sekretess) {
+            self.mask.intersect(PROTECTED_MINIMAL).union_always()
+        } else {
+            self.mask
+        }
+    }
+
+    /// The record as the caller may see it: the record with the terms to render, numbers
+    /// it may not receive removed; `None` if it may not see the record at all.
+    pub fn view(&self, mut post: Folkbokforingspost) -> Option<View> {
+        if !self.may_see(&post) {
+            return None;
+        }
+        if !self.switches.contains(&Switch::Samordningsnummer) {
+            // A samordningsnummer is delivered only with the switch, also as a reference.
+            post.personpost
+                .hanvisning
+                .retain(|h| h.kind() != PnrKind::Samordningsnummer);
+        }
+        let terms = self.terms_for(&post);
+        Some(View { post, terms })
+    }
+}
+
+impl TermMask {
+    /// This set plus the terms every answer carries.
+    fn union_always(self) -> TermMask {
+        let mut bits = self.0;
+        for (term, grant) in TERM_TABLE {
+            if grant == Grant::Always {
+                bits |= term.bit();
+            }
+        }
+        TermMask(bits)
+    }
+}
+
+/// A record as one caller may see it: what the renderer writes.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// The record.
+    pub post: Folkbokforingspost,
+    /// The terms of it to write.
+    pub terms: TermMask,
+}
+
+impl View {
+    /// The whole record (load files and tools).
+    pub fn whole(post: Folkbokforingspost) -> View {
+        View {
+            post,
+            terms: TermMask::ALL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_every_term_once_in_order() {
+        let terms: Vec<Term> = TERM_TABLE.iter().map(|(t, _)| *t).collect();
+        assert_eq!(terms, Term::ALL.to_vec());
+    }
+
+    #[test]
+    fn categories_are_separate() {
+        // No category's terms are a subset of another's (the SPAR page: none includes another).
+        let only = |c: Category| Access::new([c], []).mask();
+        for a in Category::ALL {
+            for b in Category::ALL {
+                if a != b && a != Category::Sekretess && b != Category::Sekretess {
+                    let (ma, mb) = (only(a), only(b));
+                    let extra = TermMask(ma.0 & !mb.0 & !TermMask::of(&[Term::PersonId]).0);
+                    assert_ne!(extra, TermMask::NONE, "{a:?} adds nothing over {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_protected_person_without_sekretess_is_the_minimal_answer() {
+        let mut post = crate::model::tests::sample();
+        post.sekretessmarkering = true;
+        let grund = Access::new([Category::Grund], []);
+        assert_eq!(grund.terms_for(&post), PROTECTED_MINIMAL);
+        // Without grund, only what every answer carries.
+        let none = Access::new([], []);
+        assert_eq!(
+            none.terms_for(&post),
+            TermMask::of(&[Term::PersonId, Term::Skydd])
+        );
+        // With sekretess, the terms of the other categories.
+        let sekretess = Access::new([Category::Grund, Category::Sekretess], []);
+        assert_eq!(sekretess.terms_for(&post), sekretess.mask());
+        post.sekretessmarkering = false;
+        assert_eq!(grund.terms_for(&post), grund.mask());
+    }
+
+    #[test]
+    fn protected_persons_are_never_found_but_may_be_looked_up() {
+        let mut post = crate::model::tests::sample();
+        post.skyddad_folkbokforing = true;
+        let all = Access::full();
+        assert!(all.may_see(&post));
+        assert!(!all.may_find(&post));
     }
 }

@@ -302,7 +302,7 @@ async fn soap_answer(
     if !org.bestallningar.contains(&b.bestallnings_id) {
         return Err(Fault::UnknownBestallning);
     }
-    let access = Access::full();
+    let access = Access::of(&org);
     let snapshot = state.store.snapshot();
     let result = match &request {
         Request::Personpost { person_id, .. } => {

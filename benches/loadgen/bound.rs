@@ -15,6 +15,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use folkreg::access::View;
 use folkreg::config::TlsFiles;
 use folkreg::model::Identitetstyp;
 use folkreg::soap::response::{answer, Answer};
@@ -28,7 +29,7 @@ pub fn typical_answer(persons: usize, seed: u64, today: NaiveDate) -> Bytes {
         .iter()
         .filter(|p| p.personpost.identitetstyp == Identitetstyp::Personnummer && !p.is_protected())
         .take(2_000)
-        .map(|p| answer(Answer::Personpost, std::slice::from_ref(p)))
+        .map(|p| answer(Answer::Personpost, &[View::whole(p.clone())]))
         .collect();
     rendered.sort_by_key(Vec::len);
     let mid = rendered.len() / 2;

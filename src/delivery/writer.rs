@@ -88,6 +88,7 @@ impl DeliveryWriter {
             posttyp: Some(record.posttyp),
             reset_namespace: true,
             present: record.present,
+            terms: crate::access::TermMask::ALL,
         };
         write_post(&mut self.writer, &record.post, style).map_err(io)?;
         self.writer

@@ -10,6 +10,7 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{Group, GroupSet, Posttyp};
+use crate::access::{Term, TermMask};
 use crate::model::{Datum, Folkbokforingspost, Identitetstyp, Relationsperson, SvenskAdress};
 
 /// How a record is written.
@@ -21,15 +22,20 @@ pub struct PostStyle {
     pub reset_namespace: bool,
     /// For an ändringspost: the groups to write.
     pub present: GroupSet,
+    /// The terms the reader may see (`access`); every term in load files.
+    pub terms: TermMask,
 }
 
 impl PostStyle {
-    /// As in SOAP answers: every term, no attributes.
-    pub const ANSWER: PostStyle = PostStyle {
-        posttyp: None,
-        reset_namespace: false,
-        present: GroupSet::ALL,
-    };
+    /// As in SOAP answers: the terms the caller may see, no attributes.
+    pub fn answer(terms: TermMask) -> PostStyle {
+        PostStyle {
+            posttyp: None,
+            reset_namespace: false,
+            present: GroupSet::ALL,
+            terms,
+        }
+    }
 }
 
 struct W<'a, T: Write> {
@@ -65,7 +71,8 @@ impl<T: Write> W<'_, T> {
     }
 }
 
-/// Writes one `Folkbokforingspost`.
+/// Writes one `Folkbokforingspost`: the terms in `style.terms` (the access rules' mask) of the
+/// groups in `style.present`.
 pub fn write_post<T: Write>(
     writer: &mut Writer<T>,
     post: &Folkbokforingspost,
@@ -83,12 +90,15 @@ pub fn write_post<T: Write>(
     let andring = style.posttyp == Some(Posttyp::Andring);
     let borttag = style.posttyp == Some(Posttyp::Borttag);
     let has = |g: Group| style.present.contains(g) && !borttag;
+    let may = |t: Term| style.terms.contains(t);
     let p = &post.personpost;
 
-    w.w.write_event(Event::Empty(
-        BytesStart::new("Arendeuppgift")
-            .with_attributes([("andringstidpunkt", post.andringstidpunkt.as_str())]),
-    ))?;
+    if may(Term::Arendeuppgift) {
+        w.w.write_event(Event::Empty(
+            BytesStart::new("Arendeuppgift")
+                .with_attributes([("andringstidpunkt", post.andringstidpunkt.as_str())]),
+        ))?;
+    }
     w.start("Personpost")?;
     w.start("PersonId")?;
     let id_elem = match p.identitetstyp {
@@ -97,7 +107,7 @@ pub fn write_post<T: Write>(
     };
     w.text(id_elem, p.person_id.as_str())?;
     w.end("PersonId")?;
-    if has(Group::Hanvisning) {
+    if has(Group::Hanvisning) && may(Term::Hanvisning) {
         if p.hanvisning.is_empty() && andring {
             w.empty("HanvisningsPersonNr")?;
         }
@@ -105,7 +115,7 @@ pub fn write_post<T: Write>(
             w.text("HanvisningsPersonNr", h.as_str())?;
         }
     }
-    if has(Group::Avregistrering) {
+    if has(Group::Avregistrering) && may(Term::Avregistrering) {
         match &p.avregistrering {
             Some(a) => {
                 w.start("Avregistrering")?;
@@ -118,14 +128,14 @@ pub fn write_post<T: Write>(
             None => {}
         }
     }
-    if has(Group::AntraffadDod) {
+    if has(Group::AntraffadDod) && may(Term::AntraffadDod) {
         match p.antraffad_dod {
             Some(d) => w.text("AntraffadDodDatum", &d.to_string())?,
             None if andring => w.empty("AntraffadDodDatum")?,
             None => {}
         }
     }
-    if has(Group::Namn) {
+    if has(Group::Namn) && may(Term::Namn) {
         let n = &p.namn;
         let any = n.tilltalsnamnsmarkering.is_some()
             || n.fornamn.is_some()
@@ -146,7 +156,7 @@ pub fn write_post<T: Write>(
             w.empty("Namn")?;
         }
     }
-    if has(Group::Folkbokforing) {
+    if has(Group::Folkbokforing) && may(Term::Folkbokforing) {
         match &p.folkbokforing {
             Some(f) => {
                 w.start("Folkbokforing")?;
@@ -167,19 +177,28 @@ pub fn write_post<T: Write>(
     }
     if has(Group::Adresser) {
         let a = &p.adresser;
-        let any = a.folkbokforingsadress.is_some()
-            || a.sarskild_postadress.is_some()
-            || a.utlandsadress.is_some()
-            || a.uuid.is_some();
-        if any {
+        let fb = a
+            .folkbokforingsadress
+            .as_ref()
+            .filter(|_| may(Term::Folkbokforingsadress));
+        let sp = a
+            .sarskild_postadress
+            .as_ref()
+            .filter(|_| may(Term::SarskildPostadress));
+        let ut = a
+            .utlandsadress
+            .as_ref()
+            .filter(|_| may(Term::Utlandsadress));
+        let uuid = a.uuid.as_ref().filter(|_| may(Term::AdressUuid));
+        if fb.is_some() || sp.is_some() || ut.is_some() || uuid.is_some() {
             w.start("Adresser")?;
-            if let Some(x) = &a.folkbokforingsadress {
+            if let Some(x) = fb {
                 svensk(&mut w, "Folkbokforingsadress", x)?;
             }
-            if let Some(x) = &a.sarskild_postadress {
+            if let Some(x) = sp {
                 svensk(&mut w, "SarskildPostadress", x)?;
             }
-            if let Some(u) = &a.utlandsadress {
+            if let Some(u) = ut {
                 w.start("Utlandsadress")?;
                 w.opt("Utdelningsadress1", u.utdelningsadress1.as_deref())?;
                 w.opt("Utdelningsadress2", u.utdelningsadress2.as_deref())?;
@@ -188,7 +207,7 @@ pub fn write_post<T: Write>(
                 w.date("Datum", u.datum)?;
                 w.end("Utlandsadress")?;
             }
-            if let Some(u) = &a.uuid {
+            if let Some(u) = uuid {
                 w.start("UUID")?;
                 w.opt("Fastighet", u.fastighet.as_deref())?;
                 w.opt("Adress", u.adress.as_deref())?;
@@ -202,16 +221,25 @@ pub fn write_post<T: Write>(
     }
     if has(Group::Fodelse) {
         let f = &p.fodelse;
-        if f.fodelsedatum.is_some() || f.hemort_sverige.is_some() || f.ort_utlandet.is_some() {
+        let datum = f.fodelsedatum.filter(|_| may(Term::Fodelsedatum));
+        let hemort = f
+            .hemort_sverige
+            .as_ref()
+            .filter(|_| may(Term::Fodelsehemort));
+        let utlandet = f
+            .ort_utlandet
+            .as_ref()
+            .filter(|_| may(Term::FodelseortUtlandet));
+        if datum.is_some() || hemort.is_some() || utlandet.is_some() {
             w.start("Fodelse")?;
-            w.date("Fodelsedatum", f.fodelsedatum)?;
-            if let Some(h) = &f.hemort_sverige {
+            w.date("Fodelsedatum", datum)?;
+            if let Some(h) = hemort {
                 w.start("HemortSverige")?;
                 w.text("LanKod", &h.lan_kod)?;
                 w.text("ForsamlingKommun", &h.forsamling_kommun)?;
                 w.end("HemortSverige")?;
             }
-            if let Some(o) = &f.ort_utlandet {
+            if let Some(o) = utlandet {
                 w.start("OrtUtlandet")?;
                 w.text("Fodelseort", &o.fodelseort)?;
                 w.text("Fodelseland", &o.fodelseland)?;
@@ -222,7 +250,7 @@ pub fn write_post<T: Write>(
             w.empty("Fodelse")?;
         }
     }
-    if has(Group::Invandring) {
+    if has(Group::Invandring) && may(Term::Invandring) {
         match p.invandringsdatum {
             Some(d) => {
                 w.start("Invandring")?;
@@ -233,14 +261,14 @@ pub fn write_post<T: Write>(
             None => {}
         }
     }
-    if has(Group::Rostratt) {
+    if has(Group::Rostratt) && may(Term::Rostratt) {
         match p.rostratt_datum {
             Some(d) => w.text("RostrattDatum", &d.to_string())?,
             None if andring => w.empty("RostrattDatum")?,
             None => {}
         }
     }
-    if has(Group::Civilstand) {
+    if has(Group::Civilstand) && may(Term::Civilstand) {
         match &p.civilstand {
             Some(c) => {
                 w.start("Civilstand")?;
@@ -252,7 +280,7 @@ pub fn write_post<T: Write>(
             None => {}
         }
     }
-    if has(Group::Medborgarskap) {
+    if has(Group::Medborgarskap) && may(Term::Medborgarskap) {
         if p.medborgarskap.is_empty() && andring {
             w.empty("Medborgarskap")?;
         }
@@ -263,7 +291,7 @@ pub fn write_post<T: Write>(
             w.end("Medborgarskap")?;
         }
     }
-    if has(Group::Relationer) {
+    if has(Group::Relationer) && may(Term::Relationer) {
         if p.relationer.is_empty() {
             if andring {
                 w.empty("Relationer")?;
@@ -295,7 +323,7 @@ pub fn write_post<T: Write>(
             w.end("Relationer")?;
         }
     }
-    if has(Group::Uppehallsratt) {
+    if has(Group::Uppehallsratt) && may(Term::Uppehallsratt) {
         match &p.uppehallsratt {
             Some(u) => {
                 w.start("Uppehallsratt")?;
@@ -307,7 +335,7 @@ pub fn write_post<T: Write>(
             None => {}
         }
     }
-    if has(Group::NordisktPersonnummer) {
+    if has(Group::NordisktPersonnummer) && may(Term::NordisktPersonnummer) {
         match &p.nordiskt_personnummer {
             Some(n) => {
                 w.start("NordisktPersonnummer")?;
@@ -319,13 +347,13 @@ pub fn write_post<T: Write>(
             None => {}
         }
     }
-    if !borttag && !andring {
+    if !borttag && !andring && may(Term::KonFodelsetid) {
         // Derived from the number; part of grund, written with every full record.
         w.text("Kon", if p.person_id.is_male() { "M" } else { "K" })?;
         let born = p.person_id.birth_date().map(Datum::from_date);
         w.date("Fodelsetid", born)?;
     }
-    if has(Group::Taxering) {
+    if has(Group::Taxering) && may(Term::Taxering) {
         match &p.taxering {
             Some(t) if t.inkomst.is_some() || !t.fastigheter.is_empty() => {
                 w.start("Taxering")?;
@@ -347,7 +375,7 @@ pub fn write_post<T: Write>(
             _ => {}
         }
     }
-    if has(Group::Historik) {
+    if has(Group::Historik) && may(Term::Historik) {
         if p.historik.is_empty() {
             if andring {
                 w.empty("Historik")?;
@@ -366,7 +394,7 @@ pub fn write_post<T: Write>(
             w.end("Historik")?;
         }
     }
-    if has(Group::Samordning) {
+    if has(Group::Samordning) && may(Term::Samordningsuppgifter) {
         match &p.samordning {
             Some(s) => {
                 w.start("Samordningsnummeruppgifter")?;
@@ -388,7 +416,7 @@ pub fn write_post<T: Write>(
         }
     }
     w.end("Personpost")?;
-    if has(Group::Skydd) {
+    if has(Group::Skydd) && may(Term::Skydd) {
         let flag = |set: bool| if set { "J" } else { "N" };
         if post.sekretessmarkering || andring {
             w.text("Sekretessmarkering", flag(post.sekretessmarkering))?;

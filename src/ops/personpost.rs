@@ -1,12 +1,14 @@
 //! `personpostXML`: one person by identity number.
 
 use super::OpError;
-use crate::access::Access;
-use crate::model::Folkbokforingspost;
+use crate::access::{Access, View};
 use crate::pnr::Pnr;
 use crate::store::Snapshot;
 
 /// The answer to a lookup: the person as the caller may see it, or nothing.
+///
+/// Old and new numbers (hänvisning) are separate records: a lookup answers the record of the
+/// number asked for, whose `HanvisningsPersonNr` points the way the register holds it.
 ///
 /// A number the caller may not see (samordningsnummer or tilldelat personnummer without the
 /// switch) answers exactly like a number that does not exist.
@@ -14,10 +16,10 @@ pub fn run(
     snapshot: &Snapshot<'_>,
     access: &Access,
     person_id: &Pnr,
-) -> Result<Vec<Folkbokforingspost>, OpError> {
+) -> Result<Vec<View>, OpError> {
     let found = snapshot.get(person_id)?;
     Ok(found
-        .and_then(|post| access.filter(post))
+        .and_then(|post| access.view(post))
         .into_iter()
         .collect())
 }

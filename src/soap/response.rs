@@ -7,8 +7,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{Fault, PERSONPOST_V2_NS, SOAP11_NS, V1_NS};
+use crate::access::View;
 use crate::delivery::xml::{write_post, PostStyle};
-use crate::model::Folkbokforingspost;
 
 /// Which answer element wraps the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +41,8 @@ fn close_envelope<W: Write>(w: &mut Writer<W>) -> std::io::Result<()> {
     w.write_event(Event::End(BytesEnd::new("S:Envelope")))
 }
 
-/// Renders an answer holding these records (already narrowed by the access rules).
-pub fn answer(kind: Answer, posts: &[Folkbokforingspost]) -> Vec<u8> {
+/// Renders an answer holding these records, each with the terms the access rules allow.
+pub fn answer(kind: Answer, posts: &[View]) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(1024 + 2048 * posts.len()));
     let result: std::io::Result<()> = (|| {
         open_envelope(&mut w)?;
@@ -54,7 +54,7 @@ pub fn answer(kind: Answer, posts: &[Folkbokforingspost]) -> Vec<u8> {
         } else {
             w.write_event(Event::Start(BytesStart::new("ns0:Folkbokforingsposter")))?;
             for p in posts {
-                write_post(&mut w, p, PostStyle::ANSWER)?;
+                write_post(&mut w, &p.post, PostStyle::answer(p.terms))?;
             }
             w.write_event(Event::End(BytesEnd::new("ns0:Folkbokforingsposter")))?;
         }
@@ -100,8 +100,11 @@ mod tests {
 
     #[test]
     fn answer_uses_the_prefixes_clients_expect() {
-        let xml = String::from_utf8(answer(Answer::Personpost, &[crate::model::tests::sample()]))
-            .unwrap();
+        let xml = String::from_utf8(answer(
+            Answer::Personpost,
+            &[View::whole(crate::model::tests::sample())],
+        ))
+        .unwrap();
         assert!(
             xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><S:Envelope xmlns:S="),
             "{xml}"

@@ -307,3 +307,24 @@ pub fn namnsokning_body(org: &str, bestallningsid: &str, fields: &[(&str, &str)]
 <v1:SokvillkorNamn>{inner}</v1:SokvillkorNamn></v1:NamnsokningRequest></soapenv:Body></soapenv:Envelope>"#
     )
 }
+
+/// Validates the answer element of a SOAP response against the XSD with xmllint.
+pub fn assert_valid(body: &str) {
+    let start = body.find("<S:Body>").expect("S:Body") + "<S:Body>".len();
+    let end = body.rfind("</S:Body>").expect("/S:Body");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let f = dir.path().join("answer.xml");
+    std::fs::write(&f, &body[start..end]).expect("write answer");
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(repo().join("wsdl/epersondata.xsd"))
+        .arg(&f)
+        .output()
+        .expect("xmllint (libxml2-utils) is installed by .ci/run");
+    assert!(
+        out.status.success(),
+        "answer does not validate: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        &body[start..end.min(start + 2000)]
+    );
+}
