@@ -2,6 +2,7 @@
 //! Skatteverket's Navet ePersondata V2.
 //!
 //! # Layout
+//! - [`logging`]: ordinary logs (tracing) — format, level, and what must never be in them.
 //! - [`config`]: typed configuration, defaults, validation with file:line errors.
 //! - [`pnr`]: identity numbers — parse, validate, normalise to 12 digits.
 //! - [`model`]: the person record (`Folkbokforingspost`) and its compact store encoding.
@@ -35,6 +36,7 @@ pub mod delivery;
 pub mod generate;
 pub mod http;
 pub mod load;
+pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod pnr;

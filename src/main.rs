@@ -111,13 +111,7 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "folkreg=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    folkreg::logging::init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

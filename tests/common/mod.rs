@@ -124,37 +124,51 @@ impl TestServer {
 
     /// POSTs a SOAP body with this certificate on a fresh connection.
     pub async fn post(&self, client: &CertEntry, path: &str, body: &str) -> HttpResponse {
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        self.raw(client, req.as_bytes())
+        self.raw(client, post_request(path, body).as_bytes())
             .await
             .expect("request over TLS")
     }
 
     /// Sends raw bytes over a fresh TLS connection and reads the response until close.
     pub async fn raw(&self, client: &CertEntry, bytes: &[u8]) -> std::io::Result<HttpResponse> {
-        let tcp = TcpStream::connect(self.addr).await?;
-        let server_name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-        let mut tls = self.connector(client).connect(server_name, tcp).await?;
-        tls.write_all(bytes).await?;
-        let mut buf = Vec::new();
-        tls.read_to_end(&mut buf).await.or_else(|e| {
-            // A server that closes without close_notify after answering is fine for a test.
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Ok(0)
-            } else {
-                Err(e)
-            }
-        })?;
-        HttpResponse::parse(&buf).ok_or_else(|| {
-            std::io::Error::other(format!(
-                "not an HTTP response: {:?}",
-                String::from_utf8_lossy(&buf)
-            ))
-        })
+        raw_at(self.addr, client, bytes).await
     }
+}
+
+/// Sends raw bytes to `addr` over a fresh TLS connection with this client certificate and
+/// reads the response until close.
+pub async fn raw_at(
+    addr: std::net::SocketAddr,
+    client: &CertEntry,
+    bytes: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let tcp = TcpStream::connect(addr).await?;
+    let server_name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector_for(client).connect(server_name, tcp).await?;
+    tls.write_all(bytes).await?;
+    let mut buf = Vec::new();
+    tls.read_to_end(&mut buf).await.or_else(|e| {
+        // A server that closes without close_notify after answering is fine for a test.
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Ok(0)
+        } else {
+            Err(e)
+        }
+    })?;
+    HttpResponse::parse(&buf).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "not an HTTP response: {:?}",
+            String::from_utf8_lossy(&buf)
+        ))
+    })
+}
+
+/// A SOAP POST request with `Connection: close`.
+pub fn post_request(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 pub fn connector_for(client: &CertEntry) -> tokio_rustls::TlsConnector {
