@@ -263,6 +263,20 @@ impl Config {
                 format!("{max_hits} is outside 1..=10000"),
             ));
         }
+        let maintenance = MaintenanceConfig {
+            weekly: raw
+                .maintenance
+                .weekly
+                .unwrap_or_else(|| "Mon 06:00-06:15".into()),
+            planned: raw.maintenance.planned.unwrap_or_default(),
+        };
+        if let Err(e) = crate::schedule::Windows::from_config(&maintenance) {
+            let field = match e {
+                crate::schedule::ScheduleError::Weekly(_) => "maintenance.weekly",
+                _ => "maintenance.planned",
+            };
+            return Err(invalid(field, e.to_string()));
+        }
         Ok(Config {
             soap_listen: addr("soap.listen", raw.soap.listen, "127.0.0.1:8443")?,
             admin_listen: addr("admin.listen", raw.admin.listen, "127.0.0.1:9443")?,
@@ -286,13 +300,7 @@ impl Config {
                     .unwrap_or_else(|| data_dir.join("inbox")),
                 daily_at,
             },
-            maintenance: MaintenanceConfig {
-                weekly: raw
-                    .maintenance
-                    .weekly
-                    .unwrap_or_else(|| "Mon 06:00-06:15".into()),
-                planned: raw.maintenance.planned.unwrap_or_default(),
-            },
+            maintenance,
             audit_dir: raw
                 .audit
                 .dir

@@ -13,6 +13,7 @@
 //! - [`store`]: the sled store — generations, indexes, consistent snapshot reads.
 //! - [`load`]: the load job, one path for the CLI and the scheduler.
 //! - [`search`]: namnsökning semantics — folding, patterns, the match on a record.
+//! - [`schedule`]: maintenance windows and the daily load time, on an injectable clock.
 //! - [`register`]: organisations, certificates, categories and switches.
 //! - [`tls`]: rustls configuration, the client verifier, peer identity, the dev PKI.
 //! - [`soap`]: envelopes in, answers and faults out (Navet's wire format).
@@ -42,6 +43,7 @@ pub mod ops;
 pub mod pnr;
 pub mod refdata;
 pub mod register;
+pub mod schedule;
 pub mod search;
 pub mod server;
 pub mod soap;

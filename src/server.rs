@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::register::{Organisation, Register};
+use crate::schedule::{Clock, SystemClock, Windows};
 use crate::soap::Fault;
 use crate::store::Store;
 use crate::tls::{PeerIdentity, TlsState};
@@ -39,6 +40,10 @@ pub struct AppState {
     pub register: ArcSwap<Register>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Where "now" comes from (tests set it).
+    pub clock: Arc<dyn Clock>,
+    /// The maintenance windows (DOMAIN.md §6).
+    pub windows: Windows,
 }
 
 impl AppState {
@@ -50,7 +55,7 @@ impl AppState {
             ));
         };
         let register = self.register.load();
-        match register.authorize(orgnr, &peer.fingerprint, chrono::Utc::now()) {
+        match register.authorize(orgnr, &peer.fingerprint, self.clock.now()) {
             Ok(org) => Ok(Arc::new(org.clone())),
             Err(denied) => {
                 tracing::info!(org = %orgnr, reason = %denied, "certificate refused by the register");
@@ -59,9 +64,13 @@ impl AppState {
         }
     }
 
-    /// The maintenance fault if a window is open now.
+    /// The maintenance fault if a window is open now, with `Retry-After` to its end.
     pub fn maintenance_fault(&self) -> Option<Fault> {
-        None
+        let now = self.clock.now();
+        self.windows.open_at(now).map(|w| Fault::Maintenance {
+            retry_after: crate::schedule::retry_after(now, w.to),
+            reason: w.reason,
+        })
     }
 }
 
@@ -131,6 +140,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The maintenance windows are unusable.
+    #[error("maintenance windows: {0}")]
+    Schedule(String),
     /// Other I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -138,6 +150,16 @@ pub enum ServeError {
 
 /// Opens the store (loading the demo population into an empty one) and builds the state.
 pub fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
+    build_state_with(config, Arc::new(SystemClock))
+}
+
+/// [`build_state`] with a clock of the caller's choosing.
+pub fn build_state_with(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<AppState>, ServeError> {
+    let windows = Windows::from_config(&config.maintenance)
+        .map_err(|e| ServeError::Schedule(e.to_string()))?;
     let store_dir = config.store_dir();
     std::fs::create_dir_all(&store_dir)?;
     let store =
@@ -156,6 +178,8 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
         tls,
         register: ArcSwap::from_pointee(register),
         metrics: Metrics::default(),
+        clock,
+        windows,
     }))
 }
 

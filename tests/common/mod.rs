@@ -84,6 +84,18 @@ impl TestServer {
 
     /// Starts a server after letting `prepare` change the config.
     pub async fn start_with(prepare: impl FnOnce(&mut folkreg::config::Config)) -> TestServer {
+        Self::start_full(prepare, Arc::new(folkreg::schedule::SystemClock)).await
+    }
+
+    /// Starts a server whose clock the test sets.
+    pub async fn start_at(clock: Arc<dyn folkreg::schedule::Clock>) -> TestServer {
+        Self::start_full(|_| {}, clock).await
+    }
+
+    async fn start_full(
+        prepare: impl FnOnce(&mut folkreg::config::Config),
+        clock: Arc<dyn folkreg::schedule::Clock>,
+    ) -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let toml = format!(
             "data_dir = {:?}\ncache_mb = 64\n[soap]\nlisten = \"127.0.0.1:0\"\n",
@@ -93,10 +105,11 @@ impl TestServer {
             folkreg::config::Config::from_str_at(&toml, &repo().join("folkreg-test.toml"))
                 .expect("test config");
         prepare(&mut config);
-        let state = tokio::task::spawn_blocking(move || folkreg::server::build_state(config))
-            .await
-            .expect("join")
-            .expect("server state");
+        let state =
+            tokio::task::spawn_blocking(move || folkreg::server::build_state_with(config, clock))
+                .await
+                .expect("join")
+                .expect("server state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
