@@ -21,9 +21,11 @@
 //! - [`access`]: what a caller may see — the one place with those rules.
 //! - [`http`]: the SOAP listener — accept, TLS, limits, routing, graceful shutdown.
 //! - [`server`]: `folkreg serve` — state built once, listeners, signals.
+//! - [`audit`]: the audit log — one JSON line per served request, synced before the answer
+//!   leaves (group commit), rotated by size and Stockholm day; search for the DPO.
 //!
 //! A request flows one way: TLS handshake (client verifier) → peer identity → register entry
-//! → SOAP parse → operation → store snapshot → access → render → response.
+//! → SOAP parse → operation → store snapshot → access → render → audit → response.
 //!
 //! A load flows file → `delivery::reader` (validated records) → `load` → `store` (a new
 //! generation for a full delivery, one atomic batch for a delta).
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod config;
 pub mod delivery;
 pub mod generate;
