@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::access::Access;
+use crate::audit::{self, AuditEntry};
 use crate::ops::{self, OpError};
 use crate::server::AppState;
 use crate::soap::{self, response::Answer, Fault, Request};
@@ -259,14 +260,61 @@ async fn soap_call(
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
 ) -> Response<Body> {
     let started = Instant::now();
-    let (outcome, response) = match soap_answer(req, service, state, peer).await {
-        Ok(body) => ("ok", xml(StatusCode::OK, body)),
-        Err(f) => (f.code(), fault_response(&f)),
+    let id = request_id();
+    let mut trail = Trail::default();
+    let (mut outcome, mut response) =
+        match soap_answer(req, service, state, peer, &mut trail, id).await {
+            Ok(body) if trail.returned.is_empty() => {
+                (audit::OUTCOME_NOT_FOUND, xml(StatusCode::OK, body))
+            }
+            Ok(body) => (audit::OUTCOME_OK, xml(StatusCode::OK, body)),
+            Err(f) => (f.code(), fault_response(&f)),
+        };
+    // The line is durable before the answer leaves; without it, no data leaves.
+    let peer = peer.as_ref().ok();
+    let entry = AuditEntry {
+        time: state.clock.now(),
+        org: peer
+            .and_then(|p| p.orgnr.as_ref())
+            .map(|o| o.wire())
+            .unwrap_or_default(),
+        cert: peer.map(|p| hex::encode(p.fingerprint)).unwrap_or_default(),
+        operation: service.name().to_owned(),
+        bestallningsid: trail.bestallningsid,
+        hits: u32::try_from(trail.returned.len()).unwrap_or(u32::MAX),
+        asked: trail.asked,
+        returned: trail.returned,
+        outcome: outcome.to_owned(),
+        request_id: id,
     };
+    if let Err(e) = state.audit.record(entry).await {
+        let f = Fault::Internal(format!("{id:016x}"));
+        tracing::error!(request_id = %format!("{id:016x}"), error = %e, "audit log failed: answering a server fault instead");
+        outcome = f.code();
+        response = fault_response(&f);
+    }
+    tracing::debug!(
+        request_id = %format!("{id:016x}"),
+        operation = service.name(),
+        outcome,
+        micros = started.elapsed().as_micros() as u64,
+        "answered"
+    );
     state
         .metrics
         .request(service.name(), outcome, started.elapsed());
     response
+}
+
+/// What the audit line of one request records, filled in as the request is understood.
+#[derive(Debug, Default)]
+struct Trail {
+    /// The request's `BestallningsId`, once parsed.
+    bestallningsid: String,
+    /// Identity numbers the request named.
+    asked: Vec<String>,
+    /// Identity numbers whose records are in the answer.
+    returned: Vec<String>,
 }
 
 async fn soap_answer(
@@ -274,6 +322,8 @@ async fn soap_answer(
     service: Service,
     state: &AppState,
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    trail: &mut Trail,
+    id: u64,
 ) -> Result<Vec<u8>, Fault> {
     if let Some(f) = state.maintenance_fault() {
         return Err(f);
@@ -296,6 +346,10 @@ async fn soap_answer(
         )));
     }
     let b = request.bestallning();
+    trail.bestallningsid = b.bestallnings_id.clone();
+    if let Request::Personpost { person_id, .. } = &request {
+        trail.asked.push(person_id.as_str().to_owned());
+    }
     if b.org_nr != org.orgnr.to_string() {
         return Err(Fault::OrgMismatch);
     }
@@ -316,12 +370,15 @@ async fn soap_answer(
         Ok(p) => p,
         Err(OpError::Fault(f)) => return Err(f),
         Err(OpError::Store(e)) => {
-            let id = request_id();
-            tracing::error!(request_id = %id, error = %e, "store failure");
-            return Err(Fault::Internal(id));
+            tracing::error!(request_id = %format!("{id:016x}"), error = %e, "store failure");
+            return Err(Fault::Internal(format!("{id:016x}")));
         }
     };
     drop(snapshot);
+    trail.returned = posts
+        .iter()
+        .map(|v| v.post.pnr().as_str().to_owned())
+        .collect();
     let kind = match service {
         Service::Personpost => Answer::Personpost,
         Service::Namnsokning => Answer::Namnsokning,
@@ -359,9 +416,11 @@ async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, Fault> {
 }
 
 /// A short random id that ties an internal-error fault to its log line.
-fn request_id() -> String {
+/// A random id per request: in the audit line, in the fault text of an internal error and in
+/// the log lines about the request, so they can be joined without personal data in the log.
+fn request_id() -> u64 {
     use rand::Rng;
-    format!("{:016x}", rand::thread_rng().gen::<u64>())
+    rand::thread_rng().gen()
 }
 
 #[cfg(test)]

@@ -74,12 +74,63 @@ enum Command {
         #[arg(long, value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
     },
+    /// The audit log, for the data-protection officer.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Store generation, counts and last load.
     Status {
         /// Config file.
         #[arg(long, env = "FOLKREG_CONFIG")]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Prints the audit lines (JSON, unchanged) that match every given criterion.
+    Search {
+        /// Config file (its `[audit] dir`).
+        #[arg(long, env = "FOLKREG_CONFIG")]
+        config: Option<PathBuf>,
+        /// The audit directory itself, instead of the config's.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Lines that asked for or returned this identity number.
+        #[arg(long, value_parser = parse_pnr)]
+        pnr: Option<folkreg::pnr::Pnr>,
+        /// Lines of this organisation (10 or 12 digits).
+        #[arg(long, value_parser = parse_org)]
+        org: Option<folkreg::register::OrgNr>,
+        /// From this time (inclusive): RFC 3339, or local `YYYY-MM-DD [HH:MM]` (Stockholm).
+        #[arg(long, value_parser = parse_instant)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Until this time (exclusive), same forms.
+        #[arg(long, value_parser = parse_instant)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+fn parse_pnr(s: &str) -> Result<folkreg::pnr::Pnr, String> {
+    folkreg::pnr::Pnr::parse_lenient(s, chrono::Local::now().date_naive())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_org(s: &str) -> Result<folkreg::register::OrgNr, String> {
+    folkreg::register::OrgNr::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M") {
+        return Ok(folkreg::schedule::stockholm(t));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| folkreg::schedule::stockholm(d.and_time(chrono::NaiveTime::MIN)))
+        .map_err(|_| format!("`{s}` is not RFC 3339 or a local `YYYY-MM-DD [HH:MM]`"))
 }
 
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
@@ -142,6 +193,43 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .enable_all()
                 .build()?;
             runtime.block_on(folkreg::server::serve(config))?;
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Search {
+                    config,
+                    dir,
+                    pnr,
+                    org,
+                    from,
+                    to,
+                },
+        } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => {
+                    Config::discover(config.as_deref())
+                        .map_err(usage)?
+                        .audit_dir
+                }
+            };
+            let query = folkreg::audit::AuditQuery { pnr, org, from, to };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let summary = folkreg::audit::search_summary(&dir, &query, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!(
+                "{} matching lines; {} files read, {} skipped by date{}",
+                summary.matched,
+                summary.files_read,
+                summary.files_skipped,
+                if summary.torn.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} with a torn last line (skipped)", summary.torn.len())
+                }
+            );
             Ok(())
         }
         Command::DevCerts { out, register } => {

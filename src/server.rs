@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::audit::{AuditLog, AuditOptions};
 use crate::config::Config;
 use crate::register::{Organisation, Register};
 use crate::schedule::{Clock, SystemClock, Windows};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The maintenance windows (DOMAIN.md §6).
     pub windows: Windows,
+    /// The audit log: one durable line per answered SOAP request.
+    pub audit: AuditLog,
 }
 
 impl AppState {
@@ -140,6 +143,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The audit log cannot be opened.
+    #[error("audit log: {0}")]
+    Audit(String),
     /// The maintenance windows are unusable.
     #[error("maintenance windows: {0}")]
     Schedule(String),
@@ -172,6 +178,8 @@ pub fn build_state_with(
     }
     let tls = TlsState::new(&config.tls)?;
     let register = Register::load(&config.register)?;
+    let audit = AuditLog::open(AuditOptions::new(&config.audit_dir), clock.clone())
+        .map_err(|e| ServeError::Audit(e.to_string()))?;
     Ok(Arc::new(AppState {
         config,
         store: Arc::new(store),
@@ -180,6 +188,7 @@ pub fn build_state_with(
         metrics: Metrics::default(),
         clock,
         windows,
+        audit,
     }))
 }
 
@@ -231,6 +240,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         path: state.config.store_dir(),
         source,
     })?;
+    // Every answered request's line is already synced; this stops the writer cleanly.
+    match Arc::try_unwrap(state) {
+        Ok(s) => {
+            if let Err(e) = s.audit.shutdown().await {
+                tracing::warn!(error = %e, "audit log did not close cleanly");
+            }
+        }
+        Err(_) => tracing::warn!(
+            "connections still open after the drain deadline; the audit log closes on exit"
+        ),
+    }
     Ok(())
 }
 

@@ -7,21 +7,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 use folkreg::model::Folkbokforingspost;
 
 const PP: &str = "/na/na_epersondata/V2/personpostXML";
 const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// Names, addresses and numbers of a person, as they could appear in a log.
 fn personal_texts(p: &Folkbokforingspost) -> Vec<String> {
@@ -62,45 +53,8 @@ fn byte_lists(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_holds_no_identity_number_name_or_address() {
-    let work = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let repo = repo();
-    let config = format!(
-        "data_dir = {:?}\ncache_mb = 64\nregister = {:?}\n[soap]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n[tls]\ncert = {:?}\nkey = {:?}\nclient_ca = {:?}\ncrls = [{:?}]\n",
-        work.path().join("data"),
-        repo.join("deploy/register.dev.toml"),
-        free_port(),
-        repo.join("certs-dev/server.pem"),
-        repo.join("certs-dev/server.key"),
-        repo.join("certs-dev/ca-bundle.pem"),
-        repo.join("certs-dev/crl.pem"),
-    );
-    let config_path = work.path().join("folkreg.toml");
-    std::fs::write(&config_path, config).expect("config");
-    let log_path = work.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_folkreg"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::from(log.try_clone().expect("log")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("folkreg serve");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !std::fs::read_to_string(&log_path)
-        .unwrap_or_default()
-        .contains("folkreg serving")
-    {
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "serve exited early"
-        );
-        assert!(Instant::now() < deadline, "serve did not start");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-
+    let mut server = RealServer::start(&[], &[("RUST_LOG", "trace")]).await;
+    let addr = server.addr;
     let (y, m, d) = folkreg::server::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let pop = folkreg::generate::population(
@@ -199,17 +153,8 @@ async fn the_log_holds_no_identity_number_name_or_address() {
     assert!(answered > 50, "the traffic was served ({answered} answers)");
 
     // SIGTERM: a graceful stop flushes everything the server would log.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let stop = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() && Instant::now() < stop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-
-    let text = std::fs::read_to_string(&log_path).expect("log");
+    server.terminate().await;
+    let text = std::fs::read_to_string(&server.log).expect("log");
     if let Ok(keep) = std::env::var("FOLKREG_KEEP_LOG") {
         let _ = std::fs::write(keep, &text);
     }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::*;
@@ -74,64 +73,14 @@ async fn the_real_binary_closes_under_faketime() {
     {
         panic!("faketime is not installed (.ci/run installs it)");
     }
-    let work = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let admin = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let repo = repo();
-    let config = format!(
-        "data_dir = {:?}\ncache_mb = 64\nregister = {:?}\n[soap]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n[tls]\ncert = {:?}\nkey = {:?}\nclient_ca = {:?}\ncrls = [{:?}]\n",
-        work.path().join("data"),
-        repo.join("deploy/register.dev.toml"),
-        repo.join("certs-dev/server.pem"),
-        repo.join("certs-dev/server.key"),
-        repo.join("certs-dev/ca-bundle.pem"),
-        repo.join("certs-dev/crl.pem"),
-    );
-    let config_path = work.path().join("folkreg.toml");
-    std::fs::write(&config_path, config).expect("config");
-    let log_path = work.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).expect("log");
-    let mut child = std::process::Command::new("faketime")
-        .arg("2026-11-23 05:05:00")
-        .arg(env!("CARGO_BIN_EXE_folkreg"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .env("TZ", "UTC")
-        .stdout(std::process::Stdio::from(log.try_clone().expect("log")))
-        .stderr(std::process::Stdio::from(log))
-        .spawn()
-        .expect("faketime folkreg serve");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !std::fs::read_to_string(&log_path)
-        .unwrap_or_default()
-        .contains("folkreg serving")
-    {
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "serve exited: {}",
-            std::fs::read_to_string(&log_path).unwrap_or_default()
-        );
-        assert!(Instant::now() < deadline, "serve did not start");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let server = RealServer::start(&["faketime", "2026-11-23 05:05:00"], &[("TZ", "UTC")]).await;
     let client = accepted_client(&[]);
     let body = personpost_body(
         client.org.as_deref().expect("org"),
         client.bestallningsid.as_deref().expect("id"),
         "196510213637",
     );
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let r = raw_at(addr, &client, post_request(PP, &body).as_bytes())
-        .await
-        .expect("answer");
-    let _ = child.kill();
-    let _ = child.wait();
+    let r = server.post(&client, PP, &body).await;
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
     // The demo load took some faked seconds; the window ends at 05:15:00 UTC.

@@ -355,3 +355,109 @@ pub fn assert_valid(body: &str) {
         &body[start..end.min(start + 2000)]
     );
 }
+
+/// The real `folkreg serve` binary on free ports with its own data directory and the
+/// development PKI; killed when dropped.
+pub struct RealServer {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    pub work: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl RealServer {
+    /// Starts `folkreg serve`, through `wrapper` (e.g. `["faketime", "2026-11-23 05:05:00"]`)
+    /// if given, with these extra environment variables, and waits until it serves.
+    pub async fn start(wrapper: &[&str], env: &[(&str, &str)]) -> RealServer {
+        let work = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let repo = repo();
+        let config = format!(
+            "data_dir = {:?}\ncache_mb = 64\nregister = {:?}\n[soap]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n[tls]\ncert = {:?}\nkey = {:?}\nclient_ca = {:?}\ncrls = [{:?}]\n",
+            work.path().join("data"),
+            repo.join("deploy/register.dev.toml"),
+            free_port(),
+            repo.join("certs-dev/server.pem"),
+            repo.join("certs-dev/server.key"),
+            repo.join("certs-dev/ca-bundle.pem"),
+            repo.join("certs-dev/crl.pem"),
+        );
+        let config_path = work.path().join("folkreg.toml");
+        std::fs::write(&config_path, config).expect("config");
+        let log = work.path().join("serve.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let bin = env!("CARGO_BIN_EXE_folkreg");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = std::process::Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => std::process::Command::new(bin),
+        };
+        cmd.args(["serve", "--config"])
+            .arg(&config_path)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::from(file.try_clone().expect("log")))
+            .stderr(std::process::Stdio::from(file));
+        let mut child = cmd.spawn().expect("folkreg serve");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("folkreg serving") {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("serve exited ({status}):\n{text}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve did not start:\n{text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        RealServer {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().expect("addr"),
+            work,
+            log,
+        }
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> PathBuf {
+        self.work.path().join("data")
+    }
+
+    /// POSTs a SOAP body with this certificate on a fresh connection.
+    pub async fn post(&self, client: &CertEntry, path: &str, body: &str) -> HttpResponse {
+        raw_at(self.addr, client, post_request(path, body).as_bytes())
+            .await
+            .expect("request over TLS")
+    }
+
+    /// SIGTERM, then waits up to 30 s for a graceful exit.
+    pub async fn terminate(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let stop = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < stop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
