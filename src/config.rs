@@ -42,6 +42,8 @@ pub struct Config {
     pub maintenance: MaintenanceConfig,
     /// Audit log directory.
     pub audit_dir: PathBuf,
+    /// An audit file is closed and the next begun before it grows past this size.
+    pub audit_max_bytes: u64,
 }
 
 /// Paths of the server's TLS material.
@@ -181,6 +183,7 @@ struct RawMaintenance {
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     dir: Option<PathBuf>,
+    max_mb: Option<u64>,
 }
 
 impl Config {
@@ -263,6 +266,9 @@ impl Config {
                 format!("{max_hits} is outside 1..=10000"),
             ));
         }
+        if raw.audit.max_mb == Some(0) {
+            return Err(invalid("audit.max_mb", "must be at least 1".into()));
+        }
         let maintenance = MaintenanceConfig {
             weekly: raw
                 .maintenance
@@ -301,6 +307,12 @@ impl Config {
                 daily_at,
             },
             maintenance,
+            audit_max_bytes: raw
+                .audit
+                .max_mb
+                .map_or(crate::audit::DEFAULT_MAX_BYTES, |mb| {
+                    mb.saturating_mul(1024 * 1024)
+                }),
             audit_dir: raw
                 .audit
                 .dir
@@ -371,5 +383,31 @@ mod tests {
         let e =
             Config::from_str_at("[load]\ndaily_at = \"25:00\"\n", Path::new("f.toml")).unwrap_err();
         assert!(e.to_string().contains("load.daily_at"), "{e}");
+        let e = Config::from_str_at(
+            "[maintenance]\nweekly = \"Mon 06:15-06:00\"\n",
+            Path::new("f.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("maintenance.weekly"), "{e}");
+        let e = Config::from_str_at(
+            "[maintenance]\nplanned = [{ from = \"2026-12-05 18:00\", to = \"2026-12-05 07:00\" }]\n",
+            Path::new("f.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("maintenance.planned"), "{e}");
+        let e = Config::from_str_at("[audit]\nmax_mb = 0\n", Path::new("f.toml")).unwrap_err();
+        assert!(e.to_string().contains("audit.max_mb"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_documents_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/folkreg.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example = Config::from_str_at(&text, &path).unwrap();
+        let defaults = Config::from_str_at("", &path).unwrap();
+        assert_eq!(example.soap_listen, defaults.soap_listen);
+        assert_eq!(example.maintenance, defaults.maintenance);
+        assert_eq!(example.audit_max_bytes, defaults.audit_max_bytes);
+        assert_eq!(example.load, defaults.load);
     }
 }

@@ -178,8 +178,11 @@ pub fn build_state_with(
     }
     let tls = TlsState::new(&config.tls)?;
     let register = Register::load(&config.register)?;
-    let audit = AuditLog::open(AuditOptions::new(&config.audit_dir), clock.clone())
-        .map_err(|e| ServeError::Audit(e.to_string()))?;
+    let audit = AuditLog::open(
+        AuditOptions::new(&config.audit_dir).max_bytes(config.audit_max_bytes),
+        clock.clone(),
+    )
+    .map_err(|e| ServeError::Audit(e.to_string()))?;
     Ok(Arc::new(AppState {
         config,
         store: Arc::new(store),
