@@ -2,13 +2,16 @@
 //!
 //! Exit codes (CONTRACT.md): 0 ok, 1 runtime failure, 2 bad usage or invalid config/input.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use folkreg::config::Config;
+use folkreg::register::{self, Category, CertSource, OrgNr, Register, RegisterError, Switch};
 use folkreg::store::Store;
 
 #[derive(Parser)]
@@ -85,6 +88,110 @@ enum Command {
         #[arg(long, env = "FOLKREG_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// The organisation register: check it, list it, edit it. Edits keep comments and layout,
+    /// are checked before anything is written, and replace the file atomically.
+    Register {
+        /// Config file whose `register` key names the register (default: ./folkreg.toml if
+        /// present, else built-in defaults, i.e. deploy/register.dev.toml).
+        #[arg(long, env = "FOLKREG_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        /// The register file itself; wins over the config's `register`.
+        #[arg(long = "register", value_name = "PATH", global = true)]
+        file: Option<PathBuf>,
+        #[command(subcommand)]
+        action: RegisterAction,
+    },
+}
+
+/// `folkreg register ...`: one library call each (`folkreg::register`).
+#[derive(Subcommand)]
+enum RegisterAction {
+    /// Check the register; every problem with file, line and field (exit 2 if any).
+    Check,
+    /// Every organisation and its certificates, with each permission's state now.
+    List,
+    /// Add an organisation (`grund` is implied; creates the register file if missing).
+    AddOrg {
+        /// Organisationsnummer (`2021004748`, `202100-4748` or `162021004748`).
+        #[arg(long, value_name = "ORGNR", value_parser = register::parse_orgnr)]
+        org: OrgNr,
+        /// The organisation's name.
+        #[arg(long)]
+        name: String,
+        /// An access category (repeat, or separate with commas).
+        #[arg(long = "category", value_name = "C", value_delimiter = ',', value_parser = parse_category)]
+        categories: Vec<Category>,
+        /// An organisation-level switch (repeat, or separate with commas).
+        #[arg(long = "switch", value_name = "S", value_delimiter = ',', value_parser = parse_switch)]
+        switches: Vec<Switch>,
+        /// A BestallningsId the organisation may send (repeat).
+        #[arg(long = "bestallning", value_name = "ID")]
+        bestallningar: Vec<String>,
+    },
+    /// Permit a certificate for an organisation, optionally only within a window.
+    AddCert {
+        /// The organisation (it must be listed; a certificate file's subject must name it).
+        #[arg(long, value_name = "ORGNR", value_parser = register::parse_orgnr)]
+        org: OrgNr,
+        #[command(flatten)]
+        cert: CertArg,
+        /// The permission starts here (RFC 3339 with offset, or YYYY-MM-DD meaning 00:00 UTC).
+        #[arg(long, value_name = "TIME", value_parser = register::parse_time)]
+        not_before: Option<DateTime<Utc>>,
+        /// The permission ends here (exclusive; same forms as --not-before).
+        #[arg(long, value_name = "TIME", value_parser = register::parse_time)]
+        not_after: Option<DateTime<Utc>>,
+        /// Free text for operators.
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Mark a certificate revoked (it stays listed, so refusals say "revoked").
+    RevokeCert {
+        #[command(flatten)]
+        cert: CertArg,
+    },
+    /// Remove a certificate from the register.
+    RemoveCert {
+        #[command(flatten)]
+        cert: CertArg,
+    },
+}
+
+/// Which certificate: its file or its fingerprint, exactly one.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct CertArg {
+    /// The certificate file (PEM, leaf first, or DER); its SHA-256 over the DER is used.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The SHA-256 fingerprint of the DER certificate (64 hex digits, colons allowed).
+    #[arg(long, value_name = "HEX", value_parser = register::parse_fingerprint)]
+    fingerprint: Option<[u8; 32]>,
+}
+
+impl CertArg {
+    fn source(self) -> CertSource {
+        match (self.cert, self.fingerprint) {
+            (_, Some(fp)) => CertSource::Fingerprint(fp),
+            (Some(file), None) => CertSource::File(file),
+            // clap's group makes one of the two required; an empty path fails as a file.
+            (None, None) => CertSource::File(PathBuf::new()),
+        }
+    }
+}
+
+fn parse_category(s: &str) -> Result<Category, String> {
+    Category::parse(s).ok_or_else(|| {
+        let known: Vec<_> = Category::ALL.iter().map(|c| c.as_str()).collect();
+        format!("unknown category `{s}` (known: {})", known.join(", "))
+    })
+}
+
+fn parse_switch(s: &str) -> Result<Switch, String> {
+    Switch::parse(s).ok_or_else(|| {
+        let known: Vec<_> = Switch::ALL.iter().map(|c| c.as_str()).collect();
+        format!("unknown switch `{s}` (known: {})", known.join(", "))
+    })
 }
 
 #[derive(Subcommand)]
@@ -314,6 +421,151 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("store size: {} bytes", store.size_on_disk()?);
             Ok(())
         }
+        Command::Register {
+            config,
+            file,
+            action,
+        } => {
+            let path = match file {
+                Some(p) => p,
+                None => Config::discover(config.as_deref()).map_err(usage)?.register,
+            };
+            register_command(&path, action)
+        }
+    }
+}
+
+/// `folkreg register ...` on the register file `path`.
+fn register_command(path: &Path, action: RegisterAction) -> Result<(), Failure> {
+    let shown = path.display();
+    match action {
+        RegisterAction::Check => {
+            let r = Register::load(path).map_err(|e| register_failure(e, false))?;
+            println!(
+                "register OK: {}, {} ({shown})",
+                count(r.organisations().len(), "organisation"),
+                count(r.certificates().count(), "certificate"),
+            );
+        }
+        RegisterAction::List => {
+            let r = Register::load(path).map_err(|e| register_failure(e, false))?;
+            // Not println!: a closed pipe (`| head`) is an error to report, not a panic.
+            std::io::stdout()
+                .lock()
+                .write_all(r.list(Utc::now()).as_bytes())
+                .context("cannot write the list")?;
+        }
+        RegisterAction::AddOrg {
+            org,
+            name,
+            categories,
+            switches,
+            bestallningar,
+        } => {
+            register::add_org(
+                path,
+                &org,
+                &name,
+                &categories.into_iter().collect(),
+                &switches.into_iter().collect(),
+                &bestallningar,
+            )
+            .map_err(|e| register_failure(e, true))?;
+            println!("added organisation {org} ({name}) to {shown}");
+        }
+        RegisterAction::AddCert {
+            org,
+            cert,
+            not_before,
+            not_after,
+            comment,
+        } => {
+            let fp = register::add_cert(
+                path,
+                &org,
+                &cert.source(),
+                not_before,
+                not_after,
+                comment.as_deref(),
+            )
+            .map_err(|e| register_failure(e, true))?;
+            println!(
+                "added certificate {} to organisation {org} in {shown}",
+                hex::encode(fp)
+            );
+        }
+        RegisterAction::RevokeCert { cert } => {
+            let (fp, org) = cert
+                .source()
+                .fingerprint()
+                .and_then(|fp| Ok((fp, register::revoke_cert(path, &fp)?)))
+                .map_err(|e| register_failure(e, true))?;
+            println!(
+                "revoked certificate {} of organisation {org} in {shown}",
+                hex::encode(fp)
+            );
+        }
+        RegisterAction::RemoveCert { cert } => {
+            let (fp, org) = cert
+                .source()
+                .fingerprint()
+                .and_then(|fp| Ok((fp, register::remove_cert(path, &fp)?)))
+                .map_err(|e| register_failure(e, true))?;
+            println!(
+                "removed certificate {} of organisation {org} from {shown}",
+                hex::encode(fp)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A register error with its exit code. The check's problems go to stderr one per line
+/// (`PATH:LINE: field `F`: message`, as editors and grep read them), before the summary that
+/// `main` prints. Every refused edit left the file as it was, and says so.
+fn register_failure(e: RegisterError, edit: bool) -> Failure {
+    let code = if e.is_input_error() { 2 } else { 1 };
+    let summary = |path: &Path, what: &str, n: usize| {
+        anyhow::anyhow!(
+            "{}: {what}: {} (above)",
+            path.display(),
+            count(n, "problem")
+        )
+    };
+    let error = match &e {
+        RegisterError::Invalid { path, problems } => {
+            eprintln!("{e}");
+            let what = if edit {
+                "the register is invalid; fix it first"
+            } else {
+                "the register is invalid"
+            };
+            summary(path, what, problems.len())
+        }
+        RegisterError::EditRefused { path, problems } => {
+            eprintln!("{e}");
+            summary(
+                path,
+                "the edit would make the register invalid",
+                problems.len(),
+            )
+        }
+        _ => e.into(),
+    };
+    let error = if edit {
+        error.context("edit refused, the register file is unchanged")
+    } else {
+        error
+    };
+    Failure { code, error }
+}
+
+/// "1 organisation", "3 organisations".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

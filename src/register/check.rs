@@ -102,10 +102,11 @@ pub(super) fn check(text: &str, path: &Path) -> Result<Vec<Organisation>, Regist
     let mut orgs = Vec::new();
     // First line each number / fingerprint was seen on, for "duplicate of line N".
     let mut seen_orgnr: HashMap<OrgNr, usize> = HashMap::new();
-    let mut seen_fingerprint: HashMap<[u8; 32], (String, usize)> = HashMap::new();
-    for raw_org in raw.organisation {
+    let mut seen_fingerprint: HashMap<[u8; 32], FirstSeen> = HashMap::new();
+    for (ordinal, raw_org) in raw.organisation.into_iter().enumerate() {
         if let Some(org) = check_organisation(
             raw_org,
+            ordinal,
             &mut problems,
             &mut seen_orgnr,
             &mut seen_fingerprint,
@@ -124,11 +125,23 @@ pub(super) fn check(text: &str, path: &Path) -> Result<Vec<Organisation>, Regist
     }
 }
 
+/// Where a fingerprint was first listed.
+struct FirstSeen {
+    /// Which `[[organisation]]` table (0-based): "the same organisation" means the same
+    /// table, not the same label (two tables may both have an unreadable or repeated number).
+    ordinal: usize,
+    /// The organisation as messages name it.
+    label: String,
+    /// 1-based line of its `sha256`.
+    line: usize,
+}
+
 fn check_organisation(
     raw: RawOrganisation,
+    ordinal: usize,
     problems: &mut Problems<'_>,
     seen_orgnr: &mut HashMap<OrgNr, usize>,
-    seen_fingerprint: &mut HashMap<[u8; 32], (String, usize)>,
+    seen_fingerprint: &mut HashMap<[u8; 32], FirstSeen>,
 ) -> Option<Organisation> {
     let before = problems.list.len();
     let orgnr = match OrgNr::parse(raw.orgnr.get_ref()) {
@@ -148,7 +161,13 @@ fn check_organisation(
             None
         }
     };
-    let org_label = orgnr.map(|o| o.to_string()).unwrap_or_else(|| "?".into());
+    let org_label = match orgnr {
+        Some(o) => format!("organisation {o}"),
+        None => format!(
+            "the organisation on line {}",
+            line_of(problems.text, raw.orgnr.span().start)
+        ),
+    };
     if raw.namn.get_ref().trim().is_empty() {
         problems.add(raw.namn.span(), "organisation.namn", "must not be empty");
     }
@@ -170,7 +189,8 @@ fn check_organisation(
     let bestallningar = bestallningar(raw.bestallningar.as_ref(), problems);
     let mut certificates = Vec::new();
     for raw_cert in raw.certificate {
-        if let Some(c) = check_certificate(raw_cert, &org_label, problems, seen_fingerprint) {
+        let owner = (ordinal, org_label.as_str());
+        if let Some(c) = check_certificate(raw_cert, owner, problems, seen_fingerprint) {
             certificates.push(c);
         }
     }
@@ -240,29 +260,40 @@ fn bestallningar(list: Option<&Names>, problems: &mut Problems<'_>) -> Vec<Strin
     out
 }
 
+/// `owner`: the organisation's ordinal and label.
 fn check_certificate(
     raw: RawCertificate,
-    org_label: &str,
+    owner: (usize, &str),
     problems: &mut Problems<'_>,
-    seen: &mut HashMap<[u8; 32], (String, usize)>,
+    seen: &mut HashMap<[u8; 32], FirstSeen>,
 ) -> Option<CertPermission> {
     let before = problems.list.len();
     let fingerprint = fingerprint(&raw.sha256, problems);
     if let Some(fp) = fingerprint {
         let line = line_of(problems.text, raw.sha256.span().start);
-        if let Some((other, first)) = seen.get(&fp) {
-            let whose = if other == org_label {
-                "this organisation".to_owned()
+        if let Some(first) = seen.get(&fp) {
+            let whose = if first.ordinal == owner.0 {
+                "this organisation"
             } else {
-                format!("organisation {other}")
+                first.label.as_str()
             };
             problems.add(
                 raw.sha256.span(),
                 "organisation.certificate.sha256",
-                format!("fingerprint already listed for {whose} (line {first})"),
+                format!(
+                    "fingerprint already listed for {whose} (line {})",
+                    first.line
+                ),
             );
         } else {
-            seen.insert(fp, (org_label.to_owned(), line));
+            seen.insert(
+                fp,
+                FirstSeen {
+                    ordinal: owner.0,
+                    label: owner.1.to_owned(),
+                    line,
+                },
+            );
         }
     }
     let not_before = timestamp(raw.not_before.as_ref(), "not_before", problems);

@@ -40,6 +40,16 @@ impl CertSource {
             Err(_) => CertSource::File(PathBuf::from(arg)),
         }
     }
+
+    /// The SHA-256 fingerprint this source names: read from the file, or as given. For
+    /// `revoke-cert --cert FILE` and `remove-cert --cert FILE`, which need only the
+    /// fingerprint (the certificate may since have expired; its subject is not checked).
+    pub fn fingerprint(&self) -> Result<[u8; 32], RegisterError> {
+        match self {
+            CertSource::Fingerprint(fp) => Ok(*fp),
+            CertSource::File(file) => Ok(read_certificate(file)?.fingerprint),
+        }
+    }
 }
 
 /// Adds an organisation (`grund` is added to the categories if missing). Creates the file if
@@ -82,6 +92,7 @@ pub fn add_org(
 }
 
 /// Adds a certificate to an organisation, with an optional permission window and comment.
+/// Returns the fingerprint added.
 pub fn add_cert(
     path: &Path,
     orgnr: &OrgNr,
@@ -89,7 +100,7 @@ pub fn add_cert(
     not_before: Option<DateTime<Utc>>,
     not_after: Option<DateTime<Utc>>,
     comment: Option<&str>,
-) -> Result<(), RegisterError> {
+) -> Result<[u8; 32], RegisterError> {
     let (fingerprint, cert_expires) = match source {
         CertSource::Fingerprint(fp) => (*fp, None),
         CertSource::File(file) => {
@@ -144,7 +155,8 @@ pub fn add_cert(
         .as_array_of_tables_mut()
         .ok_or_else(|| not_tables(path, "organisation.certificate"))?;
     certs.push(t);
-    commit(path, &doc)
+    commit(path, &doc)?;
+    Ok(fingerprint)
 }
 
 /// Marks a certificate revoked (kept listed, so the refusal says "revoked"). Returns the
@@ -296,9 +308,25 @@ fn cert_table_mut(doc: &mut DocumentMut, o: usize, c: usize) -> Option<&mut Tabl
 }
 
 /// Checks the edited document with the register's checker, then writes it atomically.
+///
+/// A result that fails the check is refused. If the file on disk already fails it, its own
+/// problems are reported (their lines are the file's); otherwise the edit brought the
+/// problems, and they are reported as the edit's (their lines are of text never written).
+/// An edit that repairs an invalid file (removing a repeated certificate) is allowed.
 fn commit(path: &Path, doc: &DocumentMut) -> Result<(), RegisterError> {
     let text = doc.to_string();
-    Register::parse(&text, path)?;
+    if let Err(e) = Register::parse(&text, path) {
+        let RegisterError::Invalid { problems, .. } = e else {
+            return Err(e);
+        };
+        if let Ok(before) = std::fs::read_to_string(path) {
+            Register::parse(&before, path)?;
+        }
+        return Err(RegisterError::EditRefused {
+            path: path.to_owned(),
+            problems,
+        });
+    }
     write_atomic(path, text.as_bytes()).map_err(|source| RegisterError::Write {
         path: path.to_owned(),
         source,

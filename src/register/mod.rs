@@ -304,6 +304,16 @@ pub enum RegisterError {
         /// The mistakes, in file order.
         problems: Vec<Problem>,
     },
+    /// An edit whose result would break a rule of the check; nothing was written. The
+    /// problems' lines are of the edited text, which never reached the disk, so they are not
+    /// shown.
+    #[error("{}", refused_text(path, problems))]
+    EditRefused {
+        /// The file.
+        path: PathBuf,
+        /// What the edit would have broken.
+        problems: Vec<Problem>,
+    },
     /// The edited file could not be written (the old file is unchanged).
     #[error("{path}: cannot write: {source}", path = path.display())]
     Write {
@@ -418,6 +428,21 @@ fn invalid_text(path: &Path, problems: &[Problem]) -> String {
                 "{}:{}: field `{}`: {}",
                 path.display(),
                 p.line,
+                p.field,
+                p.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn refused_text(path: &Path, problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: the edit would break field `{}`: {}",
+                path.display(),
                 p.field,
                 p.message
             )

@@ -315,6 +315,40 @@ fn check_refuses_with_line_and_field() {
     }
 }
 
+/// "This organisation" means the same `[[organisation]]` table: two tables whose numbers are
+/// unreadable, or the same, are still two organisations in the message.
+#[test]
+fn a_fingerprint_repeated_across_tables_names_the_first_table() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "[[organisation]]\norgnr = \"{a}\"\nnamn = \"A\"\n[[organisation.certificate]]\nsha256 = \"{FP_A}\"\n\
+             [[organisation]]\norgnr = \"{b}\"\nnamn = \"B\"\n[[organisation.certificate]]\nsha256 = \"{FP_A}\"\n"
+        )
+    };
+    let cases = [
+        (
+            "both numbers fail their check digit",
+            two("2021004747", "5560160681"),
+            "fingerprint already listed for the organisation on line 2 (line 5)",
+        ),
+        (
+            "the same number twice",
+            two("2021004748", "162021004748"),
+            "fingerprint already listed for organisation 2021004748 (line 5)",
+        ),
+    ];
+    for (what, text, want) in cases {
+        let Err(RegisterError::Invalid { problems, .. }) = parse(&text) else {
+            panic!("{what}: invalid expected")
+        };
+        let p = problems
+            .iter()
+            .find(|p| p.field == "organisation.certificate.sha256")
+            .unwrap_or_else(|| panic!("{what}: no fingerprint problem in {problems:?}"));
+        assert_eq!((p.line, p.message.as_str()), (10, want), "{what}");
+    }
+}
+
 #[test]
 fn structural_mistakes_name_line_and_field() {
     let cases = [
@@ -598,7 +632,7 @@ mod edits {
             matches!(wrong, Err(RegisterError::CertificateOrganisation { .. })),
             "{wrong:?}"
         );
-        add_cert(
+        let added = add_cert(
             &target,
             &org("2021004748"),
             &CertSource::File(pem.clone()),
@@ -610,6 +644,14 @@ mod edits {
         let peer =
             crate::tls::PeerIdentity::from_der(&crate::tls::read_certs(&pem).expect("pem")[0])
                 .expect("identity");
+        assert_eq!(added, peer.fingerprint, "add_cert returns what it added");
+        assert_eq!(
+            CertSource::File(pem.clone())
+                .fingerprint()
+                .expect("fingerprint"),
+            peer.fingerprint,
+            "the file's fingerprint is the SHA-256 of its DER"
+        );
         let r = Register::load(&target).expect("valid");
         let (_, cert) = r.certificate(&peer.fingerprint).expect("listed");
         assert_eq!(cert.cert_expires, Some(peer.not_after));
@@ -625,6 +667,11 @@ mod edits {
             no_number,
             Err(RegisterError::CertificateOrganisation { found: None, .. })
         ));
+        let missing = CertSource::File(dir.path().join("no-such.pem")).fingerprint();
+        assert!(
+            matches!(&missing, Err(e @ RegisterError::Certificate { .. }) if e.is_input_error()),
+            "{missing:?}"
+        );
     }
 
     #[test]
@@ -679,5 +726,58 @@ mod edits {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// Problems the edit would bring are the edit's (their lines are of text never written);
+    /// problems the file already has are the file's, with its lines.
+    #[test]
+    fn a_refused_edit_says_whether_the_edit_or_the_file_is_at_fault() {
+        let (_d, path) = file(GOOD);
+        let empty_name = add_org(
+            &path,
+            &org("5591001234"),
+            " ",
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            &[],
+        );
+        match &empty_name {
+            Err(e @ RegisterError::EditRefused { problems, .. }) => {
+                assert_eq!(problems.len(), 1, "{problems:?}");
+                assert_eq!(problems[0].field, "organisation.namn");
+                assert!(e.is_input_error());
+                assert!(
+                    e.to_string().ends_with(
+                        "the edit would break field `organisation.namn`: must not be empty"
+                    ),
+                    "{e}"
+                );
+            }
+            other => panic!("expected EditRefused, got {other:?}"),
+        }
+        let reversed = add_cert(
+            &path,
+            &org("2021004748"),
+            &CertSource::from_arg(&FP_A.replace('a', "d")),
+            Some(at(2030, 1, 1)),
+            Some(at(2029, 1, 1)),
+            None,
+        );
+        assert!(
+            matches!(&reversed, Err(RegisterError::EditRefused { problems, .. })
+                if problems[0].field == "organisation.certificate.not_after"),
+            "{reversed:?}"
+        );
+        assert_eq!(read(&path), GOOD, "file untouched");
+    }
+
+    #[test]
+    fn an_edit_may_repair_an_invalid_file() {
+        let text = GOOD.replace(FP_B, FP_A);
+        assert!(matches!(parse(&text), Err(RegisterError::Invalid { .. })));
+        let (_d, path) = file(&text);
+        remove_cert(&path, &fp(FP_A)).expect("removing the repeated fingerprint repairs the file");
+        let r = Register::load(&path).expect("valid now");
+        assert_eq!(r.certificates().count(), 2);
     }
 }
