@@ -4,26 +4,9 @@
 
 mod common;
 
-use common::repo;
+use common::{repo, xmllint};
 
 const V1: &str = "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
-
-fn xmllint(xml: &str) -> Result<(), String> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let f = dir.path().join("sample.xml");
-    std::fs::write(&f, xml).expect("write sample");
-    let out = std::process::Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(repo().join("wsdl/epersondata.xsd"))
-        .arg(&f)
-        .output()
-        .expect("xmllint (libxml2-utils) is installed by .ci/run");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
 
 /// The operation element of a SOAP envelope (between `Body>` and `</…Body>`).
 fn body_of(envelope: &str) -> &str {
