@@ -240,6 +240,30 @@ fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .map_err(|_| format!("`{s}` is not RFC 3339 or a local `YYYY-MM-DD [HH:MM]`"))
 }
 
+/// The maintenance state now and the next windows, in Swedish local time.
+fn print_windows(config: &Config) -> Result<(), Failure> {
+    let windows = folkreg::schedule::Windows::from_config(&config.maintenance).map_err(usage)?;
+    let now = chrono::Utc::now();
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono_tz::Europe::Stockholm)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    match windows.open_at(now) {
+        Some(w) => println!("maintenance: OPEN until {} ({})", local(w.to), w.reason),
+        None => println!("maintenance: closed (serving)"),
+    }
+    for w in windows.upcoming(now, 3) {
+        println!(
+            "  window:   {} – {}  {}",
+            local(w.from),
+            local(w.to),
+            w.reason
+        );
+    }
+    Ok(())
+}
+
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|e| format!("`{s}` is not YYYY-MM-DD: {e}"))
@@ -419,7 +443,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             println!("delivered:  {}", info.skapad.as_deref().unwrap_or("-"));
             println!("store size: {} bytes", store.size_on_disk()?);
-            Ok(())
+            print_windows(&config)
         }
         Command::Register {
             config,

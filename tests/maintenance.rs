@@ -90,3 +90,44 @@ async fn the_real_binary_closes_under_faketime() {
         .expect("Retry-After");
     assert!((1..=600).contains(&retry), "Retry-After {retry}");
 }
+
+/// `folkreg status` says whether a window is open and lists the next ones, in local time.
+#[test]
+fn status_lists_the_windows() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let config = work.path().join("folkreg.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\n[maintenance]\nplanned = [{ from = \"2026-12-05 07:00\", to = \"2026-12-05 18:00\", reason = \"Planerat underhåll\" }]\n",
+    )
+    .expect("config");
+    let out = std::process::Command::new("faketime")
+        .arg("2026-11-23 05:05:00")
+        .arg(env!("CARGO_BIN_EXE_folkreg"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .env("TZ", "UTC")
+        .output()
+        .expect("faketime folkreg status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("maintenance: OPEN until 2026-11-23 06:15 CET"),
+        "{text}"
+    );
+    let windows: Vec<&str> = text.lines().filter(|l| l.contains("window:")).collect();
+    assert_eq!(windows.len(), 3, "{text}");
+    assert!(
+        windows[0].contains("2026-11-23 06:00 CET – 2026-11-23 06:15 CET"),
+        "{text}"
+    );
+    assert!(windows[1].contains("2026-11-30 06:00 CET"), "{text}");
+    assert!(
+        windows[2].contains("2026-12-05 07:00 CET – 2026-12-05 18:00 CET  Planerat underhåll"),
+        "{text}"
+    );
+}
