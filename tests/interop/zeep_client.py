@@ -31,14 +31,21 @@ def check(what, got, want):
 
 index = tomllib.load(open(os.path.join(CERTS, "index.toml"), "rb"))["cert"]
 root_ca = next(c for c in index if c["kind"] == "root-ca")
-client = next(c for c in index if c["kind"] == "client" and c.get("expect") == "accepted")
-session = requests.Session()
-# Only the development root: REQUESTS_CA_BUNDLE in the environment must not replace it.
-session.trust_env = False
-session.verify = os.path.join(CERTS, root_ca["cert"])
-session.cert = (os.path.join(CERTS, client["cert"]), os.path.join(CERTS, client["key"]))
-transport = Transport(session=session)
-bestallning = {"OrgNr": client["org"], "BestallningsId": client["bestallningsid"]}
+
+
+def caller(name):
+    """A zeep transport presenting this dev client certificate, and its Bestallning."""
+    c = next(c for c in index if c["name"] == name)
+    session = requests.Session()
+    # Only the development root: REQUESTS_CA_BUNDLE in the environment must not replace it.
+    session.trust_env = False
+    session.verify = os.path.join(CERTS, root_ca["cert"])
+    session.cert = (os.path.join(CERTS, c["cert"]), os.path.join(CERTS, c["key"]))
+    return Transport(session=session), {"OrgNr": c["org"], "BestallningsId": c["bestallningsid"]}
+
+
+# Every category but sekretess: the whole record of an ordinary person, field by field.
+transport, bestallning = caller("client-norrby")
 
 
 def records(answer):
@@ -109,6 +116,18 @@ check(
     [(r["Relationstyp"], r["PersonNr"]) for r in (gp["Relationer"]["Relation"] if gp["Relationer"] else [])],
     [(text(r, "Relationstyp"), text(r, "PersonNr")) for r in pp.findall("Relationer/Relation")],
 )
+
+# Lunds universitet has grund only: the same lookup without relations, civilstånd,
+# medborgarskap (the access rules, seen through a generic client).
+lund_transport, lund_bestallning = caller("client-lund")
+lund_client = zeep.Client(f"{URL}/na/na_epersondata/V2/personpostXML?wsdl", transport=lund_transport)
+lund_posts = records(lund_client.service.personpostXML(Bestallning=lund_bestallning, PersonId=pnr))
+check("grund-only hits", len(lund_posts), 1)
+lp = lund_posts[0]["Personpost"]
+check("grund-only Namn", lp["Namn"]["Efternamn"], text(pp, "Namn/Efternamn"))
+check("grund-only Civilstand", lp["Civilstand"], None)
+check("grund-only Relationer", lp["Relationer"], None)
+check("grund-only Medborgarskap", list(lp["Medborgarskap"] or []), [])
 
 # A number that does not exist: an empty answer, not a fault.
 missing = pp_client.service.personpostXML(Bestallning=bestallning, PersonId="189001012385")
