@@ -20,6 +20,8 @@
 //! - [`ops`]: one file per SOAP operation.
 //! - [`access`]: what a caller may see — the one place with those rules.
 //! - [`http`]: the SOAP listener — accept, TLS, limits, routing, graceful shutdown.
+//! - [`admin`]: the admin listener — health, readiness, metrics, reload.
+//! - [`metrics`]: the Prometheus metrics, registered once.
 //! - [`server`]: `folkreg serve` — state built once, listeners, signals.
 //! - [`audit`]: the audit log — one JSON line per served request, synced before the answer
 //!   leaves (group commit), rotated by size and Stockholm day; search for the DPO.
@@ -34,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod admin;
 pub mod audit;
 pub mod config;
 pub mod delivery;
@@ -41,6 +44,7 @@ pub mod generate;
 pub mod http;
 pub mod load;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod pnr;

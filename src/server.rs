@@ -5,9 +5,7 @@
 //! load path, so the README's single command gives a working service.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
@@ -15,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::audit::{AuditLog, AuditOptions};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::register::{Organisation, Register};
 use crate::schedule::{Clock, SystemClock, Windows};
 use crate::soap::Fault;
@@ -67,6 +66,31 @@ impl AppState {
         }
     }
 
+    /// Re-reads the TLS files, CRLs and the register (`SIGHUP`, `POST /reload`). A file that
+    /// cannot be used is refused and the previous one stays in force; new handshakes use the
+    /// new TLS configuration, open connections carry on.
+    pub fn reload(&self) -> Result<(), String> {
+        let tls = self
+            .tls
+            .reload(&self.config.tls)
+            .map_err(|e| format!("TLS: {e}"));
+        let register = Register::load(&self.config.register)
+            .map(|r| self.register.store(Arc::new(r)))
+            .map_err(|e| format!("register: {e}"));
+        match (tls, register) {
+            (Ok(()), Ok(())) => {
+                tracing::info!("reloaded TLS files, CRLs and the register");
+                Ok(())
+            }
+            (a, b) => {
+                let why: Vec<String> = [a.err(), b.err()].into_iter().flatten().collect();
+                let why = why.join("; ");
+                tracing::warn!(error = %why, "reload refused; the previous files stay in force");
+                Err(why)
+            }
+        }
+    }
+
     /// The maintenance fault if a window is open now, with `Retry-After` to its end.
     pub fn maintenance_fault(&self) -> Option<Fault> {
         let now = self.clock.now();
@@ -74,44 +98,6 @@ impl AppState {
             retry_after: crate::schedule::retry_after(now, w.to),
             reason: w.reason,
         })
-    }
-}
-
-/// Request and connection counters.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Open connections.
-    pub open_connections: AtomicI64,
-    /// Requests answered.
-    pub requests: AtomicU64,
-    /// Handshakes that failed or timed out.
-    pub handshake_failures: AtomicU64,
-}
-
-impl Metrics {
-    /// A connection was accepted.
-    pub fn connection_opened(&self) {
-        self.open_connections.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A connection ended.
-    pub fn connection_closed(&self) {
-        self.open_connections.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// A handshake failed (the verifier counts certificate reasons itself).
-    pub fn handshake_failed(&self, _e: &std::io::Error) {
-        self.handshake_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A handshake timed out.
-    pub fn handshake_timed_out(&self) {
-        self.handshake_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A SOAP request was answered.
-    pub fn request(&self, _operation: &'static str, _outcome: &'static str, _elapsed: Duration) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -188,7 +174,7 @@ pub fn build_state_with(
         store: Arc::new(store),
         tls,
         register: ArcSwap::from_pointee(register),
-        metrics: Metrics::default(),
+        metrics: Metrics::new(),
         clock,
         windows,
         audit,
@@ -234,11 +220,22 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         lopnummer = info.lopnummer.unwrap_or(0),
         "folkreg serving"
     );
+    let admin_addr = state.config.admin_listen;
+    let admin = TcpListener::bind(admin_addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: admin_addr,
+            source,
+        })?;
+    let admin = tokio::spawn(crate::admin::run(admin, state.clone(), rx.clone()));
     let server = tokio::spawn(crate::http::run(listener, state.clone(), rx));
+    let hup = tokio::spawn(reload_on_sighup(state.clone()));
     shutdown_signal().await;
+    hup.abort();
     tracing::info!("shutting down: no new connections; draining open ones");
     let _ = tx.send(true);
     let _ = server.await;
+    let _ = admin.await;
     state.store.flush().map_err(|source| ServeError::Store {
         path: state.config.store_dir(),
         source,
@@ -255,6 +252,18 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         ),
     }
     Ok(())
+}
+
+/// `SIGHUP` re-reads the TLS files, CRLs and the register.
+async fn reload_on_sighup(state: Arc<AppState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; use POST /reload on the admin listener");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let _ = state.reload();
+    }
 }
 
 async fn shutdown_signal() {

@@ -81,6 +81,12 @@ async fn the_real_binary_closes_under_faketime() {
         "196510213637",
     );
     let r = server.post(&client, PP, &body).await;
+    assert_eq!(
+        server.admin("GET", "/healthz").await,
+        (503, "maintenance\n".into())
+    );
+    let (_, metrics) = server.admin("GET", "/metrics").await;
+    assert!(metrics.contains("\nfolkreg_maintenance 1\n"), "{metrics}");
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
     // The demo load took some faked seconds; the window ends at 05:15:00 UTC.

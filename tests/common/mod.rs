@@ -371,6 +371,8 @@ pub fn assert_valid(body: &str) {
 pub struct RealServer {
     pub child: std::process::Child,
     pub addr: std::net::SocketAddr,
+    /// The admin listener (plain HTTP).
+    pub admin: std::net::SocketAddr,
     pub work: tempfile::TempDir,
     pub log: PathBuf,
 }
@@ -388,12 +390,12 @@ impl RealServer {
     pub async fn start(wrapper: &[&str], env: &[(&str, &str)]) -> RealServer {
         let work = tempfile::tempdir().expect("temp dir");
         let port = free_port();
+        let admin_port = free_port();
         let repo = repo();
         let config = format!(
-            "data_dir = {:?}\ncache_mb = 64\nregister = {:?}\n[soap]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n[tls]\ncert = {:?}\nkey = {:?}\nclient_ca = {:?}\ncrls = [{:?}]\n",
+            "data_dir = {:?}\ncache_mb = 64\nregister = {:?}\n[soap]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[tls]\ncert = {:?}\nkey = {:?}\nclient_ca = {:?}\ncrls = [{:?}]\n",
             work.path().join("data"),
             repo.join("deploy/register.dev.toml"),
-            free_port(),
             repo.join("certs-dev/server.pem"),
             repo.join("certs-dev/server.key"),
             repo.join("certs-dev/ca-bundle.pem"),
@@ -436,9 +438,25 @@ impl RealServer {
         RealServer {
             child,
             addr: format!("127.0.0.1:{port}").parse().expect("addr"),
+            admin: format!("127.0.0.1:{admin_port}").parse().expect("addr"),
             work,
             log,
         }
+    }
+
+    /// A plain-HTTP request to the admin listener: (status, body).
+    pub async fn admin(&self, method: &str, path: &str) -> (u16, String) {
+        let mut tcp = TcpStream::connect(self.admin)
+            .await
+            .expect("admin listener");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        tcp.write_all(req.as_bytes()).await.expect("write");
+        let mut buf = Vec::new();
+        tcp.read_to_end(&mut buf).await.expect("read");
+        let r = HttpResponse::parse(&buf).expect("an HTTP response");
+        (r.status, r.body)
     }
 
     /// The data directory.

@@ -1,0 +1,255 @@
+//! The service's metrics, registered once and named `folkreg_<thing>_<unit>`, rendered in the
+//! Prometheus text format by the admin listener. Counters are updated on the request path;
+//! gauges of state (store, maintenance, expiry, handshake refusals) are read when scraped.
+//!
+//! Must never: carry personal data in a label. Labels are operations, outcomes (fault codes),
+//! reasons and certificate names — never identity numbers.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::server::AppState;
+
+/// Labels of a request series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+/// Labels of a latency series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+/// One label: a reason, a certificate, a kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NameLabel {
+    name: String,
+}
+
+/// Labels of the handshake refusal series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Every metric, and the registry that renders them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<OperationLabels, Histogram>,
+    open_connections: Gauge,
+    handshake_errors: Counter,
+    handshake_refused: Family<ReasonLabel, Gauge>,
+    maintenance: Gauge,
+    store_generation: Gauge,
+    store_records: Gauge,
+    store_lopnummer: Gauge,
+    expiry_days: Family<NameLabel, FloatGauge>,
+    client_cert_expiry_days: Family<NameLabel, FloatGauge>,
+    audit_lines: Gauge,
+    audit_syncs: Gauge,
+}
+
+/// Latency buckets: 100 µs doubling to ~3.3 s.
+fn latency_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "folkreg_requests",
+            "SOAP requests answered, by operation and outcome (ok, not_found or the fault code)",
+            requests.clone(),
+        );
+        let latency = Family::<OperationLabels, Histogram>::new_with_constructor(
+            latency_buckets as fn() -> Histogram,
+        );
+        registry.register(
+            "folkreg_request_duration_seconds",
+            "Time from request to answer (audit line durable), by operation",
+            latency.clone(),
+        );
+        let open_connections = Gauge::default();
+        registry.register(
+            "folkreg_open_connections",
+            "TLS connections open now",
+            open_connections.clone(),
+        );
+        let handshake_errors = Counter::default();
+        registry.register(
+            "folkreg_handshake_errors",
+            "TLS handshakes that failed or timed out, any reason",
+            handshake_errors.clone(),
+        );
+        let handshake_refused = Family::<ReasonLabel, Gauge>::default();
+        registry.register(
+            "folkreg_client_certificates_refused",
+            "Client certificates refused at the handshake, by reason (since start)",
+            handshake_refused.clone(),
+        );
+        let maintenance = Gauge::default();
+        registry.register(
+            "folkreg_maintenance",
+            "1 while a maintenance window is open (SOAP answers FR1501), else 0",
+            maintenance.clone(),
+        );
+        let store_generation = Gauge::default();
+        registry.register(
+            "folkreg_store_generation",
+            "The store generation being served",
+            store_generation.clone(),
+        );
+        let store_records = Gauge::default();
+        registry.register(
+            "folkreg_store_records",
+            "Records in the served generation",
+            store_records.clone(),
+        );
+        let store_lopnummer = Gauge::default();
+        registry.register(
+            "folkreg_store_lopnummer",
+            "Löpnummer of the last delivery applied",
+            store_lopnummer.clone(),
+        );
+        let expiry_days = Family::<NameLabel, FloatGauge>::default();
+        registry.register(
+            "folkreg_tls_expiry_days",
+            "Days until the server certificate, each CA (notAfter) and each CRL (nextUpdate) expire",
+            expiry_days.clone(),
+        );
+        let client_cert_expiry_days = Family::<NameLabel, FloatGauge>::default();
+        registry.register(
+            "folkreg_client_certificate_expiry_days",
+            "Days until each registered client certificate expires (as recorded by add-cert)",
+            client_cert_expiry_days.clone(),
+        );
+        let audit_lines = Gauge::default();
+        registry.register(
+            "folkreg_audit_lines",
+            "Audit lines written and synced since start",
+            audit_lines.clone(),
+        );
+        let audit_syncs = Gauge::default();
+        registry.register(
+            "folkreg_audit_syncs",
+            "Audit fsyncs since start (each covers one batch of lines)",
+            audit_syncs.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            open_connections,
+            handshake_errors,
+            handshake_refused,
+            maintenance,
+            store_generation,
+            store_records,
+            store_lopnummer,
+            expiry_days,
+            client_cert_expiry_days,
+            audit_lines,
+            audit_syncs,
+        }
+    }
+
+    /// A connection was accepted.
+    pub fn connection_opened(&self) {
+        self.open_connections.inc();
+    }
+
+    /// A connection ended.
+    pub fn connection_closed(&self) {
+        self.open_connections.dec();
+    }
+
+    /// A handshake failed (the verifier counts certificate reasons itself).
+    pub fn handshake_failed(&self, _e: &std::io::Error) {
+        self.handshake_errors.inc();
+    }
+
+    /// A handshake timed out.
+    pub fn handshake_timed_out(&self) {
+        self.handshake_errors.inc();
+    }
+
+    /// A SOAP request was answered.
+    pub fn request(&self, operation: &'static str, outcome: &'static str, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { operation, outcome })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels { operation })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition, with the state gauges read now.
+    pub fn render(&self, state: &AppState) -> String {
+        let now = state.clock.now();
+        self.maintenance
+            .set(i64::from(state.windows.open_at(now).is_some()));
+        let info = state.store.info();
+        self.store_generation.set(saturating(info.generation));
+        self.store_records.set(saturating(info.records));
+        self.store_lopnummer
+            .set(saturating(info.lopnummer.unwrap_or(0)));
+        for (reason, n) in state.tls.failures().snapshot() {
+            self.handshake_refused
+                .get_or_create(&ReasonLabel {
+                    reason: reason.as_str(),
+                })
+                .set(saturating(n));
+        }
+        for (name, days) in state.tls.expiry().days_until_expiry(now) {
+            self.expiry_days
+                .get_or_create(&NameLabel { name })
+                .set(days);
+        }
+        let register = state.register.load();
+        for (org, cert) in register.certificates() {
+            if let Some(at) = cert.cert_expires {
+                let name = match &cert.comment {
+                    Some(c) => format!("{}:{}", org.orgnr, c),
+                    None => format!("{}:{}", org.orgnr, &cert.fingerprint_hex()[..16]),
+                };
+                let days = (at - now).num_seconds() as f64 / 86_400.0;
+                self.client_cert_expiry_days
+                    .get_or_create(&NameLabel { name })
+                    .set(days);
+            }
+        }
+        self.audit_lines.set(saturating(state.audit.lines()));
+        self.audit_syncs.set(saturating(state.audit.syncs()));
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn saturating(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
