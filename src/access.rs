@@ -217,12 +217,16 @@ pub const PROTECTED_MINIMAL: TermMask = TermMask::of(&[
 ]);
 
 /// What one caller may see: its categories and switches, made into a mask once per request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
-    categories: BTreeSet<Category>,
-    switches: BTreeSet<Switch>,
     /// The terms of ordinary records: the union of what the categories and switches grant.
     mask: TermMask,
+    /// `sekretess`: a protected person's terms as any other's.
+    sekretess: bool,
+    /// Switch `samordningsnummer`.
+    samordningsnummer: bool,
+    /// Switch `tilldelat_personnummer`.
+    tilldelat_personnummer: bool,
 }
 
 impl Access {
@@ -233,6 +237,10 @@ impl Access {
     ) -> Access {
         let categories: BTreeSet<Category> = categories.into_iter().collect();
         let switches: BTreeSet<Switch> = switches.into_iter().collect();
+        Access::from_sets(&categories, &switches)
+    }
+
+    fn from_sets(categories: &BTreeSet<Category>, switches: &BTreeSet<Switch>) -> Access {
         let mut mask = TermMask::NONE;
         for (term, grant) in TERM_TABLE {
             let granted = match grant {
@@ -245,15 +253,16 @@ impl Access {
             }
         }
         Access {
-            categories,
-            switches,
             mask,
+            sekretess: categories.contains(&Category::Sekretess),
+            samordningsnummer: switches.contains(&Switch::Samordningsnummer),
+            tilldelat_personnummer: switches.contains(&Switch::TilldelatPersonnummer),
         }
     }
 
     /// The access of an organisation in the register.
     pub fn of(org: &Organisation) -> Access {
-        Access::new(org.categories.iter().copied(), org.switches.iter().copied())
+        Access::from_sets(&org.categories, &org.switches)
     }
 
     /// Access for a caller with every category and switch (tools and tests).
@@ -272,10 +281,8 @@ impl Access {
     pub fn may_see(&self, post: &Folkbokforingspost) -> bool {
         match post.personpost.identitetstyp {
             Identitetstyp::Personnummer => true,
-            Identitetstyp::Samordningsnummer => self.switches.contains(&Switch::Samordningsnummer),
-            Identitetstyp::TilldelatPersonnummer => {
-                self.switches.contains(&Switch::TilldelatPersonnummer)
-            }
+            Identitetstyp::Samordningsnummer => self.samordningsnummer,
+            Identitetstyp::TilldelatPersonnummer => self.tilldelat_personnummer,
         }
     }
 
@@ -287,7 +294,7 @@ impl Access {
 
     /// The terms of this record the caller may see.
     pub fn terms_for(&self, post: &Folkbokforingspost) -> TermMask {
-        if post.is_protected() && !self.categories.contains(&Category::Sekretess) {
+        if post.is_protected() && !self.sekretess {
             self.mask.intersect(PROTECTED_MINIMAL).union_always()
         } else {
             self.mask
@@ -300,7 +307,7 @@ impl Access {
         if !self.may_see(&post) {
             return None;
         }
-        if !self.switches.contains(&Switch::Samordningsnummer) {
+        if !self.samordningsnummer {
             // A samordningsnummer is delivered only with the switch, also as a reference.
             post.personpost
                 .hanvisning

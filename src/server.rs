@@ -58,7 +58,7 @@ impl AppState {
         };
         let register = self.register.load();
         match register.authorize(orgnr, &peer.fingerprint, self.clock.now()) {
-            Ok(org) => Ok(Arc::new(org.clone())),
+            Ok(org) => Ok(org.clone()),
             Err(denied) => {
                 tracing::info!(org = %orgnr, reason = %denied, "certificate refused by the register");
                 Err(Fault::NotPermitted(denied.to_string()))

@@ -32,6 +32,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -490,8 +491,9 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, RegisterError> {
 /// mistake, so every `Register` is consistent: numbers and fingerprints are unique.
 #[derive(Debug, Clone, Default)]
 pub struct Register {
-    /// The organisations, in file order.
-    organisations: Vec<Organisation>,
+    /// The organisations, in file order; shared so that a request holds its caller's entry
+    /// without copying it or the register.
+    organisations: Vec<Arc<Organisation>>,
     /// Index into `organisations` by number.
     by_orgnr: HashMap<OrgNr, usize>,
     /// (organisation, certificate) indexes by fingerprint.
@@ -511,11 +513,13 @@ impl Register {
     /// Checks register text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Register, RegisterError> {
         let organisations = check::check(text, path)?;
-        Ok(Register::from_organisations(organisations))
+        Ok(Register::from_organisations(
+            organisations.into_iter().map(Arc::new).collect(),
+        ))
     }
 
     /// Indexes checked organisations (numbers and fingerprints unique).
-    fn from_organisations(organisations: Vec<Organisation>) -> Register {
+    fn from_organisations(organisations: Vec<Arc<Organisation>>) -> Register {
         let mut by_orgnr = HashMap::new();
         let mut by_fingerprint = HashMap::new();
         for (i, org) in organisations.iter().enumerate() {
@@ -538,7 +542,7 @@ impl Register {
         orgnr: &OrgNr,
         fingerprint: &[u8; 32],
         now: DateTime<Utc>,
-    ) -> Result<&Organisation, Denied> {
+    ) -> Result<&Arc<Organisation>, Denied> {
         let Some(&(i, j)) = self.by_fingerprint.get(fingerprint) else {
             return Err(if self.by_orgnr.contains_key(orgnr) {
                 Denied::UnknownCertificate
@@ -556,21 +560,21 @@ impl Register {
 
     /// The organisation with this number.
     pub fn organisation(&self, orgnr: &OrgNr) -> Option<&Organisation> {
-        self.by_orgnr.get(orgnr).map(|&i| &self.organisations[i])
+        self.by_orgnr.get(orgnr).map(|&i| &*self.organisations[i])
     }
 
     /// The organisation and permission listing this fingerprint.
     pub fn certificate(&self, fingerprint: &[u8; 32]) -> Option<(&Organisation, &CertPermission)> {
         self.by_fingerprint.get(fingerprint).map(|&(i, j)| {
             (
-                &self.organisations[i],
+                &*self.organisations[i],
                 &self.organisations[i].certificates[j],
             )
         })
     }
 
     /// Every organisation, in file order.
-    pub fn organisations(&self) -> &[Organisation] {
+    pub fn organisations(&self) -> &[Arc<Organisation>] {
         &self.organisations
     }
 
@@ -578,7 +582,7 @@ impl Register {
     pub fn certificates(&self) -> impl Iterator<Item = (&Organisation, &CertPermission)> {
         self.organisations
             .iter()
-            .flat_map(|o| o.certificates.iter().map(move |c| (o, c)))
+            .flat_map(|o| o.certificates.iter().map(move |c| (&**o, c)))
     }
 
     /// The human listing behind `folkreg register list`: each organisation, then each of its
