@@ -203,33 +203,35 @@ impl Windows {
         out
     }
 
+    /// The windows open at `t`: the weekly one of its local day (a weekly window lies within
+    /// one day) and the planned outages around it.
+    fn containing(&self, t: DateTime<Utc>) -> impl Iterator<Item = Window> + '_ {
+        let open = move |w: &Window| w.from <= t && t < w.to;
+        self.weekly_on(t.with_timezone(&Stockholm).date_naive())
+            .filter(open)
+            .into_iter()
+            .chain(self.planned.iter().filter(move |w| open(w)).cloned())
+    }
+
     /// The window open at `now`, if any, with its end extended over windows that overlap or
     /// touch it (a planned outage running into the weekly window closes until both are over).
+    /// On every SOAP request: looks at `now`'s day and the planned outages only.
     pub fn open_at(&self, now: DateTime<Utc>) -> Option<Window> {
-        let horizon = now + Duration::days(14);
-        let mut open: Option<Window> = None;
-        for w in self.between(now, horizon) {
-            match &mut open {
-                None if w.from <= now => open = Some(w),
-                None => {}
-                Some(o) if w.from <= o.to => o.to = o.to.max(w.to),
-                Some(_) => break,
-            }
+        let mut open = self.containing(now).min_by_key(|w| w.from)?;
+        open.to = self.containing(now).map(|w| w.to).max().unwrap_or(open.to);
+        while let Some(later) = self.containing(open.to).map(|w| w.to).max() {
+            open.to = later;
         }
-        open
+        Some(open)
     }
 
     /// The next `n` windows that have not ended at `now` (the open one first).
     pub fn upcoming(&self, now: DateTime<Utc>, n: usize) -> Vec<Window> {
         let mut out = Vec::new();
         let mut from = now;
+        // Every 60 days hold several weekly windows, so this ends.
         while out.len() < n {
-            let batch = self.between(from, from + Duration::days(60));
-            if batch.is_empty() && self.planned.iter().all(|p| p.to <= from) {
-                // Only weekly windows remain and none in 60 days: cannot happen, but stop.
-                break;
-            }
-            for w in batch {
+            for w in self.between(from, from + Duration::days(60)) {
                 if out.len() < n && !out.contains(&w) {
                     out.push(w);
                 }
