@@ -260,7 +260,7 @@ async fn soap_call(
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
 ) -> Response<Body> {
     let started = Instant::now();
-    let id = request_id();
+    let id = RequestId::new();
     let mut trail = Trail::default();
     let (mut outcome, mut response) =
         match soap_answer(req, service, state, peer, &mut trail, id).await {
@@ -285,16 +285,16 @@ async fn soap_call(
         asked: trail.asked,
         returned: trail.returned,
         outcome: outcome.to_owned(),
-        request_id: id,
+        request_id: id.0,
     };
     if let Err(e) = state.audit.record(entry).await {
-        let f = Fault::Internal(format!("{id:016x}"));
-        tracing::error!(request_id = %format!("{id:016x}"), error = %e, "audit log failed: answering a server fault instead");
+        let f = Fault::Internal(id.to_string());
+        tracing::error!(request_id = %id, error = %e, "audit log failed: answering a server fault instead");
         outcome = f.code();
         response = fault_response(&f);
     }
     tracing::debug!(
-        request_id = %format!("{id:016x}"),
+        request_id = %id,
         operation = service.name(),
         outcome,
         micros = started.elapsed().as_micros() as u64,
@@ -323,7 +323,7 @@ async fn soap_answer(
     state: &AppState,
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
     trail: &mut Trail,
-    id: u64,
+    id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
     if let Some(f) = state.maintenance_fault() {
         return Err(f);
@@ -370,8 +370,8 @@ async fn soap_answer(
         Ok(p) => p,
         Err(OpError::Fault(f)) => return Err(f),
         Err(OpError::Store(e)) => {
-            tracing::error!(request_id = %format!("{id:016x}"), error = %e, "store failure");
-            return Err(Fault::Internal(format!("{id:016x}")));
+            tracing::error!(request_id = %id, error = %e, "store failure");
+            return Err(Fault::Internal(id.to_string()));
         }
     };
     drop(snapshot);
@@ -418,9 +418,20 @@ async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, Fault> {
 /// A short random id that ties an internal-error fault to its log line.
 /// A random id per request: in the audit line, in the fault text of an internal error and in
 /// the log lines about the request, so they can be joined without personal data in the log.
-fn request_id() -> u64 {
-    use rand::Rng;
-    rand::thread_rng().gen()
+#[derive(Debug, Clone, Copy)]
+struct RequestId(u64);
+
+impl RequestId {
+    fn new() -> RequestId {
+        use rand::Rng;
+        RequestId(rand::thread_rng().gen())
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
 }
 
 #[cfg(test)]

@@ -519,29 +519,30 @@ fn register_command(path: &Path, action: RegisterAction) -> Result<(), Failure> 
             );
         }
         RegisterAction::RevokeCert { cert } => {
-            let (fp, org) = cert
-                .source()
-                .fingerprint()
-                .and_then(|fp| Ok((fp, register::revoke_cert(path, &fp)?)))
-                .map_err(|e| register_failure(e, true))?;
-            println!(
-                "revoked certificate {} of organisation {org} in {shown}",
-                hex::encode(fp)
-            );
+            let (fp, org) = edit_cert(path, cert, register::revoke_cert)?;
+            println!("revoked certificate {fp} of organisation {org} in {shown}");
         }
         RegisterAction::RemoveCert { cert } => {
-            let (fp, org) = cert
-                .source()
-                .fingerprint()
-                .and_then(|fp| Ok((fp, register::remove_cert(path, &fp)?)))
-                .map_err(|e| register_failure(e, true))?;
-            println!(
-                "removed certificate {} of organisation {org} from {shown}",
-                hex::encode(fp)
-            );
+            let (fp, org) = edit_cert(path, cert, register::remove_cert)?;
+            println!("removed certificate {fp} of organisation {org} from {shown}");
         }
     }
     Ok(())
+}
+
+/// Revokes or removes the certificate named by file or fingerprint: its fingerprint (hex) and
+/// organisation.
+fn edit_cert(
+    path: &std::path::Path,
+    cert: CertArg,
+    edit: fn(&std::path::Path, &[u8; 32]) -> Result<OrgNr, RegisterError>,
+) -> Result<(String, OrgNr), Failure> {
+    let fp = cert
+        .source()
+        .fingerprint()
+        .map_err(|e| register_failure(e, true))?;
+    let org = edit(path, &fp).map_err(|e| register_failure(e, true))?;
+    Ok((hex::encode(fp), org))
 }
 
 /// A register error with its exit code. The check's problems go to stderr one per line
