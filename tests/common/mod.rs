@@ -388,6 +388,17 @@ impl RealServer {
     /// Starts `folkreg serve`, through `wrapper` (e.g. `["faketime", "2026-11-23 05:05:00"]`)
     /// if given, with these extra environment variables, and waits until it serves.
     pub async fn start(wrapper: &[&str], env: &[(&str, &str)]) -> RealServer {
+        RealServer::start_custom(wrapper, env, |_, config| config).await
+    }
+
+    /// [`RealServer::start`] with the config file's text passed through `edit` first (given
+    /// the work directory, which holds `data/` and `folkreg.toml`), e.g. to point the TLS
+    /// files at copies a test rotates, or to append a `[load]` table.
+    pub async fn start_custom(
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        edit: impl FnOnce(&Path, String) -> String,
+    ) -> RealServer {
         let work = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let admin_port = free_port();
@@ -401,6 +412,7 @@ impl RealServer {
             repo.join("certs-dev/ca-bundle.pem"),
             repo.join("certs-dev/crl.pem"),
         );
+        let config = edit(work.path(), config);
         let config_path = work.path().join("folkreg.toml");
         std::fs::write(&config_path, config).expect("config");
         let log = work.path().join("serve.log");
