@@ -1,5 +1,6 @@
 //! The admin listener (CONTRACT.md): plain HTTP, loopback by default, for probes, Prometheus
-//! and operators. `GET /healthz`, `GET /readyz`, `GET /metrics`, `POST /reload`.
+//! and operators. `GET /healthz`, `GET /livez`, `GET /readyz`, `GET /metrics`, `POST /reload`, and
+//! `POST /load` (run the load job over the inbox now; answers its state as JSON).
 //!
 //! Must never: serve personal data. Nothing here reads a record.
 
@@ -16,6 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::load::job::Outcome;
 use crate::server::AppState;
 
 /// Time a client has to send its request headers.
@@ -39,7 +41,7 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, mut shutdown: watc
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&req, &state)) }
+                async move { Ok::<_, Infallible>(handle(&req, state).await) }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
@@ -61,12 +63,15 @@ pub fn health(state: &AppState) -> (StatusCode, &'static str) {
     }
 }
 
-fn handle(req: &Request<Incoming>, state: &AppState) -> Response<Full<Bytes>> {
+async fn handle(req: &Request<Incoming>, state: Arc<AppState>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => {
-            let (status, text) = health(state);
+            let (status, text) = health(&state);
             text_response(status, text.into())
         }
+        // The process answers: for a liveness probe, which must not restart a replica that is
+        // in a maintenance window or still waiting for its first delivery.
+        (&Method::GET, "/livez") => text_response(StatusCode::OK, "alive\n".into()),
         (&Method::GET, "/readyz") => {
             if state.store.snapshot().has_data() {
                 text_response(StatusCode::OK, "ready\n".into())
@@ -75,7 +80,7 @@ fn handle(req: &Request<Incoming>, state: &AppState) -> Response<Full<Bytes>> {
             }
         }
         (&Method::GET, "/metrics") => {
-            let mut r = text_response(StatusCode::OK, state.metrics.render(state));
+            let mut r = text_response(StatusCode::OK, state.metrics.render(&state));
             r.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -89,12 +94,26 @@ fn handle(req: &Request<Incoming>, state: &AppState) -> Response<Full<Bytes>> {
                 format!("refused, the previous files stay in force: {why}\n"),
             ),
         },
-        (_, "/healthz" | "/readyz" | "/metrics" | "/reload") => {
+        (&Method::POST, "/load") => {
+            let ran = crate::server::load_now(state).await;
+            let status = match ran.outcome {
+                Outcome::Ok | Outcome::Nothing | Outcome::Never => StatusCode::OK,
+                Outcome::Locked => StatusCode::CONFLICT,
+                Outcome::Failed => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let mut body = serde_json::to_string_pretty(&*ran).unwrap_or_default();
+            body.push('\n');
+            let mut r = text_response(status, body);
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        (_, "/healthz" | "/livez" | "/readyz" | "/metrics" | "/reload" | "/load") => {
             text_response(StatusCode::METHOD_NOT_ALLOWED, "wrong method\n".into())
         }
         _ => text_response(
             StatusCode::NOT_FOUND,
-            "GET /healthz, /readyz, /metrics; POST /reload\n".into(),
+            "GET /healthz, /livez, /readyz, /metrics; POST /reload, /load\n".into(),
         ),
     }
 }

@@ -44,6 +44,12 @@ pub struct Config {
     pub audit_dir: PathBuf,
     /// An audit file is closed and the next begun before it grows past this size.
     pub audit_max_bytes: u64,
+    /// A warning is logged (at start, on reload, daily) for every certificate and CRL that
+    /// expires within this many days.
+    pub expiry_warning_days: u32,
+    /// How often the TLS files, CRLs and the register are checked for changes (a change is
+    /// reloaded once it has stayed the same for one more interval); `None` = not watched.
+    pub watch_interval: Option<std::time::Duration>,
 }
 
 /// Paths of the server's TLS material.
@@ -66,6 +72,10 @@ pub struct LoadConfig {
     pub inbox: PathBuf,
     /// Local time (Europe/Stockholm) of the daily run, `HH:MM`.
     pub daily_at: String,
+    /// Whether an empty store with an empty inbox gets the built-in synthetic demo population
+    /// (the README's one command). Production sets `false`: then the service says "no data"
+    /// until the first FULL delivery is loaded.
+    pub demo: bool,
 }
 
 /// Maintenance windows.
@@ -141,6 +151,8 @@ struct RawConfig {
     maintenance: RawMaintenance,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    reload: RawReload,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +175,13 @@ struct RawTls {
     key: Option<PathBuf>,
     client_ca: Option<PathBuf>,
     crls: Option<Vec<PathBuf>>,
+    expiry_warning_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReload {
+    watch_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +189,7 @@ struct RawTls {
 struct RawLoad {
     inbox: Option<PathBuf>,
     daily_at: Option<String>,
+    demo: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -305,8 +325,14 @@ impl Config {
                     .map(|p| at(Some(p), ""))
                     .unwrap_or_else(|| data_dir.join("inbox")),
                 daily_at,
+                demo: raw.load.demo.unwrap_or(true),
             },
             maintenance,
+            expiry_warning_days: raw.tls.expiry_warning_days.unwrap_or(30),
+            watch_interval: match raw.reload.watch_seconds.unwrap_or(2) {
+                0 => None,
+                n => Some(std::time::Duration::from_secs(n)),
+            },
             audit_max_bytes: raw
                 .audit
                 .max_mb
@@ -409,5 +435,7 @@ mod tests {
         assert_eq!(example.maintenance, defaults.maintenance);
         assert_eq!(example.audit_max_bytes, defaults.audit_max_bytes);
         assert_eq!(example.load, defaults.load);
+        assert_eq!(example.expiry_warning_days, defaults.expiry_warning_days);
+        assert_eq!(example.watch_interval, defaults.watch_interval);
     }
 }

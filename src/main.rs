@@ -241,20 +241,125 @@ fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 /// The maintenance state now and the next windows, in Swedish local time.
-fn print_windows(config: &Config) -> Result<(), Failure> {
-    let windows = folkreg::schedule::Windows::from_config(&config.maintenance).map_err(usage)?;
-    let now = chrono::Utc::now();
-    let local = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_timezone(&chrono_tz::Europe::Stockholm)
-            .format("%Y-%m-%d %H:%M %Z")
-            .to_string()
+/// `writeln!` into a `String`, which cannot fail.
+macro_rules! wln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// `folkreg status`: the store, the load job and the maintenance windows. While `serve` holds
+/// the store, its figures come from the state file `serve` keeps.
+fn print_status(config: &Config) -> Result<(), Failure> {
+    use folkreg::load::job::{self, JobState};
+    let mut out = String::new();
+    let job_state = JobState::read(&config.data_dir).map_err(usage)?;
+    wln!(out, "data_dir:   {}", config.data_dir.display());
+    let dir = config.store_dir();
+    let (info, size) = match Store::open(&dir, config.cache_bytes) {
+        Ok(store) => (store.info(), Some(store.size_on_disk()?)),
+        Err(e) if e.to_string().contains("lock") => {
+            wln!(
+                out,
+                "store:      in use by a running folkreg serve; as it recorded at {}",
+                job_state.written.map(local).unwrap_or_else(|| "-".into())
+            );
+            (job_state.store.clone(), None)
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot open the store in {}", dir.display()))
+                .into())
+        }
     };
+    wln!(out, "generation: {}", info.generation);
+    wln!(out, "records:    {}", info.records);
+    wln!(out, "löpnummer:  {}", opt(info.lopnummer));
+    wln!(
+        out,
+        "last load:  {}",
+        info.loaded_at.as_deref().unwrap_or("never")
+    );
+    wln!(out, "delivered:  {}", info.skapad.as_deref().unwrap_or("-"));
+    if let Some(size) = size {
+        wln!(out, "store size: {size} bytes");
+    }
+    let daily = folkreg::schedule::Daily::parse(&config.load.daily_at).map_err(usage)?;
+    let now = Utc::now();
+    wln!(
+        out,
+        "load job:   daily at {} from {}; next run {}",
+        config.load.daily_at,
+        config.load.inbox.display(),
+        local(daily.next_after(now))
+    );
+    wln!(
+        out,
+        "  last run: {} — {}{}",
+        job_state
+            .last_run
+            .map(local)
+            .unwrap_or_else(|| "never".into()),
+        job_state.outcome.as_str(),
+        job_state
+            .last_ok
+            .map(|t| format!("; last without failure {}", local(t)))
+            .unwrap_or_default()
+    );
+    for h in &job_state.files {
+        wln!(
+            out,
+            "  {:<15} löpnummer {:<6} {}{}",
+            h.result,
+            opt(h.lopnummer),
+            h.file,
+            h.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+    let waiting = job::waiting(&config.load.inbox).map_err(usage)?;
+    wln!(
+        out,
+        "  waiting:  {} delivery file(s) in the inbox",
+        waiting.len()
+    );
+    print_windows(&mut out, config, now)?;
+    // Not println!: a closed pipe (`| head`) is an error to report, not a panic.
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .context("cannot write the status")?;
+    Ok(())
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// A time as Swedish local time, for people.
+fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono_tz::Europe::Stockholm)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+fn print_windows(out: &mut String, config: &Config, now: DateTime<Utc>) -> Result<(), Failure> {
+    let windows = folkreg::schedule::Windows::from_config(&config.maintenance).map_err(usage)?;
     match windows.open_at(now) {
-        Some(w) => println!("maintenance: OPEN until {} ({})", local(w.to), w.reason),
-        None => println!("maintenance: closed (serving)"),
+        Some(w) => wln!(
+            out,
+            "maintenance: OPEN until {} ({})",
+            local(w.to),
+            w.reason
+        ),
+        None => wln!(out, "maintenance: closed (serving)"),
     }
     for w in windows.upcoming(now, 3) {
-        println!(
+        wln!(
+            out,
             "  window:   {} – {}  {}",
             local(w.from),
             local(w.to),
@@ -385,6 +490,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             files,
         } => {
             let config = Config::discover(config.as_deref()).map_err(usage)?;
+            // The same lock as serve's load job: one loader per data directory.
+            let _lock = folkreg::load::job::LoadLock::try_acquire(&config.data_dir)?;
             let store = open_store(&config)?;
             let (done, failure) = folkreg::load::load_files(&store, &files, force);
             for r in &done {
@@ -426,24 +533,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Status { config } => {
             let config = Config::discover(config.as_deref()).map_err(usage)?;
-            let store = open_store(&config)?;
-            let info = store.info();
-            println!("data_dir:   {}", config.data_dir.display());
-            println!("generation: {}", info.generation);
-            println!("records:    {}", info.records);
-            println!(
-                "löpnummer:  {}",
-                info.lopnummer
-                    .map(|l| l.to_string())
-                    .unwrap_or_else(|| "-".into())
-            );
-            println!(
-                "last load:  {}",
-                info.loaded_at.as_deref().unwrap_or("never")
-            );
-            println!("delivered:  {}", info.skapad.as_deref().unwrap_or("-"));
-            println!("store size: {} bytes", store.size_on_disk()?);
-            print_windows(&config)
+            print_status(&config)
         }
         Command::Register {
             config,
@@ -597,12 +687,19 @@ fn count(n: usize, noun: &str) -> String {
 fn open_store(config: &Config) -> Result<Store, Failure> {
     let dir = config.store_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Store::open(&dir, config.cache_bytes)
-        .with_context(|| {
+    Store::open(&dir, config.cache_bytes).map_err(|e| {
+        let why = if e.to_string().contains("lock") {
             format!(
-                "cannot open the store in {} (is another folkreg using it?)",
-                dir.display()
+                "cannot open the store in {}: a running `folkreg serve` holds it. To load into \
+                 it, put the files in its inbox ({}) and run its load job now: \
+                 curl -X POST http://{}/load",
+                dir.display(),
+                config.load.inbox.display(),
+                config.admin_listen
             )
-        })
-        .map_err(Failure::from)
+        } else {
+            format!("cannot open the store in {}", dir.display())
+        };
+        Failure::from(anyhow::Error::new(e).context(why))
+    })
 }

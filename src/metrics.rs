@@ -15,6 +15,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::expiry::Owner;
+use crate::load::job::Outcome;
 use crate::server::AppState;
 
 /// Labels of a request series.
@@ -61,6 +63,23 @@ pub struct Metrics {
     client_cert_expiry_days: Family<NameLabel, FloatGauge>,
     audit_lines: Gauge,
     audit_syncs: Gauge,
+    load_last_run: FloatGauge,
+    load_last_ok: FloatGauge,
+    load_outcome: Family<OutcomeLabel, Gauge>,
+    load_files: Family<ResultLabel, Gauge>,
+    reloads: Family<OutcomeLabel, Counter>,
+}
+
+/// The outcome of a load run or a reload.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+/// What the last load run did with a file.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
 }
 
 /// Latency buckets: 100 µs doubling to ~3.3 s.
@@ -158,8 +177,43 @@ impl Metrics {
             "Audit fsyncs since start (each covers one batch of lines)",
             audit_syncs.clone(),
         );
+        let load_last_run = FloatGauge::default();
+        registry.register(
+            "folkreg_load_last_run_timestamp_seconds",
+            "When the load job last ran (Unix time; 0 = never)",
+            load_last_run.clone(),
+        );
+        let load_last_ok = FloatGauge::default();
+        registry.register(
+            "folkreg_load_last_success_timestamp_seconds",
+            "When a load job run last ended without failure (Unix time; 0 = never)",
+            load_last_ok.clone(),
+        );
+        let load_outcome = Family::<OutcomeLabel, Gauge>::default();
+        registry.register(
+            "folkreg_load_last_outcome",
+            "1 for the outcome of the last load run (never, nothing, ok, failed, locked), 0 for the others",
+            load_outcome.clone(),
+        );
+        let load_files = Family::<ResultLabel, Gauge>::default();
+        registry.register(
+            "folkreg_load_last_run_files",
+            "Delivery files the last load run handled, by result (applied, already_applied, rejected, kept)",
+            load_files.clone(),
+        );
+        let reloads = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "folkreg_reloads",
+            "Reloads of the TLS files, CRLs and register (SIGHUP, POST /reload, file change), by outcome (ok, refused)",
+            reloads.clone(),
+        );
         Metrics {
             registry,
+            load_last_run,
+            load_last_ok,
+            load_outcome,
+            load_files,
+            reloads,
             requests,
             latency,
             open_connections,
@@ -206,6 +260,12 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// A reload was done (`ok`) or refused (`refused`).
+    pub fn reloaded(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "refused" };
+        self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
     /// The Prometheus text exposition, with the state gauges read now.
     pub fn render(&self, state: &AppState) -> String {
         let now = state.clock.now();
@@ -223,23 +283,36 @@ impl Metrics {
                 })
                 .set(saturating(n));
         }
-        for (name, days) in state.tls.expiry().days_until_expiry(now) {
-            self.expiry_days
-                .get_or_create(&NameLabel { name })
-                .set(days);
-        }
         let register = state.register.load();
-        for (org, cert) in register.certificates() {
-            if let Some(at) = cert.cert_expires {
-                let name = match &cert.comment {
-                    Some(c) => format!("{}:{}", org.orgnr, c),
-                    None => format!("{}:{}", org.orgnr, &cert.fingerprint_hex()[..16]),
-                };
-                let days = (at - now).num_seconds() as f64 / 86_400.0;
-                self.client_cert_expiry_days
-                    .get_or_create(&NameLabel { name })
-                    .set(days);
-            }
+        for e in crate::expiry::list(&state.tls.expiry(), &register, now) {
+            let family = match e.owner {
+                Owner::Server => &self.expiry_days,
+                Owner::Client => &self.client_cert_expiry_days,
+            };
+            family
+                .get_or_create(&NameLabel { name: e.name })
+                .set(e.days);
+        }
+        let job = state.loads.state();
+        let unix = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0)
+        };
+        self.load_last_run.set(unix(job.last_run));
+        self.load_last_ok.set(unix(job.last_ok));
+        for outcome in Outcome::ALL {
+            self.load_outcome
+                .get_or_create(&OutcomeLabel {
+                    outcome: outcome.as_str(),
+                })
+                .set(i64::from(outcome == job.outcome));
+        }
+        for result in ["applied", "already_applied", "rejected", "kept"] {
+            let n = job.files.iter().filter(|h| h.result == result).count();
+            self.load_files
+                .get_or_create(&ResultLabel {
+                    result: result.to_owned(),
+                })
+                .set(saturating(n as u64));
         }
         self.audit_lines.set(saturating(state.audit.lines()));
         self.audit_syncs.set(saturating(state.audit.syncs()));

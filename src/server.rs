@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::audit::{AuditLog, AuditOptions};
 use crate::config::Config;
+use crate::load::job::Job;
 use crate::metrics::Metrics;
 use crate::register::{Organisation, Register};
 use crate::schedule::{Clock, SystemClock, Windows};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub windows: Windows,
     /// The audit log: one durable line per answered SOAP request.
     pub audit: AuditLog,
+    /// The daily load job.
+    pub loads: Job,
 }
 
 impl AppState {
@@ -70,25 +73,37 @@ impl AppState {
     /// cannot be used is refused and the previous one stays in force; new handshakes use the
     /// new TLS configuration, open connections carry on.
     pub fn reload(&self) -> Result<(), String> {
+        // All or nothing: both kinds of files are read and checked before either is put in
+        // force, so a refused reload leaves exactly what was there.
         let tls = self
             .tls
-            .reload(&self.config.tls)
+            .prepare(&self.config.tls)
             .map_err(|e| format!("TLS: {e}"));
-        let register = Register::load(&self.config.register)
-            .map(|r| self.register.store(Arc::new(r)))
-            .map_err(|e| format!("register: {e}"));
+        let register = Register::load(&self.config.register).map_err(|e| format!("register: {e}"));
         match (tls, register) {
-            (Ok(()), Ok(())) => {
+            (Ok(tls), Ok(register)) => {
+                self.tls.install(tls);
+                self.register.store(Arc::new(register));
+                self.metrics.reloaded(true);
                 tracing::info!("reloaded TLS files, CRLs and the register");
+                self.warn_expiring();
                 Ok(())
             }
             (a, b) => {
                 let why: Vec<String> = [a.err(), b.err()].into_iter().flatten().collect();
                 let why = why.join("; ");
+                self.metrics.reloaded(false);
                 tracing::warn!(error = %why, "reload refused; the previous files stay in force");
                 Err(why)
             }
         }
+    }
+
+    /// Logs a warning for each certificate or CRL expiring within `[tls]
+    /// expiry_warning_days`.
+    pub fn warn_expiring(&self) -> usize {
+        let list = crate::expiry::list(&self.tls.expiry(), &self.register.load(), self.clock.now());
+        crate::expiry::warn(&list, self.config.expiry_warning_days)
     }
 
     /// The maintenance fault if a window is open now, with `Retry-After` to its end.
@@ -132,6 +147,9 @@ pub enum ServeError {
     /// The audit log cannot be opened.
     #[error("audit log: {0}")]
     Audit(String),
+    /// The load job's state cannot be read.
+    #[error("load job: {0}")]
+    Load(#[from] crate::load::job::JobError),
     /// The maintenance windows are unusable.
     #[error("maintenance windows: {0}")]
     Schedule(String),
@@ -159,8 +177,16 @@ pub fn build_state_with(
             path: store_dir.clone(),
             source,
         })?;
+    let loads = Job::new(&config)?;
+    // Deliveries waiting in the inbox are the operator's data: the job loads them once the
+    // listeners are up. Only a store with nothing to load gets the demo population, and only
+    // where the configuration allows it.
     if !store.snapshot().has_data() {
-        load_demo(&config, &store)?;
+        if !config.load.demo {
+            tracing::warn!(inbox = %loads.inbox().display(), "empty store and `[load] demo = false`: no data until a FULL delivery is loaded");
+        } else if crate::load::job::waiting(loads.inbox())?.is_empty() {
+            load_demo(&config, &store)?;
+        }
     }
     let tls = TlsState::new(&config.tls)?;
     let register = Register::load(&config.register)?;
@@ -178,6 +204,7 @@ pub fn build_state_with(
         clock,
         windows,
         audit,
+        loads,
     }))
 }
 
@@ -230,8 +257,21 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let admin = tokio::spawn(crate::admin::run(admin, state.clone(), rx.clone()));
     let server = tokio::spawn(crate::http::run(listener, state.clone(), rx));
     let hup = tokio::spawn(reload_on_sighup(state.clone()));
+    let loads = tokio::spawn(daily_loads(state.clone()));
+    let expiry = tokio::spawn(warn_expiring_daily(state.clone()));
+    let watch = state
+        .config
+        .watch_interval
+        .map(|every| tokio::spawn(crate::watch::reload_on_change(state.clone(), every)));
     shutdown_signal().await;
     hup.abort();
+    // A run under way is blocking work that finishes on its own (each file is atomic);
+    // aborting only stops waiting for the next one.
+    loads.abort();
+    expiry.abort();
+    if let Some(w) = watch {
+        w.abort();
+    }
     tracing::info!("shutting down: no new connections; draining open ones");
     let _ = tx.send(true);
     let _ = server.await;
@@ -252,6 +292,53 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         ),
     }
     Ok(())
+}
+
+/// Runs the load job at `[load] daily_at` every day, and once at start if a run was missed.
+async fn daily_loads(state: Arc<AppState>) {
+    {
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let now = state.clock.now();
+            state.loads.record_store(&state.store, now);
+            if state.loads.missed(now) {
+                tracing::info!("load job: the last scheduled run was missed; running now");
+                state.loads.run_now(&state.store, now);
+            }
+        })
+        .await;
+    }
+    let mut next = state.loads.next_run(state.clock.now());
+    tracing::info!(next = %next.with_timezone(&chrono_tz::Europe::Stockholm), "load job scheduled");
+    loop {
+        let now = state.clock.now();
+        if now >= next {
+            let s = state.clone();
+            let _ = tokio::task::spawn_blocking(move || s.loads.run_now(&s.store, now)).await;
+            next = state.loads.next_run(state.clock.now());
+            tracing::info!(next = %next.with_timezone(&chrono_tz::Europe::Stockholm), "load job scheduled");
+        }
+        // Wake at least every minute: the clock may jump (suspend, NTP step, faketime).
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::time::sleep(wait.min(std::time::Duration::from_secs(60))).await;
+    }
+}
+
+/// The expiry warnings at start and then once a day.
+async fn warn_expiring_daily(state: Arc<AppState>) {
+    loop {
+        state.warn_expiring();
+        tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
+    }
+}
+
+/// Runs the load job now, off the async workers (`POST /load`).
+pub async fn load_now(state: Arc<AppState>) -> Arc<crate::load::job::JobState> {
+    let s = state.clone();
+    match tokio::task::spawn_blocking(move || s.loads.run_now(&s.store, s.clock.now())).await {
+        Ok(st) => st,
+        Err(_) => state.loads.state(),
+    }
 }
 
 /// `SIGHUP` re-reads the TLS files, CRLs and the register.

@@ -7,14 +7,6 @@ use common::*;
 
 const PP: &str = "/na/na_epersondata/V2/personpostXML";
 
-/// The value of one series in a Prometheus text exposition.
-fn series(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_reload() {
     let server = RealServer::start(&[], &[]).await;
@@ -89,5 +81,29 @@ async fn health_metrics_and_reload() {
     assert_eq!(
         server.admin("POST", "/reload").await,
         (200, "reloaded\n".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_demo_an_empty_store_is_alive_but_not_ready() {
+    let server = RealServer::start_custom(&[], &[], |_, mut config| {
+        config.push_str("[load]\ndemo = false\n");
+        config
+    })
+    .await;
+    assert_eq!(server.admin("GET", "/livez").await, (200, "alive\n".into()));
+    assert_eq!(
+        server.admin("GET", "/readyz").await,
+        (503, "no data\n".into())
+    );
+    assert_eq!(
+        server.admin("GET", "/healthz").await,
+        (503, "no data\n".into())
+    );
+    let (_, text) = server.admin("GET", "/metrics").await;
+    assert_eq!(series(&text, "folkreg_store_records"), Some(0.0));
+    assert!(
+        !server.data().join("demo").exists(),
+        "no demo population made"
     );
 }

@@ -238,8 +238,9 @@ fn client_verifier_with(
     )))
 }
 
-/// A configuration and what `/metrics` reports about its material.
-struct Built {
+/// A configuration built from the files and what `/metrics` reports about its material:
+/// checked, not yet in use ([`TlsState::prepare`], [`TlsState::install`]).
+pub struct Built {
     config: Arc<ServerConfig>,
     expiry: ExpiryReport,
 }
@@ -325,11 +326,22 @@ impl TlsState {
     /// Re-reads the files and swaps in the new configuration if it builds; on error the
     /// current one stays in use and the error says which file is wrong.
     pub fn reload(&self, files: &TlsFiles) -> Result<(), TlsError> {
-        let built = build(files, &self.failures)?;
+        let built = self.prepare(files)?;
+        self.install(built);
+        Ok(())
+    }
+
+    /// Reads and checks the files without putting them in force, so that a reload of several
+    /// kinds of files can take all or none.
+    pub fn prepare(&self, files: &TlsFiles) -> Result<Built, TlsError> {
+        build(files, &self.failures)
+    }
+
+    /// Puts a prepared configuration in force for new connections.
+    pub fn install(&self, built: Built) {
         self.config.store(built.config);
         self.expiry.store(Arc::new(built.expiry));
         tracing::info!("TLS configuration reloaded");
-        Ok(())
     }
 
     /// Handshake refusals by reason.

@@ -501,3 +501,11 @@ impl Drop for RealServer {
         let _ = self.child.wait();
     }
 }
+
+/// The value of one series in a Prometheus text exposition.
+pub fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}

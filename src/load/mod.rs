@@ -11,6 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod job;
+
 use crate::delivery::{DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp};
 use crate::store::{LoadSummary, Store, StoreError};
 

@@ -1,0 +1,523 @@
+//! The daily load job (DOMAIN.md §6): takes the deliveries waiting in `[load] inbox`, applies
+//! them in löpnummer order through the one load path, and files each away:
+//!
+//! - applied, or already applied earlier (a repeated delivery, or a crash between the store's
+//!   commit and the move) → `inbox/archive/`;
+//! - refused (invalid, a gap in the löpnummer, a person the store does not have) →
+//!   `inbox/rejected/` with `NAME.reason` beside it, and the run stops there: later files stay
+//!   in the inbox, the service keeps serving what it had;
+//! - the machine failed (disk full, I/O) → the file stays in the inbox for the next run.
+//!
+//! Only regular files named `*.xml` or `*.xml.gz` not starting with `.` are deliveries, so a
+//! sender that writes `NAME.part` (or `.NAME`) and renames when done is never read half-way.
+//!
+//! One run at a time per data directory: `DATA_DIR/load.lock` is held (an OS file lock, gone
+//! with the process) for the whole run, by `serve`'s job and by `folkreg load` alike. The
+//! job's state — last run, its outcome, the files it handled — is kept in
+//! `DATA_DIR/loadjob.json` (replaced atomically), which `folkreg status` reads.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{load_file, LoadError};
+use crate::config::Config;
+use crate::delivery::{DeliveryHeader, DeliveryReader, DeliveryTyp};
+use crate::schedule::Daily;
+use crate::store::{Store, StoreInfo};
+
+/// Name of the lock file in the data directory.
+pub const LOCK_FILE: &str = "load.lock";
+/// Name of the state file in the data directory.
+pub const STATE_FILE: &str = "loadjob.json";
+/// Folder under the inbox for applied deliveries.
+pub const ARCHIVE: &str = "archive";
+/// Folder under the inbox for refused deliveries.
+pub const REJECTED: &str = "rejected";
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No run yet.
+    #[default]
+    Never,
+    /// The inbox held no deliveries.
+    Nothing,
+    /// Every delivery was applied (or had been already).
+    Ok,
+    /// A delivery was refused or the store failed; the run stopped there.
+    Failed,
+    /// Another process held the load lock; nothing was done.
+    Locked,
+}
+
+impl Outcome {
+    /// Every outcome, for metrics.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Never,
+        Outcome::Nothing,
+        Outcome::Ok,
+        Outcome::Failed,
+        Outcome::Locked,
+    ];
+
+    /// The name used in the state file, the log and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Never => "never",
+            Outcome::Nothing => "nothing",
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Locked => "locked",
+        }
+    }
+}
+
+/// What happened to one delivery file in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handled {
+    /// File name (no folder).
+    pub file: String,
+    /// Its löpnummer, if its header could be read.
+    pub lopnummer: Option<u64>,
+    /// `applied`, `already_applied`, `rejected` or `kept` (left in the inbox: machine failure).
+    pub result: String,
+    /// Records applied (for `applied`).
+    #[serde(default)]
+    pub records: u64,
+    /// Why, for `rejected`, `kept` and `already_applied`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The job's state, kept in `loadjob.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobState {
+    /// When the last run started.
+    pub last_run: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What it did with each file it looked at.
+    #[serde(default)]
+    pub files: Vec<Handled>,
+    /// When a run last ended without failure.
+    pub last_ok: Option<DateTime<Utc>>,
+    /// The store after the run (also written at `serve` start): lets `folkreg status` report
+    /// while `serve` holds the store.
+    #[serde(default)]
+    pub store: StoreInfo,
+    /// When this file was written.
+    pub written: Option<DateTime<Utc>>,
+}
+
+impl JobState {
+    /// Reads the state file of `data_dir`; a missing file is the state "never ran".
+    pub fn read(data_dir: &Path) -> Result<JobState, JobError> {
+        let path = data_dir.join(STATE_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| JobError::State(path, e.to_string()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(JobState::default()),
+            Err(e) => Err(JobError::Io(path, e)),
+        }
+    }
+
+    /// Writes the state file atomically (temporary file, fsync, rename, fsync of the folder).
+    pub fn write(&mut self, data_dir: &Path, now: DateTime<Utc>) -> Result<(), JobError> {
+        self.written = Some(now);
+        let me = &*self;
+        let path = data_dir.join(STATE_FILE);
+        let tmp = data_dir.join(format!(".{STATE_FILE}.tmp"));
+        let json = serde_json::to_vec_pretty(&me)
+            .map_err(|e| JobError::State(path.clone(), e.to_string()))?;
+        let io = |e| JobError::Io(path.clone(), e);
+        {
+            use std::io::Write;
+            let mut f = File::create(&tmp).map_err(io)?;
+            f.write_all(&json).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        sync_dir(data_dir).map_err(io)
+    }
+
+    /// The files the last run refused.
+    pub fn rejected(&self) -> impl Iterator<Item = &Handled> {
+        self.files.iter().filter(|h| h.result == "rejected")
+    }
+}
+
+/// Why the job could not do its work at all (as opposed to refusing a file).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// A file or folder of the job cannot be used.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// The state file cannot be read or written.
+    #[error("{0}: {1}")]
+    State(PathBuf, String),
+    /// Another process holds the load lock.
+    #[error("{0}: another folkreg process is loading into this data directory")]
+    Locked(PathBuf),
+}
+
+/// The held load lock of a data directory; released when dropped (or when the process ends,
+/// however it ends).
+#[derive(Debug)]
+pub struct LoadLock {
+    _file: File,
+}
+
+impl LoadLock {
+    /// Takes the lock without waiting, or says who has it.
+    pub fn try_acquire(data_dir: &Path) -> Result<LoadLock, JobError> {
+        let path = data_dir.join(LOCK_FILE);
+        std::fs::create_dir_all(data_dir).map_err(|e| JobError::Io(data_dir.to_owned(), e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| JobError::Io(path.clone(), e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(LoadLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(JobError::Locked(path)),
+            Err(std::fs::TryLockError::Error(e)) => Err(JobError::Io(path, e)),
+        }
+    }
+}
+
+/// The delivery files waiting in `inbox`, in name order (the run orders them by löpnummer).
+pub fn waiting(inbox: &Path) -> Result<Vec<PathBuf>, JobError> {
+    let entries = match std::fs::read_dir(inbox) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(JobError::Io(inbox.to_owned(), e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| JobError::Io(inbox.to_owned(), e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_delivery =
+            !name.starts_with('.') && (name.ends_with(".xml") || name.ends_with(".xml.gz"));
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_delivery && is_file {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// One run of the job over `inbox` into `store`. Holds the load lock of `data_dir` throughout
+/// and writes the state file at the end. `previous` is the state before the run (its
+/// `last_ok` carries over).
+pub fn run(
+    store: &Store,
+    data_dir: &Path,
+    inbox: &Path,
+    previous: &JobState,
+    now: DateTime<Utc>,
+) -> JobState {
+    let mut state = JobState {
+        last_run: Some(now),
+        last_ok: previous.last_ok,
+        ..JobState::default()
+    };
+    let outcome = match LoadLock::try_acquire(data_dir) {
+        Ok(_lock) => run_locked(store, inbox, &mut state.files),
+        Err(e @ JobError::Locked(_)) => {
+            tracing::warn!(error = %e, "load job skipped");
+            Outcome::Locked
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "load job cannot take its lock");
+            Outcome::Failed
+        }
+    };
+    state.outcome = outcome;
+    if matches!(outcome, Outcome::Ok | Outcome::Nothing) {
+        state.last_ok = Some(now);
+    }
+    state.store = store.info();
+    match outcome {
+        Outcome::Failed => tracing::error!(
+            outcome = outcome.as_str(),
+            files = state.files.len(),
+            lopnummer = state.store.lopnummer.unwrap_or(0),
+            "load job run stopped; serving the data as it was"
+        ),
+        _ => tracing::info!(
+            outcome = outcome.as_str(),
+            files = state.files.len(),
+            lopnummer = state.store.lopnummer.unwrap_or(0),
+            "load job run done"
+        ),
+    }
+    if let Err(e) = state.write(data_dir, now) {
+        tracing::error!(error = %e, "cannot write the load job's state file");
+    }
+    state
+}
+
+fn run_locked(store: &Store, inbox: &Path, files: &mut Vec<Handled>) -> Outcome {
+    let paths = match waiting(inbox) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the inbox");
+            return Outcome::Failed;
+        }
+    };
+    if paths.is_empty() {
+        return Outcome::Nothing;
+    }
+    // Headers first: the run order is the löpnummer order, whatever the names say. A file
+    // whose header cannot be read has no place in that order, so nothing is applied.
+    let mut ordered = Vec::with_capacity(paths.len());
+    for path in paths {
+        match DeliveryReader::open(&path) {
+            Ok(r) => ordered.push((path, r.header().clone())),
+            Err(source) => {
+                let why = LoadError::Delivery {
+                    path: path.clone(),
+                    source,
+                };
+                files.push(reject(inbox, &path, None, &why.to_string()));
+                return Outcome::Failed;
+            }
+        }
+    }
+    ordered.sort_by_key(|(_, h)| (h.lopnummer, h.typ != DeliveryTyp::Full));
+    for (path, header) in ordered {
+        let lopnummer = header.lopnummer;
+        match decide(&store.info(), &header) {
+            Decision::Apply => {}
+            Decision::Refuse(why) => {
+                files.push(reject(inbox, &path, Some(lopnummer), &why));
+                return Outcome::Failed;
+            }
+            Decision::Already(why) => {
+                tracing::warn!(file = %name_of(&path), lopnummer, "{why}");
+                files.push(file_away(
+                    inbox,
+                    &path,
+                    ARCHIVE,
+                    Handled {
+                        file: name_of(&path),
+                        lopnummer: Some(lopnummer),
+                        result: "already_applied".into(),
+                        records: 0,
+                        reason: Some(why),
+                    },
+                ));
+                continue;
+            }
+        }
+        match load_file(store, &path, false) {
+            Ok(report) => files.push(file_away(
+                inbox,
+                &path,
+                ARCHIVE,
+                Handled {
+                    file: name_of(&path),
+                    lopnummer: Some(lopnummer),
+                    result: "applied".into(),
+                    records: report.records,
+                    reason: None,
+                },
+            )),
+            Err(e @ LoadError::Store { .. }) => {
+                tracing::error!(error = %e, "store failure; the delivery stays in the inbox");
+                files.push(Handled {
+                    file: name_of(&path),
+                    lopnummer: Some(lopnummer),
+                    result: "kept".into(),
+                    records: 0,
+                    reason: Some(e.to_string()),
+                });
+                return Outcome::Failed;
+            }
+            Err(e) => {
+                files.push(reject(inbox, &path, Some(lopnummer), &e.to_string()));
+                return Outcome::Failed;
+            }
+        }
+    }
+    Outcome::Ok
+}
+
+/// What to do with a delivery, given the store it would go into.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Apply,
+    /// Applied before (repeated delivery, or a crash between the commit and the move).
+    Already(String),
+    /// Would take the store back to older data.
+    Refuse(String),
+}
+
+fn decide(at: &StoreInfo, header: &DeliveryHeader) -> Decision {
+    let Some(current) = at.lopnummer.filter(|_| at.generation > 0) else {
+        return Decision::Apply;
+    };
+    let n = header.lopnummer;
+    match header.typ {
+        DeliveryTyp::Delta if n <= current => Decision::Already(format!(
+            "löpnummer {n} is already applied (the store is at {current}); archived without applying"
+        )),
+        DeliveryTyp::Full
+            if n == current && at.skapad.as_deref() == Some(header.skapad.as_str()) =>
+        {
+            Decision::Already(format!(
+                "this FULL delivery (löpnummer {n}, created {}) is the one the store holds; archived without applying",
+                header.skapad
+            ))
+        }
+        DeliveryTyp::Full if n < current => Decision::Refuse(format!(
+            "FULL delivery löpnummer {n} is older than the data served (löpnummer {current}); loading it would take the store back (use `folkreg load` to restore on purpose)"
+        )),
+        _ => Decision::Apply,
+    }
+}
+
+/// Moves a refused file to `rejected/` and writes `NAME.reason` beside it.
+fn reject(inbox: &Path, path: &Path, lopnummer: Option<u64>, why: &str) -> Handled {
+    tracing::error!(file = %name_of(path), error = %why, "delivery refused; moved to rejected/");
+    let handled = file_away(
+        inbox,
+        path,
+        REJECTED,
+        Handled {
+            file: name_of(path),
+            lopnummer,
+            result: "rejected".into(),
+            records: 0,
+            reason: Some(why.to_owned()),
+        },
+    );
+    let reason = inbox
+        .join(REJECTED)
+        .join(format!("{}.reason", handled.file));
+    if let Err(e) = std::fs::write(&reason, format!("{why}\n")) {
+        tracing::error!(file = %reason.display(), error = %e, "cannot write the reason file");
+    }
+    handled
+}
+
+/// Moves `path` into `inbox/folder/`, under a free name (`NAME`, `NAME.1`, …), and makes the
+/// move durable. `handled.file` becomes the name it got there.
+fn file_away(inbox: &Path, path: &Path, folder: &str, mut handled: Handled) -> Handled {
+    let dir = inbox.join(folder);
+    let moved = std::fs::create_dir_all(&dir).and_then(|()| {
+        let name = name_of(path);
+        let mut target = dir.join(&name);
+        let mut n = 0;
+        while target.exists() {
+            n += 1;
+            target = dir.join(format!("{name}.{n}"));
+        }
+        std::fs::rename(path, &target)?;
+        sync_dir(&dir)?;
+        sync_dir(inbox)?;
+        Ok(name_of(&target))
+    });
+    match moved {
+        Ok(name) => handled.file = name,
+        Err(e) => tracing::error!(
+            file = %path.display(),
+            folder,
+            error = %e,
+            "cannot move the delivery out of the inbox"
+        ),
+    }
+    handled
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests;
+
+/// The job as `serve` runs it: the daily time, the state (shared with `/metrics`, `/load`
+/// and the log), and one run at a time within the process (the lock file covers other
+/// processes).
+#[derive(Debug)]
+pub struct Job {
+    data_dir: PathBuf,
+    inbox: PathBuf,
+    daily: Daily,
+    state: ArcSwap<JobState>,
+    running: Mutex<()>,
+}
+
+impl Job {
+    /// The job of this configuration, with the state its last run left.
+    pub fn new(config: &Config) -> Result<Job, JobError> {
+        let daily = Daily::parse(&config.load.daily_at)
+            .map_err(|e| JobError::State(PathBuf::from("[load] daily_at"), e.to_string()))?;
+        Ok(Job {
+            data_dir: config.data_dir.clone(),
+            inbox: config.load.inbox.clone(),
+            daily,
+            state: ArcSwap::from_pointee(JobState::read(&config.data_dir)?),
+            running: Mutex::new(()),
+        })
+    }
+
+    /// The state after the last run.
+    pub fn state(&self) -> Arc<JobState> {
+        self.state.load_full()
+    }
+
+    /// The inbox.
+    pub fn inbox(&self) -> &Path {
+        &self.inbox
+    }
+
+    /// Whether a scheduled run was missed (the service was down at the daily time, or never
+    /// ran the job): then it runs at start.
+    pub fn missed(&self, now: DateTime<Utc>) -> bool {
+        let due = self.daily.last_at_or_before(now);
+        self.state().last_run.is_none_or(|t| t < due)
+    }
+
+    /// The next scheduled run after `now`.
+    pub fn next_run(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.daily.next_after(now)
+    }
+
+    /// Runs the job now (blocking: call it off the async workers), after any run under way.
+    pub fn run_now(&self, store: &Store, now: DateTime<Utc>) -> Arc<JobState> {
+        let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let next = Arc::new(run(store, &self.data_dir, &self.inbox, &self.state(), now));
+        self.state.store(next.clone());
+        next
+    }
+
+    /// Records the store as it is now in the state file (at start), so that `folkreg status`
+    /// can report while `serve` holds the store.
+    pub fn record_store(&self, store: &Store, now: DateTime<Utc>) {
+        let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = (*self.state()).clone();
+        state.store = store.info();
+        if let Err(e) = state.write(&self.data_dir, now) {
+            tracing::warn!(error = %e, "cannot write the load job's state file");
+        }
+        self.state.store(Arc::new(state));
+    }
+}

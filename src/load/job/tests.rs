@@ -1,0 +1,275 @@
+use super::*;
+use chrono::{NaiveDate, TimeZone};
+
+const PERSONS: usize = 60;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 1).expect("date")
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 4, 30, 0).unwrap()
+}
+
+/// A FULL delivery and `deltas` deltas after it, made in `dir`; returns their paths in
+/// löpnummer order.
+fn chain(dir: &Path, deltas: usize) -> Vec<PathBuf> {
+    let full = dir.join("leverans-000001-FULL.xml.gz");
+    crate::generate::write_full(PERSONS, 7, today(), Some(&full)).expect("full");
+    let mut out = vec![full];
+    for i in 0..deltas {
+        let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
+        let prev = out.last().expect("previous").clone();
+        crate::generate::write_delta(&prev, 5, 100 + i as u64, today(), Some(&next))
+            .expect("delta");
+        out.push(next);
+    }
+    out
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    inbox: PathBuf,
+    made: Vec<PathBuf>,
+    store: Store,
+}
+
+fn fixture(deltas: usize) -> Fixture {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let made_dir = tmp.path().join("made");
+    std::fs::create_dir_all(&made_dir).expect("dir");
+    let made = chain(&made_dir, deltas);
+    let data = tmp.path().join("data");
+    let inbox = data.join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let store = Store::open(&data.join("store"), 8 << 20).expect("store");
+    Fixture {
+        _tmp: tmp,
+        data,
+        inbox,
+        made,
+        store,
+    }
+}
+
+impl Fixture {
+    /// Copies made file `i` into the inbox under `name`.
+    fn deliver(&self, i: usize, name: &str) {
+        std::fs::copy(&self.made[i], self.inbox.join(name)).expect("copy");
+    }
+
+    fn run(&self) -> JobState {
+        let before = JobState::read(&self.data).expect("state");
+        run(&self.store, &self.data, &self.inbox, &before, now())
+    }
+
+    fn names(&self, folder: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.inbox.join(folder))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+#[test]
+fn applies_in_lopnummer_order_and_archives() {
+    let f = fixture(2);
+    // Names that sort opposite to the löpnummer: the headers decide the order.
+    f.deliver(2, "a-third.xml.gz");
+    f.deliver(1, "b-second.xml.gz");
+    f.deliver(0, "c-first.xml.gz");
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Ok, "{state:?}");
+    let order: Vec<_> = state.files.iter().map(|h| h.lopnummer).collect();
+    assert_eq!(order, [Some(1), Some(2), Some(3)]);
+    assert!(state.files.iter().all(|h| h.result == "applied"));
+    assert_eq!(state.files[0].records, PERSONS as u64);
+    assert_eq!(f.store.info().lopnummer, Some(3));
+    assert_eq!(state.store.lopnummer, Some(3));
+    assert_eq!(state.last_ok, Some(now()));
+    assert_eq!(f.names(""), Vec::<String>::new());
+    assert_eq!(
+        f.names(ARCHIVE),
+        ["a-third.xml.gz", "b-second.xml.gz", "c-first.xml.gz"]
+    );
+    // The state file says the same, and the next run finds nothing.
+    let read = JobState::read(&f.data).expect("state file");
+    assert_eq!(read.outcome, Outcome::Ok);
+    assert_eq!(read.files, state.files);
+    assert_eq!(f.run().outcome, Outcome::Nothing);
+}
+
+#[test]
+fn a_gap_is_refused_with_a_reason_and_stops_the_run() {
+    let f = fixture(3);
+    f.deliver(0, "l1.xml.gz");
+    assert_eq!(f.run().outcome, Outcome::Ok);
+    // Löpnummer 2 is lost: 3 must not be applied, and 4 must wait.
+    f.deliver(2, "l3.xml.gz");
+    f.deliver(3, "l4.xml.gz");
+    let before = f.store.info();
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Failed);
+    assert_eq!(f.store.info(), before, "nothing applied");
+    assert_eq!(f.names(REJECTED), ["l3.xml.gz", "l3.xml.gz.reason"]);
+    assert_eq!(
+        f.names(""),
+        ["l4.xml.gz"],
+        "the later file waits in the inbox"
+    );
+    let reason =
+        std::fs::read_to_string(f.inbox.join(REJECTED).join("l3.xml.gz.reason")).expect("reason");
+    assert!(reason.contains("löpnummer 3"), "{reason}");
+    assert!(reason.contains("2 is expected"), "{reason}");
+    let rejected: Vec<_> = state.rejected().collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].reason.as_deref(), Some(reason.trim_end()));
+    // The previous successful run is still on record.
+    assert_eq!(
+        state.last_ok,
+        JobState::read(&f.data).expect("state").last_ok
+    );
+    // Once 2 arrives, 2 and then 4 … still needs 3: delivering 2 and 3 again completes it.
+    f.deliver(1, "l2.xml.gz");
+    f.deliver(2, "l3-again.xml.gz");
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Ok, "{state:?}");
+    assert_eq!(f.store.info().lopnummer, Some(4));
+}
+
+#[test]
+fn an_unreadable_file_is_refused_before_anything_is_applied() {
+    let f = fixture(1);
+    f.deliver(0, "l1.xml.gz");
+    std::fs::write(f.inbox.join("broken.xml"), b"<not a delivery").expect("write");
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Failed);
+    assert_eq!(f.store.info().generation, 0, "nothing applied");
+    assert_eq!(f.names(REJECTED), ["broken.xml", "broken.xml.reason"]);
+    assert_eq!(f.names(""), ["l1.xml.gz"]);
+    // The next run goes on with what is left.
+    assert_eq!(f.run().outcome, Outcome::Ok);
+    assert_eq!(f.store.info().lopnummer, Some(1));
+}
+
+#[test]
+fn a_repeated_delivery_is_archived_without_applying() {
+    let f = fixture(1);
+    f.deliver(0, "l1.xml.gz");
+    f.deliver(1, "l2.xml.gz");
+    assert_eq!(f.run().outcome, Outcome::Ok);
+    let info = f.store.info();
+    f.deliver(1, "l2.xml.gz");
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Ok);
+    assert_eq!(state.files.len(), 1);
+    assert_eq!(state.files[0].result, "already_applied");
+    assert_eq!(f.store.info(), info);
+    // Same name again: filed beside the first copy, never over it.
+    assert_eq!(f.names(ARCHIVE), ["l1.xml.gz", "l2.xml.gz", "l2.xml.gz.1"]);
+    // The FULL the deltas built on, sent again, would take the store back: refused.
+    f.deliver(0, "l1.xml.gz");
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Failed);
+    assert_eq!(f.store.info(), info);
+    assert_eq!(f.names(REJECTED), ["l1.xml.gz", "l1.xml.gz.reason"]);
+    assert!(state.files[0]
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("older than the data served")));
+}
+
+#[test]
+fn files_being_written_are_not_deliveries() {
+    let f = fixture(0);
+    f.deliver(0, "l1.xml.gz.part");
+    f.deliver(0, ".l1.xml.gz");
+    std::fs::create_dir_all(f.inbox.join("folder.xml")).expect("dir");
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Nothing);
+    assert_eq!(f.names(""), [".l1.xml.gz", "l1.xml.gz.part"]);
+}
+
+#[test]
+fn a_held_lock_skips_the_run() {
+    let f = fixture(0);
+    f.deliver(0, "l1.xml.gz");
+    let held = LoadLock::try_acquire(&f.data).expect("lock");
+    assert!(matches!(
+        LoadLock::try_acquire(&f.data),
+        Err(JobError::Locked(_))
+    ));
+    let state = f.run();
+    assert_eq!(state.outcome, Outcome::Locked);
+    assert_eq!(f.names(""), ["l1.xml.gz"], "untouched");
+    drop(held);
+    assert_eq!(f.run().outcome, Outcome::Ok);
+}
+
+#[test]
+fn no_state_file_means_never_ran() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = JobState::read(tmp.path()).expect("read");
+    assert_eq!(s.outcome, Outcome::Never);
+    assert_eq!(s.last_run, None);
+    std::fs::write(tmp.path().join(STATE_FILE), b"{").expect("write");
+    let e = JobState::read(tmp.path()).unwrap_err();
+    assert!(e.to_string().contains(STATE_FILE), "{e}");
+}
+
+#[test]
+fn decisions_against_the_store() {
+    let header = |lopnummer, typ, skapad: &str| DeliveryHeader {
+        lopnummer,
+        typ,
+        skapad: skapad.into(),
+        antal: 0,
+    };
+    let at = StoreInfo {
+        generation: 3,
+        lopnummer: Some(10),
+        skapad: Some("2026-11-20T05:00:00+01:00".into()),
+        ..StoreInfo::default()
+    };
+    let d = |h| decide(&at, &h);
+    assert_eq!(d(header(11, DeliveryTyp::Delta, "x")), Decision::Apply);
+    assert_eq!(
+        d(header(12, DeliveryTyp::Delta, "x")),
+        Decision::Apply,
+        "the store refuses gaps"
+    );
+    assert!(matches!(
+        d(header(10, DeliveryTyp::Delta, "x")),
+        Decision::Already(_)
+    ));
+    assert!(matches!(
+        d(header(3, DeliveryTyp::Delta, "x")),
+        Decision::Already(_)
+    ));
+    assert_eq!(d(header(11, DeliveryTyp::Full, "x")), Decision::Apply);
+    assert_eq!(
+        d(header(10, DeliveryTyp::Full, "2026-11-21T05:00:00+01:00")),
+        Decision::Apply,
+        "a new FULL with the same number (a restarted sequence) replaces"
+    );
+    assert!(matches!(
+        d(header(10, DeliveryTyp::Full, "2026-11-20T05:00:00+01:00")),
+        Decision::Already(_)
+    ));
+    assert!(matches!(
+        d(header(9, DeliveryTyp::Full, "x")),
+        Decision::Refuse(_)
+    ));
+    let empty = StoreInfo::default();
+    assert_eq!(
+        decide(&empty, &header(9, DeliveryTyp::Delta, "x")),
+        Decision::Apply
+    );
+}
