@@ -54,7 +54,7 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, mut shutdown: watc
 
 /// The liveness answer: `ok`, or why SOAP clients are turned away now.
 pub fn health(state: &AppState) -> (StatusCode, &'static str) {
-    if state.windows.open_at(state.clock.now()).is_some() {
+    if state.windows.load().open_at(state.clock.now()).is_some() {
         (StatusCode::SERVICE_UNAVAILABLE, "maintenance\n")
     } else if !state.store.snapshot().has_data() {
         (StatusCode::SERVICE_UNAVAILABLE, "no data\n")

@@ -11,16 +11,19 @@
 //!   and the one XML rendering of `Folkbokforingspost` that responses share.
 //! - [`generate`]: the deterministic synthetic population and its delta deliveries.
 //! - [`store`]: the sled store — generations, indexes, consistent snapshot reads.
-//! - [`load`]: the load job, one path for the CLI and the scheduler.
+//! - [`load`]: the one load path (CLI, first start, daily job); `load::job`: the daily
+//!   job over the inbox — archive/rejected, the load lock, its state file.
 //! - [`search`]: namnsökning semantics — folding, patterns, the match on a record.
 //! - [`schedule`]: maintenance windows and the daily load time, on an injectable clock.
 //! - [`register`]: organisations, certificates, categories and switches.
 //! - [`tls`]: rustls configuration, the client verifier, peer identity, the dev PKI.
+//! - [`watch`]: reload when the TLS files or the register change (polled, debounced).
+//! - [`expiry`]: what expires when (server certificate, CAs, CRLs, client certificates).
 //! - [`soap`]: envelopes in, answers and faults out (Navet's wire format).
 //! - [`ops`]: one file per SOAP operation.
 //! - [`access`]: what a caller may see — the one place with those rules.
 //! - [`http`]: the SOAP listener — accept, TLS, limits, routing, graceful shutdown.
-//! - [`admin`]: the admin listener — health, readiness, metrics, reload.
+//! - [`admin`]: the admin listener — health, liveness, readiness, metrics, reload, load now.
 //! - [`metrics`]: the Prometheus metrics, registered once.
 //! - [`server`]: `folkreg serve` — state built once, listeners, signals.
 //! - [`audit`]: the audit log — one JSON line per served request, synced before the answer

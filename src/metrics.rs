@@ -270,7 +270,7 @@ impl Metrics {
     pub fn render(&self, state: &AppState) -> String {
         let now = state.clock.now();
         self.maintenance
-            .set(i64::from(state.windows.open_at(now).is_some()));
+            .set(i64::from(state.windows.load().open_at(now).is_some()));
         let info = state.store.info();
         self.store_generation.set(saturating(info.generation));
         self.store_records.set(saturating(info.records));

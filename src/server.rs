@@ -43,8 +43,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Where "now" comes from (tests set it).
     pub clock: Arc<dyn Clock>,
-    /// The maintenance windows (DOMAIN.md §6).
-    pub windows: Windows,
+    /// The maintenance windows (DOMAIN.md §6); `[maintenance]` is re-read on reload, so an
+    /// operator announces a planned outage without a restart.
+    pub windows: ArcSwap<Windows>,
     /// The audit log: one durable line per answered SOAP request.
     pub audit: AuditLog,
     /// The daily load job.
@@ -73,30 +74,56 @@ impl AppState {
     /// cannot be used is refused and the previous one stays in force; new handshakes use the
     /// new TLS configuration, open connections carry on.
     pub fn reload(&self) -> Result<(), String> {
-        // All or nothing: both kinds of files are read and checked before either is put in
-        // force, so a refused reload leaves exactly what was there.
+        // All or nothing: every kind of file is read and checked before any is put in force,
+        // so a refused reload leaves exactly what was there.
         let tls = self
             .tls
             .prepare(&self.config.tls)
             .map_err(|e| format!("TLS: {e}"));
         let register = Register::load(&self.config.register).map_err(|e| format!("register: {e}"));
-        match (tls, register) {
-            (Ok(tls), Ok(register)) => {
+        let windows = self.reread_windows();
+        match (tls, register, windows) {
+            (Ok(tls), Ok(register), Ok(windows)) => {
                 self.tls.install(tls);
                 self.register.store(Arc::new(register));
+                if let Some(w) = windows {
+                    self.windows.store(Arc::new(w));
+                }
                 self.metrics.reloaded(true);
-                tracing::info!("reloaded TLS files, CRLs and the register");
+                tracing::info!("reloaded TLS files, CRLs, the register and [maintenance]");
                 self.warn_expiring();
                 Ok(())
             }
-            (a, b) => {
-                let why: Vec<String> = [a.err(), b.err()].into_iter().flatten().collect();
+            (a, b, c) => {
+                let why: Vec<String> = [a.err(), b.err(), c.err()].into_iter().flatten().collect();
                 let why = why.join("; ");
                 self.metrics.reloaded(false);
                 tracing::warn!(error = %why, "reload refused; the previous files stay in force");
                 Err(why)
             }
         }
+    }
+
+    /// The `[maintenance]` windows of the config file as it is now (None without a file).
+    /// Other changed keys are only logged: they take effect at the next start.
+    fn reread_windows(&self) -> Result<Option<Windows>, String> {
+        let Some(path) = &self.config.source else {
+            return Ok(None);
+        };
+        let now = Config::from_file(path).map_err(|e| format!("config: {e}"))?;
+        let windows = Windows::from_config(&now.maintenance)
+            .map_err(|e| format!("config: {}: [maintenance]: {e}", path.display()))?;
+        let others_changed = Config {
+            maintenance: self.config.maintenance.clone(),
+            ..now
+        } != self.config;
+        if others_changed {
+            tracing::warn!(
+                config = %path.display(),
+                "config changes other than [maintenance] take effect at the next restart"
+            );
+        }
+        Ok(Some(windows))
     }
 
     /// Logs a warning for each certificate or CRL expiring within `[tls]
@@ -109,10 +136,13 @@ impl AppState {
     /// The maintenance fault if a window is open now, with `Retry-After` to its end.
     pub fn maintenance_fault(&self) -> Option<Fault> {
         let now = self.clock.now();
-        self.windows.open_at(now).map(|w| Fault::Maintenance {
-            retry_after: crate::schedule::retry_after(now, w.to),
-            reason: w.reason,
-        })
+        self.windows
+            .load()
+            .open_at(now)
+            .map(|w| Fault::Maintenance {
+                retry_after: crate::schedule::retry_after(now, w.to),
+                reason: w.reason,
+            })
     }
 }
 
@@ -202,7 +232,7 @@ pub fn build_state_with(
         register: ArcSwap::from_pointee(register),
         metrics: Metrics::new(),
         clock,
-        windows,
+        windows: ArcSwap::from_pointee(windows),
         audit,
         loads,
     }))

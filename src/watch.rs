@@ -1,4 +1,5 @@
-//! Reload on file change: the TLS files, the CRLs and the register are looked at every
+//! Reload on file change: the TLS files, the CRLs, the register and the config file (for its
+//! `[maintenance]`) are looked at every
 //! `[reload] watch_seconds`; a change is reloaded once it has stayed the same for one more
 //! look, so a file written in several steps (or a Kubernetes Secret's symlink swap) is read
 //! whole. Polling, not inotify: it sees through symlinks to whatever the path names now, on
@@ -72,6 +73,8 @@ pub fn watched(state: &AppState) -> Vec<PathBuf> {
     let mut paths = vec![tls.cert.clone(), tls.key.clone(), tls.client_ca.clone()];
     paths.extend(tls.crls.iter().cloned());
     paths.push(state.config.register.clone());
+    // The config file itself, for `[maintenance]` (announced planned outages).
+    paths.extend(state.config.source.iter().cloned());
     paths
 }
 
@@ -93,7 +96,7 @@ pub async fn reload_on_change(state: Arc<AppState>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         if settle.settled(look_now().await) {
-            tracing::info!("TLS files, CRLs or register changed; reloading");
+            tracing::info!("watched files changed; reloading");
             let s = state.clone();
             let _ = tokio::task::spawn_blocking(move || s.reload()).await;
         }

@@ -137,3 +137,80 @@ fn status_lists_the_windows() {
         "{text}"
     );
 }
+
+/// An operator announces a planned outage in the config file of the running service: it is
+/// in force after a reload (no restart), and gone again when taken out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_outage_is_announced_without_a_restart() {
+    // The watch is off: the reload here is the operator's POST /reload.
+    let server = RealServer::start_custom(&[], &[], |_, mut config| {
+        config.push_str("[reload]\nwatch_seconds = 0\n");
+        config
+    })
+    .await;
+    let client = accepted_client(&[]);
+    let body = personpost_body(
+        client.org.as_deref().expect("org"),
+        client.bestallningsid.as_deref().expect("id"),
+        "196510213637",
+    );
+    assert_eq!(server.post(&client, PP, &body).await.status, 200);
+    let config_path = server.work.path().join("folkreg.toml");
+    let original = std::fs::read_to_string(&config_path).expect("config");
+    let local = |t: DateTime<Utc>| {
+        t.with_timezone(&chrono_tz::Europe::Stockholm)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let now = Utc::now();
+    let (from, to) = (
+        local(now - chrono::Duration::minutes(5)),
+        local(now + chrono::Duration::minutes(30)),
+    );
+    std::fs::write(
+        &config_path,
+        format!(
+            "{original}[maintenance]\nplanned = [ {{ from = \"{from}\", to = \"{to}\", reason = \"Planerat underhåll\" }} ]\n"
+        ),
+    )
+    .expect("config");
+    assert_eq!(
+        server.post(&client, PP, &body).await.status,
+        200,
+        "not before the reload"
+    );
+    assert_eq!(
+        server.admin("POST", "/reload").await,
+        (200, "reloaded\n".into())
+    );
+    let r = server.post(&client, PP, &body).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
+    assert!(r.body.contains("Planerat underhåll"), "{}", r.body);
+    let retry: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((60..=1860).contains(&retry), "Retry-After {retry}");
+    assert_eq!(
+        server.admin("GET", "/healthz").await,
+        (503, "maintenance\n".into())
+    );
+    // A broken [maintenance] is refused and the announced outage stays.
+    std::fs::write(
+        &config_path,
+        format!("{original}[maintenance]\nplanned = [ {{ from = \"soon\", to = \"later\" }} ]\n"),
+    )
+    .expect("config");
+    let (code, text) = server.admin("POST", "/reload").await;
+    assert_eq!(code, 422, "{text}");
+    assert!(text.contains("config"), "{text}");
+    assert_eq!(server.post(&client, PP, &body).await.status, 503);
+    // Taken out: serving again.
+    std::fs::write(&config_path, &original).expect("config");
+    assert_eq!(
+        server.admin("POST", "/reload").await,
+        (200, "reloaded\n".into())
+    );
+    assert_eq!(server.post(&client, PP, &body).await.status, 200);
+}

@@ -26,7 +26,7 @@ const PP: &str = "/na/na_epersondata/V2/personpostXML";
 /// A person of the demo population (README, "Try it").
 const PNR: &str = "196510213637";
 /// What the server logs after each reload it took (`AppState::reload`).
-const RELOADED: &str = "reloaded TLS files, CRLs and the register";
+const RELOADED: &str = "reloaded TLS files, CRLs, the register and [maintenance]";
 /// What it logs after one it refused.
 const REFUSED: &str = "reload refused";
 
@@ -579,7 +579,7 @@ async fn rotation_without_restart_loses_no_request() {
     assert!(
         std::fs::read_to_string(&server.log)
             .unwrap_or_default()
-            .contains("TLS files, CRLs or register changed; reloading"),
+            .contains("watched files changed; reloading"),
         "reloaded, but not by the file watch"
     );
     wait_for_progress(&traffic, 10, "traffic after the file-change reload").await;
