@@ -52,8 +52,12 @@ enum Command {
         /// Apply a delta even if its löpnummer is not the next one.
         #[arg(long)]
         force: bool,
+        /// Rebuild from a delivery archive (e.g. `data/inbox/archive`): its newest FULL
+        /// delivery and the deltas after it, one per löpnummer, up to the first gap.
+        #[arg(long, value_name = "DIR", conflicts_with = "files")]
+        archive: Option<PathBuf>,
         /// Delivery files (.xml or .xml.gz).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "archive")]
         files: Vec<PathBuf>,
     },
     /// Write a synthetic, deterministic delivery: a FULL population, or the next DELTA.
@@ -487,9 +491,34 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Load {
             config,
             force,
+            archive,
             files,
         } => {
             let config = Config::discover(config.as_deref()).map_err(usage)?;
+            let files = match archive {
+                None => files,
+                Some(dir) => {
+                    let plan = folkreg::load::archive_plan(&dir).map_err(usage)?;
+                    if plan.files.is_empty() {
+                        return Err(usage(anyhow::anyhow!(
+                            "{}: no FULL delivery in the archive",
+                            dir.display()
+                        )));
+                    }
+                    eprintln!(
+                        "restoring from {}: {} file(s), {} older or repeated left out{}",
+                        dir.display(),
+                        plan.files.len(),
+                        plan.left_out,
+                        plan.gap
+                            .map(|g| format!(
+                                "; löpnummer {g} is missing, so the deltas after it are left out"
+                            ))
+                            .unwrap_or_default()
+                    );
+                    plan.files
+                }
+            };
             // The same lock as serve's load job: one loader per data directory.
             let _lock = folkreg::load::job::LoadLock::try_acquire(&config.data_dir)?;
             let store = open_store(&config)?;

@@ -116,6 +116,73 @@ pub fn order_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, DeliveryHeader)>, 
     Ok(out)
 }
 
+/// What to load to rebuild a store from a delivery archive (`inbox/archive/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivePlan {
+    /// The newest FULL delivery, then the deltas after it, one per löpnummer, in order.
+    pub files: Vec<PathBuf>,
+    /// Files left out: older deliveries and repeats of a löpnummer.
+    pub left_out: usize,
+    /// The first missing löpnummer, if the deltas stop short of the newest one archived.
+    pub gap: Option<u64>,
+}
+
+/// Plans a restore from the delivery files in `dir` (`NAME.reason` and dot-files are not
+/// deliveries): the newest FULL (highest löpnummer, then latest `Skapad`), then each later
+/// löpnummer once, up to the first gap.
+pub fn archive_plan(dir: &Path) -> Result<ArchivePlan, LoadError> {
+    let io = |e: std::io::Error| LoadError::Delivery {
+        path: dir.to_owned(),
+        source: DeliveryError::file(crate::delivery::DeliveryErrorKind::Io(e)),
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().map_err(io)?.is_file()
+            && !name.starts_with('.')
+            && !name.ends_with(".reason")
+        {
+            paths.push(entry.path());
+        }
+    }
+    paths.sort();
+    let headers = order_files(&paths)?;
+    let total = headers.len();
+    let Some((full_at, _)) = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, h))| h.typ == DeliveryTyp::Full)
+        .max_by(|(_, (_, a)), (_, (_, b))| (a.lopnummer, &a.skapad).cmp(&(b.lopnummer, &b.skapad)))
+    else {
+        return Ok(ArchivePlan {
+            files: Vec::new(),
+            left_out: total,
+            gap: None,
+        });
+    };
+    let (full, full_header) = &headers[full_at];
+    let mut files = vec![full.clone()];
+    let mut next = full_header.lopnummer + 1;
+    let mut gap = None;
+    for (path, h) in &headers {
+        if h.typ != DeliveryTyp::Delta || h.lopnummer < next {
+            continue;
+        }
+        if h.lopnummer > next {
+            gap = Some(next);
+            break;
+        }
+        files.push(path.clone());
+        next += 1;
+    }
+    Ok(ArchivePlan {
+        left_out: total - files.len(),
+        files,
+        gap,
+    })
+}
+
 /// Applies files in löpnummer order; stops at the first failure. Returns what was applied
 /// before it, and the failure.
 pub fn load_files(

@@ -273,3 +273,27 @@ fn decisions_against_the_store() {
         Decision::Apply
     );
 }
+
+#[test]
+fn a_store_is_rebuilt_from_the_archive() {
+    let f = fixture(4);
+    // Archive: FULL 1, deltas 2 and 3, a repeat of 2, and 5 without 4 (a gap).
+    for (i, name) in [(0, "a"), (1, "b"), (2, "c"), (1, "b.xml.gz.1"), (4, "e")] {
+        f.deliver(i, &format!("{name}.xml.gz"));
+    }
+    std::fs::write(f.inbox.join("e.xml.gz.reason"), "not a delivery").expect("write");
+    let plan = crate::load::archive_plan(&f.inbox).expect("plan");
+    let names: Vec<String> = plan.files.iter().map(|p| name_of(p)).collect();
+    assert_eq!(names, ["a.xml.gz", "b.xml.gz", "c.xml.gz"]);
+    assert_eq!(plan.left_out, 2);
+    assert_eq!(plan.gap, Some(4));
+    let (done, failure) = crate::load::load_files(&f.store, &plan.files, false);
+    assert!(failure.is_none(), "{failure:?}");
+    assert_eq!(done.len(), 3);
+    assert_eq!(f.store.info().lopnummer, Some(3));
+    // Nothing but deltas: nothing to restore from.
+    let empty = tempfile::tempdir().expect("tmp");
+    std::fs::copy(&f.made[1], empty.path().join("d.xml.gz")).expect("copy");
+    let plan = crate::load::archive_plan(empty.path()).expect("plan");
+    assert!(plan.files.is_empty());
+}
