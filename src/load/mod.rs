@@ -240,6 +240,10 @@ pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, 
             (recs.len() as u64, summary)
         }
     };
+    // The change journal of this load (store::journal) is what the change feed will be made
+    // from; until the feed exists nothing reads it, so it is not kept.
+    let seq = store.load_seq().map_err(store_err)?;
+    store.forget_changes_through(seq).map_err(store_err)?;
     let report = FileReport {
         path: path.to_owned(),
         lopnummer: header.lopnummer,

@@ -20,6 +20,7 @@
 //! Owns nothing about who may see what; never logs record contents.
 
 pub mod index;
+pub mod journal;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -140,6 +141,8 @@ struct Generation {
 pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
+    /// The change journal ([`journal`]).
+    journal: sled::Tree,
     /// The current generation; `None` until the first delivery is loaded.
     current: RwLock<Option<Arc<Generation>>>,
     /// One writer at a time (full build or delta).
@@ -176,9 +179,11 @@ impl Store {
             })),
             None => None,
         };
+        let journal = db.open_tree(journal::JOURNAL_TREE)?;
         Ok(Store {
             db,
             meta,
+            journal,
             current: RwLock::new(current),
             writer: Mutex::new(()),
         })
@@ -247,6 +252,8 @@ impl Store {
             }
         }
         let plan = plan_delta(&gen, records)?;
+        let seq = journal::read_seq(&self.meta)? + 1;
+        journal::clear(&self.journal, seq)?;
         let mut info = gen.info.clone();
         info.lopnummer = Some(header.lopnummer);
         info.records = (info.records + plan.summary.added).saturating_sub(plan.summary.removed);
@@ -258,8 +265,8 @@ impl Store {
         // The write lock keeps readers out only while the transaction commits.
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         use sled::Transactional;
-        (&gen.posts, &gen.idx, &self.meta)
-            .transaction(|(tp, ti, tm)| {
+        (&gen.posts, &gen.idx, &self.meta, &self.journal)
+            .transaction(|(tp, ti, tm, tj)| {
                 for (key, value) in &plan.posts {
                     match value {
                         Some(v) => tp.insert(key.as_slice(), v.as_slice())?,
@@ -272,7 +279,11 @@ impl Store {
                 for k in &plan.idx_insert {
                     ti.insert(k.as_slice(), &[][..])?;
                 }
+                for (pnr, value) in &plan.journal {
+                    tj.insert(journal::key(seq, pnr), value.as_slice())?;
+                }
                 tm.insert(CURRENT_KEY, info_bytes.as_slice())?;
+                tm.insert(journal::SEQ_KEY, &journal::seq_bytes(seq)[..])?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
@@ -300,6 +311,8 @@ impl Store {
 /// The writes a delta makes, computed before anything is written.
 struct DeltaPlan {
     posts: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// (identity number, journal value) of each person whose record really changes.
+    journal: Vec<(Vec<u8>, Vec<u8>)>,
     idx_remove: Vec<Vec<u8>>,
     idx_insert: Vec<Vec<u8>>,
     summary: LoadSummary,
@@ -310,6 +323,7 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
         std::collections::HashMap::with_capacity(records.len());
     let mut plan = DeltaPlan {
         posts: Vec::new(),
+        journal: Vec::new(),
         idx_remove: Vec::new(),
         idx_insert: Vec::new(),
         summary: LoadSummary::default(),
@@ -320,8 +334,9 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
         if let Some(first) = seen.insert(pnr, position) {
             return Err(StoreError::Refused(Refusal::Duplicate { position, first }));
         }
-        let old = match gen.posts.get(pnr.as_bytes())? {
-            Some(v) => Some(model::decode(&v)?),
+        let old_bytes = gen.posts.get(pnr.as_bytes())?;
+        let old = match &old_bytes {
+            Some(v) => Some(model::decode(v)?),
             None => None,
         };
         let new = match (rec.posttyp, old.as_ref()) {
@@ -366,8 +381,14 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
             (Some(_), Some(_)) => plan.summary.changed += 1,
             (Some(_), None) => plan.summary.removed += 1,
         }
-        plan.posts
-            .push((pnr.as_bytes().to_vec(), new.as_ref().map(model::encode)));
+        let new_bytes = new.as_ref().map(model::encode);
+        if old_bytes.as_deref() != new_bytes.as_deref() {
+            plan.journal.push((
+                pnr.as_bytes().to_vec(),
+                journal::value(old_bytes.as_deref(), new_bytes.as_deref())?,
+            ));
+        }
+        plan.posts.push((pnr.as_bytes().to_vec(), new_bytes));
     }
     Ok(plan)
 }
@@ -435,9 +456,15 @@ impl FullBuild<'_> {
     /// Makes the new generation current in one atomic step, then removes the old one.
     pub fn commit(mut self) -> Result<LoadSummary, StoreError> {
         self.write_batch()?;
+        let old = self.store.info();
+        // The difference to the generation it replaces, journaled before the switch.
+        let seq = journal::read_seq(&self.store.meta)? + 1;
+        journal::clear(&self.store.journal, seq)?;
+        if let Some(previous) = self.store.snapshot().generation_arc() {
+            journal::diff_generations(&self.store.journal, seq, &previous.posts, &self.posts)?;
+        }
         // Everything of the new generation is on disk before the switch is written.
         self.store.db.flush()?;
-        let old = self.store.info();
         let info = StoreInfo {
             generation: self.generation,
             lopnummer: Some(self.header.lopnummer),
@@ -452,7 +479,10 @@ impl FullBuild<'_> {
             .current
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        self.store.meta.insert(CURRENT_KEY, bytes)?;
+        let mut switch = sled::Batch::default();
+        switch.insert(CURRENT_KEY, bytes);
+        switch.insert(journal::SEQ_KEY, &journal::seq_bytes(seq)[..]);
+        self.store.meta.apply_batch(switch)?;
         self.store.db.flush()?;
         *current = Some(Arc::new(Generation {
             posts: self.posts.clone(),

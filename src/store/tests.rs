@@ -276,3 +276,132 @@ fn search_hit_limit_and_protected_persons() {
     // The hidden person is still there by number.
     assert!(snap.get(&hidden.pnr()).unwrap().is_some());
 }
+
+mod journal_tests {
+    use super::*;
+
+    fn changes(store: &Store, seq: u64) -> Vec<journal::Change> {
+        store.changes(seq).collect::<Result<_, _>>().unwrap()
+    }
+
+    fn delta(lopnummer: u64, recs: Vec<DeliveryRecord>) -> (DeliveryHeader, Vec<DeliveryRecord>) {
+        (
+            header(lopnummer, DeliveryTyp::Delta, recs.len() as u64),
+            recs,
+        )
+    }
+
+    #[test]
+    fn every_load_journals_exactly_the_records_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let (a, b, c) = (
+            person(1, "Anna", "Ek"),
+            person(2, "Bo", "Al"),
+            person(3, "Cia", "Ask"),
+        );
+        load_full(&store, 1, &[a.clone(), b.clone(), c.clone()]);
+        assert_eq!(store.load_seq().unwrap(), 1);
+        assert_eq!(
+            store.journal_len(),
+            0,
+            "the first FULL has nothing to compare with"
+        );
+
+        // A delta: a changed, b re-sent unchanged, c removed, d new.
+        let mut a2 = a.clone();
+        a2.personpost.namn.efternamn = Some("Ekström".into());
+        let d = person(4, "Dan", "Berg");
+        let (h, recs) = delta(
+            2,
+            vec![
+                total(a2.clone()),
+                total(b.clone()),
+                DeliveryRecord {
+                    posttyp: Posttyp::Borttag,
+                    post: c.clone(),
+                    present: GroupSet::ALL,
+                },
+                total(d.clone()),
+            ],
+        );
+        store.apply_delta(&h, &recs, false).unwrap();
+        assert_eq!(store.load_seq().unwrap(), 2);
+        let got = changes(&store, 2);
+        let by = |p: &Folkbokforingspost| got.iter().find(|ch| ch.pnr == p.pnr()).cloned();
+        assert_eq!(got.len(), 3, "b did not change: {got:?}");
+        let ch = by(&a).unwrap();
+        assert_eq!((ch.old, ch.new), (Some(a.clone()), Some(a2.clone())));
+        let ch = by(&c).unwrap();
+        assert_eq!((ch.old, ch.new), (Some(c.clone()), None));
+        let ch = by(&d).unwrap();
+        assert_eq!((ch.old, ch.new), (None, Some(d.clone())));
+        assert!(by(&b).is_none());
+
+        // A refused delta journals nothing and does not use a sequence number.
+        let (h, recs) = delta(4, vec![total(a.clone())]);
+        assert!(store.apply_delta(&h, &recs, false).is_err());
+        assert_eq!(store.load_seq().unwrap(), 2);
+        assert!(changes(&store, 3).is_empty());
+
+        // A FULL replacing the generation journals the difference of the two.
+        let mut b3 = b.clone();
+        b3.personpost.namn.fornamn = Some("Bosse".into());
+        let e = person(5, "Eva", "Lind");
+        load_full(&store, 3, &[a2.clone(), b3.clone(), e.clone()]);
+        assert_eq!(store.load_seq().unwrap(), 3);
+        let got = changes(&store, 3);
+        let mut seen: Vec<_> = got
+            .iter()
+            .map(|ch| (ch.pnr, ch.old.is_some(), ch.new.is_some()))
+            .collect();
+        seen.sort();
+        let mut want = vec![
+            (b.pnr(), true, true),
+            (d.pnr(), true, false),
+            (e.pnr(), false, true),
+        ];
+        want.sort();
+        assert_eq!(seen, want);
+        assert_eq!(
+            changes(&store, 2).len(),
+            3,
+            "earlier loads stay until forgotten"
+        );
+
+        store.forget_changes_through(2).unwrap();
+        assert!(changes(&store, 2).is_empty());
+        assert_eq!(changes(&store, 3).len(), 3);
+        store.forget_changes_through(3).unwrap();
+        assert_eq!(store.journal_len(), 0);
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_load_are_not_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let a = person(1, "Anna", "Ek");
+        load_full(&store, 1, &[a.clone(), person(2, "Bo", "Al")]);
+        // A FULL that wrote its journal and crashed before the switch left this behind.
+        let ghost = person(9, "Gus", "Gran");
+        store
+            .journal
+            .insert(
+                journal::key(2, ghost.pnr().as_bytes()),
+                journal::value(None, Some(&model::encode(&ghost))).unwrap(),
+            )
+            .unwrap();
+        let mut a2 = a.clone();
+        a2.personpost.namn.fornamn = Some("Annika".into());
+        let (h, recs) = delta(2, vec![total(a2)]);
+        store.apply_delta(&h, &recs, false).unwrap();
+        let got = changes(&store, 2);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].pnr, a.pnr());
+        // And the sequence number survives a reopen.
+        drop(store);
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.load_seq().unwrap(), 2);
+        assert_eq!(changes(&store, 2).len(), 1);
+    }
+}
