@@ -112,6 +112,38 @@ impl Term {
     fn bit(self) -> u32 {
         1 << (self as u8)
     }
+
+    /// The term's name in configuration (the register's `skyddade_termer`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Term::PersonId => "person_id",
+            Term::Arendeuppgift => "arendeuppgift",
+            Term::Hanvisning => "hanvisning",
+            Term::Avregistrering => "avregistrering",
+            Term::AntraffadDod => "antraffad_dod",
+            Term::Namn => "namn",
+            Term::Folkbokforing => "folkbokforing",
+            Term::Folkbokforingsadress => "folkbokforingsadress",
+            Term::SarskildPostadress => "sarskild_postadress",
+            Term::Utlandsadress => "utlandsadress",
+            Term::AdressUuid => "adress_uuid",
+            Term::Fodelsedatum => "fodelsedatum",
+            Term::Fodelsehemort => "fodelsehemort",
+            Term::FodelseortUtlandet => "fodelseort_utlandet",
+            Term::Invandring => "invandring",
+            Term::Rostratt => "rostratt",
+            Term::Civilstand => "civilstand",
+            Term::Medborgarskap => "medborgarskap",
+            Term::Relationer => "relationer",
+            Term::Uppehallsratt => "uppehallsratt",
+            Term::NordisktPersonnummer => "nordiskt_personnummer",
+            Term::KonFodelsetid => "kon_fodelsetid",
+            Term::Taxering => "taxering",
+            Term::Historik => "historik",
+            Term::Samordningsuppgifter => "samordningsuppgifter",
+            Term::Skydd => "skydd",
+        }
+    }
 }
 
 /// What grants a term.
@@ -187,6 +219,16 @@ impl TermMask {
     /// Whether the set holds this term.
     pub fn contains(self, t: Term) -> bool {
         self.0 & t.bit() != 0
+    }
+
+    /// The terms either set holds.
+    pub fn union(self, other: TermMask) -> TermMask {
+        TermMask(self.0 | other.0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
     }
 
     /// The terms both sets hold.

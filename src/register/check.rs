@@ -37,6 +37,8 @@ struct RawOrganisation {
     bestallningar: Option<Names>,
     #[serde(default)]
     certificate: Vec<RawCertificate>,
+    #[serde(default)]
+    avisering: Vec<crate::avisering::order::RawOrder>,
 }
 
 #[derive(Deserialize)]
@@ -194,10 +196,40 @@ fn check_organisation(
             certificates.push(c);
         }
     }
+    let mut avisering: Vec<crate::avisering::order::Order> = Vec::new();
+    for raw_order in raw.avisering {
+        let span = raw_order.id.span();
+        match raw_order.check() {
+            Ok(order) => {
+                if avisering.iter().any(|o| o.id == order.id) {
+                    problems.add(
+                        span,
+                        "organisation.avisering.id",
+                        format!("order `{}` is listed twice", order.id),
+                    );
+                } else if !bestallningar.contains(&order.id) {
+                    problems.add(
+                        span,
+                        "organisation.avisering.id",
+                        format!(
+                            "order `{}` is not among the organisation's bestallningar",
+                            order.id
+                        ),
+                    );
+                } else {
+                    avisering.push(order);
+                }
+            }
+            Err((field, message)) => {
+                problems.add(span, &format!("organisation.{field}"), message);
+            }
+        }
+    }
     if problems.list.len() != before {
         return None;
     }
     Some(Organisation {
+        avisering,
         orgnr: orgnr?,
         namn: raw.namn.into_inner(),
         categories,

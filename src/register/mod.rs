@@ -158,6 +158,8 @@ pub struct Organisation {
     pub bestallningar: Vec<String>,
     /// The certificates it may call with.
     pub certificates: Vec<CertPermission>,
+    /// Its avisering orders (`[[organisation.avisering]]`), each one of its bestallningar.
+    pub avisering: Vec<crate::avisering::order::Order>,
 }
 
 impl Organisation {
