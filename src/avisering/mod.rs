@@ -2,3 +2,4 @@
 //! orders, and what each applied load means for each order.
 
 pub mod order;
+pub mod select;

@@ -1,0 +1,370 @@
+use super::*;
+use crate::avisering::order::{Kategori, Periodicitet, Population, Sokbegrepp};
+use crate::model::tests::sample;
+use crate::register::Category;
+
+const YEAR: i32 = 2026;
+
+/// An order for the sample person's kommun.
+fn order(posttyp: Posttyp) -> Order {
+    let kommun = sample()
+        .personpost
+        .folkbokforing
+        .expect("folkbokförd")
+        .kommunkod4();
+    Order {
+        id: "AV-1".into(),
+        population: Population::Sokbegrepp(Sokbegrepp {
+            kommun: [kommun].into(),
+            ..Sokbegrepp::default()
+        }),
+        kategorier: [Kategori::Folkbokforda].into(),
+        posttyp,
+        periodicitet: Periodicitet::Daglig,
+        flyttsignal: false,
+        totalpost_vid_havning: false,
+        alltid_markering: false,
+        skyddade_termer: None,
+    }
+}
+
+fn split(mut o: Order) -> Order {
+    o.skyddade_termer = Some(TermMask::of(&[Term::PersonId, Term::Skydd, Term::Namn]));
+    o
+}
+
+fn grund() -> Access {
+    Access::new([Category::Grund], [])
+}
+
+fn all() -> Access {
+    Access::new(
+        [
+            Category::Grund,
+            Category::Relationer,
+            Category::Medborgarskap,
+            Category::Taxering,
+            Category::Sekretess,
+        ],
+        [],
+    )
+}
+
+fn change(old: Option<&Folkbokforingspost>, new: Option<&Folkbokforingspost>) -> Change {
+    Change {
+        seq: 2,
+        pnr: old.or(new).expect("a record").pnr(),
+        old: old.cloned(),
+        new: new.cloned(),
+    }
+}
+
+fn renamed(p: &Folkbokforingspost, efternamn: &str) -> Folkbokforingspost {
+    let mut q = p.clone();
+    q.personpost.namn.efternamn = Some(efternamn.into());
+    q.andringstidpunkt = "20261122101500".into();
+    q
+}
+
+fn protected(p: &Folkbokforingspost) -> Folkbokforingspost {
+    let mut q = p.clone();
+    q.sekretessmarkering = true;
+    q.skyddsdatum = crate::model::Datum::parse("20261122").ok();
+    q.andringstidpunkt = "20261122101500".into();
+    q
+}
+
+fn moved_away(p: &Folkbokforingspost) -> Folkbokforingspost {
+    let mut q = p.clone();
+    if let Some(fb) = q.personpost.folkbokforing.as_mut() {
+        fb.lan_kod = "25".into();
+        fb.kommun_kod = "80".into();
+    }
+    q.andringstidpunkt = "20261122101500".into();
+    q
+}
+
+fn shape(n: &[Notice]) -> Vec<(Fil, Kind)> {
+    n.iter().map(|x| (x.fil, x.kind)).collect()
+}
+
+#[test]
+fn an_ordinary_change_gives_the_changed_terms_or_the_whole_record() {
+    let p = sample();
+    let q = renamed(&p, "Ekström-Berg");
+    let n = notices(
+        &order(Posttyp::Andringspost),
+        &grund(),
+        &change(Some(&p), Some(&q)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(n[0].terms.contains(Term::Namn) && n[0].terms.contains(Term::PersonId));
+    assert!(
+        !n[0].terms.contains(Term::Folkbokforing),
+        "{:?}",
+        n[0].terms
+    );
+    let n = notices(
+        &order(Posttyp::Totalpost),
+        &grund(),
+        &change(Some(&p), Some(&q)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    assert_eq!(n[0].terms, grund().terms_for(&q));
+    // A change of a term the order does not receive is not delivered.
+    let mut r = p.clone();
+    r.personpost
+        .medborgarskap
+        .push(crate::model::Medborgarskap {
+            landkod: "NO".into(),
+            datum: None,
+        });
+    r.andringstidpunkt = "20261122101500".into();
+    let c = change(Some(&p), Some(&r));
+    assert!(changed_terms(&p, &r).contains(Term::Medborgarskap));
+    assert!(notices(&order(Posttyp::Andringspost), &grund(), &c, false, YEAR).is_empty());
+    let n = notices(&order(Posttyp::Andringspost), &all(), &c, false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(n[0].terms.contains(Term::Medborgarskap));
+    // Outside the population before and after: nothing.
+    let far = moved_away(&p);
+    let c = change(Some(&far), Some(&renamed(&far, "X")));
+    assert!(notices(&order(Posttyp::Totalpost), &all(), &c, false, YEAR).is_empty());
+}
+
+#[test]
+fn in_out_and_removed() {
+    let p = sample();
+    let far = moved_away(&p);
+    // Moved in: the whole record, even for an ändringspost order.
+    let n = notices(
+        &order(Posttyp::Andringspost),
+        &grund(),
+        &change(Some(&far), Some(&p)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    let n = notices(
+        &order(Posttyp::Andringspost),
+        &grund(),
+        &change(None, Some(&p)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    // Moved out: the change that says where (the new folkbokföring).
+    let n = notices(
+        &order(Posttyp::Andringspost),
+        &grund(),
+        &change(Some(&p), Some(&far)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(n[0].terms.contains(Term::Folkbokforing));
+    // Removed from the register.
+    let n = notices(
+        &order(Posttyp::Totalpost),
+        &grund(),
+        &change(Some(&p), None),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Borttag)]);
+}
+
+#[test]
+fn flyttsignal_says_only_number_marking_and_lan_99() {
+    let p = protected(&sample());
+    let far = moved_away(&p);
+    let mut o = order(Posttyp::Andringspost);
+    // Without it, a receiver without `sekretess` learns nothing of the move.
+    assert!(notices(&o, &grund(), &change(Some(&p), Some(&far)), false, YEAR).is_empty());
+    o.flyttsignal = true;
+    let n = notices(&o, &grund(), &change(Some(&p), Some(&far)), false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Kind::Flyttsignal)]);
+    assert_eq!(n[0].terms, KEY_TERMS);
+    let fb = n[0].post.personpost.folkbokforing.as_ref().expect("fb");
+    assert_eq!(fb.lan_kod, "99");
+    // Also with `sekretess`: the destination is never revealed to the area left.
+    let n = notices(&o, &all(), &change(Some(&p), Some(&far)), false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Kind::Flyttsignal)]);
+}
+
+#[test]
+fn while_protected_ordinary_changes_are_not_delivered() {
+    let p = protected(&sample());
+    let q = renamed(&p, "Nytt");
+    let o = order(Posttyp::Andringspost);
+    assert!(notices(&o, &grund(), &change(Some(&p), Some(&q)), false, YEAR).is_empty());
+    // With `sekretess` the organisation receives the name, and the marking if chosen.
+    let n = notices(&o, &all(), &change(Some(&p), Some(&q)), false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(!n[0].terms.contains(Term::Skydd));
+    let mut o = o;
+    o.alltid_markering = true;
+    let n = notices(&o, &all(), &change(Some(&p), Some(&q)), false, YEAR);
+    assert!(n[0].terms.contains(Term::Skydd) && n[0].terms.contains(Term::Namn));
+    // With fewer terms chosen (name among them), the name change goes to file B.
+    let n = notices(&split(o), &all(), &change(Some(&p), Some(&q)), false, YEAR);
+    assert_eq!(shape(&n), [(Fil::B, Kind::Andring)]);
+}
+
+/// Bilaga 2: "Då sekretess sätts" and "Då sekretess hävs", ändringspost and totalpost.
+#[test]
+fn bilaga_2_tables() {
+    let plain = sample();
+    let secret = protected(&plain);
+    let fewer = TermMask::of(&[Term::PersonId, Term::Skydd, Term::Namn]);
+    let access = all();
+    // Set, ändringspost: A = number + marking; B = the fewer terms (totalpost) with marking.
+    let o = split(order(Posttyp::Andringspost));
+    let n = notices(
+        &o,
+        &access,
+        &change(Some(&plain), Some(&secret)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring), (Fil::B, Kind::Total)]);
+    assert_eq!(n[0].terms, KEY_TERMS);
+    assert_eq!(n[1].terms, fewer);
+    assert!(n.iter().all(|x| x.post.sekretessmarkering));
+    // Set, totalpost: A = every term incl. marking; B = the fewer terms with marking.
+    let o = split(order(Posttyp::Totalpost));
+    let n = notices(
+        &o,
+        &access,
+        &change(Some(&plain), Some(&secret)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total), (Fil::B, Kind::Total)]);
+    assert_eq!(n[0].terms, access.terms_for(&secret));
+    assert_eq!(n[1].terms, fewer);
+    // Lifted, ändringspost: A = the whole record without marking; B = number + marking gone.
+    let o = split(order(Posttyp::Andringspost));
+    let n = notices(
+        &o,
+        &access,
+        &change(Some(&secret), Some(&plain)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total), (Fil::B, Kind::Andring)]);
+    assert_eq!(n[0].terms, access.terms_for(&plain));
+    assert_eq!(n[1].terms, KEY_TERMS);
+    assert!(n.iter().all(|x| !x.post.sekretessmarkering));
+    // Lifted, totalpost: A = everything; B = the fewer terms, without marking.
+    let o = split(order(Posttyp::Totalpost));
+    let n = notices(
+        &o,
+        &access,
+        &change(Some(&secret), Some(&plain)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total), (Fil::B, Kind::Total)]);
+    assert_eq!(n[1].terms, fewer);
+}
+
+#[test]
+fn lifting_without_fewer_terms() {
+    let plain = sample();
+    let secret = protected(&plain);
+    let c = change(Some(&secret), Some(&plain));
+    // Ändringspost: only that the marking is gone …
+    let n = notices(&order(Posttyp::Andringspost), &grund(), &c, false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(n[0].terms.contains(Term::Skydd));
+    assert!(!n[0].terms.contains(Term::Namn));
+    // … unless a totalpost on lifting was chosen (9.6.2/9.6.3).
+    let mut o = order(Posttyp::Andringspost);
+    o.totalpost_vid_havning = true;
+    let n = notices(&o, &grund(), &c, false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    assert_eq!(n[0].terms, grund().terms_for(&plain));
+    // Setting it, for a receiver without `sekretess`: the marking, nothing more.
+    let n = notices(
+        &order(Posttyp::Andringspost),
+        &grund(),
+        &change(Some(&plain), Some(&secret)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(n[0].terms.contains(Term::Skydd));
+    assert!(n[0]
+        .terms
+        .intersect(TermMask::of(&[Term::Namn, Term::Folkbokforingsadress]))
+        .is_empty());
+}
+
+#[test]
+fn an_address_change_carries_the_previous_address() {
+    let p = sample();
+    let mut q = p.clone();
+    if let Some(a) = q.personpost.adresser.folkbokforingsadress.as_mut() {
+        a.utdelningsadress2 = Some("Nygatan 1".into());
+    }
+    q.andringstidpunkt = "20261122101500".into();
+    let n = notices(
+        &order(Posttyp::Andringspost),
+        &grund(),
+        &change(Some(&p), Some(&q)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(n[0].terms.contains(Term::Folkbokforingsadress));
+    assert_eq!(
+        n[0].foregaende_adress.as_ref(),
+        p.personpost.adresser.folkbokforingsadress.as_ref()
+    );
+    // A name change carries none.
+    let n = notices(
+        &order(Posttyp::Andringspost),
+        &grund(),
+        &change(Some(&p), Some(&renamed(&p, "Y"))),
+        false,
+        YEAR,
+    );
+    assert_eq!(n[0].foregaende_adress, None);
+}
+
+#[test]
+fn numbers_the_organisation_may_not_see_are_never_delivered() {
+    let mut p = sample();
+    let date = chrono::NaiveDate::from_ymd_opt(1990, 5, 3).expect("date");
+    p.personpost.person_id =
+        crate::pnr::Pnr::from_parts(date, 123, true).expect("samordningsnummer");
+    p.personpost.identitetstyp = crate::model::Identitetstyp::Samordningsnummer;
+    let n = notices(
+        &order(Posttyp::Totalpost),
+        &grund(),
+        &change(None, Some(&p)),
+        false,
+        YEAR,
+    );
+    assert!(n.is_empty());
+    let with = Access::new(
+        [Category::Grund],
+        [crate::register::Switch::Samordningsnummer],
+    );
+    assert_eq!(
+        notices(
+            &order(Posttyp::Totalpost),
+            &with,
+            &change(None, Some(&p)),
+            false,
+            YEAR
+        )
+        .len(),
+        1
+    );
+}
