@@ -522,7 +522,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             // The same lock as serve's load job: one loader per data directory.
             let _lock = folkreg::load::job::LoadLock::try_acquire(&config.data_dir)?;
             let store = open_store(&config)?;
-            let (done, failure) = folkreg::load::load_files(&store, &files, force);
+            // The change feed is produced after each applied file, as serve's job does.
+            let register = Register::load(&config.register);
+            if let Err(e) = &register {
+                eprintln!(
+                    "warning: {e}: avisering deliveries will be produced when serve next starts"
+                );
+            }
+            let (done, failure) = folkreg::load::load_files(&store, &files, force, &mut |store| {
+                if let Ok(r) = &register {
+                    folkreg::avisering::produce_logged(store, r, Utc::now());
+                }
+            });
             for r in &done {
                 println!("{r}");
             }

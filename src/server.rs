@@ -91,6 +91,8 @@ impl AppState {
                 }
                 self.metrics.reloaded(true);
                 tracing::info!("reloaded TLS files, CRLs, the register and [maintenance]");
+                // New avisering orders start here, not at the next load.
+                self.produce(&self.store);
                 self.warn_expiring();
                 Ok(())
             }
@@ -124,6 +126,11 @@ impl AppState {
             );
         }
         Ok(Some(windows))
+    }
+
+    /// Produces the avisering deliveries the applied loads call for.
+    pub fn produce(&self, store: &Store) {
+        crate::avisering::produce_logged(store, &self.register.load(), self.clock.now());
     }
 
     /// Logs a warning for each certificate or CRL expiring within `[tls]
@@ -331,9 +338,13 @@ async fn daily_loads(state: Arc<AppState>) {
         let _ = tokio::task::spawn_blocking(move || {
             let now = state.clock.now();
             state.loads.record_store(&state.store, now);
+            // New orders are enrolled, and deliveries a crash left unproduced are made.
+            state.produce(&state.store);
             if state.loads.missed(now) {
                 tracing::info!("load job: the last scheduled run was missed; running now");
-                state.loads.run_now(&state.store, now);
+                state
+                    .loads
+                    .run_now(&state.store, now, &mut |store| state.produce(store));
             }
         })
         .await;
@@ -344,7 +355,11 @@ async fn daily_loads(state: Arc<AppState>) {
         let now = state.clock.now();
         if now >= next {
             let s = state.clone();
-            let _ = tokio::task::spawn_blocking(move || s.loads.run_now(&s.store, now)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                s.loads
+                    .run_now(&s.store, now, &mut |store| s.produce(store))
+            })
+            .await;
             next = state.loads.next_run(state.clock.now());
             tracing::info!(next = %next.with_timezone(&chrono_tz::Europe::Stockholm), "load job scheduled");
         }
@@ -365,7 +380,12 @@ async fn warn_expiring_daily(state: Arc<AppState>) {
 /// Runs the load job now, off the async workers (`POST /load`).
 pub async fn load_now(state: Arc<AppState>) -> Arc<crate::load::job::JobState> {
     let s = state.clone();
-    match tokio::task::spawn_blocking(move || s.loads.run_now(&s.store, s.clock.now())).await {
+    match tokio::task::spawn_blocking(move || {
+        s.loads
+            .run_now(&s.store, s.clock.now(), &mut |store| s.produce(store))
+    })
+    .await
+    {
         Ok(st) => st,
         Err(_) => state.loads.state(),
     }

@@ -438,3 +438,12 @@ fn svensk<T: Write>(w: &mut W<'_, T>, name: &str, a: &SvenskAdress) -> std::io::
     w.opt("Postort", a.postort.as_deref())?;
     w.end(name)
 }
+
+/// Writes a Swedish address as element `name` (e.g. a föregående folkbokföringsadress).
+pub fn write_svensk_adress<T: Write>(
+    writer: &mut Writer<T>,
+    name: &str,
+    a: &SvenskAdress,
+) -> std::io::Result<()> {
+    svensk(&mut W { w: writer }, name, a)
+}

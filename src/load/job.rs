@@ -219,12 +219,15 @@ pub fn waiting(inbox: &Path) -> Result<Vec<PathBuf>, JobError> {
 /// One run of the job over `inbox` into `store`. Holds the load lock of `data_dir` throughout
 /// and writes the state file at the end. `previous` is the state before the run (its
 /// `last_ok` carries over).
+///
+/// `after_each` runs after each applied delivery (the change feed's production).
 pub fn run(
     store: &Store,
     data_dir: &Path,
     inbox: &Path,
     previous: &JobState,
     now: DateTime<Utc>,
+    after_each: &mut dyn FnMut(&Store),
 ) -> JobState {
     let mut state = JobState {
         last_run: Some(now),
@@ -232,7 +235,7 @@ pub fn run(
         ..JobState::default()
     };
     let outcome = match LoadLock::try_acquire(data_dir) {
-        Ok(_lock) => run_locked(store, inbox, &mut state.files),
+        Ok(_lock) => run_locked(store, inbox, &mut state.files, after_each),
         Err(e @ JobError::Locked(_)) => {
             tracing::warn!(error = %e, "load job skipped");
             Outcome::Locked
@@ -267,7 +270,12 @@ pub fn run(
     state
 }
 
-fn run_locked(store: &Store, inbox: &Path, files: &mut Vec<Handled>) -> Outcome {
+fn run_locked(
+    store: &Store,
+    inbox: &Path,
+    files: &mut Vec<Handled>,
+    after_each: &mut dyn FnMut(&Store),
+) -> Outcome {
     let paths = match waiting(inbox) {
         Ok(p) => p,
         Err(e) => {
@@ -321,18 +329,21 @@ fn run_locked(store: &Store, inbox: &Path, files: &mut Vec<Handled>) -> Outcome 
             }
         }
         match load_file(store, &path, false) {
-            Ok(report) => files.push(file_away(
-                inbox,
-                &path,
-                ARCHIVE,
-                Handled {
-                    file: name_of(&path),
-                    lopnummer: Some(lopnummer),
-                    result: "applied".into(),
-                    records: report.records,
-                    reason: None,
-                },
-            )),
+            Ok(report) => {
+                after_each(store);
+                files.push(file_away(
+                    inbox,
+                    &path,
+                    ARCHIVE,
+                    Handled {
+                        file: name_of(&path),
+                        lopnummer: Some(lopnummer),
+                        result: "applied".into(),
+                        records: report.records,
+                        reason: None,
+                    },
+                ))
+            }
             Err(e @ LoadError::Store { .. }) => {
                 tracing::error!(error = %e, "store failure; the delivery stays in the inbox");
                 files.push(Handled {
@@ -502,9 +513,21 @@ impl Job {
     }
 
     /// Runs the job now (blocking: call it off the async workers), after any run under way.
-    pub fn run_now(&self, store: &Store, now: DateTime<Utc>) -> Arc<JobState> {
+    pub fn run_now(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        after_each: &mut dyn FnMut(&Store),
+    ) -> Arc<JobState> {
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        let next = Arc::new(run(store, &self.data_dir, &self.inbox, &self.state(), now));
+        let next = Arc::new(run(
+            store,
+            &self.data_dir,
+            &self.inbox,
+            &self.state(),
+            now,
+            after_each,
+        ));
         self.state.store(next.clone());
         next
     }

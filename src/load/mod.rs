@@ -185,10 +185,14 @@ pub fn archive_plan(dir: &Path) -> Result<ArchivePlan, LoadError> {
 
 /// Applies files in löpnummer order; stops at the first failure. Returns what was applied
 /// before it, and the failure.
+///
+/// `after_each` runs after each applied file (the change feed's production: one delivery per
+/// load).
 pub fn load_files(
     store: &Store,
     files: &[PathBuf],
     force: bool,
+    after_each: &mut dyn FnMut(&Store),
 ) -> (Vec<FileReport>, Option<LoadError>) {
     let ordered = match order_files(files) {
         Ok(o) => o,
@@ -197,7 +201,10 @@ pub fn load_files(
     let mut done = Vec::new();
     for (path, _) in ordered {
         match load_file(store, &path, force) {
-            Ok(r) => done.push(r),
+            Ok(r) => {
+                after_each(store);
+                done.push(r)
+            }
             Err(e) => return (done, Some(e)),
         }
     }
@@ -240,10 +247,6 @@ pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, 
             (recs.len() as u64, summary)
         }
     };
-    // The change journal of this load (store::journal) is what the change feed will be made
-    // from; until the feed exists nothing reads it, so it is not kept.
-    let seq = store.load_seq().map_err(store_err)?;
-    store.forget_changes_through(seq).map_err(store_err)?;
     let report = FileReport {
         path: path.to_owned(),
         lopnummer: header.lopnummer,

@@ -296,6 +296,12 @@ impl Store {
         Ok(plan.summary)
     }
 
+    /// A tree of the store's database for another part's state that must be as durable as
+    /// the records (the change feed's deliveries and cursors).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)

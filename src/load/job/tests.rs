@@ -61,7 +61,14 @@ impl Fixture {
 
     fn run(&self) -> JobState {
         let before = JobState::read(&self.data).expect("state");
-        run(&self.store, &self.data, &self.inbox, &before, now())
+        run(
+            &self.store,
+            &self.data,
+            &self.inbox,
+            &before,
+            now(),
+            &mut |_| {},
+        )
     }
 
     fn names(&self, folder: &str) -> Vec<String> {
@@ -287,7 +294,7 @@ fn a_store_is_rebuilt_from_the_archive() {
     assert_eq!(names, ["a.xml.gz", "b.xml.gz", "c.xml.gz"]);
     assert_eq!(plan.left_out, 2);
     assert_eq!(plan.gap, Some(4));
-    let (done, failure) = crate::load::load_files(&f.store, &plan.files, false);
+    let (done, failure) = crate::load::load_files(&f.store, &plan.files, false, &mut |_| {});
     assert!(failure.is_none(), "{failure:?}");
     assert_eq!(done.len(), 3);
     assert_eq!(f.store.info().lopnummer, Some(3));

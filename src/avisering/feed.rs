@@ -1,0 +1,405 @@
+//! The change feed's deliveries: produced after each applied load from the store's change
+//! journal, kept in the store's database, fetched page by page.
+//!
+//! # Exactly once
+//! Each order has a cursor: the last load sequence number its deliveries cover and the next
+//! löpnummer. Producing delivery L of an order writes its records under L (after clearing
+//! anything a crash left there), then — in ONE transaction — its header and the advanced
+//! cursor. So a delivery exists exactly when its cursor says so, every journaled change is in
+//! exactly one delivery of every order, and a crash at any point before the transaction is
+//! repaired by producing L again from the same journal. The journal of a load is forgotten only
+//! when every order's cursor has passed it.
+//!
+//! A daily order gets a delivery after every applied load (possibly empty, so the numbering
+//! follows the loads); a weekly one after the first load of each ISO week (Stockholm time),
+//! covering every load since its previous delivery. A new order starts at the load applied
+//! when it is first seen: its population begins with a grunduttag (urval).
+//!
+//! Records are stored rendered, as they will be sent: a delivery is frozen when produced.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Access, Term, TermMask};
+use crate::delivery::xml::{write_post, write_svensk_adress, PostStyle};
+use crate::register::{Organisation, Register};
+use crate::store::journal::Change;
+use crate::store::{Store, StoreError};
+
+use super::order::{Order, Periodicitet, Population};
+use super::select::{notices, Fil, Kind, Notice};
+
+/// One writer of cursors at a time in this process (production, infil replacement): each
+/// reads a cursor, changes it and writes it back. (One process owns a store: sled locks it.)
+static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const CURSORS: &str = "feed:cursor";
+const HEADERS: &str = "feed:header";
+const RECORDS: &str = "feed:record";
+const INFIL: &str = "feed:infil";
+
+/// An order's place in the feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The last load sequence number the order's deliveries cover.
+    pub produced_seq: u64,
+    /// The löpnummer of the next delivery.
+    pub next_lopnummer: u64,
+    /// The highest acknowledged löpnummer (0 = none).
+    pub acked: u64,
+    /// ISO (year, week) of the last delivery, for weekly orders.
+    pub last_week: Option<(i32, u32)>,
+    /// The generation of the order's current infil (0 = none given yet).
+    pub infil_generation: u64,
+}
+
+/// What a delivery is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Its löpnummer.
+    pub lopnummer: u64,
+    /// When it was produced.
+    pub skapad: DateTime<Utc>,
+    /// Records in file A and file B.
+    pub antal: [u64; 2],
+    /// The load sequence numbers it covers.
+    pub seqs: (u64, u64),
+    /// When it was acknowledged (by asking for the next one).
+    pub acked_at: Option<DateTime<Utc>>,
+}
+
+/// What one production run did for one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Produced {
+    /// The order.
+    pub order: String,
+    /// The delivery's löpnummer.
+    pub lopnummer: u64,
+    /// Records in A and B.
+    pub antal: [u64; 2],
+}
+
+/// The feed's trees.
+pub struct Feed {
+    cursors: sled::Tree,
+    headers: sled::Tree,
+    records: sled::Tree,
+    infil: sled::Tree,
+}
+
+fn order_key(order: &str) -> Vec<u8> {
+    let mut k = order.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn delivery_key(order: &str, lopnummer: u64) -> Vec<u8> {
+    let mut k = order_key(order);
+    k.extend_from_slice(&lopnummer.to_be_bytes());
+    k
+}
+
+fn record_key(order: &str, lopnummer: u64, fil: Fil, index: u64) -> Vec<u8> {
+    let mut k = delivery_key(order, lopnummer);
+    k.push(fil as u8);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn infil_key(order: &str, generation: u64, pnr: &[u8]) -> Vec<u8> {
+    let mut k = order_key(order);
+    k.extend_from_slice(&generation.to_be_bytes());
+    k.extend_from_slice(pnr);
+    k
+}
+
+fn fil_index(fil: Fil) -> usize {
+    match fil {
+        Fil::A => 0,
+        Fil::B => 1,
+    }
+}
+
+impl Feed {
+    /// The feed of this store.
+    pub fn open(store: &Store) -> Result<Feed, StoreError> {
+        Ok(Feed {
+            cursors: store.tree(CURSORS)?,
+            headers: store.tree(HEADERS)?,
+            records: store.tree(RECORDS)?,
+            infil: store.tree(INFIL)?,
+        })
+    }
+
+    /// An order's cursor, if the feed has seen the order.
+    pub fn cursor(&self, order: &str) -> Result<Option<Cursor>, StoreError> {
+        Ok(match self.cursors.get(order.as_bytes())? {
+            Some(v) => Some(postcard::from_bytes(&v)?),
+            None => None,
+        })
+    }
+
+    /// A delivery's header, if it exists (produced and not yet removed).
+    pub fn header(&self, order: &str, lopnummer: u64) -> Result<Option<Header>, StoreError> {
+        Ok(match self.headers.get(delivery_key(order, lopnummer))? {
+            Some(v) => Some(postcard::from_bytes(&v)?),
+            None => None,
+        })
+    }
+
+    /// Records `from..from+count` of a delivery's file, rendered.
+    pub fn records(
+        &self,
+        order: &str,
+        lopnummer: u64,
+        fil: Fil,
+        from: u64,
+        count: u64,
+    ) -> Result<Vec<sled::IVec>, StoreError> {
+        let start = record_key(order, lopnummer, fil, from);
+        let end = record_key(order, lopnummer, fil, from.saturating_add(count));
+        self.records.range(start..end).map(|kv| Ok(kv?.1)).collect()
+    }
+
+    /// Replaces an order's infil (its population) with these numbers, in one step: they are
+    /// written under a new generation, which the cursor then names; the old one is removed.
+    /// The order must be enrolled (seen by [`Feed::produce`]).
+    pub fn replace_infil(
+        &self,
+        order: &str,
+        pnrs: impl IntoIterator<Item = crate::pnr::Pnr>,
+    ) -> Result<u64, StoreError> {
+        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut cursor) = self.cursor(order)? else {
+            return Err(StoreError::Transaction(format!(
+                "order {order} is not enrolled in the feed yet"
+            )));
+        };
+        let old = cursor.infil_generation;
+        let new = old + 1;
+        // Leftovers of a crashed replacement under the new generation go first.
+        self.remove_prefix(&infil_key(order, new, &[]))?;
+        let mut batch = sled::Batch::default();
+        let mut n = 0u64;
+        for p in pnrs {
+            batch.insert(infil_key(order, new, p.as_bytes()), &[][..]);
+            n += 1;
+        }
+        self.infil.apply_batch(batch)?;
+        cursor.infil_generation = new;
+        self.cursors
+            .insert(order.as_bytes(), postcard::to_stdvec(&cursor)?)?;
+        self.infil.flush()?;
+        self.remove_prefix(&infil_key(order, old, &[]))?;
+        Ok(n)
+    }
+
+    fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for kv in self.infil.scan_prefix(prefix) {
+            batch.remove(kv?.0);
+        }
+        self.infil.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Produces, for every order in the register, the delivery the loads applied since its
+    /// last one call for. `now` decides weekly orders' weeks and the deliveries' time.
+    pub fn produce(
+        &self,
+        store: &Store,
+        register: &Register,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Produced>, StoreError> {
+        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = store.load_seq()?;
+        let week = {
+            let local = now.with_timezone(&chrono_tz::Europe::Stockholm).iso_week();
+            (local.year(), local.week())
+        };
+        let mut done = Vec::new();
+        let mut oldest_needed = seq;
+        for org in register.organisations() {
+            for order in &org.avisering {
+                let mut cursor = match self.cursor(&order.id)? {
+                    Some(c) => c,
+                    None => {
+                        let c = Cursor {
+                            produced_seq: seq,
+                            next_lopnummer: 1,
+                            last_week: Some(week),
+                            ..Cursor::default()
+                        };
+                        self.cursors
+                            .insert(order.id.as_bytes(), postcard::to_stdvec(&c)?)?;
+                        c
+                    }
+                };
+                let due = cursor.produced_seq < seq
+                    && match order.periodicitet {
+                        Periodicitet::Daglig => true,
+                        Periodicitet::Veckovis => cursor.last_week != Some(week),
+                    };
+                if due {
+                    cursor.last_week = Some(week);
+                    done.push(self.produce_one(store, org, order, &mut cursor, seq, now)?);
+                }
+                oldest_needed = oldest_needed.min(cursor.produced_seq);
+            }
+        }
+        store.forget_changes_through(oldest_needed)?;
+        Ok(done)
+    }
+
+    fn produce_one(
+        &self,
+        store: &Store,
+        org: &Organisation,
+        order: &Order,
+        cursor: &mut Cursor,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Produced, StoreError> {
+        let access = Access::of(org);
+        let lopnummer = cursor.next_lopnummer;
+        let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
+        // Every change since the last delivery, merged per person: first old, last new.
+        let mut merged: BTreeMap<[u8; 12], Change> = BTreeMap::new();
+        for s in cursor.produced_seq + 1..=seq {
+            for change in store.changes(s) {
+                let change = change?;
+                let key = *change.pnr.as_bytes();
+                match merged.get_mut(&key) {
+                    Some(m) => {
+                        m.new = change.new;
+                        m.seq = change.seq;
+                    }
+                    None => {
+                        merged.insert(key, change);
+                    }
+                }
+            }
+        }
+        let mut all: Vec<Notice> = Vec::new();
+        for change in merged.values() {
+            if change.old == change.new {
+                continue;
+            }
+            let in_infil = match order.population {
+                Population::Infil => self.infil.contains_key(infil_key(
+                    &order.id,
+                    cursor.infil_generation,
+                    change.pnr.as_bytes(),
+                ))?,
+                Population::Sokbegrepp(_) => false,
+            };
+            all.extend(notices(order, &access, change, in_infil, year));
+        }
+        // Sorted by utsökningsdatum (the record's change time), then number.
+        all.sort_by(|a, b| {
+            (a.fil, &a.post.andringstidpunkt, a.post.pnr()).cmp(&(
+                b.fil,
+                &b.post.andringstidpunkt,
+                b.post.pnr(),
+            ))
+        });
+        // Clear what a crashed attempt at this löpnummer left, then write the records.
+        let prefix = delivery_key(&order.id, lopnummer);
+        let mut batch = sled::Batch::default();
+        for kv in self.records.scan_prefix(&prefix) {
+            batch.remove(kv?.0);
+        }
+        self.records.apply_batch(batch)?;
+        let mut antal = [0u64; 2];
+        let mut batch = sled::Batch::default();
+        for n in &all {
+            let i = fil_index(n.fil);
+            batch.insert(record_key(&order.id, lopnummer, n.fil, antal[i]), render(n));
+            antal[i] += 1;
+        }
+        self.records.apply_batch(batch)?;
+        let header = Header {
+            lopnummer,
+            skapad: now,
+            antal,
+            seqs: (cursor.produced_seq + 1, seq),
+            acked_at: None,
+        };
+        cursor.produced_seq = seq;
+        cursor.next_lopnummer = lopnummer + 1;
+        let header_bytes = postcard::to_stdvec(&header)?;
+        let cursor_bytes = postcard::to_stdvec(&*cursor)?;
+        use sled::Transactional;
+        (&self.headers, &self.cursors)
+            .transaction(|(th, tc)| {
+                th.insert(prefix.as_slice(), header_bytes.as_slice())?;
+                tc.insert(order.id.as_bytes(), cursor_bytes.as_slice())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        store.flush()?;
+        tracing::info!(
+            order = %order.id,
+            lopnummer,
+            a = antal[0],
+            b = antal[1],
+            "avisering delivery produced"
+        );
+        Ok(Produced {
+            order: order.id.clone(),
+            lopnummer,
+            antal,
+        })
+    }
+}
+
+/// One notice as it is sent: `<Avisering Posttyp= Fil= Termer=>` around the record.
+pub fn render(n: &Notice) -> Vec<u8> {
+    use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+    let mut w = quick_xml::Writer::new(Vec::new());
+    let mut root = BytesStart::new("Avisering");
+    let typ = match n.kind {
+        Kind::Total => "T",
+        Kind::Andring => "A",
+        Kind::Borttag => "B",
+        Kind::Flyttsignal => "F",
+    };
+    root.push_attribute(("Posttyp", typ));
+    root.push_attribute((
+        "Fil",
+        match n.fil {
+            Fil::A => "A",
+            Fil::B => "B",
+        },
+    ));
+    let names: Vec<&str> = n.terms.terms().map(Term::name).collect();
+    root.push_attribute(("Termer", names.join(" ").as_str()));
+    // Writing to a Vec cannot fail.
+    let _ = w.write_event(Event::Start(root));
+    let _ = write_post(&mut w, &n.post, PostStyle::answer(n.terms));
+    if n.kind == Kind::Flyttsignal {
+        let _ = w.write_event(Event::Start(BytesStart::new("Flyttsignal")));
+        let _ = w.write_event(Event::Start(BytesStart::new("LanKod")));
+        let _ = w.write_event(Event::Text(BytesText::new("99")));
+        let _ = w.write_event(Event::End(BytesEnd::new("LanKod")));
+        let _ = w.write_event(Event::End(BytesEnd::new("Flyttsignal")));
+    }
+    if let Some(a) = &n.foregaende_adress {
+        let _ = write_svensk_adress(&mut w, "ForegaendeFolkbokforingsadress", a);
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new("Avisering")));
+    w.into_inner()
+}
+
+/// The terms a rendered notice says it carries.
+pub fn terms_of(termer: &str) -> TermMask {
+    termer
+        .split_whitespace()
+        .filter_map(super::order::term_by_name)
+        .fold(TermMask::NONE, |m, t| m.union(TermMask::of(&[t])))
+}
+
+#[cfg(test)]
+mod tests;

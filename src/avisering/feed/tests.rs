@@ -1,0 +1,407 @@
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::{NaiveDate, TimeZone};
+
+use super::*;
+use crate::access::PROTECTED_MINIMAL;
+use crate::pnr::Pnr;
+
+const PERSONS: usize = 600;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 2).expect("date")
+}
+
+fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, 5, 0, 0).unwrap()
+}
+
+/// A FULL delivery and `deltas` deltas, made in `dir`.
+fn chain(dir: &std::path::Path, deltas: usize, seed: u64) -> Vec<PathBuf> {
+    let full = dir.join("l1.xml.gz");
+    crate::generate::write_full(PERSONS, seed, today(), Some(&full)).expect("full");
+    let mut out = vec![full];
+    for i in 0..deltas {
+        let next = dir.join(format!("l{}.xml.gz", i + 2));
+        let prev = out.last().expect("prev").clone();
+        crate::generate::write_delta(&prev, 60, seed * 100 + i as u64, today(), Some(&next))
+            .expect("delta");
+        out.push(next);
+    }
+    out
+}
+
+/// The kommun most of the population lives in.
+fn busiest_kommun(store: &Store) -> String {
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for p in store.snapshot().iter() {
+        if let Some(fb) = p.expect("record").personpost.folkbokforing {
+            *count.entry(fb.kommunkod4()).or_default() += 1;
+        }
+    }
+    count
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(k, _)| k)
+        .expect("a kommun")
+}
+
+fn register(kommun: &str, categories: &str, functions: bool) -> Register {
+    let f = if functions {
+        "flyttsignal = true\ntotalpost_vid_havning = true\nalltid_markering = true\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "[[organisation]]\norgnr = \"2120000134\"\nnamn = \"Norrby kommun\"\n\
+         categories = [{categories}]\nswitches = [\"samordningsnummer\"]\n\
+         bestallningar = [\"GEO\", \"TOT\", \"INFIL\", \"VECKA\"]\n\
+         [[organisation.avisering]]\nid = \"GEO\"\nposttyp = \"andringspost\"\n\
+         kommun = [\"{kommun}\"]\nkategorier = [\"folkbokforda\", \"avlidna\", \"utflyttade\"]\n{f}\
+         [[organisation.avisering]]\nid = \"TOT\"\nposttyp = \"totalpost\"\nkommun = [\"{kommun}\"]\n{f}\
+         [[organisation.avisering]]\nid = \"INFIL\"\nposttyp = \"andringspost\"\ninfil = true\n\
+         kategorier = [\"folkbokforda\", \"avlidna\", \"utflyttade\"]\n{f}\
+         [[organisation.avisering]]\nid = \"VECKA\"\nposttyp = \"andringspost\"\nperiodicitet = \"veckovis\"\n\
+         kommun = [\"{kommun}\"]\n"
+    );
+    Register::parse(&text, std::path::Path::new("register.toml")).expect("register")
+}
+
+fn order<'a>(r: &'a Register, id: &str) -> &'a Order {
+    r.organisations()[0]
+        .avisering
+        .iter()
+        .find(|o| o.id == id)
+        .expect("order")
+}
+
+/// A receiver's copy: per person, per term, the term as the wire renders it.
+#[derive(Debug, Default, PartialEq)]
+struct Copy(BTreeMap<Pnr, BTreeMap<&'static str, Vec<u8>>>);
+
+fn render_term(p: &crate::model::Folkbokforingspost, t: Term) -> Vec<u8> {
+    let mut w = quick_xml::Writer::new(Vec::new());
+    let _ = write_post(&mut w, p, PostStyle::answer(TermMask::of(&[t])));
+    w.into_inner()
+}
+
+impl Copy {
+    /// What a fresh urval of the order's population gives now.
+    fn fresh(store: &Store, order: &Order, access: &Access, infil: &BTreeSet<Pnr>) -> Copy {
+        let mut out = Copy::default();
+        for p in store.snapshot().iter() {
+            let p = p.expect("record");
+            if access.may_see(&p) && order.includes(&p, infil.contains(&p.pnr()), 2026) {
+                let mut terms = access.terms_for(&p);
+                if p.is_protected() {
+                    if let Some(fewer) = order.skyddade_termer {
+                        terms = terms.intersect(fewer);
+                    }
+                }
+                let m = terms
+                    .terms()
+                    .map(|t| (t.name(), render_term(&p, t)))
+                    .collect();
+                out.0.insert(p.pnr(), m);
+            }
+        }
+        out
+    }
+
+    /// Applies one notice as a receiver following Navet's description would.
+    fn apply(&mut self, n: &Notice, access: &Access) {
+        let pnr = n.post.pnr();
+        let terms = |mask: TermMask| -> BTreeMap<&'static str, Vec<u8>> {
+            mask.terms()
+                .map(|t| (t.name(), render_term(&n.post, t)))
+                .collect()
+        };
+        match n.kind {
+            Kind::Total => {
+                self.0.insert(pnr, terms(n.terms));
+            }
+            Kind::Andring => {
+                let entry = self.0.entry(pnr).or_default();
+                // A marking set for a receiver without `sekretess`: keep what it may hold.
+                if n.post.is_protected() && !access.terms_for(&n.post).contains(Term::Namn) {
+                    entry.retain(|name, _| PROTECTED_MINIMAL.terms().any(|t| t.name() == *name));
+                }
+                entry.extend(terms(n.terms));
+            }
+            Kind::Borttag | Kind::Flyttsignal => {
+                self.0.remove(&pnr);
+            }
+        }
+    }
+
+    /// Drops persons the receiver can see have left its population: its own criteria (area,
+    /// categories of avregistrering) applied to what it was delivered.
+    fn keep_population(&mut self, order: &Order, store: &Store, infil: &BTreeSet<Pnr>) {
+        self.0.retain(|pnr, _| {
+            store
+                .snapshot()
+                .get(pnr)
+                .ok()
+                .flatten()
+                .is_some_and(|p| order.includes(&p, infil.contains(pnr), 2026))
+        });
+    }
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    store: Store,
+    files: Vec<PathBuf>,
+}
+
+fn fixture(deltas: usize, seed: u64) -> Fixture {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let made = tmp.path().join("made");
+    std::fs::create_dir_all(&made).expect("dir");
+    let files = chain(&made, deltas, seed);
+    let store = Store::open(&tmp.path().join("store"), 8 << 20).expect("store");
+    crate::load::load_file(&store, &files[0], false).expect("full");
+    Fixture {
+        _tmp: tmp,
+        store,
+        files,
+    }
+}
+
+/// What the stored delivery of an order holds, rendered, file A then B.
+fn stored(feed: &Feed, order: &str, lopnummer: u64) -> Vec<Vec<u8>> {
+    let h = feed
+        .header(order, lopnummer)
+        .expect("read")
+        .expect("produced");
+    let mut out = Vec::new();
+    for (fil, n) in [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])] {
+        for r in feed.records(order, lopnummer, fil, 0, n).expect("records") {
+            out.push(r.to_vec());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_change_reaches_every_order_exactly_once_and_copies_stay_right() {
+    for seed in [3, 17] {
+        let f = fixture(6, seed);
+        let kommun = busiest_kommun(&f.store);
+        let reg = register(
+            &kommun,
+            "\"grund\", \"relationer\", \"medborgarskap\", \"sekretess\"",
+            true,
+        );
+        let access = Access::of(&reg.organisations()[0]);
+        let feed = Feed::open(&f.store).expect("feed");
+        assert!(feed
+            .produce(&f.store, &reg, at(2))
+            .expect("enrol")
+            .is_empty());
+        // The infil: every third person of the population.
+        let infil: BTreeSet<Pnr> = f
+            .store
+            .snapshot()
+            .iter()
+            .map(|p| p.expect("record").pnr())
+            .step_by(3)
+            .collect();
+        feed.replace_infil("INFIL", infil.iter().copied())
+            .expect("infil");
+        let mut copies: BTreeMap<&str, Copy> = ["GEO", "TOT", "INFIL"]
+            .into_iter()
+            .map(|id| (id, Copy::fresh(&f.store, order(&reg, id), &access, &infil)))
+            .collect();
+        for (i, file) in f.files[1..].iter().enumerate() {
+            crate::load::load_file(&f.store, file, false).expect("delta");
+            let seq = f.store.load_seq().expect("seq");
+            // What each order must get: the journal through `select`, computed independently.
+            let changes: Vec<Change> = f.store.changes(seq).map(|c| c.expect("change")).collect();
+            assert!(!changes.is_empty());
+            let produced = feed
+                .produce(&f.store, &reg, at(3 + i as u32))
+                .expect("produce");
+            assert_eq!(
+                produced
+                    .iter()
+                    .map(|p| p.order.as_str())
+                    .collect::<Vec<_>>(),
+                ["GEO", "TOT", "INFIL"],
+                "daily orders every load; the weekly one not (same week as enrolment)"
+            );
+            assert!(produced.iter().all(|p| p.lopnummer == i as u64 + 1));
+            for id in ["GEO", "TOT", "INFIL"] {
+                let o = order(&reg, id);
+                let mut want: Vec<Notice> = changes
+                    .iter()
+                    .flat_map(|c| notices(o, &access, c, infil.contains(&c.pnr), 2026))
+                    .collect();
+                want.sort_by(|a, b| {
+                    (a.fil, &a.post.andringstidpunkt, a.post.pnr()).cmp(&(
+                        b.fil,
+                        &b.post.andringstidpunkt,
+                        b.post.pnr(),
+                    ))
+                });
+                let rendered: Vec<Vec<u8>> = want.iter().map(render).collect();
+                assert_eq!(
+                    stored(&feed, id, i as u64 + 1),
+                    rendered,
+                    "{id} löpnummer {}",
+                    i + 1
+                );
+                let copy = copies.get_mut(id).expect("copy");
+                for n in &want {
+                    copy.apply(n, &access);
+                }
+            }
+            // Asking again changes nothing: nothing is delivered twice.
+            assert!(feed
+                .produce(&f.store, &reg, at(3 + i as u32))
+                .expect("again")
+                .is_empty());
+        }
+        // Each receiver's copy, kept by deliveries alone, equals a fresh urval.
+        for id in ["GEO", "TOT", "INFIL"] {
+            let o = order(&reg, id);
+            let mut copy = copies.remove(id).expect("copy");
+            copy.keep_population(o, &f.store, &infil);
+            let fresh = Copy::fresh(&f.store, o, &access, &infil);
+            let differ: Vec<_> = fresh
+                .0
+                .keys()
+                .chain(copy.0.keys())
+                .filter(|p| fresh.0.get(p) != copy.0.get(p))
+                .collect();
+            for p in &differ {
+                let (a, b) = (fresh.0.get(p), copy.0.get(p));
+                let names: BTreeSet<&str> = a
+                    .iter()
+                    .chain(b.iter())
+                    .flat_map(|m| m.keys().copied())
+                    .collect();
+                for n in names {
+                    let (x, y) = (a.and_then(|m| m.get(n)), b.and_then(|m| m.get(n)));
+                    if x != y {
+                        eprintln!(
+                            "{id} {n}: urval {:?}, copy {:?}",
+                            x.map(|v| String::from_utf8_lossy(v).into_owned()),
+                            y.map(|v| String::from_utf8_lossy(v).into_owned())
+                        );
+                    }
+                }
+            }
+            assert!(
+                differ.is_empty(),
+                "seed {seed} {id}: {} persons differ",
+                differ.len()
+            );
+        }
+        // The weekly order: nothing yet; its first delivery (next week) covers all six loads.
+        assert_eq!(
+            feed.cursor("VECKA").expect("c").expect("c").next_lopnummer,
+            1
+        );
+        assert!(f.store.journal_len() > 0, "kept for the weekly order");
+        // The next week's first production delivers the six loads in one.
+        let produced = feed.produce(&f.store, &reg, at(10)).expect("week");
+        assert_eq!(produced.len(), 1);
+        assert_eq!(produced[0].order, "VECKA");
+        let h = feed.header("VECKA", 1).expect("h").expect("h");
+        assert_eq!(h.seqs, (2, 7));
+        assert_eq!(f.store.journal_len(), 0, "every order is past every load");
+    }
+}
+
+#[test]
+fn weekly_orders_collect_the_weeks_loads_and_the_journal_is_then_forgotten() {
+    let f = fixture(3, 5);
+    let kommun = busiest_kommun(&f.store);
+    let reg = register(&kommun, "\"grund\"", false);
+    let feed = Feed::open(&f.store).expect("feed");
+    // Enrolled on Monday 2 November (week 45).
+    feed.produce(&f.store, &reg, at(2)).expect("enrol");
+    crate::load::load_file(&f.store, &f.files[1], false).expect("delta");
+    let p = feed.produce(&f.store, &reg, at(3)).expect("tue");
+    assert!(
+        !p.iter().any(|p| p.order == "VECKA"),
+        "same week as the last delivery"
+    );
+    crate::load::load_file(&f.store, &f.files[2], false).expect("delta");
+    feed.produce(&f.store, &reg, at(4)).expect("wed");
+    // Week 46: the first load delivers loads 2, 3 and 4 in one.
+    crate::load::load_file(&f.store, &f.files[3], false).expect("delta");
+    let p = feed.produce(&f.store, &reg, at(10)).expect("next week");
+    let weekly = p
+        .iter()
+        .find(|p| p.order == "VECKA")
+        .expect("weekly delivery");
+    assert_eq!(weekly.lopnummer, 1);
+    let h = feed.header("VECKA", 1).expect("h").expect("h");
+    assert_eq!(h.seqs, (2, 4));
+    // Every order is past every load now: the journal is empty.
+    assert_eq!(f.store.journal_len(), 0);
+}
+
+#[test]
+fn a_crash_before_the_cursor_moved_is_repaired_by_producing_again() {
+    let f = fixture(1, 9);
+    let kommun = busiest_kommun(&f.store);
+    let reg = register(&kommun, "\"grund\"", false);
+    let feed = Feed::open(&f.store).expect("feed");
+    feed.produce(&f.store, &reg, at(2)).expect("enrol");
+    crate::load::load_file(&f.store, &f.files[1], false).expect("delta");
+    // A crashed run left records (but no header, no cursor move) under löpnummer 1.
+    for i in 0..5 {
+        feed.records
+            .insert(record_key("GEO", 1, Fil::A, 1000 + i), &b"<half/>"[..])
+            .expect("insert");
+    }
+    assert_eq!(feed.header("GEO", 1).expect("h"), None);
+    feed.produce(&f.store, &reg, at(3)).expect("produce");
+    let h = feed.header("GEO", 1).expect("h").expect("produced");
+    let all = stored(&feed, "GEO", 1);
+    assert_eq!(all.len() as u64, h.antal[0] + h.antal[1]);
+    let leftovers = feed
+        .records
+        .scan_prefix(delivery_key("GEO", 1))
+        .filter(|kv| kv.as_ref().is_ok_and(|(_, v)| v.as_ref() == b"<half/>"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn the_infil_is_replaced_whole() {
+    let f = fixture(0, 2);
+    let kommun = busiest_kommun(&f.store);
+    let reg = register(&kommun, "\"grund\"", false);
+    let feed = Feed::open(&f.store).expect("feed");
+    assert!(feed.replace_infil("INFIL", []).is_err(), "not enrolled yet");
+    feed.produce(&f.store, &reg, at(2)).expect("enrol");
+    let all: Vec<Pnr> = f
+        .store
+        .snapshot()
+        .iter()
+        .map(|p| p.expect("p").pnr())
+        .collect();
+    assert_eq!(
+        feed.replace_infil("INFIL", all[..10].iter().copied())
+            .expect("1"),
+        10
+    );
+    assert_eq!(
+        feed.replace_infil("INFIL", all[5..8].iter().copied())
+            .expect("2"),
+        3
+    );
+    assert_eq!(feed.infil.len(), 3, "the first infil is gone");
+    assert_eq!(
+        feed.cursor("INFIL")
+            .expect("c")
+            .expect("c")
+            .infil_generation,
+        2
+    );
+}
