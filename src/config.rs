@@ -50,6 +50,10 @@ pub struct Config {
     /// How often the TLS files, CRLs and the register are checked for changes (a change is
     /// reloaded once it has stayed the same for one more interval); `None` = not watched.
     pub watch_interval: Option<std::time::Duration>,
+    /// Days an acknowledged avisering delivery is kept before it is removed.
+    pub avisering_keep_days: u32,
+    /// Records per page of `hamtaAvisering`.
+    pub avisering_page_size: u32,
 }
 
 /// Paths of the server's TLS material.
@@ -153,6 +157,8 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     reload: RawReload,
+    #[serde(default)]
+    avisering: RawAvisering,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -176,6 +182,13 @@ struct RawTls {
     client_ca: Option<PathBuf>,
     crls: Option<Vec<PathBuf>>,
     expiry_warning_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAvisering {
+    keep_days: Option<u32>,
+    page_size: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -272,6 +285,13 @@ impl Config {
                 .map_err(|e| invalid(field, format!("`{s}` is not an address:port ({e})")))
         };
         let data_dir = at(raw.data_dir, "data");
+        let page_size = raw.avisering.page_size.unwrap_or(500);
+        if !(1..=10_000).contains(&page_size) {
+            return Err(invalid(
+                "avisering.page_size",
+                format!("{page_size} is not between 1 and 10000"),
+            ));
+        }
         let daily_at = raw.load.daily_at.unwrap_or_else(|| "05:30".into());
         if chrono::NaiveTime::parse_from_str(&daily_at, "%H:%M").is_err() {
             return Err(invalid(
@@ -329,6 +349,8 @@ impl Config {
             },
             maintenance,
             expiry_warning_days: raw.tls.expiry_warning_days.unwrap_or(30),
+            avisering_keep_days: raw.avisering.keep_days.unwrap_or(30),
+            avisering_page_size: page_size,
             watch_interval: match raw.reload.watch_seconds.unwrap_or(2) {
                 0 => None,
                 n => Some(std::time::Duration::from_secs(n)),
@@ -437,5 +459,7 @@ mod tests {
         assert_eq!(example.load, defaults.load);
         assert_eq!(example.expiry_warning_days, defaults.expiry_warning_days);
         assert_eq!(example.watch_interval, defaults.watch_interval);
+        assert_eq!(example.avisering_keep_days, defaults.avisering_keep_days);
+        assert_eq!(example.avisering_page_size, defaults.avisering_page_size);
     }
 }

@@ -45,10 +45,14 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 enum Service {
     Personpost,
     Namnsokning,
+    HamtaAvisering,
 }
 
 impl Service {
     fn from_path(path: &str) -> Option<Service> {
+        if path == "/na/na_avisering/V1/hamtaAvisering" {
+            return Some(Service::HamtaAvisering);
+        }
         let rest = path.strip_prefix("/na/na_epersondata/")?;
         let (version, name) = rest.split_once('/')?;
         if version != "V2" && version != "V4" {
@@ -65,6 +69,7 @@ impl Service {
         match self {
             Service::Personpost => "personpostXML",
             Service::Namnsokning => "namnsokningXML",
+            Service::HamtaAvisering => "hamtaAvisering",
         }
     }
 
@@ -72,11 +77,34 @@ impl Service {
         match self {
             Service::Personpost => include_str!("../wsdl/personpostXML.wsdl"),
             Service::Namnsokning => include_str!("../wsdl/namnsokningXML.wsdl"),
+            Service::HamtaAvisering => include_str!("../wsdl/hamtaAvisering.wsdl"),
+        }
+    }
+
+    /// The `soap:address` written in the WSDL file (replaced by the address the client used).
+    fn wsdl_address(self) -> String {
+        match self {
+            Service::HamtaAvisering => {
+                "https://localhost:8443/na/na_avisering/V1/hamtaAvisering".into()
+            }
+            _ => format!(
+                "https://localhost:8443/na/na_epersondata/V2/{}",
+                self.name()
+            ),
+        }
+    }
+
+    /// The schema the WSDL imports: file name and text.
+    fn xsd(self) -> (&'static str, &'static str) {
+        match self {
+            Service::HamtaAvisering => ("avisering.xsd", AVI_XSD),
+            _ => ("epersondata.xsd", XSD),
         }
     }
 }
 
 const XSD: &str = include_str!("../wsdl/epersondata.xsd");
+const AVI_XSD: &str = include_str!("../wsdl/avisering.xsd");
 
 /// Accepts connections until `shutdown` turns true, then drains open ones.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
@@ -232,25 +260,24 @@ fn wsdl(req: &HttpRequest<Incoming>, service: Service, state: &AppState) -> Resp
             .map(str::to_owned)
             .unwrap_or_else(|| state.config.soap_listen.to_string());
         let address = format!("https://{host}{}", req.uri().path());
+        let (xsd_name, _) = service.xsd();
         let text = service
             .wsdl()
+            .replace(&service.wsdl_address(), &address)
             .replace(
-                &format!(
-                    "https://localhost:8443/na/na_epersondata/V2/{}",
-                    service.name()
-                ),
-                &address,
-            )
-            .replace(
-                "schemaLocation=\"epersondata.xsd\"",
-                &format!("schemaLocation=\"{}?xsd=epersondata.xsd\"", service.name()),
+                &format!("schemaLocation=\"{xsd_name}\""),
+                &format!("schemaLocation=\"{}?xsd={xsd_name}\"", service.name()),
             );
         return xml(StatusCode::OK, text.into_bytes());
     }
-    if query == "xsd=epersondata.xsd" {
-        return xml(StatusCode::OK, XSD.as_bytes().to_vec());
+    let (xsd_name, xsd_text) = service.xsd();
+    if query.strip_prefix("xsd=") == Some(xsd_name) {
+        return xml(StatusCode::OK, xsd_text.as_bytes().to_vec());
     }
-    plain(StatusCode::NOT_FOUND, "GET ?wsdl or ?xsd=epersondata.xsd\n")
+    plain(
+        StatusCode::NOT_FOUND,
+        "GET ?wsdl or ?xsd=NAME (the schema the WSDL names)\n",
+    )
 }
 
 async fn soap_call(
@@ -338,6 +365,7 @@ async fn soap_answer(
         (&request, service),
         (Request::Personpost { .. }, Service::Personpost)
             | (Request::Namnsokning { .. }, Service::Namnsokning)
+            | (Request::HamtaAvisering { .. }, Service::HamtaAvisering)
     );
     if !wanted {
         return Err(Fault::BadRequest(format!(
@@ -356,6 +384,25 @@ async fn soap_answer(
     if !org.bestallningar.contains(&b.bestallnings_id) {
         return Err(Fault::UnknownBestallning);
     }
+    if let Request::HamtaAvisering {
+        lopnummer,
+        fil_b,
+        sida,
+        ..
+    } = request
+    {
+        return hamta_avisering(
+            state,
+            &org,
+            &b.bestallnings_id,
+            lopnummer,
+            fil_b,
+            sida,
+            trail,
+            id,
+        )
+        .await;
+    }
     let access = Access::of(&org);
     let snapshot = state.store.snapshot();
     let result = match &request {
@@ -365,6 +412,7 @@ async fn soap_answer(
         Request::Namnsokning { query, .. } => {
             ops::namnsokning::run(&snapshot, &access, query, state.config.max_hits)
         }
+        Request::HamtaAvisering { .. } => return Err(Fault::Internal(id.to_string())),
     };
     let posts = match result {
         Ok(p) => p,
@@ -381,9 +429,96 @@ async fn soap_answer(
         .collect();
     let kind = match service {
         Service::Personpost => Answer::Personpost,
-        Service::Namnsokning => Answer::Namnsokning,
+        _ => Answer::Namnsokning,
     };
     Ok(soap::response::answer(kind, &posts))
+}
+
+/// `hamtaAvisering`: one page of one file of an order's delivery; asking for löpnummer N
+/// acknowledges every delivery before it. The store work runs off the async workers.
+#[allow(clippy::too_many_arguments)]
+async fn hamta_avisering(
+    state: &AppState,
+    org: &crate::register::Organisation,
+    order_id: &str,
+    lopnummer: u64,
+    fil_b: bool,
+    sida: u64,
+    trail: &mut Trail,
+    id: RequestId,
+) -> Result<Vec<u8>, Fault> {
+    use crate::avisering::feed::Feed;
+    use crate::avisering::order::Posttyp;
+    use crate::avisering::select::Fil;
+    let Some(order) = org.avisering.iter().find(|o| o.id == order_id) else {
+        return Err(Fault::BadRequest(format!(
+            "BestallningsId {order_id} is not an avisering order"
+        )));
+    };
+    if fil_b && !order.split() {
+        return Err(Fault::BadRequest(
+            "this order has no file B (it chose no fewer terms for protected persons)".into(),
+        ));
+    }
+    let posttyp = match order.posttyp {
+        Posttyp::Totalpost => "totalpost",
+        Posttyp::Andringspost => "andringspost",
+    };
+    let store = state.store.clone();
+    let page_size = u64::from(state.config.avisering_page_size);
+    let order_id = order_id.to_owned();
+    let now = state.clock.now();
+    let internal = move |e: crate::store::StoreError| {
+        tracing::error!(request_id = %id, error = %e, "avisering store failure");
+        Fault::Internal(id.to_string())
+    };
+    let page = tokio::task::spawn_blocking(move || -> Result<_, Fault> {
+        let feed = Feed::open(&store).map_err(internal)?;
+        let Some(cursor) = feed.cursor(&order_id).map_err(internal)? else {
+            return Ok(None);
+        };
+        feed.acknowledge(&order_id, lopnummer - 1, now)
+            .map_err(internal)?;
+        if lopnummer >= cursor.next_lopnummer {
+            return Ok(None);
+        }
+        let header = feed
+            .header(&order_id, lopnummer)
+            .map_err(internal)?
+            .ok_or(Fault::DeliveryRemoved(lopnummer))?;
+        let fil = if fil_b { Fil::B } else { Fil::A };
+        let antal = header.antal[usize::from(fil_b)];
+        let sidor = antal.div_ceil(page_size).max(1);
+        if sida > sidor {
+            return Err(Fault::BadRequest(format!(
+                "Sida {sida}: file {} of delivery {lopnummer} has {sidor} page(s)",
+                if fil_b { "B" } else { "A" }
+            )));
+        }
+        let records = feed
+            .records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)
+            .map_err(internal)?;
+        Ok(Some((header, sidor, records)))
+    })
+    .await
+    .map_err(|_| Fault::Internal(id.to_string()))??;
+    let Some((header, sidor, records)) = page else {
+        return Ok(soap::response::avisering(None, &[]));
+    };
+    trail.returned = records.iter().map(|(p, _)| p.as_str().to_owned()).collect();
+    let info = soap::response::AviseringPage {
+        lopnummer,
+        posttyp,
+        fil: if fil_b { "B" } else { "A" },
+        skapad: header
+            .skapad
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        antal: header.antal,
+        antal_sidor: sidor,
+        sida,
+    };
+    let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_ref()).collect();
+    Ok(soap::response::avisering(Some(&info), &bodies))
 }
 
 /// Reads the body within [`MAX_BODY`] and [`BODY_TIMEOUT`]; a declared or actual larger body is

@@ -531,7 +531,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let (done, failure) = folkreg::load::load_files(&store, &files, force, &mut |store| {
                 if let Ok(r) = &register {
-                    folkreg::avisering::produce_logged(store, r, Utc::now());
+                    folkreg::avisering::produce_logged(
+                        store,
+                        r,
+                        Utc::now(),
+                        config.avisering_keep_days,
+                    );
                 }
             });
             for r in &done {

@@ -130,7 +130,12 @@ impl AppState {
 
     /// Produces the avisering deliveries the applied loads call for.
     pub fn produce(&self, store: &Store) {
-        crate::avisering::produce_logged(store, &self.register.load(), self.clock.now());
+        crate::avisering::produce_logged(
+            store,
+            &self.register.load(),
+            self.clock.now(),
+            self.config.avisering_keep_days,
+        );
     }
 
     /// Logs a warning for each certificate or CRL expiring within `[tls]

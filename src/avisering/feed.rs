@@ -149,7 +149,7 @@ impl Feed {
         })
     }
 
-    /// Records `from..from+count` of a delivery's file, rendered.
+    /// Records `from..from+count` of a delivery's file: whose, and rendered as sent.
     pub fn records(
         &self,
         order: &str,
@@ -157,10 +157,75 @@ impl Feed {
         fil: Fil,
         from: u64,
         count: u64,
-    ) -> Result<Vec<sled::IVec>, StoreError> {
+    ) -> Result<Vec<(crate::pnr::Pnr, sled::IVec)>, StoreError> {
         let start = record_key(order, lopnummer, fil, from);
         let end = record_key(order, lopnummer, fil, from.saturating_add(count));
-        self.records.range(start..end).map(|kv| Ok(kv?.1)).collect()
+        self.records
+            .range(start..end)
+            .map(|kv| {
+                let (_, v) = kv?;
+                let pnr = v
+                    .get(..12)
+                    .and_then(|k| crate::pnr::Pnr::from_key(k).ok())
+                    .ok_or_else(|| {
+                        StoreError::Transaction("feed record without a number".into())
+                    })?;
+                Ok((pnr, v.subslice(12, v.len() - 12)))
+            })
+            .collect()
+    }
+
+    /// Acknowledges every delivery of `order` up to `through` (the receiver asked for the next
+    /// one): their retention period starts now.
+    pub fn acknowledge(
+        &self,
+        order: &str,
+        through: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut cursor) = self.cursor(order)? else {
+            return Ok(());
+        };
+        let through = through.min(cursor.next_lopnummer.saturating_sub(1));
+        if through <= cursor.acked {
+            return Ok(());
+        }
+        for l in cursor.acked + 1..=through {
+            if let Some(mut h) = self.header(order, l)? {
+                h.acked_at.get_or_insert(now);
+                self.headers
+                    .insert(delivery_key(order, l), postcard::to_stdvec(&h)?)?;
+            }
+        }
+        cursor.acked = through;
+        self.cursors
+            .insert(order.as_bytes(), postcard::to_stdvec(&cursor)?)?;
+        Ok(())
+    }
+
+    /// Removes the deliveries of `order` acknowledged more than `keep` ago; returns how many.
+    pub fn prune(
+        &self,
+        order: &str,
+        keep: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for kv in self.headers.scan_prefix(order_key(order)) {
+            let (k, v) = kv?;
+            let h: Header = postcard::from_bytes(&v)?;
+            if h.acked_at.is_some_and(|t| t + keep < now) {
+                let mut batch = sled::Batch::default();
+                for r in self.records.scan_prefix(&k) {
+                    batch.remove(r?.0);
+                }
+                self.records.apply_batch(batch)?;
+                self.headers.remove(&k)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Replaces an order's infil (its population) with these numbers, in one step: they are
@@ -207,11 +272,14 @@ impl Feed {
 
     /// Produces, for every order in the register, the delivery the loads applied since its
     /// last one call for. `now` decides weekly orders' weeks and the deliveries' time.
+    ///
+    /// Acknowledged deliveries older than `keep` are removed on the way.
     pub fn produce(
         &self,
         store: &Store,
         register: &Register,
         now: DateTime<Utc>,
+        keep: chrono::Duration,
     ) -> Result<Vec<Produced>, StoreError> {
         let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
         let seq = store.load_seq()?;
@@ -247,6 +315,7 @@ impl Feed {
                     done.push(self.produce_one(store, org, order, &mut cursor, seq, now)?);
                 }
                 oldest_needed = oldest_needed.min(cursor.produced_seq);
+                self.prune(&order.id, keep, now)?;
             }
         }
         store.forget_changes_through(oldest_needed)?;
@@ -316,7 +385,9 @@ impl Feed {
         let mut batch = sled::Batch::default();
         for n in &all {
             let i = fil_index(n.fil);
-            batch.insert(record_key(&order.id, lopnummer, n.fil, antal[i]), render(n));
+            let mut value = n.post.pnr().as_bytes().to_vec();
+            value.extend_from_slice(&render(n));
+            batch.insert(record_key(&order.id, lopnummer, n.fil, antal[i]), value);
             antal[i] += 1;
         }
         self.records.apply_batch(batch)?;

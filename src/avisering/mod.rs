@@ -12,8 +12,10 @@ pub fn produce_logged(
     store: &crate::store::Store,
     register: &crate::register::Register,
     now: chrono::DateTime<chrono::Utc>,
+    keep_days: u32,
 ) {
-    let produced = feed::Feed::open(store).and_then(|f| f.produce(store, register, now));
+    let keep = chrono::Duration::days(i64::from(keep_days));
+    let produced = feed::Feed::open(store).and_then(|f| f.produce(store, register, now, keep));
     if let Err(e) = produced {
         tracing::error!(error = %e, "avisering deliveries not produced now; they will be on the next run");
     }

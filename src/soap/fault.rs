@@ -23,6 +23,9 @@ pub enum Fault {
     /// FR1202: BestallningsId not registered for this organisation.
     #[error("FR1202: unknown BestallningsId")]
     UnknownBestallning,
+    /// FR1203: the avisering delivery was acknowledged and its retention period has passed.
+    #[error("FR1203: delivery {0} has been removed")]
+    DeliveryRemoved(u64),
     /// FR1301: the certificate is not permitted by the register. The text says why.
     #[error("FR1301: certificate not permitted: {0}")]
     NotPermitted(String),
@@ -51,6 +54,7 @@ impl Fault {
             Fault::TooManyHits(_) => "FR1103",
             Fault::OrgMismatch => "FR1201",
             Fault::UnknownBestallning => "FR1202",
+            Fault::DeliveryRemoved(_) => "FR1203",
             Fault::NotPermitted(_) => "FR1301",
             Fault::TooLarge(_) => "FR1401",
             Fault::Maintenance { .. } => "FR1501",
@@ -91,6 +95,7 @@ impl Fault {
             | Fault::SearchTooBroad
             | Fault::OrgMismatch
             | Fault::UnknownBestallning => "Felaktiga inparametrar",
+            Fault::DeliveryRemoved(_) => "Leveransen är gallrad",
             Fault::TooManyHits(_) => "För många träffar",
             Fault::NotPermitted(_) => "Certifikatet saknar behörighet",
             Fault::TooLarge(_) => "För stor begäran",
@@ -116,6 +121,10 @@ impl Fault {
             Fault::UnknownBestallning => "Felaktiga inparametrar: okänt BestallningsId för organisationen / \
                 Invalid input: unknown BestallningsId for this organisation"
                 .into(),
+            Fault::DeliveryRemoved(l) => format!(
+                "Leverans {l} är kvitterad och gallrad; be tjänstens förvaltare om en ny leverans / \
+                 Delivery {l} was acknowledged and has been removed; ask for a re-delivery"
+            ),
             Fault::NotPermitted(why) => {
                 format!("Certifikatet är inte behörigt: {why} / The certificate is not permitted: {why}")
             }

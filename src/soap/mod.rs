@@ -18,5 +18,7 @@ pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
 /// Navet's V1 namespace: request elements and the response wrapper.
 pub const V1_NS: &str =
     "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
+/// folkreg's avisering service (hamtaAvisering): request and response wrapper elements.
+pub const AVI_NS: &str = "urn:folkreg:avisering:1";
 /// Declared as `ns1` on Navet's response roots (unused by clients).
 pub const PERSONPOST_V2_NS: &str = "http://www.skatteverket.se/folkbokforing/na/personpostXML/v2";

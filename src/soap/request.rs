@@ -12,7 +12,7 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use super::{Fault, SOAP11_NS, SOAP12_NS, V1_NS};
+use super::{Fault, AVI_NS, SOAP11_NS, SOAP12_NS, V1_NS};
 use crate::pnr::Pnr;
 use crate::search::{parse_patterns, SearchQuery, WordPattern};
 
@@ -42,15 +42,26 @@ pub enum Request {
         /// The criteria.
         query: Box<SearchQuery>,
     },
+    /// `hamtaAvisering`: one page of one file of an avisering delivery.
+    HamtaAvisering {
+        /// The avisering order.
+        bestallning: Bestallning,
+        /// The delivery; asking for it acknowledges every earlier one.
+        lopnummer: u64,
+        /// File `A` (default) or `B`.
+        fil_b: bool,
+        /// Page, from 1.
+        sida: u64,
+    },
 }
 
 impl Request {
     /// The order of any request.
     pub fn bestallning(&self) -> &Bestallning {
         match self {
-            Request::Personpost { bestallning, .. } | Request::Namnsokning { bestallning, .. } => {
-                bestallning
-            }
+            Request::Personpost { bestallning, .. }
+            | Request::Namnsokning { bestallning, .. }
+            | Request::HamtaAvisering { bestallning, .. } => bestallning,
         }
     }
 }
@@ -113,7 +124,7 @@ pub fn parse(body: &[u8]) -> Result<Request, Fault> {
         [] => return Err(bad("Body holds no operation")),
         _ => return Err(bad("Body holds more than one element")),
     };
-    if !matches!(op.ns.as_deref(), None | Some(V1_NS)) {
+    if !matches!(op.ns.as_deref(), None | Some(V1_NS) | Some(AVI_NS)) {
         return Err(bad(format!(
             "element {} is in an unknown namespace",
             op.local
@@ -134,6 +145,30 @@ pub fn parse(body: &[u8]) -> Result<Request, Fault> {
             bestallning: bestallning(op)?,
             query: Box::new(query(op.required("SokvillkorNamn")?)?),
         }),
+        "HamtaAviseringRequest" => {
+            let number = |name: &'static str, default: Option<u64>| -> Result<u64, Fault> {
+                match (op.child(name).and_then(Element::value), default) {
+                    (Some(v), _) => v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad(format!("{name} must be a whole number from 1"))),
+                    (None, Some(d)) => Ok(d),
+                    (None, None) => Err(bad(format!("element {name} is missing"))),
+                }
+            };
+            let fil_b = match op.child("Fil").and_then(Element::value) {
+                None | Some("A") => false,
+                Some("B") => true,
+                Some(_) => return Err(bad("Fil must be A or B")),
+            };
+            Ok(Request::HamtaAvisering {
+                bestallning: bestallning(op)?,
+                lopnummer: number("Lopnummer", None)?,
+                fil_b,
+                sida: number("Sida", Some(1))?,
+            })
+        }
         _ => Err(bad("unknown operation element in Body")),
     }
 }

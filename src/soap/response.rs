@@ -6,7 +6,7 @@ use std::io::Write;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::{Fault, PERSONPOST_V2_NS, SOAP11_NS, V1_NS};
+use super::{Fault, AVI_NS, PERSONPOST_V2_NS, SOAP11_NS, V1_NS};
 use crate::access::View;
 use crate::delivery::xml::{write_post, PostStyle};
 
@@ -130,4 +130,68 @@ mod tests {
         assert!(xml.contains("<ns0:Felkod>FR1101</ns0:Felkod>"));
         assert!(xml.contains("a&lt;b &amp; c"), "{xml}");
     }
+}
+
+/// What a `hamtaAvisering` answer says about its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AviseringPage {
+    /// The delivery's löpnummer.
+    pub lopnummer: u64,
+    /// `totalpost` or `andringspost`.
+    pub posttyp: &'static str,
+    /// `A` or `B`.
+    pub fil: &'static str,
+    /// When it was produced (RFC 3339).
+    pub skapad: String,
+    /// Records in file A and in file B.
+    pub antal: [u64; 2],
+    /// Pages of this file.
+    pub antal_sidor: u64,
+    /// This page.
+    pub sida: u64,
+}
+
+/// Renders a `hamtaAvisering` answer: `KLAR` with the page's records (already rendered
+/// `Avisering` elements), or `EJ_KLAR` (not produced yet) without a delivery.
+pub fn avisering(page: Option<&AviseringPage>, records: &[&[u8]]) -> Vec<u8> {
+    let mut w = Writer::new(Vec::with_capacity(
+        1024 + records.iter().map(|r| r.len()).sum::<usize>(),
+    ));
+    let text = |w: &mut Writer<Vec<u8>>, name: &str, value: &str| -> std::io::Result<()> {
+        w.write_event(Event::Start(BytesStart::new(name)))?;
+        w.write_event(Event::Text(BytesText::new(value)))?;
+        w.write_event(Event::End(BytesEnd::new(name)))
+    };
+    let result: std::io::Result<()> = (|| {
+        open_envelope(&mut w)?;
+        w.write_event(Event::Start(
+            BytesStart::new("av:HamtaAviseringResponse").with_attributes([("xmlns:av", AVI_NS)]),
+        ))?;
+        match page {
+            None => text(&mut w, "Status", "EJ_KLAR")?,
+            Some(p) => {
+                text(&mut w, "Status", "KLAR")?;
+                w.write_event(Event::Start(BytesStart::new("Leverans")))?;
+                text(&mut w, "Lopnummer", &p.lopnummer.to_string())?;
+                text(&mut w, "Posttyp", p.posttyp)?;
+                text(&mut w, "Skapad", &p.skapad)?;
+                text(&mut w, "AntalPosterA", &p.antal[0].to_string())?;
+                text(&mut w, "AntalPosterB", &p.antal[1].to_string())?;
+                text(&mut w, "Fil", p.fil)?;
+                text(&mut w, "AntalSidor", &p.antal_sidor.to_string())?;
+                text(&mut w, "Sida", &p.sida.to_string())?;
+                w.write_event(Event::End(BytesEnd::new("Leverans")))?;
+                w.write_event(Event::Start(BytesStart::new("Aviseringar")))?;
+                for r in records {
+                    // Rendered by avisering::feed::render with the same writer: well-formed.
+                    w.get_mut().extend_from_slice(r);
+                }
+                w.write_event(Event::End(BytesEnd::new("Aviseringar")))?;
+            }
+        }
+        w.write_event(Event::End(BytesEnd::new("av:HamtaAviseringResponse")))?;
+        close_envelope(&mut w)
+    })();
+    debug_assert!(result.is_ok());
+    w.into_inner()
 }

@@ -8,6 +8,7 @@ use crate::access::PROTECTED_MINIMAL;
 use crate::pnr::Pnr;
 
 const PERSONS: usize = 600;
+const KEEP: chrono::Duration = chrono::Duration::days(30);
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 2).expect("date")
@@ -177,7 +178,8 @@ fn stored(feed: &Feed, order: &str, lopnummer: u64) -> Vec<Vec<u8>> {
         .expect("produced");
     let mut out = Vec::new();
     for (fil, n) in [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])] {
-        for r in feed.records(order, lopnummer, fil, 0, n).expect("records") {
+        for (pnr, r) in feed.records(order, lopnummer, fil, 0, n).expect("records") {
+            assert!(String::from_utf8_lossy(&r).contains(pnr.as_str()));
             out.push(r.to_vec());
         }
     }
@@ -197,7 +199,7 @@ fn every_change_reaches_every_order_exactly_once_and_copies_stay_right() {
         let access = Access::of(&reg.organisations()[0]);
         let feed = Feed::open(&f.store).expect("feed");
         assert!(feed
-            .produce(&f.store, &reg, at(2))
+            .produce(&f.store, &reg, at(2), KEEP)
             .expect("enrol")
             .is_empty());
         // The infil: every third person of the population.
@@ -221,7 +223,7 @@ fn every_change_reaches_every_order_exactly_once_and_copies_stay_right() {
             let changes: Vec<Change> = f.store.changes(seq).map(|c| c.expect("change")).collect();
             assert!(!changes.is_empty());
             let produced = feed
-                .produce(&f.store, &reg, at(3 + i as u32))
+                .produce(&f.store, &reg, at(3 + i as u32), KEEP)
                 .expect("produce");
             assert_eq!(
                 produced
@@ -259,7 +261,7 @@ fn every_change_reaches_every_order_exactly_once_and_copies_stay_right() {
             }
             // Asking again changes nothing: nothing is delivered twice.
             assert!(feed
-                .produce(&f.store, &reg, at(3 + i as u32))
+                .produce(&f.store, &reg, at(3 + i as u32), KEEP)
                 .expect("again")
                 .is_empty());
         }
@@ -306,7 +308,7 @@ fn every_change_reaches_every_order_exactly_once_and_copies_stay_right() {
         );
         assert!(f.store.journal_len() > 0, "kept for the weekly order");
         // The next week's first production delivers the six loads in one.
-        let produced = feed.produce(&f.store, &reg, at(10)).expect("week");
+        let produced = feed.produce(&f.store, &reg, at(10), KEEP).expect("week");
         assert_eq!(produced.len(), 1);
         assert_eq!(produced[0].order, "VECKA");
         let h = feed.header("VECKA", 1).expect("h").expect("h");
@@ -322,18 +324,20 @@ fn weekly_orders_collect_the_weeks_loads_and_the_journal_is_then_forgotten() {
     let reg = register(&kommun, "\"grund\"", false);
     let feed = Feed::open(&f.store).expect("feed");
     // Enrolled on Monday 2 November (week 45).
-    feed.produce(&f.store, &reg, at(2)).expect("enrol");
+    feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
     crate::load::load_file(&f.store, &f.files[1], false).expect("delta");
-    let p = feed.produce(&f.store, &reg, at(3)).expect("tue");
+    let p = feed.produce(&f.store, &reg, at(3), KEEP).expect("tue");
     assert!(
         !p.iter().any(|p| p.order == "VECKA"),
         "same week as the last delivery"
     );
     crate::load::load_file(&f.store, &f.files[2], false).expect("delta");
-    feed.produce(&f.store, &reg, at(4)).expect("wed");
+    feed.produce(&f.store, &reg, at(4), KEEP).expect("wed");
     // Week 46: the first load delivers loads 2, 3 and 4 in one.
     crate::load::load_file(&f.store, &f.files[3], false).expect("delta");
-    let p = feed.produce(&f.store, &reg, at(10)).expect("next week");
+    let p = feed
+        .produce(&f.store, &reg, at(10), KEEP)
+        .expect("next week");
     let weekly = p
         .iter()
         .find(|p| p.order == "VECKA")
@@ -351,23 +355,26 @@ fn a_crash_before_the_cursor_moved_is_repaired_by_producing_again() {
     let kommun = busiest_kommun(&f.store);
     let reg = register(&kommun, "\"grund\"", false);
     let feed = Feed::open(&f.store).expect("feed");
-    feed.produce(&f.store, &reg, at(2)).expect("enrol");
+    feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
     crate::load::load_file(&f.store, &f.files[1], false).expect("delta");
     // A crashed run left records (but no header, no cursor move) under löpnummer 1.
     for i in 0..5 {
         feed.records
-            .insert(record_key("GEO", 1, Fil::A, 1000 + i), &b"<half/>"[..])
+            .insert(
+                record_key("GEO", 1, Fil::A, 1000 + i),
+                &b"196208283025<half/>"[..],
+            )
             .expect("insert");
     }
     assert_eq!(feed.header("GEO", 1).expect("h"), None);
-    feed.produce(&f.store, &reg, at(3)).expect("produce");
+    feed.produce(&f.store, &reg, at(3), KEEP).expect("produce");
     let h = feed.header("GEO", 1).expect("h").expect("produced");
     let all = stored(&feed, "GEO", 1);
     assert_eq!(all.len() as u64, h.antal[0] + h.antal[1]);
     let leftovers = feed
         .records
         .scan_prefix(delivery_key("GEO", 1))
-        .filter(|kv| kv.as_ref().is_ok_and(|(_, v)| v.as_ref() == b"<half/>"))
+        .filter(|kv| kv.as_ref().is_ok_and(|(_, v)| v.ends_with(b"<half/>")))
         .count();
     assert_eq!(leftovers, 0);
 }
@@ -379,7 +386,7 @@ fn the_infil_is_replaced_whole() {
     let reg = register(&kommun, "\"grund\"", false);
     let feed = Feed::open(&f.store).expect("feed");
     assert!(feed.replace_infil("INFIL", []).is_err(), "not enrolled yet");
-    feed.produce(&f.store, &reg, at(2)).expect("enrol");
+    feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
     let all: Vec<Pnr> = f
         .store
         .snapshot()
@@ -404,4 +411,47 @@ fn the_infil_is_replaced_whole() {
             .infil_generation,
         2
     );
+}
+
+#[test]
+fn acknowledged_deliveries_are_kept_for_a_while_then_removed() {
+    let f = fixture(2, 4);
+    let kommun = busiest_kommun(&f.store);
+    let reg = register(&kommun, "\"grund\"", false);
+    let feed = Feed::open(&f.store).expect("feed");
+    feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
+    for (i, file) in f.files[1..].iter().enumerate() {
+        crate::load::load_file(&f.store, file, false).expect("delta");
+        feed.produce(&f.store, &reg, at(3 + i as u32), KEEP)
+            .expect("produce");
+    }
+    let keep = chrono::Duration::days(30);
+    assert_eq!(
+        feed.prune("GEO", keep, at(20)).expect("prune"),
+        0,
+        "none acknowledged"
+    );
+    // Asking for 2 acknowledges 1; asking beyond what exists acknowledges what exists.
+    feed.acknowledge("GEO", 1, at(5)).expect("ack");
+    assert_eq!(feed.cursor("GEO").expect("c").expect("c").acked, 1);
+    assert_eq!(
+        feed.header("GEO", 1).expect("h").expect("h").acked_at,
+        Some(at(5))
+    );
+    assert_eq!(feed.header("GEO", 2).expect("h").expect("h").acked_at, None);
+    feed.acknowledge("GEO", 99, at(6)).expect("ack");
+    assert_eq!(feed.cursor("GEO").expect("c").expect("c").acked, 2);
+    assert_eq!(
+        feed.prune("GEO", keep, at(20)).expect("prune"),
+        0,
+        "within 30 days"
+    );
+    let later = at(5) + chrono::Duration::days(31);
+    assert_eq!(feed.prune("GEO", keep, later).expect("prune"), 1);
+    assert_eq!(feed.header("GEO", 1).expect("h"), None);
+    assert!(feed
+        .records("GEO", 1, Fil::A, 0, 1_000_000)
+        .expect("r")
+        .is_empty());
+    assert!(feed.header("GEO", 2).expect("h").is_some());
 }
