@@ -46,12 +46,15 @@ enum Service {
     Personpost,
     Namnsokning,
     HamtaAvisering,
+    LamnaInfil,
 }
 
 impl Service {
     fn from_path(path: &str) -> Option<Service> {
-        if path == "/na/na_avisering/V1/hamtaAvisering" {
-            return Some(Service::HamtaAvisering);
+        match path {
+            "/na/na_avisering/V1/hamtaAvisering" => return Some(Service::HamtaAvisering),
+            "/na/na_avisering/V1/lamnaInfil" => return Some(Service::LamnaInfil),
+            _ => {}
         }
         let rest = path.strip_prefix("/na/na_epersondata/")?;
         let (version, name) = rest.split_once('/')?;
@@ -70,6 +73,7 @@ impl Service {
             Service::Personpost => "personpostXML",
             Service::Namnsokning => "namnsokningXML",
             Service::HamtaAvisering => "hamtaAvisering",
+            Service::LamnaInfil => "lamnaInfil",
         }
     }
 
@@ -78,14 +82,15 @@ impl Service {
             Service::Personpost => include_str!("../wsdl/personpostXML.wsdl"),
             Service::Namnsokning => include_str!("../wsdl/namnsokningXML.wsdl"),
             Service::HamtaAvisering => include_str!("../wsdl/hamtaAvisering.wsdl"),
+            Service::LamnaInfil => include_str!("../wsdl/lamnaInfil.wsdl"),
         }
     }
 
     /// The `soap:address` written in the WSDL file (replaced by the address the client used).
     fn wsdl_address(self) -> String {
         match self {
-            Service::HamtaAvisering => {
-                "https://localhost:8443/na/na_avisering/V1/hamtaAvisering".into()
+            Service::HamtaAvisering | Service::LamnaInfil => {
+                format!("https://localhost:8443/na/na_avisering/V1/{}", self.name())
             }
             _ => format!(
                 "https://localhost:8443/na/na_epersondata/V2/{}",
@@ -97,7 +102,7 @@ impl Service {
     /// The schema the WSDL imports: file name and text.
     fn xsd(self) -> (&'static str, &'static str) {
         match self {
-            Service::HamtaAvisering => ("avisering.xsd", AVI_XSD),
+            Service::HamtaAvisering | Service::LamnaInfil => ("avisering.xsd", AVI_XSD),
             _ => ("epersondata.xsd", XSD),
         }
     }
@@ -359,13 +364,17 @@ async fn soap_answer(
         .as_ref()
         .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
     let org = state.authorize(peer)?;
-    let body = read_body(req).await?;
-    let request = soap::request::parse(&body)?;
+    let request = if service == Service::LamnaInfil {
+        soap::request::parse_infil(&read_body(req, MAX_INFIL_BODY).await?)?
+    } else {
+        soap::request::parse(&read_body(req, MAX_BODY).await?)?
+    };
     let wanted = matches!(
         (&request, service),
         (Request::Personpost { .. }, Service::Personpost)
             | (Request::Namnsokning { .. }, Service::Namnsokning)
             | (Request::HamtaAvisering { .. }, Service::HamtaAvisering)
+            | (Request::LamnaInfil { .. }, Service::LamnaInfil)
     );
     if !wanted {
         return Err(Fault::BadRequest(format!(
@@ -403,6 +412,25 @@ async fn soap_answer(
         )
         .await;
     }
+    if let Request::LamnaInfil {
+        sida,
+        antal_sidor,
+        personer,
+        ..
+    } = &request
+    {
+        let order = b.bestallnings_id.clone();
+        return lamna_infil(
+            state,
+            &org,
+            &order,
+            *sida,
+            *antal_sidor,
+            personer.clone(),
+            id,
+        )
+        .await;
+    }
     let access = Access::of(&org);
     let snapshot = state.store.snapshot();
     let result = match &request {
@@ -412,7 +440,9 @@ async fn soap_answer(
         Request::Namnsokning { query, .. } => {
             ops::namnsokning::run(&snapshot, &access, query, state.config.max_hits)
         }
-        Request::HamtaAvisering { .. } => return Err(Fault::Internal(id.to_string())),
+        Request::HamtaAvisering { .. } | Request::LamnaInfil { .. } => {
+            return Err(Fault::Internal(id.to_string()))
+        }
     };
     let posts = match result {
         Ok(p) => p,
@@ -521,25 +551,78 @@ async fn hamta_avisering(
     Ok(soap::response::avisering(Some(&info), &bodies))
 }
 
-/// Reads the body within [`MAX_BODY`] and [`BODY_TIMEOUT`]; a declared or actual larger body is
+/// `lamnaInfil`: one page of an infil order's new population; the last page puts the whole
+/// infil in force at once.
+async fn lamna_infil(
+    state: &AppState,
+    org: &crate::register::Organisation,
+    order_id: &str,
+    sida: u64,
+    antal_sidor: u64,
+    personer: Vec<crate::pnr::Pnr>,
+    id: RequestId,
+) -> Result<Vec<u8>, Fault> {
+    use crate::avisering::feed::{Feed, InfilUpload};
+    use crate::avisering::order::Population;
+    let Some(order) = org.avisering.iter().find(|o| o.id == order_id) else {
+        return Err(Fault::BadRequest(format!(
+            "BestallningsId {order_id} is not an avisering order"
+        )));
+    };
+    if order.population != Population::Infil {
+        return Err(Fault::BadRequest(format!(
+            "order {order_id} takes its population from sökbegrepp, not from an infil"
+        )));
+    }
+    let store = state.store.clone();
+    let order_id = order_id.to_owned();
+    let internal = move |e: crate::store::StoreError| {
+        tracing::error!(request_id = %id, error = %e, "infil store failure");
+        Fault::Internal(id.to_string())
+    };
+    let upload = tokio::task::spawn_blocking(move || -> Result<InfilUpload, Fault> {
+        let feed = Feed::open(&store).map_err(internal)?;
+        if feed.cursor(&order_id).map_err(internal)?.is_none() {
+            return Err(Fault::BadRequest(format!(
+                "order {order_id} is not active yet (it is taken up when the register is next reloaded)"
+            )));
+        }
+        feed.stage_infil(&order_id, sida, antal_sidor, &personer)
+            .map_err(internal)
+    })
+    .await
+    .map_err(|_| Fault::Internal(id.to_string()))??;
+    Ok(match upload {
+        InfilUpload::Receiving { pages, of } => soap::response::lamna_infil(pages, of, None),
+        InfilUpload::Replaced(n) => {
+            tracing::info!(request_id = %id, persons = n, "infil replaced");
+            soap::response::lamna_infil(antal_sidor, antal_sidor, Some(n))
+        }
+    })
+}
+
+/// Largest `lamnaInfil` body: a page of [`soap::request::MAX_INFIL_PAGE`] numbers.
+pub const MAX_INFIL_BODY: usize = 1024 * 1024;
+
+/// Reads the body within `limit` and [`BODY_TIMEOUT`]; a declared or actual larger body is
 /// refused with 413 before it is read.
-async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, Fault> {
+async fn read_body(req: HttpRequest<Incoming>, limit: usize) -> Result<Bytes, Fault> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(Fault::TooLarge(MAX_BODY));
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Fault::TooLarge(limit));
     }
-    let limited = Limited::new(req.into_body(), MAX_BODY);
+    let limited = Limited::new(req.into_body(), limit);
     match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
         Ok(Ok(b)) => Ok(b.to_bytes()),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(Fault::TooLarge(MAX_BODY))
+            Err(Fault::TooLarge(limit))
         }
         Ok(Err(_)) => Err(Fault::BadRequest(
             "the request body could not be read".into(),

@@ -228,3 +228,108 @@ async fn an_organisation_follows_its_population_by_pulling_deliveries() {
     let log = std::fs::read_to_string(&server.log).expect("log");
     assert!(log.contains("avisering delivery produced"), "{log}");
 }
+
+fn infil_request(sida: u64, antal_sidor: u64, personer: &[String]) -> String {
+    let exempel = cert("client-exempel");
+    let nr: String = personer
+        .iter()
+        .map(|p| format!("<av:PersonNr>{p}</av:PersonNr>"))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/" xmlns:av="urn:folkreg:avisering:1">
+  <S:Body>
+    <av:LamnaInfilRequest>
+      <av:Bestallning><av:OrgNr>{}</av:OrgNr><av:BestallningsId>{INFIL}</av:BestallningsId></av:Bestallning>
+      <av:Sida>{sida}</av:Sida><av:AntalSidor>{antal_sidor}</av:AntalSidor>{nr}
+    </av:LamnaInfilRequest>
+  </S:Body>
+</S:Envelope>"#,
+        exempel.org.as_deref().expect("org"),
+    )
+}
+
+const INFIL: &str = "00000079-AV03-0002";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infil_order_gets_changes_of_exactly_its_numbers() {
+    let made = tempfile::tempdir().expect("tmp");
+    let chain = demo_chain(made.path(), 1);
+    let server = RealServer::start_custom(&[], &[], |work, mut config| {
+        let reg = std::fs::read_to_string(repo().join("deploy/register.dev.toml")).expect("reg");
+        let reg = reg.replace(
+            "bestallningar = [\"00000079-FO03-0001\"]",
+            &format!("bestallningar = [\"00000079-FO03-0001\", \"{INFIL}\"]"),
+        ) + &format!(
+            "\n[[organisation.avisering]]\nid = \"{INFIL}\"\nposttyp = \"totalpost\"\ninfil = true\n"
+        );
+        let copy = work.join("register.toml");
+        std::fs::write(&copy, reg).expect("register copy");
+        let original = format!("{:?}", repo().join("deploy/register.dev.toml"));
+        config = config.replace(&original, &format!("{copy:?}"));
+        config
+    })
+    .await;
+    let exempel = cert("client-exempel");
+    // The delta's changed persons: half of them go in the infil, in two pages.
+    let mut reader = folkreg::delivery::DeliveryReader::open(&chain[1]).expect("delta");
+    let changed: Vec<String> = (&mut reader)
+        .map(|r| r.expect("record").post.pnr().to_string())
+        .collect();
+    let mine: Vec<String> = changed.iter().step_by(2).cloned().collect();
+    let (p1, p2) = mine.split_at(mine.len() / 2);
+    let r = server
+        .post(
+            &exempel,
+            "/na/na_avisering/V1/lamnaInfil",
+            &infil_request(1, 2, p1),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.text_of("Status").as_deref(), Some("MOTTAGEN"));
+    let r = server
+        .post(
+            &exempel,
+            "/na/na_avisering/V1/lamnaInfil",
+            &infil_request(2, 2, p2),
+        )
+        .await;
+    assert_eq!(r.text_of("Status").as_deref(), Some("KLAR"), "{}", r.body);
+    assert_eq!(r.text_of("AntalPersoner"), Some(mine.len().to_string()));
+    validate(&r.body);
+    // A bad number is refused, naming its place.
+    let bad = infil_request(1, 1, &["198602212395".to_owned()]);
+    let r = server
+        .post(&exempel, "/na/na_avisering/V1/lamnaInfil", &bad)
+        .await;
+    assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1101"), "{}", r.body);
+    assert!(r.body.contains("PersonNr 1"), "{}", r.body);
+
+    std::fs::create_dir_all(server.data().join("inbox")).expect("inbox");
+    std::fs::copy(&chain[1], server.data().join("inbox/d2.xml.gz")).expect("copy");
+    let (code, body) = server.admin("POST", "/load").await;
+    assert_eq!(code, 200, "{body}");
+    let body = request(1, None).replace(ORDER, INFIL);
+    let r = server
+        .post(
+            &exempel,
+            AV,
+            &body.replace("<av:Lopnummer>1", "<av:Lopnummer>1"),
+        )
+        .await;
+    assert_eq!(r.text_of("Status").as_deref(), Some("KLAR"), "{}", r.body);
+    let antal: usize = r.text_of("AntalPosterA").expect("n").parse().expect("n");
+    assert!(
+        antal > 0 && antal <= mine.len(),
+        "{antal} of {}",
+        mine.len()
+    );
+    for p in &changed {
+        let delivered = r
+            .body
+            .contains(&format!("<PersonId><PersonNr>{p}</PersonNr>"));
+        if delivered {
+            assert!(mine.contains(p), "{p} is not in the infil");
+        }
+    }
+}

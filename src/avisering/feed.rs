@@ -39,6 +39,7 @@ const CURSORS: &str = "feed:cursor";
 const HEADERS: &str = "feed:header";
 const RECORDS: &str = "feed:record";
 const INFIL: &str = "feed:infil";
+const STAGING: &str = "feed:infil-staging";
 
 /// An order's place in the feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +88,21 @@ pub struct Feed {
     headers: sled::Tree,
     records: sled::Tree,
     infil: sled::Tree,
+    staging: sled::Tree,
+}
+
+/// Where an infil upload stands after a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InfilUpload {
+    /// Pages received so far of this many.
+    Receiving {
+        /// Pages received.
+        pages: u64,
+        /// Pages in all.
+        of: u64,
+    },
+    /// Every page is in: the order's population is now these many numbers.
+    Replaced(u64),
 }
 
 fn order_key(order: &str) -> Vec<u8> {
@@ -130,6 +146,7 @@ impl Feed {
             headers: store.tree(HEADERS)?,
             records: store.tree(RECORDS)?,
             infil: store.tree(INFIL)?,
+            staging: store.tree(STAGING)?,
         })
     }
 
@@ -259,6 +276,60 @@ impl Feed {
         self.infil.flush()?;
         self.remove_prefix(&infil_key(order, old, &[]))?;
         Ok(n)
+    }
+
+    /// Takes one page of an infil upload (`lamnaInfil`). Page 1 starts a new upload; when
+    /// every page of it is in, the order's infil is replaced by all of them in one step.
+    pub fn stage_infil(
+        &self,
+        order: &str,
+        sida: u64,
+        antal_sidor: u64,
+        personer: &[crate::pnr::Pnr],
+    ) -> Result<InfilUpload, StoreError> {
+        let prefix = order_key(order);
+        if sida == 1 {
+            let mut batch = sled::Batch::default();
+            for kv in self.staging.scan_prefix(&prefix) {
+                batch.remove(kv?.0);
+            }
+            self.staging.apply_batch(batch)?;
+        }
+        let mut key = prefix.clone();
+        key.extend_from_slice(&sida.to_be_bytes());
+        let numbers: Vec<[u8; 12]> = personer.iter().map(|p| *p.as_bytes()).collect();
+        self.staging
+            .insert(key, postcard::to_stdvec(&(antal_sidor, numbers))?)?;
+        let mut pages = 0u64;
+        let mut all = Vec::new();
+        for kv in self.staging.scan_prefix(&prefix) {
+            let (_, v) = kv?;
+            let (of, numbers): (u64, Vec<[u8; 12]>) = postcard::from_bytes(&v)?;
+            if of != antal_sidor {
+                continue;
+            }
+            pages += 1;
+            all.extend(numbers);
+        }
+        if pages < antal_sidor {
+            return Ok(InfilUpload::Receiving {
+                pages,
+                of: antal_sidor,
+            });
+        }
+        all.sort_unstable();
+        all.dedup();
+        let pnrs = all
+            .iter()
+            .filter_map(|b| crate::pnr::Pnr::from_key(b).ok())
+            .collect::<Vec<_>>();
+        let n = self.replace_infil(order, pnrs)?;
+        let mut batch = sled::Batch::default();
+        for kv in self.staging.scan_prefix(&prefix) {
+            batch.remove(kv?.0);
+        }
+        self.staging.apply_batch(batch)?;
+        Ok(InfilUpload::Replaced(n))
     }
 
     fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError> {

@@ -22,6 +22,11 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_ELEMENTS: usize = 100;
 /// Most attributes (namespace declarations included) on one element.
 pub const MAX_ATTRIBUTES: usize = 16;
+/// Most identity numbers in one `lamnaInfil` page (up to 200 pages make the 2,000,000 of
+/// bilaga 1).
+pub const MAX_INFIL_PAGE: usize = 10_000;
+/// Most pages of one infil.
+pub const MAX_INFIL_PAGES: u64 = 200;
 /// Longest text of one element, in bytes: the longest field (a name) is far shorter.
 pub const MAX_TEXT: usize = 256;
 
@@ -42,6 +47,17 @@ pub enum Request {
         /// The criteria.
         query: Box<SearchQuery>,
     },
+    /// `lamnaInfil`: one page of an infil order's new population.
+    LamnaInfil {
+        /// The infil order.
+        bestallning: Bestallning,
+        /// This page, from 1.
+        sida: u64,
+        /// Pages in all.
+        antal_sidor: u64,
+        /// The identity numbers of this page.
+        personer: Vec<Pnr>,
+    },
     /// `hamtaAvisering`: one page of one file of an avisering delivery.
     HamtaAvisering {
         /// The avisering order.
@@ -61,7 +77,8 @@ impl Request {
         match self {
             Request::Personpost { bestallning, .. }
             | Request::Namnsokning { bestallning, .. }
-            | Request::HamtaAvisering { bestallning, .. } => bestallning,
+            | Request::HamtaAvisering { bestallning, .. }
+            | Request::LamnaInfil { bestallning, .. } => bestallning,
         }
     }
 }
@@ -108,7 +125,16 @@ fn bad(msg: impl Into<String>) -> Fault {
 
 /// Parses a request body into a typed request.
 pub fn parse(body: &[u8]) -> Result<Request, Fault> {
-    let envelope = parse_tree(body)?;
+    parse_limited(body, MAX_ELEMENTS)
+}
+
+/// [`parse`] for an infil page, whose element count is bounded by [`MAX_INFIL_PAGE`].
+pub fn parse_infil(body: &[u8]) -> Result<Request, Fault> {
+    parse_limited(body, MAX_INFIL_PAGE + 20)
+}
+
+fn parse_limited(body: &[u8], max_elements: usize) -> Result<Request, Fault> {
+    let envelope = parse_tree(body, max_elements)?;
     match envelope.ns.as_deref() {
         Some(SOAP11_NS) if envelope.local == "Envelope" => {}
         Some(SOAP12_NS) => return Err(bad("SOAP 1.2 envelopes are not supported; use SOAP 1.1")),
@@ -167,6 +193,44 @@ pub fn parse(body: &[u8]) -> Result<Request, Fault> {
                 lopnummer: number("Lopnummer", None)?,
                 fil_b,
                 sida: number("Sida", Some(1))?,
+            })
+        }
+        "LamnaInfilRequest" => {
+            let number = |name: &'static str| -> Result<u64, Fault> {
+                op.required(name)?
+                    .value()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| bad(format!("{name} must be a whole number from 1")))
+            };
+            let (sida, antal_sidor) = (number("Sida")?, number("AntalSidor")?);
+            if antal_sidor > MAX_INFIL_PAGES || sida > antal_sidor {
+                return Err(bad(format!(
+                    "Sida {sida} of AntalSidor {antal_sidor}: at most {MAX_INFIL_PAGES} pages, Sida not past AntalSidor"
+                )));
+            }
+            let mut personer = Vec::new();
+            for (i, el) in op
+                .children
+                .iter()
+                .filter(|c| c.local == "PersonNr")
+                .enumerate()
+            {
+                let v = el
+                    .value()
+                    .ok_or_else(|| bad(format!("PersonNr {} is empty", i + 1)))?;
+                personer.push(Pnr::parse(v).map_err(|e| bad(format!("PersonNr {}: {e}", i + 1)))?);
+            }
+            if personer.len() > MAX_INFIL_PAGE {
+                return Err(bad(format!(
+                    "more than {MAX_INFIL_PAGE} PersonNr in one page"
+                )));
+            }
+            Ok(Request::LamnaInfil {
+                bestallning: bestallning(op)?,
+                sida,
+                antal_sidor,
+                personer,
             })
         }
         _ => Err(bad("unknown operation element in Body")),
@@ -287,7 +351,7 @@ fn birth_bound(v: &str, end: bool) -> Option<u32> {
 }
 
 /// Reads the body into an element tree under the limits.
-fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
+fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
     let mut reader = NsReader::from_reader(body);
     reader.config_mut().trim_text(false);
     reader.config_mut().check_end_names = true;
@@ -310,8 +374,8 @@ fn parse_tree(body: &[u8]) -> Result<Element, Fault> {
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
                 count += 1;
-                if count > MAX_ELEMENTS {
-                    return Err(bad(format!("more than {MAX_ELEMENTS} elements")));
+                if count > max_elements {
+                    return Err(bad(format!("more than {max_elements} elements")));
                 }
                 if stack.len() >= MAX_DEPTH {
                     return Err(bad(format!("elements nested deeper than {MAX_DEPTH}")));

@@ -195,3 +195,38 @@ pub fn avisering(page: Option<&AviseringPage>, records: &[&[u8]]) -> Vec<u8> {
     debug_assert!(result.is_ok());
     w.into_inner()
 }
+
+/// Renders a `lamnaInfil` answer: `MOTTAGEN` with the pages received so far, or `KLAR` with
+/// the number of persons in the order's new infil.
+pub fn lamna_infil(pages: u64, of: u64, replaced: Option<u64>) -> Vec<u8> {
+    let mut w = Writer::new(Vec::with_capacity(512));
+    let text = |w: &mut Writer<Vec<u8>>, name: &str, value: &str| -> std::io::Result<()> {
+        w.write_event(Event::Start(BytesStart::new(name)))?;
+        w.write_event(Event::Text(BytesText::new(value)))?;
+        w.write_event(Event::End(BytesEnd::new(name)))
+    };
+    let result: std::io::Result<()> = (|| {
+        open_envelope(&mut w)?;
+        w.write_event(Event::Start(
+            BytesStart::new("av:LamnaInfilResponse").with_attributes([("xmlns:av", AVI_NS)]),
+        ))?;
+        text(
+            &mut w,
+            "Status",
+            if replaced.is_some() {
+                "KLAR"
+            } else {
+                "MOTTAGEN"
+            },
+        )?;
+        text(&mut w, "MottagnaSidor", &pages.to_string())?;
+        text(&mut w, "AntalSidor", &of.to_string())?;
+        if let Some(n) = replaced {
+            text(&mut w, "AntalPersoner", &n.to_string())?;
+        }
+        w.write_event(Event::End(BytesEnd::new("av:LamnaInfilResponse")))?;
+        close_envelope(&mut w)
+    })();
+    debug_assert!(result.is_ok());
+    w.into_inner()
+}
