@@ -258,11 +258,21 @@ macro_rules! wln {
 fn print_status(config: &Config) -> Result<(), Failure> {
     use folkreg::load::job::{self, JobState};
     let mut out = String::new();
-    let job_state = JobState::read(&config.data_dir).map_err(usage)?;
+    let mut job_state = JobState::read(&config.data_dir).map_err(usage)?;
     wln!(out, "data_dir:   {}", config.data_dir.display());
     let dir = config.store_dir();
     let (info, size) = match Store::open(&dir, config.cache_bytes) {
-        Ok(store) => (store.info(), Some(store.size_on_disk()?)),
+        Ok(store) => {
+            // No serve running: the orders as the store and the register say now.
+            if let Ok(register) = Register::load(&config.register) {
+                if let Ok(summary) =
+                    folkreg::avisering::feed::Feed::open(&store).and_then(|f| f.summary(&register))
+                {
+                    job_state.avisering = summary;
+                }
+            }
+            (store.info(), Some(store.size_on_disk()?))
+        }
         Err(e) if e.to_string().contains("lock") => {
             wln!(
                 out,
@@ -330,6 +340,26 @@ fn print_status(config: &Config) -> Result<(), Failure> {
         "  waiting:  {} delivery file(s) in the inbox",
         waiting.len()
     );
+    if !job_state.avisering.is_empty() {
+        wln!(
+            out,
+            "avisering:  order, organisation, last produced and acknowledged löpnummer"
+        );
+        for o in &job_state.avisering {
+            wln!(
+                out,
+                "  {:<24} {:<10} produced {:<5} acknowledged {:<5} backlog {}{}",
+                o.order,
+                o.orgnr,
+                o.produced,
+                o.acknowledged,
+                o.backlog(),
+                o.produced_at
+                    .map(|t| format!("  (last {})", local(t)))
+                    .unwrap_or_default()
+            );
+        }
+    }
     print_windows(&mut out, config, now)?;
     // Not println!: a closed pipe (`| head`) is an error to report, not a panic.
     std::io::stdout()

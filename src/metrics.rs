@@ -68,6 +68,9 @@ pub struct Metrics {
     load_outcome: Family<OutcomeLabel, Gauge>,
     load_files: Family<ResultLabel, Gauge>,
     reloads: Family<OutcomeLabel, Counter>,
+    avisering_produced: Family<NameLabel, Gauge>,
+    avisering_acknowledged: Family<NameLabel, Gauge>,
+    avisering_backlog: Family<NameLabel, Gauge>,
 }
 
 /// The outcome of a load run or a reload.
@@ -207,8 +210,29 @@ impl Metrics {
             "Reloads of the TLS files, CRLs and register (SIGHUP, POST /reload, file change), by outcome (ok, refused)",
             reloads.clone(),
         );
+        let avisering_produced = Family::<NameLabel, Gauge>::default();
+        registry.register(
+            "folkreg_avisering_produced_lopnummer",
+            "The last avisering delivery produced, by order (BestallningsId)",
+            avisering_produced.clone(),
+        );
+        let avisering_acknowledged = Family::<NameLabel, Gauge>::default();
+        registry.register(
+            "folkreg_avisering_acknowledged_lopnummer",
+            "The last avisering delivery the receiver acknowledged, by order",
+            avisering_acknowledged.clone(),
+        );
+        let avisering_backlog = Family::<NameLabel, Gauge>::default();
+        registry.register(
+            "folkreg_avisering_backlog",
+            "Avisering deliveries produced and not yet acknowledged, by order",
+            avisering_backlog.clone(),
+        );
         Metrics {
             registry,
+            avisering_produced,
+            avisering_acknowledged,
+            avisering_backlog,
             load_last_run,
             load_last_ok,
             load_outcome,
@@ -313,6 +337,20 @@ impl Metrics {
                     result: result.to_owned(),
                 })
                 .set(saturating(n as u64));
+        }
+        for o in state.avisering_summary() {
+            let name = NameLabel {
+                name: o.order.clone(),
+            };
+            self.avisering_produced
+                .get_or_create(&name)
+                .set(saturating(o.produced));
+            self.avisering_acknowledged
+                .get_or_create(&name)
+                .set(saturating(o.acknowledged));
+            self.avisering_backlog
+                .get_or_create(&name)
+                .set(saturating(o.backlog()));
         }
         self.audit_lines.set(saturating(state.audit.lines()));
         self.audit_syncs.set(saturating(state.audit.syncs()));

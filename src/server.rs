@@ -138,6 +138,35 @@ impl AppState {
         );
     }
 
+    /// Where every avisering order stands (empty if the feed cannot be read now).
+    pub fn avisering_summary(&self) -> Vec<crate::avisering::feed::OrderSummary> {
+        crate::avisering::feed::Feed::open(&self.store)
+            .and_then(|f| f.summary(&self.register.load()))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the avisering feed");
+                Vec::new()
+            })
+    }
+
+    /// One run of the load job (blocking): each applied delivery is followed by the avisering
+    /// production, and the run by the state file `folkreg status` reads.
+    pub fn run_load_job(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Arc<crate::load::job::JobState> {
+        let ran = self
+            .loads
+            .run_now(&self.store, now, &mut |store| self.produce(store));
+        self.record_state();
+        ran
+    }
+
+    /// Records the store and the orders in the state file `folkreg status` reads.
+    pub fn record_state(&self) {
+        self.loads
+            .record_store(&self.store, self.avisering_summary(), self.clock.now());
+    }
+
     /// Logs a warning for each certificate or CRL expiring within `[tls]
     /// expiry_warning_days`.
     pub fn warn_expiring(&self) -> usize {
@@ -342,14 +371,12 @@ async fn daily_loads(state: Arc<AppState>) {
         let state = state.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let now = state.clock.now();
-            state.loads.record_store(&state.store, now);
             // New orders are enrolled, and deliveries a crash left unproduced are made.
             state.produce(&state.store);
+            state.record_state();
             if state.loads.missed(now) {
                 tracing::info!("load job: the last scheduled run was missed; running now");
-                state
-                    .loads
-                    .run_now(&state.store, now, &mut |store| state.produce(store));
+                state.run_load_job(now);
             }
         })
         .await;
@@ -360,11 +387,7 @@ async fn daily_loads(state: Arc<AppState>) {
         let now = state.clock.now();
         if now >= next {
             let s = state.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                s.loads
-                    .run_now(&s.store, now, &mut |store| s.produce(store))
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || s.run_load_job(now)).await;
             next = state.loads.next_run(state.clock.now());
             tracing::info!(next = %next.with_timezone(&chrono_tz::Europe::Stockholm), "load job scheduled");
         }
@@ -385,12 +408,7 @@ async fn warn_expiring_daily(state: Arc<AppState>) {
 /// Runs the load job now, off the async workers (`POST /load`).
 pub async fn load_now(state: Arc<AppState>) -> Arc<crate::load::job::JobState> {
     let s = state.clone();
-    match tokio::task::spawn_blocking(move || {
-        s.loads
-            .run_now(&s.store, s.clock.now(), &mut |store| s.produce(store))
-    })
-    .await
-    {
+    match tokio::task::spawn_blocking(move || s.run_load_job(s.clock.now())).await {
         Ok(st) => st,
         Err(_) => state.loads.state(),
     }

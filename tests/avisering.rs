@@ -183,6 +183,37 @@ async fn an_organisation_follows_its_population_by_pulling_deliveries() {
         third.body
     );
 
+    // Operators see where the order stands: 3 produced, 2 acknowledged, backlog 1.
+    let (_, metrics) = server.admin("GET", "/metrics").await;
+    let label = format!("{{name=\"{ORDER}\"}}");
+    assert_eq!(
+        series(
+            &metrics,
+            &format!("folkreg_avisering_produced_lopnummer{label}")
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        series(
+            &metrics,
+            &format!("folkreg_avisering_acknowledged_lopnummer{label}")
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        series(&metrics, &format!("folkreg_avisering_backlog{label}")),
+        Some(1.0)
+    );
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+        .args(["status", "--config"])
+        .arg(server.work.path().join("folkreg.toml"))
+        .output()
+        .expect("status");
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains(ORDER), "{status}");
+    assert!(status.contains("produced 3"), "{status}");
+
     // Another organisation cannot use the order; an ordinary BestallningsId is no avisering.
     let norrby = cert("client-norrby");
     let body = request(1, None).replace(

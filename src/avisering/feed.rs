@@ -82,6 +82,28 @@ pub struct Produced {
     pub antal: [u64; 2],
 }
 
+/// Where one order stands, for `folkreg status` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    /// The order (BestallningsId).
+    pub order: String,
+    /// Its organisation.
+    pub orgnr: String,
+    /// The last delivery produced (0 = none yet).
+    pub produced: u64,
+    /// The last delivery acknowledged (0 = none yet).
+    pub acknowledged: u64,
+    /// When the last delivery was produced.
+    pub produced_at: Option<DateTime<Utc>>,
+}
+
+impl OrderSummary {
+    /// Deliveries produced and not yet acknowledged.
+    pub fn backlog(&self) -> u64 {
+        self.produced.saturating_sub(self.acknowledged)
+    }
+}
+
 /// The feed's trees.
 pub struct Feed {
     cursors: sled::Tree,
@@ -243,6 +265,29 @@ impl Feed {
             }
         }
         Ok(removed)
+    }
+
+    /// Where every order of the register stands.
+    pub fn summary(&self, register: &Register) -> Result<Vec<OrderSummary>, StoreError> {
+        let mut out = Vec::new();
+        for org in register.organisations() {
+            for order in &org.avisering {
+                let cursor = self.cursor(&order.id)?.unwrap_or_default();
+                let produced = cursor.next_lopnummer.saturating_sub(1);
+                let produced_at = match produced {
+                    0 => None,
+                    n => self.header(&order.id, n)?.map(|h| h.skapad),
+                };
+                out.push(OrderSummary {
+                    order: order.id.clone(),
+                    orgnr: org.orgnr.to_string(),
+                    produced,
+                    acknowledged: cursor.acked,
+                    produced_at,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Replaces an order's infil (its population) with these numbers, in one step: they are

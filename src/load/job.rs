@@ -113,6 +113,9 @@ pub struct JobState {
     pub store: StoreInfo,
     /// When this file was written.
     pub written: Option<DateTime<Utc>>,
+    /// Where each avisering order stands (as `serve` last recorded it).
+    #[serde(default)]
+    pub avisering: Vec<crate::avisering::feed::OrderSummary>,
 }
 
 impl JobState {
@@ -532,12 +535,19 @@ impl Job {
         next
     }
 
-    /// Records the store as it is now in the state file (at start), so that `folkreg status`
-    /// can report while `serve` holds the store.
-    pub fn record_store(&self, store: &Store, now: DateTime<Utc>) {
+    /// Records the store and the avisering orders as they are now in the state file (at
+    /// start and after each load run), so that `folkreg status` can report while `serve`
+    /// holds the store.
+    pub fn record_store(
+        &self,
+        store: &Store,
+        avisering: Vec<crate::avisering::feed::OrderSummary>,
+        now: DateTime<Utc>,
+    ) {
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let mut state = (*self.state()).clone();
         state.store = store.info();
+        state.avisering = avisering;
         if let Err(e) = state.write(&self.data_dir, now) {
             tracing::warn!(error = %e, "cannot write the load job's state file");
         }
