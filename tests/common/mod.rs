@@ -471,6 +471,40 @@ impl RealServer {
         (r.status, r.body)
     }
 
+    /// Starts `folkreg serve` again on the same work directory and config (after a kill), and
+    /// waits until it serves again.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let before = std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("folkreg serving")
+            .count();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        self.child = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+            .args(["serve", "--config"])
+            .arg(self.work.path().join("folkreg.toml"))
+            .stdout(std::process::Stdio::from(file.try_clone().expect("log")))
+            .stderr(std::process::Stdio::from(file))
+            .spawn()
+            .expect("folkreg serve");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if text.matches("folkreg serving").count() > before {
+                break;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("serve exited on restart ({status}):\n{text}");
+            }
+            assert!(std::time::Instant::now() < deadline, "no restart:\n{text}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// The data directory.
     pub fn data(&self) -> PathBuf {
         self.work.path().join("data")
