@@ -160,5 +160,24 @@ except zeep.exceptions.Fault as f:
     felkod = [e.text for e in f.detail.iter() if e.tag.endswith("Felkod")]
     check("Felkod", felkod, ["FR1102"])
 
+# Ändringsavisering from its own WSDLs: Norrby kommun's orders in the development register.
+# A fresh server has applied no load since the orders were taken up: not produced yet.
+av_order = {"OrgNr": bestallning["OrgNr"], "BestallningsId": "00000079-AV02-0001"}
+av_client = zeep.Client(f"{URL}/na/na_avisering/V1/hamtaAvisering?wsdl", transport=transport)
+av = av_client.service.hamtaAvisering(Bestallning=av_order, Lopnummer=1)
+check("hamtaAvisering Status", av["Status"], "EJ_KLAR")
+check("hamtaAvisering no Leverans", av["Leverans"], None)
+infil_order = {"OrgNr": bestallning["OrgNr"], "BestallningsId": "00000079-AV02-0002"}
+infil_client = zeep.Client(f"{URL}/na/na_avisering/V1/lamnaInfil?wsdl", transport=transport)
+page = infil_client.service.lamnaInfil(Bestallning=infil_order, Sida=1, AntalSidor=1, PersonNr=[pnr])
+check("lamnaInfil Status", page["Status"], "KLAR")
+check("lamnaInfil AntalPersoner", int(page["AntalPersoner"]), 1)
+try:
+    av_client.service.hamtaAvisering(Bestallning=bestallning, Lopnummer=1)
+    check("not an avisering order raised", False, True)
+except zeep.exceptions.Fault as f:
+    felkod = [e.text for e in f.detail.iter() if e.tag.endswith("Felkod")]
+    check("not an avisering order Felkod", felkod, ["FR1101"])
+
 print(f"zeep: {passed} passed, {failures} failed")
 sys.exit(1 if failures else 0)

@@ -138,6 +138,10 @@ pub(super) fn register_toml(pki: &Pki, clock: &Clock) -> String {
         if !org.registered {
             continue;
         }
+        let mut bestallningar = vec![org.bestallningsid.to_owned()];
+        if org.namn == NORRBY.namn {
+            bestallningar.extend(NORRBY_AVISERING_IDS.map(str::to_owned));
+        }
         s.push_str(&format!(
             "\n# {} — {}.\n[[organisation]]\norgnr = {}\nnamn = {}\ncategories = {}\nswitches = {}\nbestallningar = {}\n",
             org.namn,
@@ -146,7 +150,7 @@ pub(super) fn register_toml(pki: &Pki, clock: &Clock) -> String {
             q(org.namn),
             list(&names(org.categories, Category::as_str)),
             list(&names(org.switches, Switch::as_str)),
-            list(&[org.bestallningsid.to_owned()]),
+            list(&bestallningar),
         ));
         for (spec, made) in pki.clients.iter().filter(|(c, _)| c.org.namn == org.namn) {
             let (from, until, revoked) = match spec.listing {
@@ -184,9 +188,33 @@ pub(super) fn register_toml(pki: &Pki, clock: &Clock) -> String {
                 q(spec.name)
             ));
         }
+        if org.namn == NORRBY.namn {
+            s.push_str(NORRBY_AVISERING);
+        }
     }
     s
 }
+
+/// Norrby kommun's avisering orders (ändringsavisering) in the development register.
+const NORRBY_AVISERING_IDS: [&str; 2] = ["00000079-AV02-0001", "00000079-AV02-0002"];
+
+const NORRBY_AVISERING: &str = "
+# Norrby kommun's ändringsavisering: changes to everyone folkbokförd in Stockholms län, as
+# ändringsposter, daily, with the three protected-person functions (Navet 9.6.2/9.6.3).
+[[organisation.avisering]]
+id = \"00000079-AV02-0001\"
+posttyp = \"andringspost\"
+lan = [\"01\"]
+flyttsignal = true
+totalpost_vid_havning = true
+alltid_markering = true
+
+# … and for the persons of its infil (lamnaInfil), as totalposter.
+[[organisation.avisering]]
+id = \"00000079-AV02-0002\"
+posttyp = \"totalpost\"
+infil = true
+";
 
 pub(super) fn sha256(der: &[u8]) -> [u8; 32] {
     use sha2::Digest;
