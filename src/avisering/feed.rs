@@ -29,7 +29,7 @@ use crate::store::journal::Change;
 use crate::store::{Store, StoreError};
 
 use super::order::{Order, Periodicitet, Population};
-use super::select::{notices, Fil, Kind, Notice};
+use super::select::{changed_terms, notices_with_diff, Fil, Kind, Notice};
 
 /// One writer of cursors at a time in this process (production, infil replacement): each
 /// reads a cursor, changes it and writes it back. (One process owns a store: sled locks it.)
@@ -405,6 +405,9 @@ impl Feed {
         };
         let mut done = Vec::new();
         let mut oldest_needed = seq;
+        // The merged changes since a sequence number, with their changed terms: computed once
+        // and shared by every order at that point (usually all of them).
+        let mut merged_since: BTreeMap<u64, Vec<(Change, TermMask)>> = BTreeMap::new();
         for org in register.organisations() {
             for order in &org.avisering {
                 let mut cursor = match self.cursor(&order.id)? {
@@ -428,7 +431,15 @@ impl Feed {
                     };
                 if due {
                     cursor.last_week = Some(week);
-                    done.push(self.produce_one(store, org, order, &mut cursor, seq, now)?);
+                    let changes = match merged_since.entry(cursor.produced_seq) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(merged_changes(store, cursor.produced_seq, seq)?)
+                        }
+                    };
+                    done.push(self.produce_one(org, order, &mut cursor, changes, seq, now)?);
+                    // Durable before anyone can fetch it: a fetched delivery is never lost.
+                    store.flush()?;
                 }
                 oldest_needed = oldest_needed.min(cursor.produced_seq);
                 self.prune(&order.id, keep, now)?;
@@ -440,38 +451,18 @@ impl Feed {
 
     fn produce_one(
         &self,
-        store: &Store,
         org: &Organisation,
         order: &Order,
         cursor: &mut Cursor,
+        changes: &[(Change, TermMask)],
         seq: u64,
         now: DateTime<Utc>,
     ) -> Result<Produced, StoreError> {
         let access = Access::of(org);
         let lopnummer = cursor.next_lopnummer;
         let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
-        // Every change since the last delivery, merged per person: first old, last new.
-        let mut merged: BTreeMap<[u8; 12], Change> = BTreeMap::new();
-        for s in cursor.produced_seq + 1..=seq {
-            for change in store.changes(s) {
-                let change = change?;
-                let key = *change.pnr.as_bytes();
-                match merged.get_mut(&key) {
-                    Some(m) => {
-                        m.new = change.new;
-                        m.seq = change.seq;
-                    }
-                    None => {
-                        merged.insert(key, change);
-                    }
-                }
-            }
-        }
         let mut all: Vec<Notice> = Vec::new();
-        for change in merged.values() {
-            if change.old == change.new {
-                continue;
-            }
+        for (change, diff) in changes {
             let in_infil = match order.population {
                 Population::Infil => self.infil.contains_key(infil_key(
                     &order.id,
@@ -480,7 +471,9 @@ impl Feed {
                 ))?,
                 Population::Sokbegrepp(_) => false,
             };
-            all.extend(notices(order, &access, change, in_infil, year));
+            all.extend(notices_with_diff(
+                order, &access, change, *diff, in_infil, year,
+            ));
         }
         // Sorted by utsökningsdatum (the record's change time), then number.
         all.sort_by(|a, b| {
@@ -526,7 +519,6 @@ impl Feed {
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
-        store.flush()?;
         tracing::info!(
             order = %order.id,
             lopnummer,
@@ -540,6 +532,43 @@ impl Feed {
             antal,
         })
     }
+}
+
+/// Every change of the loads after `since` up to `seq`, merged per person (the first load's
+/// old record, the last one's new), each with its changed terms; persons whose record ended
+/// as it began are left out.
+fn merged_changes(
+    store: &Store,
+    since: u64,
+    seq: u64,
+) -> Result<Vec<(Change, TermMask)>, StoreError> {
+    let mut merged: BTreeMap<[u8; 12], Change> = BTreeMap::new();
+    for s in since + 1..=seq {
+        for change in store.changes(s) {
+            let change = change?;
+            let key = *change.pnr.as_bytes();
+            match merged.get_mut(&key) {
+                Some(m) => {
+                    m.new = change.new;
+                    m.seq = change.seq;
+                }
+                None => {
+                    merged.insert(key, change);
+                }
+            }
+        }
+    }
+    Ok(merged
+        .into_values()
+        .filter(|c| c.old != c.new)
+        .map(|c| {
+            let diff = match (&c.old, &c.new) {
+                (Some(o), Some(n)) => changed_terms(o, n),
+                _ => TermMask::NONE,
+            };
+            (c, diff)
+        })
+        .collect())
 }
 
 /// One notice as it is sent: `<Avisering Posttyp= Fil= Termer=>` around the record.

@@ -99,6 +99,23 @@ pub fn notices(
     in_infil: bool,
     year: i32,
 ) -> Vec<Notice> {
+    let diff = match (&change.old, &change.new) {
+        (Some(o), Some(n)) => changed_terms(o, n),
+        _ => TermMask::NONE,
+    };
+    notices_with_diff(order, access, change, diff, in_infil, year)
+}
+
+/// [`notices`] with the change's [`changed_terms`] computed by the caller (once per change,
+/// however many orders it is offered to).
+pub fn notices_with_diff(
+    order: &Order,
+    access: &Access,
+    change: &Change,
+    diff: TermMask,
+    in_infil: bool,
+    year: i32,
+) -> Vec<Notice> {
     let counts = |p: &Folkbokforingspost| access.may_see(p) && order.includes(p, in_infil, year);
     let old = change.old.as_ref().map(|post| Side {
         post,
@@ -137,7 +154,7 @@ pub fn notices(
                     foregaende_adress: None,
                 }];
             }
-            changed(order, access, o.post, n.post)
+            changed(order, access, o.post, n.post, diff)
         }
         _ => Vec::new(),
     }
@@ -198,8 +215,8 @@ fn changed(
     access: &Access,
     old: &Folkbokforingspost,
     new: &Folkbokforingspost,
+    diff: TermMask,
 ) -> Vec<Notice> {
-    let diff = changed_terms(old, new);
     let andring = |fil: Fil, terms: TermMask, post: &Folkbokforingspost| Notice {
         fil,
         kind: Kind::Andring,

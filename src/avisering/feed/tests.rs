@@ -5,6 +5,7 @@ use chrono::{NaiveDate, TimeZone};
 
 use super::*;
 use crate::access::PROTECTED_MINIMAL;
+use crate::avisering::select::notices;
 use crate::pnr::Pnr;
 
 const PERSONS: usize = 600;
