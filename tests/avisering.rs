@@ -16,14 +16,7 @@ const ORDER: &str = "00000079-AV03-0001";
 fn demo_chain(dir: &Path, n: usize) -> Vec<PathBuf> {
     let (y, m, d) = folkreg::server::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let full = dir.join("leverans-demo-FULL.xml.gz");
-    folkreg::generate::write_full(
-        folkreg::server::DEMO_PERSONS,
-        folkreg::server::DEMO_SEED,
-        today,
-        Some(&full),
-    )
-    .expect("full");
+    let full = demo_full(dir);
     let mut out = vec![full];
     for i in 0..n {
         let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
@@ -60,20 +53,9 @@ fn count(body: &str, needle: &str) -> usize {
 fn validate(body: &str) {
     let start = body.find("<S:Body>").expect("S:Body") + "<S:Body>".len();
     let end = body.rfind("</S:Body>").expect("/S:Body");
-    let dir = tempfile::tempdir().expect("tmp");
-    let f = dir.path().join("answer.xml");
-    std::fs::write(&f, &body[start..end]).expect("write");
-    let out = std::process::Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(repo().join("wsdl/avisering.xsd"))
-        .arg(&f)
-        .output()
-        .expect("xmllint");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(e) = xmllint_with(&body[start..end], "avisering.xsd") {
+        panic!("answer does not validate: {e}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

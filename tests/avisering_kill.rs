@@ -59,14 +59,7 @@ fn register() -> String {
 fn delta(dir: &Path) -> PathBuf {
     let (y, m, d) = folkreg::server::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let full = dir.join("leverans-demo-FULL.xml.gz");
-    folkreg::generate::write_full(
-        folkreg::server::DEMO_PERSONS,
-        folkreg::server::DEMO_SEED,
-        today,
-        Some(&full),
-    )
-    .expect("full");
+    let full = demo_full(dir);
     let next = dir.join("leverans-000002-DELTA.xml.gz");
     folkreg::generate::write_delta(&full, 3000, 4242, today, Some(&next)).expect("delta");
     next
@@ -187,7 +180,30 @@ async fn sigkill_during_production_loses_and_doubles_nothing() {
         "killed after all {produced_at_kill} deliveries: production was too fast to interrupt"
     );
     victim.restart().await;
-    // The restart produces what the kill interrupted; the job has nothing left to load.
+    // The restart produces what the kill interrupted (in the background, once it serves):
+    // wait for every order's delivery 1.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, metrics) = victim.admin("GET", "/metrics").await;
+        let done = (0..LAN.len()).all(|i| {
+            series(
+                &metrics,
+                &format!(
+                    "folkreg_avisering_produced_lopnummer{{name=\"{}\"}}",
+                    order_id(i)
+                ),
+            ) == Some(1.0)
+        });
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not produced after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The job has nothing left to load.
     let (code, body) = victim.admin("POST", "/load").await;
     assert_eq!(code, 200, "{body}");
     let got = deliveries(&victim).await;

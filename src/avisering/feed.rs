@@ -421,6 +421,9 @@ impl Feed {
                         };
                         self.cursors
                             .insert(order.id.as_bytes(), postcard::to_stdvec(&c)?)?;
+                        // Durable at once: a lost enrolment would start the order later.
+                        store.flush()?;
+                        tracing::info!(order = %order.id, load = seq, "avisering order taken up");
                         c
                     }
                 };

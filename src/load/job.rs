@@ -316,17 +316,13 @@ fn run_locked(
             }
             Decision::Already(why) => {
                 tracing::warn!(file = %name_of(&path), lopnummer, "{why}");
-                files.push(file_away(
+                files.push(archive(
                     inbox,
                     &path,
-                    ARCHIVE,
-                    Handled {
-                        file: name_of(&path),
-                        lopnummer: Some(lopnummer),
-                        result: "already_applied".into(),
-                        records: 0,
-                        reason: Some(why),
-                    },
+                    lopnummer,
+                    "already_applied",
+                    0,
+                    Some(why),
                 ));
                 continue;
             }
@@ -334,17 +330,13 @@ fn run_locked(
         match load_file(store, &path, false) {
             Ok(report) => {
                 after_each(store);
-                files.push(file_away(
+                files.push(archive(
                     inbox,
                     &path,
-                    ARCHIVE,
-                    Handled {
-                        file: name_of(&path),
-                        lopnummer: Some(lopnummer),
-                        result: "applied".into(),
-                        records: report.records,
-                        reason: None,
-                    },
+                    lopnummer,
+                    "applied",
+                    report.records,
+                    None,
                 ))
             }
             Err(e @ LoadError::Store { .. }) => {
@@ -399,6 +391,25 @@ fn decide(at: &StoreInfo, header: &DeliveryHeader) -> Decision {
         )),
         _ => Decision::Apply,
     }
+}
+
+/// Moves an applied (or already applied) delivery to `archive/`.
+fn archive(
+    inbox: &Path,
+    path: &Path,
+    lopnummer: u64,
+    result: &str,
+    records: u64,
+    reason: Option<String>,
+) -> Handled {
+    let handled = Handled {
+        file: name_of(path),
+        lopnummer: Some(lopnummer),
+        result: result.into(),
+        records,
+        reason,
+    };
+    file_away(inbox, path, ARCHIVE, handled)
 }
 
 /// Moves a refused file to `rejected/` and writes `NAME.reason` beside it.

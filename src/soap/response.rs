@@ -28,6 +28,13 @@ impl Answer {
     }
 }
 
+/// `<name>value</name>`, escaped.
+fn text<W: Write>(w: &mut Writer<W>, name: &str, value: &str) -> std::io::Result<()> {
+    w.write_event(Event::Start(BytesStart::new(name)))?;
+    w.write_event(Event::Text(BytesText::new(value)))?;
+    w.write_event(Event::End(BytesEnd::new(name)))
+}
+
 fn open_envelope<W: Write>(w: &mut Writer<W>) -> std::io::Result<()> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     w.write_event(Event::Start(
@@ -69,11 +76,6 @@ pub fn answer(kind: Answer, posts: &[View]) -> Vec<u8> {
 /// Renders a SOAP 1.1 fault with `detail/ns0:Fel/{Felkod, Beskrivning}`.
 pub fn fault(f: &Fault) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(1024));
-    let text = |w: &mut Writer<Vec<u8>>, name: &str, value: &str| -> std::io::Result<()> {
-        w.write_event(Event::Start(BytesStart::new(name)))?;
-        w.write_event(Event::Text(BytesText::new(value)))?;
-        w.write_event(Event::End(BytesEnd::new(name)))
-    };
     let result: std::io::Result<()> = (|| {
         open_envelope(&mut w)?;
         w.write_event(Event::Start(BytesStart::new("S:Fault")))?;
@@ -157,11 +159,6 @@ pub fn avisering(page: Option<&AviseringPage>, records: &[&[u8]]) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(
         1024 + records.iter().map(|r| r.len()).sum::<usize>(),
     ));
-    let text = |w: &mut Writer<Vec<u8>>, name: &str, value: &str| -> std::io::Result<()> {
-        w.write_event(Event::Start(BytesStart::new(name)))?;
-        w.write_event(Event::Text(BytesText::new(value)))?;
-        w.write_event(Event::End(BytesEnd::new(name)))
-    };
     let result: std::io::Result<()> = (|| {
         open_envelope(&mut w)?;
         w.write_event(Event::Start(
@@ -200,11 +197,6 @@ pub fn avisering(page: Option<&AviseringPage>, records: &[&[u8]]) -> Vec<u8> {
 /// the number of persons in the order's new infil.
 pub fn lamna_infil(pages: u64, of: u64, replaced: Option<u64>) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(512));
-    let text = |w: &mut Writer<Vec<u8>>, name: &str, value: &str| -> std::io::Result<()> {
-        w.write_event(Event::Start(BytesStart::new(name)))?;
-        w.write_event(Event::Text(BytesText::new(value)))?;
-        w.write_event(Event::End(BytesEnd::new(name)))
-    };
     let result: std::io::Result<()> = (|| {
         open_envelope(&mut w)?;
         w.write_event(Event::Start(

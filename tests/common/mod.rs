@@ -338,12 +338,17 @@ pub fn namnsokning_body(org: &str, bestallningsid: &str, fields: &[(&str, &str)]
 /// Validates an XML document against `wsdl/epersondata.xsd` with xmllint; the error is
 /// xmllint's message.
 pub fn xmllint(xml: &str) -> Result<(), String> {
+    xmllint_with(xml, "epersondata.xsd")
+}
+
+/// Validates `xml` against the schema `wsdl/SCHEMA`.
+pub fn xmllint_with(xml: &str, schema: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let f = dir.path().join("document.xml");
     std::fs::write(&f, xml).expect("write document");
     let out = std::process::Command::new("xmllint")
         .args(["--noout", "--schema"])
-        .arg(repo().join("wsdl/epersondata.xsd"))
+        .arg(repo().join("wsdl").join(schema))
         .arg(&f)
         .output()
         .expect("xmllint (libxml2-utils) is installed by .ci/run");
@@ -542,4 +547,20 @@ pub fn series(text: &str, name_and_labels: &str) -> Option<f64> {
         .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+/// The demo population's FULL delivery exactly as `serve` makes it, written to `dir`, so that
+/// tests can make the deltas that follow it.
+pub fn demo_full(dir: &Path) -> PathBuf {
+    let (y, m, d) = folkreg::server::DEMO_TODAY;
+    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+    let full = dir.join("leverans-demo-FULL.xml.gz");
+    folkreg::generate::write_full(
+        folkreg::server::DEMO_PERSONS,
+        folkreg::server::DEMO_SEED,
+        today,
+        Some(&full),
+    )
+    .expect("demo FULL");
+    full
 }
