@@ -393,55 +393,48 @@ async fn soap_answer(
     if !org.bestallningar.contains(&b.bestallnings_id) {
         return Err(Fault::UnknownBestallning);
     }
-    if let Request::HamtaAvisering {
-        lopnummer,
-        fil_b,
-        sida,
-        ..
-    } = request
-    {
-        return hamta_avisering(
-            state,
-            &org,
-            &b.bestallnings_id,
+    let order_id = b.bestallnings_id.clone();
+    match request {
+        Request::HamtaAvisering {
             lopnummer,
             fil_b,
             sida,
-            trail,
-            id,
-        )
-        .await;
+            ..
+        } => hamta_avisering(state, &org, &order_id, lopnummer, fil_b, sida, trail, id).await,
+        Request::LamnaInfil {
+            sida,
+            antal_sidor,
+            personer,
+            ..
+        } => lamna_infil(state, &org, &order_id, sida, antal_sidor, personer, id).await,
+        Request::Personpost { .. } | Request::Namnsokning { .. } => {
+            lookup(state, &org, &request, trail, id)
+        }
     }
-    if let Request::LamnaInfil {
-        sida,
-        antal_sidor,
-        personer,
-        ..
-    } = &request
-    {
-        let order = b.bestallnings_id.clone();
-        return lamna_infil(
-            state,
-            &org,
-            &order,
-            *sida,
-            *antal_sidor,
-            personer.clone(),
-            id,
-        )
-        .await;
-    }
-    let access = Access::of(&org);
+}
+
+/// `personpostXML` and `namnsokningXML`: records from one consistent store snapshot, with the
+/// terms the caller's access allows.
+fn lookup(
+    state: &AppState,
+    org: &crate::register::Organisation,
+    request: &Request,
+    trail: &mut Trail,
+    id: RequestId,
+) -> Result<Vec<u8>, Fault> {
+    let access = Access::of(org);
     let snapshot = state.store.snapshot();
-    let result = match &request {
-        Request::Personpost { person_id, .. } => {
-            ops::personpost::run(&snapshot, &access, person_id)
-        }
-        Request::Namnsokning { query, .. } => {
-            ops::namnsokning::run(&snapshot, &access, query, state.config.max_hits)
-        }
+    let (result, kind) = match request {
+        Request::Personpost { person_id, .. } => (
+            ops::personpost::run(&snapshot, &access, person_id),
+            Answer::Personpost,
+        ),
+        Request::Namnsokning { query, .. } => (
+            ops::namnsokning::run(&snapshot, &access, query, state.config.max_hits),
+            Answer::Namnsokning,
+        ),
         Request::HamtaAvisering { .. } | Request::LamnaInfil { .. } => {
-            return Err(Fault::Internal(id.to_string()))
+            return Err(Fault::BadRequest("not a lookup".into()))
         }
     };
     let posts = match result {
@@ -457,11 +450,59 @@ async fn soap_answer(
         .iter()
         .map(|v| v.post.pnr().as_str().to_owned())
         .collect();
-    let kind = match service {
-        Service::Personpost => Answer::Personpost,
-        _ => Answer::Namnsokning,
-    };
     Ok(soap::response::answer(kind, &posts))
+}
+
+/// The caller's avisering order with this id, or a clear fault.
+fn avisering_order<'a>(
+    org: &'a crate::register::Organisation,
+    order_id: &str,
+) -> Result<&'a crate::avisering::order::Order, Fault> {
+    org.avisering
+        .iter()
+        .find(|o| o.id == order_id)
+        .ok_or_else(|| {
+            Fault::BadRequest(format!(
+                "BestallningsId {order_id} is not an avisering order"
+            ))
+        })
+}
+
+/// Runs `work` on the feed off the async workers; a store failure becomes FR1901 with its
+/// log line under the request id.
+async fn on_feed<T: Send + 'static>(
+    state: &AppState,
+    id: RequestId,
+    work: impl FnOnce(&crate::avisering::feed::Feed) -> Result<T, FeedFault> + Send + 'static,
+) -> Result<T, Fault> {
+    let feed = state.feed.clone();
+    match tokio::task::spawn_blocking(move || work(&feed)).await {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(FeedFault::Fault(f))) => Err(f),
+        Ok(Err(FeedFault::Store(e))) => {
+            tracing::error!(request_id = %id, error = %e, "avisering store failure");
+            Err(Fault::Internal(id.to_string()))
+        }
+        Err(_) => Err(Fault::Internal(id.to_string())),
+    }
+}
+
+/// What feed work can fail with: the caller's fault, or the store's.
+enum FeedFault {
+    Fault(Fault),
+    Store(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for FeedFault {
+    fn from(e: crate::store::StoreError) -> Self {
+        FeedFault::Store(e)
+    }
+}
+
+impl From<Fault> for FeedFault {
+    fn from(f: Fault) -> Self {
+        FeedFault::Fault(f)
+    }
 }
 
 /// `hamtaAvisering`: one page of one file of an order's delivery; asking for löpnummer N
@@ -477,14 +518,9 @@ async fn hamta_avisering(
     trail: &mut Trail,
     id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
-    use crate::avisering::feed::Feed;
     use crate::avisering::order::Posttyp;
     use crate::avisering::select::Fil;
-    let Some(order) = org.avisering.iter().find(|o| o.id == order_id) else {
-        return Err(Fault::BadRequest(format!(
-            "BestallningsId {order_id} is not an avisering order"
-        )));
-    };
+    let order = avisering_order(org, order_id)?;
     if fil_b && !order.split() {
         return Err(Fault::BadRequest(
             "this order has no file B (it chose no fewer terms for protected persons)".into(),
@@ -494,27 +530,19 @@ async fn hamta_avisering(
         Posttyp::Totalpost => "totalpost",
         Posttyp::Andringspost => "andringspost",
     };
-    let store = state.store.clone();
     let page_size = u64::from(state.config.avisering_page_size);
     let order_id = order_id.to_owned();
     let now = state.clock.now();
-    let internal = move |e: crate::store::StoreError| {
-        tracing::error!(request_id = %id, error = %e, "avisering store failure");
-        Fault::Internal(id.to_string())
-    };
-    let page = tokio::task::spawn_blocking(move || -> Result<_, Fault> {
-        let feed = Feed::open(&store).map_err(internal)?;
-        let Some(cursor) = feed.cursor(&order_id).map_err(internal)? else {
+    let page = on_feed(state, id, move |feed| {
+        let Some(cursor) = feed.cursor(&order_id)? else {
             return Ok(None);
         };
-        feed.acknowledge(&order_id, lopnummer - 1, now)
-            .map_err(internal)?;
+        feed.acknowledge(&order_id, lopnummer - 1, now)?;
         if lopnummer >= cursor.next_lopnummer {
             return Ok(None);
         }
         let header = feed
-            .header(&order_id, lopnummer)
-            .map_err(internal)?
+            .header(&order_id, lopnummer)?
             .ok_or(Fault::DeliveryRemoved(lopnummer))?;
         let fil = if fil_b { Fil::B } else { Fil::A };
         let antal = header.antal[usize::from(fil_b)];
@@ -523,15 +551,13 @@ async fn hamta_avisering(
             return Err(Fault::BadRequest(format!(
                 "Sida {sida}: file {} of delivery {lopnummer} has {sidor} page(s)",
                 if fil_b { "B" } else { "A" }
-            )));
+            ))
+            .into());
         }
-        let records = feed
-            .records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)
-            .map_err(internal)?;
+        let records = feed.records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?;
         Ok(Some((header, sidor, records)))
     })
-    .await
-    .map_err(|_| Fault::Internal(id.to_string()))??;
+    .await?;
     let Some((header, sidor, records)) = page else {
         return Ok(soap::response::avisering(None, &[]));
     };
@@ -562,36 +588,24 @@ async fn lamna_infil(
     personer: Vec<crate::pnr::Pnr>,
     id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
-    use crate::avisering::feed::{Feed, InfilUpload};
+    use crate::avisering::feed::InfilUpload;
     use crate::avisering::order::Population;
-    let Some(order) = org.avisering.iter().find(|o| o.id == order_id) else {
-        return Err(Fault::BadRequest(format!(
-            "BestallningsId {order_id} is not an avisering order"
-        )));
-    };
-    if order.population != Population::Infil {
+    if avisering_order(org, order_id)?.population != Population::Infil {
         return Err(Fault::BadRequest(format!(
             "order {order_id} takes its population from sökbegrepp, not from an infil"
         )));
     }
-    let store = state.store.clone();
     let order_id = order_id.to_owned();
-    let internal = move |e: crate::store::StoreError| {
-        tracing::error!(request_id = %id, error = %e, "infil store failure");
-        Fault::Internal(id.to_string())
-    };
-    let upload = tokio::task::spawn_blocking(move || -> Result<InfilUpload, Fault> {
-        let feed = Feed::open(&store).map_err(internal)?;
-        if feed.cursor(&order_id).map_err(internal)?.is_none() {
+    let upload = on_feed(state, id, move |feed| {
+        if feed.cursor(&order_id)?.is_none() {
             return Err(Fault::BadRequest(format!(
                 "order {order_id} is not active yet (it is taken up when the register is next reloaded)"
-            )));
+            ))
+            .into());
         }
-        feed.stage_infil(&order_id, sida, antal_sidor, &personer)
-            .map_err(internal)
+        Ok(feed.stage_infil(&order_id, sida, antal_sidor, &personer)?)
     })
-    .await
-    .map_err(|_| Fault::Internal(id.to_string()))??;
+    .await?;
     Ok(match upload {
         InfilUpload::Receiving { pages, of } => soap::response::lamna_infil(pages, of, None),
         InfilUpload::Replaced(n) => {

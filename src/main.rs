@@ -559,14 +559,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     "warning: {e}: avisering deliveries will be produced when serve next starts"
                 );
             }
+            let feed = folkreg::avisering::feed::Feed::open(&store)?;
             let (done, failure) = folkreg::load::load_files(&store, &files, force, &mut |store| {
                 if let Ok(r) = &register {
-                    folkreg::avisering::produce_logged(
-                        store,
-                        r,
-                        Utc::now(),
-                        config.avisering_keep_days,
-                    );
+                    feed.produce_logged(store, r, Utc::now(), config.avisering_keep_days);
                 }
             });
             for r in &done {

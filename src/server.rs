@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::audit::{AuditLog, AuditOptions};
+use crate::avisering::feed::Feed;
 use crate::config::Config;
 use crate::load::job::Job;
 use crate::metrics::Metrics;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// The daily load job.
     pub loads: Job,
+    /// The avisering deliveries (trees of the store's database), shared with blocking tasks.
+    pub feed: Arc<Feed>,
 }
 
 impl AppState {
@@ -130,7 +133,7 @@ impl AppState {
 
     /// Produces the avisering deliveries the applied loads call for.
     pub fn produce(&self, store: &Store) {
-        crate::avisering::produce_logged(
+        self.feed.produce_logged(
             store,
             &self.register.load(),
             self.clock.now(),
@@ -140,8 +143,8 @@ impl AppState {
 
     /// Where every avisering order stands (empty if the feed cannot be read now).
     pub fn avisering_summary(&self) -> Vec<crate::avisering::feed::OrderSummary> {
-        crate::avisering::feed::Feed::open(&self.store)
-            .and_then(|f| f.summary(&self.register.load()))
+        self.feed
+            .summary(&self.register.load())
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot read the avisering feed");
                 Vec::new()
@@ -266,6 +269,10 @@ pub fn build_state_with(
         clock.clone(),
     )
     .map_err(|e| ServeError::Audit(e.to_string()))?;
+    let feed = Arc::new(Feed::open(&store).map_err(|source| ServeError::Store {
+        path: store_dir.clone(),
+        source,
+    })?);
     Ok(Arc::new(AppState {
         config,
         store: Arc::new(store),
@@ -276,6 +283,7 @@ pub fn build_state_with(
         windows: ArcSwap::from_pointee(windows),
         audit,
         loads,
+        feed,
     }))
 }
 

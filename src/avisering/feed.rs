@@ -452,6 +452,21 @@ impl Feed {
         Ok(done)
     }
 
+    /// [`Feed::produce`], logging (never failing the load) if that cannot be done now: the
+    /// journal keeps the changes, and the next call produces them.
+    pub fn produce_logged(
+        &self,
+        store: &Store,
+        register: &Register,
+        now: DateTime<Utc>,
+        keep_days: u32,
+    ) {
+        let keep = chrono::Duration::days(i64::from(keep_days));
+        if let Err(e) = self.produce(store, register, now, keep) {
+            tracing::error!(error = %e, "avisering deliveries not produced now; they will be on the next run");
+        }
+    }
+
     fn produce_one(
         &self,
         org: &Organisation,
