@@ -8,7 +8,7 @@
 //!   in the inbox, the service keeps serving what it had;
 //! - the machine failed (disk full, I/O) → the file stays in the inbox for the next run.
 //!
-//! Only regular files named `*.xml` or `*.xml.gz` not starting with `.` are deliveries, so a
+//! Only regular files with a delivery's name are read ([`super::is_delivery_name`]), so a
 //! sender that writes `NAME.part` (or `.NAME`) and renames when done is never read half-way.
 //!
 //! One run at a time per data directory: `DATA_DIR/load.lock` is held (an OS file lock, gone
@@ -34,8 +34,11 @@ use crate::store::{Store, StoreInfo};
 pub const LOCK_FILE: &str = "load.lock";
 /// Name of the state file in the data directory.
 pub const STATE_FILE: &str = "loadjob.json";
-/// Folder under the inbox for applied deliveries.
+/// Folder under the inbox for applied deliveries: what `folkreg load --archive` restores from.
 pub const ARCHIVE: &str = "archive";
+/// Folder under the inbox for deliveries already applied before (a repeat is kept, but apart
+/// from the applied files, so a restore never takes a copy that was not the one applied).
+pub const REPEATED: &str = "archive/repeated";
 /// Folder under the inbox for refused deliveries.
 pub const REJECTED: &str = "rejected";
 
@@ -196,27 +199,10 @@ impl LoadLock {
     }
 }
 
-/// The delivery files waiting in `inbox`, in name order (the run orders them by löpnummer).
+/// The delivery files waiting in `inbox` ([`super::deliveries_in`]), in name order (the run
+/// orders them by löpnummer).
 pub fn waiting(inbox: &Path) -> Result<Vec<PathBuf>, JobError> {
-    let entries = match std::fs::read_dir(inbox) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(JobError::Io(inbox.to_owned(), e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| JobError::Io(inbox.to_owned(), e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let is_delivery =
-            !name.starts_with('.') && (name.ends_with(".xml") || name.ends_with(".xml.gz"));
-        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
-        if is_delivery && is_file {
-            out.push(entry.path());
-        }
-    }
-    out.sort();
-    Ok(out)
+    super::deliveries_in(inbox).map_err(|e| JobError::Io(inbox.to_owned(), e))
 }
 
 /// One run of the job over `inbox` into `store`. Holds the load lock of `data_dir` throughout
@@ -393,7 +379,8 @@ fn decide(at: &StoreInfo, header: &DeliveryHeader) -> Decision {
     }
 }
 
-/// Moves an applied (or already applied) delivery to `archive/`.
+/// Moves an applied delivery to `archive/`, or one already applied before to
+/// `archive/repeated/`.
 fn archive(
     inbox: &Path,
     path: &Path,
@@ -409,7 +396,12 @@ fn archive(
         records,
         reason,
     };
-    file_away(inbox, path, ARCHIVE, handled)
+    let folder = if result == "already_applied" {
+        REPEATED
+    } else {
+        ARCHIVE
+    };
+    file_away(inbox, path, folder, handled)
 }
 
 /// Moves a refused file to `rejected/` and writes `NAME.reason` beside it.
@@ -436,7 +428,8 @@ fn reject(inbox: &Path, path: &Path, lopnummer: Option<u64>, why: &str) -> Handl
     handled
 }
 
-/// Moves `path` into `inbox/folder/`, under a free name (`NAME`, `NAME.1`, …), and makes the
+/// Moves `path` into `inbox/folder/`, under a free name (`l2.xml.gz`, `l2.1.xml.gz`, …: still
+/// a delivery's name, so `load --archive` reads a sender's reused file name), and makes the
 /// move durable. `handled.file` becomes the name it got there.
 fn file_away(inbox: &Path, path: &Path, folder: &str, mut handled: Handled) -> Handled {
     let dir = inbox.join(folder);
@@ -446,7 +439,7 @@ fn file_away(inbox: &Path, path: &Path, folder: &str, mut handled: Handled) -> H
         let mut n = 0;
         while target.exists() {
             n += 1;
-            target = dir.join(format!("{name}.{n}"));
+            target = dir.join(super::numbered_name(&name, n));
         }
         std::fs::rename(path, &target)?;
         sync_dir(&dir)?;

@@ -116,6 +116,45 @@ pub fn order_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, DeliveryHeader)>, 
     Ok(out)
 }
 
+/// The extensions of a delivery file's name.
+const DELIVERY_EXTENSIONS: [&str; 2] = [".xml.gz", ".xml"];
+
+/// Whether a file name is a delivery's: `*.xml` or `*.xml.gz`, not starting with `.`. So a
+/// sender that writes `NAME.part` (or `.NAME`) and renames when done is never read half-way,
+/// and `NAME.reason` files are not deliveries.
+pub fn is_delivery_name(name: &str) -> bool {
+    !name.starts_with('.') && DELIVERY_EXTENSIONS.iter().any(|e| name.ends_with(e))
+}
+
+/// `NAME` with `.N` before its delivery extension (`l2.xml.gz` → `l2.1.xml.gz`): a free name
+/// for a second copy that is still a delivery's name.
+pub fn numbered_name(name: &str, n: u32) -> String {
+    match DELIVERY_EXTENSIONS.iter().find(|e| name.ends_with(*e)) {
+        Some(ext) => format!("{}.{n}{ext}", &name[..name.len() - ext.len()]),
+        None => format!("{name}.{n}"),
+    }
+}
+
+/// The delivery files in `dir` (regular files with [`is_delivery_name`]), in name order; a
+/// missing folder has none.
+pub fn deliveries_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let is_file = entry.file_type()?.is_file();
+        if is_file && entry.file_name().to_str().is_some_and(is_delivery_name) {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// What to load to rebuild a store from a delivery archive (`inbox/archive/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchivePlan {
@@ -127,26 +166,14 @@ pub struct ArchivePlan {
     pub gap: Option<u64>,
 }
 
-/// Plans a restore from the delivery files in `dir` (`NAME.reason` and dot-files are not
-/// deliveries): the newest FULL (highest löpnummer, then latest `Skapad`), then each later
+/// Plans a restore from the delivery files in `dir` ([`deliveries_in`]): the newest FULL (highest löpnummer, then latest `Skapad`), then each later
 /// löpnummer once, up to the first gap.
 pub fn archive_plan(dir: &Path) -> Result<ArchivePlan, LoadError> {
     let io = |e: std::io::Error| LoadError::Delivery {
         path: dir.to_owned(),
         source: DeliveryError::file(crate::delivery::DeliveryErrorKind::Io(e)),
     };
-    let mut paths = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.file_type().map_err(io)?.is_file()
-            && !name.starts_with('.')
-            && !name.ends_with(".reason")
-        {
-            paths.push(entry.path());
-        }
-    }
-    paths.sort();
+    let paths = deliveries_in(dir).map_err(io)?;
     let headers = order_files(&paths)?;
     let total = headers.len();
     let Some((full_at, _)) = headers
@@ -267,4 +294,27 @@ pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, 
         "delivery applied"
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_delivery_name, numbered_name};
+
+    #[test]
+    fn delivery_names() {
+        for name in ["l1.xml", "l1.xml.gz", "leverans-000004-DELTA.1.xml.gz"] {
+            assert!(is_delivery_name(name), "{name}");
+        }
+        for name in [".l1.xml", "l1.xml.part", "l1.xml.gz.reason", "l1.gz", "l1"] {
+            assert!(!is_delivery_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_numbered_copy_is_still_a_delivery() {
+        assert_eq!(numbered_name("l2.xml.gz", 1), "l2.1.xml.gz");
+        assert_eq!(numbered_name("l2.xml", 3), "l2.3.xml");
+        assert!(is_delivery_name(&numbered_name("l2.xml.gz", 12)));
+        assert_eq!(numbered_name("odd", 1), "odd.1");
+    }
 }

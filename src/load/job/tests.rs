@@ -179,8 +179,13 @@ fn a_repeated_delivery_is_archived_without_applying() {
     assert_eq!(state.files.len(), 1);
     assert_eq!(state.files[0].result, "already_applied");
     assert_eq!(f.store.info(), info);
-    // Same name again: filed beside the first copy, never over it.
-    assert_eq!(f.names(ARCHIVE), ["l1.xml.gz", "l2.xml.gz", "l2.xml.gz.1"]);
+    // Kept apart from the applied files, so a restore never takes it.
+    assert_eq!(f.names(ARCHIVE), ["l1.xml.gz", "l2.xml.gz"]);
+    assert_eq!(f.names(REPEATED), ["l2.xml.gz"]);
+    // A sender reusing one file name: filed beside the first copy, never over it.
+    f.deliver(1, "l2.xml.gz");
+    f.run();
+    assert_eq!(f.names(REPEATED), ["l2.1.xml.gz", "l2.xml.gz"]);
     // The FULL the deltas built on, sent again, would take the store back: refused.
     f.deliver(0, "l1.xml.gz");
     let state = f.run();
@@ -285,7 +290,7 @@ fn decisions_against_the_store() {
 fn a_store_is_rebuilt_from_the_archive() {
     let f = fixture(4);
     // Archive: FULL 1, deltas 2 and 3, a repeat of 2, and 5 without 4 (a gap).
-    for (i, name) in [(0, "a"), (1, "b"), (2, "c"), (1, "b.xml.gz.1"), (4, "e")] {
+    for (i, name) in [(0, "a"), (1, "b"), (2, "c"), (1, "b2"), (4, "e")] {
         f.deliver(i, &format!("{name}.xml.gz"));
     }
     std::fs::write(f.inbox.join("e.xml.gz.reason"), "not a delivery").expect("write");
