@@ -30,6 +30,7 @@ use crate::store::{Store, StoreError};
 
 use super::order::{Order, Periodicitet, Population};
 use super::select::{changed_terms, notices_with_diff, Fil, Kind, Notice};
+use super::urval::{self, Infilrutin, Urval, UrvalOrder, UrvalPeriod, UrvalTyp};
 
 /// One writer of cursors at a time in this process (production, infil replacement): each
 /// reads a cursor, changes it and writes it back. (One process owns a store: sled locks it.)
@@ -40,6 +41,8 @@ const HEADERS: &str = "feed:header";
 const RECORDS: &str = "feed:record";
 const INFIL: &str = "feed:infil";
 const STAGING: &str = "feed:infil-staging";
+const URVAL_STATE: &str = "feed:urval-state";
+const URVAL_META: &str = "feed:urval-meta";
 
 /// An order's place in the feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +114,46 @@ pub struct Feed {
     records: sled::Tree,
     infil: sled::Tree,
     staging: sled::Tree,
+    urval_state: sled::Tree,
+    urval_meta: sled::Tree,
+}
+
+/// Where an urval order stands between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrvalState {
+    /// The period of its last run (`engang`, a date, a week, a month or a year).
+    pub last_period: Option<String>,
+    /// Runs made.
+    pub runs: u64,
+    /// The infil generation its last run used.
+    pub infil_run: u64,
+}
+
+/// What an urval delivery's header says beyond a delivery's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrvalMeta {
+    /// Which kind of urval.
+    pub typ: UrvalTyp,
+    /// The seed of a slumpmässigt urval.
+    pub slumpfro: Option<u64>,
+    /// Per undergroup: (wanted, drawn).
+    pub undergrupper: Vec<(u32, u32)>,
+    /// Infil numbers not delivered.
+    pub ej_funna: u64,
+}
+
+/// Where an upload stands after a page, before anything is done with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Staged {
+    /// Pages received so far of this many.
+    Receiving {
+        /// Pages received.
+        pages: u64,
+        /// Pages in all.
+        of: u64,
+    },
+    /// Every page is in: these numbers, sorted, each once.
+    Complete(Vec<crate::pnr::Pnr>),
 }
 
 /// Where an infil upload stands after a page.
@@ -169,6 +212,8 @@ impl Feed {
             records: store.tree(RECORDS)?,
             infil: store.tree(INFIL)?,
             staging: store.tree(STAGING)?,
+            urval_state: store.tree(URVAL_STATE)?,
+            urval_meta: store.tree(URVAL_META)?,
         })
     }
 
@@ -267,19 +312,20 @@ impl Feed {
         Ok(removed)
     }
 
-    /// Where every order of the register stands.
+    /// Where every order of the register stands (avisering and urval).
     pub fn summary(&self, register: &Register) -> Result<Vec<OrderSummary>, StoreError> {
         let mut out = Vec::new();
         for org in register.organisations() {
-            for order in &org.avisering {
-                let cursor = self.cursor(&order.id)?.unwrap_or_default();
+            let ids = org.avisering.iter().map(|o| &o.id);
+            for id in ids.chain(org.urval.iter().map(|o| &o.id)) {
+                let cursor = self.cursor(id)?.unwrap_or_default();
                 let produced = cursor.next_lopnummer.saturating_sub(1);
                 let produced_at = match produced {
                     0 => None,
-                    n => self.header(&order.id, n)?.map(|h| h.skapad),
+                    n => self.header(id, n)?.map(|h| h.skapad),
                 };
                 out.push(OrderSummary {
-                    order: order.id.clone(),
+                    order: id.clone(),
                     orgnr: org.orgnr.to_string(),
                     produced,
                     acknowledged: cursor.acked,
@@ -332,6 +378,23 @@ impl Feed {
         antal_sidor: u64,
         personer: &[crate::pnr::Pnr],
     ) -> Result<InfilUpload, StoreError> {
+        Ok(
+            match self.stage_pages(order, sida, antal_sidor, personer)? {
+                Staged::Receiving { pages, of } => InfilUpload::Receiving { pages, of },
+                Staged::Complete(pnrs) => InfilUpload::Replaced(self.replace_infil(order, pnrs)?),
+            },
+        )
+    }
+
+    /// Takes one page of an infil upload; when every page is in, hands over all the numbers
+    /// (sorted, each once) and clears the upload.
+    pub fn stage_pages(
+        &self,
+        order: &str,
+        sida: u64,
+        antal_sidor: u64,
+        personer: &[crate::pnr::Pnr],
+    ) -> Result<Staged, StoreError> {
         let prefix = order_key(order);
         if sida == 1 {
             let mut batch = sled::Batch::default();
@@ -357,7 +420,7 @@ impl Feed {
             all.extend(numbers);
         }
         if pages < antal_sidor {
-            return Ok(InfilUpload::Receiving {
+            return Ok(Staged::Receiving {
                 pages,
                 of: antal_sidor,
             });
@@ -368,13 +431,32 @@ impl Feed {
             .iter()
             .filter_map(|b| crate::pnr::Pnr::from_key(b).ok())
             .collect::<Vec<_>>();
-        let n = self.replace_infil(order, pnrs)?;
         let mut batch = sled::Batch::default();
         for kv in self.staging.scan_prefix(&prefix) {
             batch.remove(kv?.0);
         }
         self.staging.apply_batch(batch)?;
-        Ok(InfilUpload::Replaced(n))
+        Ok(Staged::Complete(pnrs))
+    }
+
+    /// The numbers of an order's infil generation.
+    fn infil_numbers(
+        &self,
+        order: &str,
+        generation: u64,
+    ) -> Result<Vec<crate::pnr::Pnr>, StoreError> {
+        let prefix = infil_key(order, generation, &[]);
+        let mut out = Vec::new();
+        for kv in self.infil.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            if let Some(p) = k
+                .get(prefix.len()..)
+                .and_then(|b| crate::pnr::Pnr::from_key(b).ok())
+            {
+                out.push(p);
+            }
+        }
+        Ok(out)
     }
 
     fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError> {
@@ -386,8 +468,44 @@ impl Feed {
         Ok(())
     }
 
-    /// Produces, for every order in the register, the delivery the loads applied since its
-    /// last one call for. `now` decides weekly orders' weeks and the deliveries' time.
+    /// Enrols the orders of the register the feed has not seen yet: an avisering order
+    /// starts at load `seq` (its population begins with a grunduttag), an urval order at
+    /// löpnummer 1. Durable at once: a lost enrolment would start an order later.
+    fn enrol(
+        &self,
+        store: &Store,
+        register: &Register,
+        seq: u64,
+        week: (i32, u32),
+    ) -> Result<(), StoreError> {
+        let mut taken_up = false;
+        for org in register.organisations() {
+            let ids = org.avisering.iter().map(|o| &o.id);
+            for id in ids.chain(org.urval.iter().map(|o| &o.id)) {
+                if self.cursors.contains_key(id.as_bytes())? {
+                    continue;
+                }
+                let c = Cursor {
+                    produced_seq: seq,
+                    next_lopnummer: 1,
+                    last_week: Some(week),
+                    ..Cursor::default()
+                };
+                self.cursors
+                    .insert(id.as_bytes(), postcard::to_stdvec(&c)?)?;
+                tracing::info!(order = %id, load = seq, "order taken up");
+                taken_up = true;
+            }
+        }
+        if taken_up {
+            store.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Produces, for every avisering order in the register, the delivery the loads applied
+    /// since its last one call for. `now` decides weekly orders' weeks and the deliveries'
+    /// time. New orders (avisering and urval) are taken up.
     ///
     /// Acknowledged deliveries older than `keep` are removed on the way.
     pub fn produce(
@@ -403,6 +521,7 @@ impl Feed {
             let local = now.with_timezone(&chrono_tz::Europe::Stockholm).iso_week();
             (local.year(), local.week())
         };
+        self.enrol(store, register, seq, week)?;
         let mut done = Vec::new();
         let mut oldest_needed = seq;
         // The merged changes since a sequence number, with their changed terms: computed once
@@ -410,22 +529,8 @@ impl Feed {
         let mut merged_since: BTreeMap<u64, Vec<(Change, TermMask)>> = BTreeMap::new();
         for org in register.organisations() {
             for order in &org.avisering {
-                let mut cursor = match self.cursor(&order.id)? {
-                    Some(c) => c,
-                    None => {
-                        let c = Cursor {
-                            produced_seq: seq,
-                            next_lopnummer: 1,
-                            last_week: Some(week),
-                            ..Cursor::default()
-                        };
-                        self.cursors
-                            .insert(order.id.as_bytes(), postcard::to_stdvec(&c)?)?;
-                        // Durable at once: a lost enrolment would start the order later.
-                        store.flush()?;
-                        tracing::info!(order = %order.id, load = seq, "avisering order taken up");
-                        c
-                    }
+                let Some(mut cursor) = self.cursor(&order.id)? else {
+                    continue;
                 };
                 let due = cursor.produced_seq < seq
                     && match order.periodicitet {
@@ -477,7 +582,6 @@ impl Feed {
         now: DateTime<Utc>,
     ) -> Result<Produced, StoreError> {
         let access = Access::of(org);
-        let lopnummer = cursor.next_lopnummer;
         let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
         let mut all: Vec<Notice> = Vec::new();
         for (change, diff) in changes {
@@ -501,8 +605,32 @@ impl Feed {
                 b.post.pnr(),
             ))
         });
-        // Clear what a crashed attempt at this löpnummer left, then write the records.
-        let prefix = delivery_key(&order.id, lopnummer);
+        let seqs = (cursor.produced_seq + 1, seq);
+        cursor.produced_seq = seq;
+        let records = all
+            .iter()
+            .map(|n| Ok((n.fil, n.post.pnr(), render(n, None))));
+        self.write_delivery(&order.id, cursor, now, seqs, records, None)
+    }
+
+    /// Writes delivery `cursor.next_lopnummer` of `order_id`: clears what a crashed attempt
+    /// left under that löpnummer, writes the records (file, number, rendered) in their order,
+    /// then — in ONE transaction — its header, the advanced `cursor` and, for an urval, the
+    /// order's state and the delivery's meta. Until that transaction the delivery does not
+    /// exist; after it, it is whole.
+    fn write_delivery(
+        &self,
+        order_id: &str,
+        cursor: &mut Cursor,
+        now: DateTime<Utc>,
+        seqs: (u64, u64),
+        records: impl Iterator<Item = Result<(Fil, crate::pnr::Pnr, Vec<u8>), StoreError>>,
+        urval: Option<(&UrvalState, &UrvalMeta)>,
+    ) -> Result<Produced, StoreError> {
+        /// Records per write batch: bounded memory for an urval of the whole register.
+        const BATCH: usize = 10_000;
+        let lopnummer = cursor.next_lopnummer;
+        let prefix = delivery_key(order_id, lopnummer);
         let mut batch = sled::Batch::default();
         for kv in self.records.scan_prefix(&prefix) {
             batch.remove(kv?.0);
@@ -510,45 +638,293 @@ impl Feed {
         self.records.apply_batch(batch)?;
         let mut antal = [0u64; 2];
         let mut batch = sled::Batch::default();
-        for n in &all {
-            let i = fil_index(n.fil);
-            let mut value = n.post.pnr().as_bytes().to_vec();
-            value.extend_from_slice(&render(n));
-            batch.insert(record_key(&order.id, lopnummer, n.fil, antal[i]), value);
+        let mut in_batch = 0;
+        for r in records {
+            let (fil, pnr, rendered) = r?;
+            let i = fil_index(fil);
+            let mut value = pnr.as_bytes().to_vec();
+            value.extend_from_slice(&rendered);
+            batch.insert(record_key(order_id, lopnummer, fil, antal[i]), value);
             antal[i] += 1;
+            in_batch += 1;
+            if in_batch == BATCH {
+                self.records.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
         }
         self.records.apply_batch(batch)?;
         let header = Header {
             lopnummer,
             skapad: now,
             antal,
-            seqs: (cursor.produced_seq + 1, seq),
+            seqs,
             acked_at: None,
         };
-        cursor.produced_seq = seq;
         cursor.next_lopnummer = lopnummer + 1;
         let header_bytes = postcard::to_stdvec(&header)?;
         let cursor_bytes = postcard::to_stdvec(&*cursor)?;
+        let urval_bytes = match urval {
+            Some((state, meta)) => Some((postcard::to_stdvec(state)?, postcard::to_stdvec(meta)?)),
+            None => None,
+        };
         use sled::Transactional;
-        (&self.headers, &self.cursors)
-            .transaction(|(th, tc)| {
+        (
+            &self.headers,
+            &self.cursors,
+            &self.urval_state,
+            &self.urval_meta,
+        )
+            .transaction(|(th, tc, ts, tm)| {
                 th.insert(prefix.as_slice(), header_bytes.as_slice())?;
-                tc.insert(order.id.as_bytes(), cursor_bytes.as_slice())?;
+                tc.insert(order_id.as_bytes(), cursor_bytes.as_slice())?;
+                if let Some((state, meta)) = &urval_bytes {
+                    ts.insert(order_id.as_bytes(), state.as_slice())?;
+                    tm.insert(prefix.as_slice(), meta.as_slice())?;
+                }
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
         tracing::info!(
-            order = %order.id,
+            order = %order_id,
             lopnummer,
             a = antal[0],
             b = antal[1],
-            "avisering delivery produced"
+            "delivery produced"
         );
         Ok(Produced {
-            order: order.id.clone(),
+            order: order_id.to_owned(),
             lopnummer,
             antal,
         })
+    }
+
+    /// An urval order's state (default before its first run).
+    pub fn urval_state(&self, order: &str) -> Result<UrvalState, StoreError> {
+        Ok(match self.urval_state.get(order.as_bytes())? {
+            Some(v) => postcard::from_bytes(&v)?,
+            None => UrvalState::default(),
+        })
+    }
+
+    /// What an urval delivery's header says beyond a delivery's (None for avisering).
+    pub fn urval_meta(&self, order: &str, lopnummer: u64) -> Result<Option<UrvalMeta>, StoreError> {
+        Ok(match self.urval_meta.get(delivery_key(order, lopnummer))? {
+            Some(v) => Some(postcard::from_bytes(&v)?),
+            None => None,
+        })
+    }
+
+    /// The nightly urval run (after the loads): each urval order that is due runs over the
+    /// store as it is now and gets one delivery. Due: an urval by sökbegrepp (or slumpmässigt)
+    /// once per period; an infil order `enstaka` once when it has an infil, `periodisk` after
+    /// each new infil (which is then used up unless the order keeps it); `svar_direkt` never
+    /// here. New orders are taken up; acknowledged deliveries older than `keep` are removed.
+    pub fn run_urval(
+        &self,
+        store: &Store,
+        register: &Register,
+        now: DateTime<Utc>,
+        keep: chrono::Duration,
+    ) -> Result<Vec<Produced>, StoreError> {
+        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let week = {
+            let local = now.with_timezone(&chrono_tz::Europe::Stockholm).iso_week();
+            (local.year(), local.week())
+        };
+        self.enrol(store, register, store.load_seq()?, week)?;
+        let mut done = Vec::new();
+        for org in register.organisations() {
+            for order in &org.urval {
+                let Some(mut cursor) = self.cursor(&order.id)? else {
+                    continue;
+                };
+                let state = self.urval_state(&order.id)?;
+                let period = period_key(order.periodicitet, now);
+                let (due, typ) = match order.urval {
+                    Urval::Infil(Infilrutin::Enstaka) => (
+                        state.runs == 0 && cursor.infil_generation > 0,
+                        UrvalTyp::Infil,
+                    ),
+                    Urval::Infil(Infilrutin::Periodisk) => {
+                        (cursor.infil_generation > state.infil_run, UrvalTyp::Infil)
+                    }
+                    Urval::Infil(Infilrutin::SvarDirekt) => (false, UrvalTyp::SvarDirekt),
+                    Urval::Sokbegrepp(_) => (
+                        state.last_period.as_deref() != Some(period.as_str()),
+                        UrvalTyp::Urval,
+                    ),
+                    Urval::Slump { .. } => (
+                        state.last_period.as_deref() != Some(period.as_str()),
+                        UrvalTyp::SlumpmassigtUrval,
+                    ),
+                };
+                if due {
+                    let generation = cursor.infil_generation;
+                    let infil = match order.urval {
+                        Urval::Infil(_) => self.infil_numbers(&order.id, generation)?,
+                        _ => Vec::new(),
+                    };
+                    let run = UrvalRun {
+                        org,
+                        order,
+                        typ,
+                        period: Some(period),
+                        infil: &infil,
+                        now,
+                    };
+                    done.push(self.urval_delivery(store, &mut cursor, state, run)?);
+                    store.flush()?;
+                    // Bilaga 1: an infil is used up by its run, unless the order keeps it.
+                    if order.infilrutin().is_some() && !order.behall_infil {
+                        self.remove_prefix(&infil_key(&order.id, generation, &[]))?;
+                    }
+                }
+                self.prune(&order.id, keep, now)?;
+            }
+        }
+        Ok(done)
+    }
+
+    /// [`Feed::run_urval`], logging (never failing the nightly run) if it cannot be done
+    /// now: what was not run stays due.
+    pub fn run_urval_logged(
+        &self,
+        store: &Store,
+        register: &Register,
+        now: DateTime<Utc>,
+        keep_days: u32,
+    ) {
+        let keep = chrono::Duration::days(i64::from(keep_days));
+        if let Err(e) = self.run_urval(store, register, now, keep) {
+            tracing::error!(error = %e, "urval not run now; it stays due for the next run");
+        }
+    }
+
+    /// Svar direkt mot infil (bilaga 1 c): the persons of `infil` as one delivery of
+    /// `order`, at once.
+    pub fn svar_direkt(
+        &self,
+        store: &Store,
+        org: &Organisation,
+        order: &UrvalOrder,
+        infil: &[crate::pnr::Pnr],
+        now: DateTime<Utc>,
+    ) -> Result<Produced, StoreError> {
+        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut cursor) = self.cursor(&order.id)? else {
+            return Err(StoreError::Transaction(format!(
+                "order {} is not enrolled in the feed yet",
+                order.id
+            )));
+        };
+        let state = self.urval_state(&order.id)?;
+        let run = UrvalRun {
+            org,
+            order,
+            typ: UrvalTyp::SvarDirekt,
+            period: None,
+            infil,
+            now,
+        };
+        let produced = self.urval_delivery(store, &mut cursor, state, run)?;
+        store.flush()?;
+        Ok(produced)
+    }
+
+    /// Runs one urval over the store as it is now and writes it as the order's next delivery.
+    fn urval_delivery(
+        &self,
+        store: &Store,
+        cursor: &mut Cursor,
+        mut state: UrvalState,
+        run: UrvalRun<'_>,
+    ) -> Result<Produced, StoreError> {
+        let UrvalRun {
+            org,
+            order,
+            typ,
+            period,
+            infil,
+            now,
+        } = run;
+        let access = Access::of(org);
+        let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
+        let seed = match order.urval {
+            Urval::Slump {
+                slumpfro: Some(s), ..
+            } => s,
+            _ => rand::random(),
+        };
+        let started = std::time::Instant::now();
+        let snapshot = store.snapshot();
+        let seq = store.load_seq()?;
+        let selection = urval::select(order, &access, &snapshot, year, seed, infil)?;
+        let selected_in = started.elapsed();
+        let records = selection.hits.iter().map(|hit| {
+            let post = snapshot.get(&hit.pnr)?.ok_or_else(|| {
+                StoreError::Transaction("a selected record is gone from its snapshot".into())
+            })?;
+            let notice = super::select::totalpost(order.skyddade_termer, &access, &post);
+            Ok((notice.fil, hit.pnr, render(&notice, hit.undergrupp)))
+        });
+        state.runs += 1;
+        if let Some(p) = period {
+            state.last_period = Some(p);
+        }
+        if order.infilrutin().is_some() {
+            state.infil_run = cursor.infil_generation;
+        }
+        let meta = UrvalMeta {
+            typ,
+            slumpfro: matches!(order.urval, Urval::Slump { .. }).then_some(seed),
+            undergrupper: selection
+                .undergrupper
+                .iter()
+                .map(|(wanted, _, drawn)| (*wanted, *drawn))
+                .collect(),
+            ej_funna: selection.ej_funna,
+        };
+        let produced = self.write_delivery(
+            &order.id,
+            cursor,
+            now,
+            (seq, seq),
+            records,
+            Some((&state, &meta)),
+        )?;
+        tracing::info!(
+            order = %order.id,
+            typ = typ.name(),
+            lopnummer = produced.lopnummer,
+            selected = selection.hits.len(),
+            select_ms = selected_in.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "urval run"
+        );
+        Ok(produced)
+    }
+}
+
+/// One urval run's inputs.
+struct UrvalRun<'a> {
+    org: &'a Organisation,
+    order: &'a UrvalOrder,
+    typ: UrvalTyp,
+    /// The period it runs for (None for svar direkt).
+    period: Option<String>,
+    infil: &'a [crate::pnr::Pnr],
+    now: DateTime<Utc>,
+}
+
+/// The period an urval runs once in, as Stockholm's calendar has it at `now`.
+pub fn period_key(period: UrvalPeriod, now: DateTime<Utc>) -> String {
+    let local = now.with_timezone(&chrono_tz::Europe::Stockholm);
+    match period {
+        UrvalPeriod::Engang => "engang".into(),
+        UrvalPeriod::Daglig => local.format("%Y-%m-%d").to_string(),
+        UrvalPeriod::Veckovis => local.format("%G-W%V").to_string(),
+        UrvalPeriod::Manadsvis => local.format("%Y-%m").to_string(),
+        UrvalPeriod::Arlig => local.format("%Y").to_string(),
     }
 }
 
@@ -589,8 +965,9 @@ fn merged_changes(
         .collect())
 }
 
-/// One notice as it is sent: `<Avisering Posttyp= Fil= Termer=>` around the record.
-pub fn render(n: &Notice) -> Vec<u8> {
+/// One notice as it is sent: `<Avisering Posttyp= Fil= Termer=>` around the record, with
+/// `Undergrupp=` for a record of a slumpmässigt urval.
+pub fn render(n: &Notice, undergrupp: Option<u16>) -> Vec<u8> {
     use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
     let mut w = quick_xml::Writer::new(Vec::new());
     let mut root = BytesStart::new("Avisering");
@@ -610,6 +987,9 @@ pub fn render(n: &Notice) -> Vec<u8> {
     ));
     let names: Vec<&str> = n.terms.terms().map(Term::name).collect();
     root.push_attribute(("Termer", names.join(" ").as_str()));
+    if let Some(g) = undergrupp {
+        root.push_attribute(("Undergrupp", g.to_string().as_str()));
+    }
     // Writing to a Vec cannot fail.
     let _ = w.write_event(Event::Start(root));
     let _ = write_post(&mut w, &n.post, PostStyle::answer(n.terms));

@@ -1,6 +1,57 @@
-//! Ändringsavisering (Navet 3.1, 9.6, bilagor 1–2; DOMAIN.md §5): each organisation's
-//! orders, and what each applied load means for each order.
+//! Ändringsavisering and urval (Navet 3.1–3.4, 9.6, bilagor 1–2; DOMAIN.md §5): each
+//! organisation's orders, what each applied load means for each avisering order, whom each
+//! urval order selects, and the deliveries both are fetched as.
 
 pub mod feed;
 pub mod order;
 pub mod select;
+pub mod urval;
+
+use crate::register::Organisation;
+
+/// One of an organisation's delivery orders: avisering or urval.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderRef<'a> {
+    /// An avisering order.
+    Avisering(&'a order::Order),
+    /// An urval order.
+    Urval(&'a urval::UrvalOrder),
+}
+
+impl<'a> OrderRef<'a> {
+    /// The organisation's delivery order with this id.
+    pub fn find(org: &'a Organisation, id: &str) -> Option<OrderRef<'a>> {
+        org.avisering
+            .iter()
+            .find(|o| o.id == id)
+            .map(OrderRef::Avisering)
+            .or_else(|| org.urval.iter().find(|o| o.id == id).map(OrderRef::Urval))
+    }
+
+    /// Whether its deliveries have a file B (fewer terms for protected persons).
+    pub fn split(self) -> bool {
+        match self {
+            OrderRef::Avisering(o) => o.split(),
+            OrderRef::Urval(o) => o.split(),
+        }
+    }
+
+    /// Its records' posttyp, as a delivery header says: an urval delivers whole records.
+    pub fn posttyp(self) -> &'static str {
+        match self {
+            OrderRef::Avisering(o) => match o.posttyp {
+                order::Posttyp::Totalpost => "totalpost",
+                order::Posttyp::Andringspost => "andringspost",
+            },
+            OrderRef::Urval(_) => "totalpost",
+        }
+    }
+
+    /// Whether its population is an infil (`lamnaInfil`).
+    pub fn takes_infil(self) -> bool {
+        match self {
+            OrderRef::Avisering(o) => o.population == order::Population::Infil,
+            OrderRef::Urval(o) => o.infilrutin().is_some(),
+        }
+    }
+}

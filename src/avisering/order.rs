@@ -98,23 +98,61 @@ pub enum Population {
     Infil,
 }
 
-/// The sökbegrepp of an order; an empty set means "any".
+/// One value or interval of a sökbegrepp (`"0180"`, `"0180-0188"`, `"1960-1969"`), compared on
+/// the leading characters each end gives: `"1960-1969"` holds every birth date of the 1960s,
+/// `"97"` every postnummer starting `97`. A single value is an interval with equal ends.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Intervall {
+    /// The lowest value (a prefix of the values it holds).
+    pub fran: String,
+    /// The highest value (a prefix of the values it holds).
+    pub till: String,
+}
+
+impl Intervall {
+    /// The interval holding exactly the values starting with `v`.
+    pub fn value(v: &str) -> Intervall {
+        Intervall {
+            fran: v.to_owned(),
+            till: v.to_owned(),
+        }
+    }
+
+    /// Whether `v` lies in the interval.
+    pub fn matches(&self, v: &str) -> bool {
+        v.get(..self.fran.len())
+            .is_some_and(|head| head >= self.fran.as_str())
+            && v.get(..self.till.len())
+                .is_some_and(|head| head <= self.till.as_str())
+    }
+
+    fn any(list: &[Intervall], v: Option<&str>) -> bool {
+        list.is_empty() || v.is_some_and(|v| list.iter().any(|i| i.matches(v)))
+    }
+}
+
+/// The sökbegrepp of an order (section 4); an empty list means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sokbegrepp {
     /// Länskoder (two digits).
-    pub lan: BTreeSet<String>,
+    pub lan: Vec<Intervall>,
     /// Kommunkoder (four digits, län + kommun).
-    pub kommun: BTreeSet<String>,
-    /// Postnummer areas: a prefix of the five-digit postnummer (1–5 digits).
-    pub postnummer: BTreeSet<String>,
+    pub kommun: Vec<Intervall>,
+    /// Postnummer areas: prefixes of the five-digit postnummer (1–5 digits).
+    pub postnummer: Vec<Intervall>,
     /// Födelsetid: `YYYY`, `YYYYMM` or `YYYYMMDD`, a prefix of the birth date.
-    pub fodelsetid: BTreeSet<String>,
-    /// Ålder innevarande år: the year of the delivery minus the birth year.
-    pub alder: BTreeSet<u16>,
+    pub fodelsetid: Vec<Intervall>,
+    /// Ålder innevarande år (the year of the run minus the birth year), from–to inclusive.
+    pub alder: Vec<(u16, u16)>,
     /// Kön: `M` or `K`.
     pub kon: Option<char>,
     /// Medborgarskap.
     pub medborgarskap: BTreeSet<Medborgarskap>,
+    /// Datum för svenskt medborgarskap (`YYYYMMDD` prefixes; urval only).
+    pub medborgarskap_datum: Vec<Intervall>,
+    /// Date of the avregistrering of the avlidna or utflyttade (`YYYYMMDD` prefixes; urval
+    /// only): only deregistered persons match.
+    pub avregistrering_datum: Vec<Intervall>,
 }
 
 /// One avisering order.
@@ -146,13 +184,7 @@ impl Order {
     /// Whether `post` belongs to the population, given whether its number is in the infil and
     /// the year of the delivery.
     pub fn includes(&self, post: &Folkbokforingspost, in_infil: bool, year: i32) -> bool {
-        let kategori = match post.personpost.avregistrering.as_ref().map(|a| a.orsak) {
-            None => Some(Kategori::Folkbokforda),
-            Some(AvregistreringsorsakKod::AV) => Some(Kategori::Avlidna),
-            Some(AvregistreringsorsakKod::UV) => Some(Kategori::Utflyttade),
-            Some(_) => None,
-        };
-        if !kategori.is_some_and(|k| self.kategorier.contains(&k)) {
+        if !kategori_of(post).is_some_and(|k| self.kategorier.contains(&k)) {
             return false;
         }
         match &self.population {
@@ -172,43 +204,30 @@ impl Sokbegrepp {
     pub fn matches(&self, post: &Folkbokforingspost, year: i32) -> bool {
         let p = &post.personpost;
         let fb = p.folkbokforing.as_ref();
-        if !self.lan.is_empty() && !fb.is_some_and(|f| self.lan.contains(&f.lan_kod)) {
-            return false;
-        }
-        if !self.kommun.is_empty() && !fb.is_some_and(|f| self.kommun.contains(&f.kommunkod4())) {
-            return false;
-        }
-        if !self.postnummer.is_empty() {
-            let post_nr = p
-                .adresser
-                .folkbokforingsadress
-                .as_ref()
-                .and_then(|a| a.post_nr.as_deref());
-            if !post_nr.is_some_and(|n| self.postnummer.iter().any(|pre| n.starts_with(pre))) {
-                return false;
-            }
-        }
-        let birth = p
-            .fodelse
-            .fodelsedatum
-            .as_ref()
-            .map(|d| d.to_string())
-            .or_else(|| {
-                p.person_id
-                    .birth_date()
-                    .map(|d| d.format("%Y%m%d").to_string())
-            });
-        if !self.fodelsetid.is_empty()
-            && !birth
-                .as_deref()
-                .is_some_and(|b| self.fodelsetid.iter().any(|pre| b.starts_with(pre)))
+        if !Intervall::any(&self.lan, fb.map(|f| f.lan_kod.as_str()))
+            || !Intervall::any(&self.kommun, fb.map(|f| f.kommunkod4()).as_deref())
         {
             return false;
         }
+        let post_nr = p
+            .adresser
+            .folkbokforingsadress
+            .as_ref()
+            .and_then(|a| a.post_nr.as_deref());
+        if !Intervall::any(&self.postnummer, post_nr) {
+            return false;
+        }
+        let birth = birth_date(post);
+        if !Intervall::any(&self.fodelsetid, birth.as_deref()) {
+            return false;
+        }
         if !self.alder.is_empty() {
-            let born: Option<i32> = birth.as_deref().and_then(|b| b.get(..4)?.parse().ok());
-            let age = born.map(|y| year - y);
-            if !age.is_some_and(|a| u16::try_from(a).is_ok_and(|a| self.alder.contains(&a))) {
+            let age = alder(post, year);
+            if !age.is_some_and(|a| {
+                self.alder
+                    .iter()
+                    .any(|(from, to)| (*from..=*to).contains(&a))
+            }) {
                 return false;
             }
         }
@@ -227,8 +246,245 @@ impl Sokbegrepp {
         {
             return false;
         }
-        true
+        if !self.medborgarskap_datum.is_empty()
+            && !p.medborgarskap.iter().any(|m| {
+                m.landkod == "SE"
+                    && Intervall::any(
+                        &self.medborgarskap_datum,
+                        m.datum.map(|d| d.to_string()).as_deref(),
+                    )
+            })
+        {
+            return false;
+        }
+        let avregistrerad = p.avregistrering.as_ref().map(|a| a.datum.to_string());
+        Intervall::any(&self.avregistrering_datum, avregistrerad.as_deref())
     }
+}
+
+/// The birth date as `YYYYMMDD` (the record's, else the number's).
+pub fn birth_date(post: &Folkbokforingspost) -> Option<String> {
+    let p = &post.personpost;
+    p.fodelse
+        .fodelsedatum
+        .as_ref()
+        .map(|d| d.to_string())
+        .or_else(|| {
+            p.person_id
+                .birth_date()
+                .map(|d| d.format("%Y%m%d").to_string())
+        })
+}
+
+/// Ålder innevarande år: `year` minus the birth year.
+pub fn alder(post: &Folkbokforingspost, year: i32) -> Option<u16> {
+    let born: i32 = birth_date(post)?.get(..4)?.parse().ok()?;
+    u16::try_from(year - born).ok()
+}
+
+/// The sökbegrepp as written in the register (an urval's `sok`, an undergroup, or the flat
+/// fields of an avisering order). Values are strings; an interval is `FROM-TO`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSok {
+    #[serde(default)]
+    pub lan: Vec<String>,
+    #[serde(default)]
+    pub kommun: Vec<String>,
+    #[serde(default)]
+    pub postnummer: Vec<String>,
+    #[serde(default)]
+    pub fodelsetid: Vec<String>,
+    #[serde(default)]
+    pub alder: Vec<RawAlder>,
+    #[serde(default)]
+    pub kon: Option<String>,
+    #[serde(default)]
+    pub medborgarskap: Vec<Medborgarskap>,
+    #[serde(default)]
+    pub medborgarskap_datum: Vec<String>,
+    #[serde(default)]
+    pub avregistrering_datum: Vec<String>,
+    /// An undergroup's wanted count (slumpmässigt urval only).
+    #[serde(default)]
+    pub antal: Option<u32>,
+}
+
+/// An ålder: a number, or `"FROM-TO"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawAlder {
+    Ett(u16),
+    Text(String),
+}
+
+impl RawSok {
+    /// The checked sökbegrepp, or the first thing wrong as (field under `at`, message).
+    /// Without `intervals` (avisering, Navet section 4), every value must be single.
+    pub(crate) fn check(self, at: &str, intervals: bool) -> Result<Sokbegrepp, (String, String)> {
+        let digits =
+            |s: &str, n: &[usize]| n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        let field = |name: &str| format!("{at}.{name}");
+        let list = |values: Vec<String>,
+                    name: &str,
+                    ok: &dyn Fn(&str) -> bool,
+                    what: &str|
+         -> Result<Vec<Intervall>, (String, String)> {
+            let mut out: Vec<Intervall> = Vec::new();
+            for v in values {
+                let i = match v.split_once('-') {
+                    Some((from, to)) if ok(from) && ok(to) && from <= to => {
+                        if !intervals {
+                            return Err((
+                                field(name),
+                                format!("`{v}`: intervals cannot be used for avisering (Navet section 4)"),
+                            ));
+                        }
+                        Intervall {
+                            fran: from.to_owned(),
+                            till: to.to_owned(),
+                        }
+                    }
+                    None if ok(&v) => Intervall::value(&v),
+                    _ => {
+                        let form = if intervals {
+                            format!("{what}, or FROM-TO with FROM not after TO")
+                        } else {
+                            what.to_owned()
+                        };
+                        return Err((field(name), format!("`{v}` is not {form}")));
+                    }
+                };
+                if out.contains(&i) {
+                    return Err((field(name), format!("`{v}` is listed twice")));
+                }
+                out.push(i);
+            }
+            Ok(out)
+        };
+        let date = |s: &str| digits(s, &[4, 6, 8]);
+        let mut alder = Vec::new();
+        for a in self.alder {
+            let (from, to) = match &a {
+                RawAlder::Ett(n) => (*n, *n),
+                RawAlder::Text(t) => {
+                    let parsed = match t.split_once('-') {
+                        Some((f, t)) if intervals => {
+                            f.trim().parse().ok().zip(t.trim().parse().ok())
+                        }
+                        Some(_) => return Err((
+                            field("alder"),
+                            format!(
+                                "`{t}`: intervals cannot be used for avisering (Navet section 4)"
+                            ),
+                        )),
+                        None => t.trim().parse().ok().map(|n| (n, n)),
+                    };
+                    match parsed {
+                        Some((f, t)) if f <= t => (f, t),
+                        _ => {
+                            return Err((
+                                field("alder"),
+                                format!("`{t}` is not an ålder (a whole number, or FROM-TO)"),
+                            ))
+                        }
+                    }
+                }
+            };
+            if alder.contains(&(from, to)) {
+                return Err((field("alder"), format!("{from}-{to} is listed twice")));
+            }
+            alder.push((from, to));
+        }
+        let dates = self.medborgarskap_datum.is_empty() && self.avregistrering_datum.is_empty();
+        if !intervals && !dates {
+            return Err((
+                field("medborgarskap_datum"),
+                "dates of citizenship or avregistrering are urval sökbegrepp, not avisering".into(),
+            ));
+        }
+        Ok(Sokbegrepp {
+            lan: list(
+                self.lan,
+                "lan",
+                &|s| digits(s, &[2]),
+                "a länskod (2 digits)",
+            )?,
+            kommun: list(
+                self.kommun,
+                "kommun",
+                &|s| digits(s, &[4]),
+                "a kommunkod (4 digits)",
+            )?,
+            postnummer: list(
+                self.postnummer,
+                "postnummer",
+                &|s| digits(s, &[1, 2, 3, 4, 5]),
+                "a postnummer area (1–5 digits)",
+            )?,
+            fodelsetid: list(
+                self.fodelsetid,
+                "fodelsetid",
+                &date,
+                "a födelsetid (YYYY, YYYYMM or YYYYMMDD)",
+            )?,
+            alder,
+            kon: match self.kon.as_deref() {
+                None => None,
+                Some("M") => Some('M'),
+                Some("K") => Some('K'),
+                Some(other) => return Err((field("kon"), format!("`{other}` is not M or K"))),
+            },
+            medborgarskap: self.medborgarskap.into_iter().collect(),
+            medborgarskap_datum: list(
+                self.medborgarskap_datum,
+                "medborgarskap_datum",
+                &date,
+                "a date (YYYY, YYYYMM or YYYYMMDD)",
+            )?,
+            avregistrering_datum: list(
+                self.avregistrering_datum,
+                "avregistrering_datum",
+                &date,
+                "a date (YYYY, YYYYMM or YYYYMMDD)",
+            )?,
+        })
+    }
+}
+
+/// The category of a record: folkbokförd, or deregistered as dead or emigrated; other
+/// deregistered persons (`GN`, `OB`, …) are in none.
+pub fn kategori_of(post: &Folkbokforingspost) -> Option<Kategori> {
+    match post.personpost.avregistrering.as_ref().map(|a| a.orsak) {
+        None => Some(Kategori::Folkbokforda),
+        Some(AvregistreringsorsakKod::AV) => Some(Kategori::Avlidna),
+        Some(AvregistreringsorsakKod::UV) => Some(Kategori::Utflyttade),
+        Some(_) => None,
+    }
+}
+
+/// The protected-person terms of `skyddade_termer` (the number and the markings always).
+pub(crate) fn skyddade_termer(
+    names: Option<Vec<String>>,
+    at: &str,
+) -> Result<Option<TermMask>, (String, String)> {
+    let Some(names) = names else {
+        return Ok(None);
+    };
+    let mut mask = TermMask::of(&[Term::PersonId, Term::Skydd]);
+    for n in &names {
+        let t = term_by_name(n).ok_or_else(|| {
+            (
+                format!("{at}.skyddade_termer"),
+                format!(
+                    "unknown term `{n}` (one of: {})",
+                    Term::ALL.map(|t| t.name()).join(", ")
+                ),
+            )
+        })?;
+        mask = mask.union(TermMask::of(&[t]));
+    }
+    Ok(Some(mask))
 }
 
 /// `[[organisation.avisering]]` as written in the register.
@@ -278,64 +534,22 @@ pub fn term_by_name(name: &str) -> Option<Term> {
 
 impl RawOrder {
     /// The order, or the first thing wrong with it as (field, message).
-    pub(crate) fn check(self) -> Result<Order, (&'static str, String)> {
-        let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
-            n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-        };
-        let set = |list: Vec<String>,
-                   field: &'static str,
-                   ok: &dyn Fn(&str) -> bool,
-                   what: &str|
-         -> Result<BTreeSet<String>, (&'static str, String)> {
-            let mut out = BTreeSet::new();
-            for v in list {
-                if !ok(&v) {
-                    return Err((field, format!("`{v}` is not {what}")));
-                }
-                if !out.insert(v.clone()) {
-                    return Err((field, format!("`{v}` is listed twice")));
-                }
-            }
-            Ok(out)
-        };
-        let sok = Sokbegrepp {
-            lan: set(
-                self.lan,
-                "avisering.lan",
-                &|s| digits(s, 2..=2),
-                "a länskod (2 digits)",
-            )?,
-            kommun: set(
-                self.kommun,
-                "avisering.kommun",
-                &|s| digits(s, 4..=4),
-                "a kommunkod (4 digits)",
-            )?,
-            postnummer: set(
-                self.postnummer,
-                "avisering.postnummer",
-                &|s| digits(s, 1..=5),
-                "a postnummer area (1–5 digits)",
-            )?,
-            fodelsetid: set(
-                self.fodelsetid,
-                "avisering.fodelsetid",
-                &|s| [4, 6, 8].contains(&s.len()) && digits(s, 4..=8),
-                "a födelsetid (YYYY, YYYYMM or YYYYMMDD; intervals cannot be used for avisering)",
-            )?,
-            alder: self.alder.into_iter().collect(),
-            kon: match self.kon.as_deref() {
-                None => None,
-                Some("M") => Some('M'),
-                Some("K") => Some('K'),
-                Some(other) => return Err(("avisering.kon", format!("`{other}` is not M or K"))),
-            },
-            medborgarskap: self.medborgarskap.into_iter().collect(),
-        };
+    pub(crate) fn check(self) -> Result<Order, (String, String)> {
+        let sok = RawSok {
+            lan: self.lan,
+            kommun: self.kommun,
+            postnummer: self.postnummer,
+            fodelsetid: self.fodelsetid,
+            alder: self.alder.into_iter().map(RawAlder::Ett).collect(),
+            kon: self.kon,
+            medborgarskap: self.medborgarskap,
+            ..RawSok::default()
+        }
+        .check("avisering", false)?;
         let population = if self.infil {
             if sok != Sokbegrepp::default() {
                 return Err((
-                    "avisering.infil",
+                    "avisering.infil".into(),
                     "an infil order takes its population from the infil: no sökbegrepp besides kategorier".into(),
                 ));
             }
@@ -343,47 +557,33 @@ impl RawOrder {
         } else {
             if sok == Sokbegrepp::default() {
                 return Err((
-                    "avisering",
+                    "avisering".into(),
                     "give the population: sökbegrepp (lan, kommun, postnummer, fodelsetid, alder, kon, medborgarskap) or infil = true".into(),
                 ));
             }
             Population::Sokbegrepp(sok)
         };
-        let mut kategorier: BTreeSet<Kategori> = self.kategorier.into_iter().collect();
-        if kategorier.is_empty() {
-            kategorier.insert(Kategori::Folkbokforda);
-        }
-        let skyddade_termer = match self.skyddade_termer {
-            None => None,
-            Some(names) => {
-                let mut mask = TermMask::of(&[Term::PersonId, Term::Skydd]);
-                for n in &names {
-                    let t = term_by_name(n).ok_or_else(|| {
-                        (
-                            "avisering.skyddade_termer",
-                            format!(
-                                "unknown term `{n}` (one of: {})",
-                                Term::ALL.map(|t| t.name()).join(", ")
-                            ),
-                        )
-                    })?;
-                    mask = mask.union(TermMask::of(&[t]));
-                }
-                Some(mask)
-            }
-        };
         Ok(Order {
             id: self.id.into_inner(),
             population,
-            kategorier,
+            kategorier: kategorier(self.kategorier),
             posttyp: self.posttyp,
             periodicitet: self.periodicitet,
             flyttsignal: self.flyttsignal,
             totalpost_vid_havning: self.totalpost_vid_havning,
             alltid_markering: self.alltid_markering,
-            skyddade_termer,
+            skyddade_termer: skyddade_termer(self.skyddade_termer, "avisering")?,
         })
     }
+}
+
+/// The categories of an order: folkbokförda when none are given.
+pub(crate) fn kategorier(list: Vec<Kategori>) -> BTreeSet<Kategori> {
+    let mut out: BTreeSet<Kategori> = list.into_iter().collect();
+    if out.is_empty() {
+        out.insert(Kategori::Folkbokforda);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -488,26 +688,17 @@ mod tests {
             f(&mut s);
             order(s).includes(&p, false, 2026)
         };
-        assert!(with(&|s| {
-            s.lan.insert(fb.lan_kod.clone());
-        }));
-        assert!(!with(&|s| {
-            s.lan.insert("99".into());
-        }));
-        assert!(with(&|s| {
-            s.kommun.insert(fb.kommunkod4());
-        }));
-        assert!(with(&|s| {
-            s.postnummer.insert(post_nr[..3].to_owned());
-        }));
-        assert!(!with(&|s| {
-            s.postnummer.insert("0".into());
-        }));
+        assert!(with(&|s| s.lan.push(Intervall::value(&fb.lan_kod))));
+        assert!(!with(&|s| s.lan.push(Intervall::value("99"))));
+        assert!(with(&|s| s.kommun.push(Intervall::value(&fb.kommunkod4()))));
+        assert!(with(&|s| s
+            .postnummer
+            .push(Intervall::value(&post_nr[..3]))));
+        assert!(!with(&|s| s.postnummer.push(Intervall::value("0"))));
         let birth = p.personpost.person_id.birth_date().expect("date");
         let year = chrono::Datelike::year(&birth);
-        assert!(with(&|s| {
-            s.alder.insert(u16::try_from(2026 - year).unwrap_or(0));
-        }));
+        let age = u16::try_from(2026 - year).unwrap_or(0);
+        assert!(with(&|s| s.alder.push((age, age))));
         let kon = if p.personpost.person_id.is_male() {
             'M'
         } else {
@@ -523,7 +714,7 @@ mod tests {
             avliden_datum: None,
         });
         let mut o = order(Sokbegrepp {
-            lan: [fb.lan_kod.clone()].into(),
+            lan: vec![Intervall::value(&fb.lan_kod)],
             ..Sokbegrepp::default()
         });
         assert!(!o.includes(&dead, false, 2026));

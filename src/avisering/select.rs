@@ -162,7 +162,13 @@ pub fn notices_with_diff(
 
 /// The file a record goes in.
 fn file(order: &Order, post: &Folkbokforingspost) -> Fil {
-    if order.split() && post.is_protected() {
+    file_of(order.split(), post)
+}
+
+/// The file a record goes in for an order that does (`split`) or does not choose fewer terms
+/// for protected persons.
+pub(crate) fn file_of(split: bool, post: &Folkbokforingspost) -> Fil {
+    if split && post.is_protected() {
         Fil::B
     } else {
         Fil::A
@@ -171,9 +177,19 @@ fn file(order: &Order, post: &Folkbokforingspost) -> Fil {
 
 /// The terms the order receives for this record.
 fn received(order: &Order, access: &Access, post: &Folkbokforingspost) -> TermMask {
+    received_terms(order.skyddade_termer, access, post)
+}
+
+/// The terms an order with these fewer terms for protected persons (if any) receives for
+/// this record: its organisation's, and for a protected person no more than the fewer ones.
+pub(crate) fn received_terms(
+    skyddade_termer: Option<TermMask>,
+    access: &Access,
+    post: &Folkbokforingspost,
+) -> TermMask {
     let mut terms = access.terms_for(post);
     if post.is_protected() {
-        if let Some(fewer) = order.skyddade_termer {
+        if let Some(fewer) = skyddade_termer {
             terms = terms.intersect(fewer).union(KEY_TERMS);
         }
     }
@@ -186,13 +202,24 @@ fn total(
     post: &Folkbokforingspost,
     foregaende: Option<&Folkbokforingspost>,
 ) -> Notice {
-    let terms = received(order, access, post);
+    let mut n = totalpost(order.skyddade_termer, access, post);
+    n.foregaende_adress = foregaende_adress(foregaende, post, n.terms);
+    n
+}
+
+/// A totalpost of `post` for an order with these fewer terms for protected persons (if any),
+/// in the file it belongs in.
+pub(crate) fn totalpost(
+    skyddade_termer: Option<TermMask>,
+    access: &Access,
+    post: &Folkbokforingspost,
+) -> Notice {
     Notice {
-        fil: file(order, post),
+        fil: file_of(skyddade_termer.is_some(), post),
         kind: Kind::Total,
-        terms,
+        terms: received_terms(skyddade_termer, access, post),
         post: post.clone(),
-        foregaende_adress: foregaende_adress(foregaende, post, terms),
+        foregaende_adress: None,
     }
 }
 

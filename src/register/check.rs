@@ -39,6 +39,8 @@ struct RawOrganisation {
     certificate: Vec<RawCertificate>,
     #[serde(default)]
     avisering: Vec<crate::avisering::order::RawOrder>,
+    #[serde(default)]
+    urval: Vec<crate::avisering::urval::RawUrval>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +107,8 @@ pub(super) fn check(text: &str, path: &Path) -> Result<Vec<Organisation>, Regist
     // First line each number / fingerprint was seen on, for "duplicate of line N".
     let mut seen_orgnr: HashMap<OrgNr, usize> = HashMap::new();
     let mut seen_fingerprint: HashMap<[u8; 32], FirstSeen> = HashMap::new();
+    // Order ids key the delivery feed: unique across the whole register.
+    let mut seen_orders: HashMap<String, usize> = HashMap::new();
     for (ordinal, raw_org) in raw.organisation.into_iter().enumerate() {
         if let Some(org) = check_organisation(
             raw_org,
@@ -112,6 +116,7 @@ pub(super) fn check(text: &str, path: &Path) -> Result<Vec<Organisation>, Regist
             &mut problems,
             &mut seen_orgnr,
             &mut seen_fingerprint,
+            &mut seen_orders,
         ) {
             orgs.push(org);
         }
@@ -144,6 +149,7 @@ fn check_organisation(
     problems: &mut Problems<'_>,
     seen_orgnr: &mut HashMap<OrgNr, usize>,
     seen_fingerprint: &mut HashMap<[u8; 32], FirstSeen>,
+    seen_orders: &mut HashMap<String, usize>,
 ) -> Option<Organisation> {
     let before = problems.list.len();
     let orgnr = match OrgNr::parse(raw.orgnr.get_ref()) {
@@ -196,33 +202,48 @@ fn check_organisation(
             certificates.push(c);
         }
     }
-    let mut avisering: Vec<crate::avisering::order::Order> = Vec::new();
+    let mut take = |id: &str, span: Range<usize>, field: &str, problems: &mut Problems<'_>| {
+        if let Some(first) = seen_orders.get(id) {
+            problems.add(
+                span,
+                field,
+                format!("order `{id}` is listed twice (first on line {first})"),
+            );
+            false
+        } else if !bestallningar.iter().any(|b| b == id) {
+            problems.add(
+                span,
+                field,
+                format!("order `{id}` is not among the organisation's bestallningar"),
+            );
+            false
+        } else {
+            seen_orders.insert(id.to_owned(), line_of(problems.text, span.start));
+            true
+        }
+    };
+    let mut avisering = Vec::new();
     for raw_order in raw.avisering {
         let span = raw_order.id.span();
         match raw_order.check() {
             Ok(order) => {
-                if avisering.iter().any(|o| o.id == order.id) {
-                    problems.add(
-                        span,
-                        "organisation.avisering.id",
-                        format!("order `{}` is listed twice", order.id),
-                    );
-                } else if !bestallningar.contains(&order.id) {
-                    problems.add(
-                        span,
-                        "organisation.avisering.id",
-                        format!(
-                            "order `{}` is not among the organisation's bestallningar",
-                            order.id
-                        ),
-                    );
-                } else {
+                if take(&order.id, span, "organisation.avisering.id", problems) {
                     avisering.push(order);
                 }
             }
-            Err((field, message)) => {
-                problems.add(span, &format!("organisation.{field}"), message);
+            Err((field, message)) => problems.add(span, &format!("organisation.{field}"), message),
+        }
+    }
+    let mut urval = Vec::new();
+    for raw_order in raw.urval {
+        let span = raw_order.id.span();
+        match raw_order.check() {
+            Ok(order) => {
+                if take(&order.id, span, "organisation.urval.id", problems) {
+                    urval.push(order);
+                }
             }
+            Err((field, message)) => problems.add(span, &format!("organisation.{field}"), message),
         }
     }
     if problems.list.len() != before {
@@ -230,6 +251,7 @@ fn check_organisation(
     }
     Some(Organisation {
         avisering,
+        urval,
         orgnr: orgnr?,
         namn: raw.namn.into_inner(),
         categories,

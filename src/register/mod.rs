@@ -160,6 +160,8 @@ pub struct Organisation {
     pub certificates: Vec<CertPermission>,
     /// Its avisering orders (`[[organisation.avisering]]`), each one of its bestallningar.
     pub avisering: Vec<crate::avisering::order::Order>,
+    /// Its urval orders (`[[organisation.urval]]`), each one of its bestallningar.
+    pub urval: Vec<crate::avisering::urval::UrvalOrder>,
 }
 
 impl Organisation {

@@ -273,7 +273,7 @@ fn follow(
                     b.post.pnr(),
                 ))
             });
-            let rendered: Vec<Vec<u8>> = want.iter().map(render).collect();
+            let rendered: Vec<Vec<u8>> = want.iter().map(|n| render(n, None)).collect();
             assert_eq!(
                 stored(&feed, id, i as u64 + 1),
                 rendered,

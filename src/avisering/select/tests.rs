@@ -15,7 +15,7 @@ fn order(posttyp: Posttyp) -> Order {
     Order {
         id: "AV-1".into(),
         population: Population::Sokbegrepp(Sokbegrepp {
-            kommun: [kommun].into(),
+            kommun: vec![super::super::order::Intervall::value(&kommun)],
             ..Sokbegrepp::default()
         }),
         kategorier: [Kategori::Folkbokforda].into(),

@@ -1,0 +1,606 @@
+//! Urval (Navet 3.2), slumpmässigt urval (3.3) and urval mot infil (3.4, bilaga 1): an order
+//! that selects persons as they are when it runs, and delivers them as one delivery fetched
+//! with `hamtaAvisering` like an avisering delivery.
+//!
+//! - **Urval**: everyone matching the order's sökbegrepp, where intervals are allowed
+//!   (section 4), as of the moment the selection runs: never "lived there between". Sorted by
+//!   up to three keys (section 5: any sökbegrepp, efternamn, postort), then by number.
+//! - **Slumpmässigt urval**: undergroups, each with a wanted count, each drawn uniformly at
+//!   random without replacement from its population (a person drawn for one undergroup is not
+//!   drawn again for a later one). The seed is recorded in the delivery header; the same seed
+//!   over the same data draws the same persons.
+//! - **Infil**: the persons of the order's infil (`lamnaInfil`): run once at night
+//!   (`enstaka`, bilaga 1 a), at night after each new infil (`periodisk`, b), or at once when
+//!   the upload is complete (`svar_direkt`, c).
+//!
+//! Every order selects only persons of its categories that the organisation may see at all;
+//! protected persons get the terms of the organisation's access (the minimal terms without
+//! `sekretess`), or the fewer terms the order chose for them in file B (bilaga 2), or are left
+//! out when the order says `utan_skyddade`. A sort key never uses a term the receiver does not
+//! get for that person: a hidden value sorts as missing (last), so the order reveals nothing.
+//!
+//! This module decides who is selected, in which order; [`super::feed`] writes the delivery.
+
+use std::collections::{BTreeSet, HashSet};
+
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Access, Term, TermMask};
+use crate::model::Folkbokforingspost;
+use crate::pnr::Pnr;
+use crate::store::{Snapshot, StoreError};
+
+use super::order::{self, Kategori, RawSok, Sokbegrepp};
+
+/// How often an urval by sökbegrepp runs (at the nightly run, after the loads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UrvalPeriod {
+    /// Once (engångsuttag).
+    Engang,
+    /// Every night.
+    Daglig,
+    /// The first night of each ISO week.
+    Veckovis,
+    /// The first night of each month.
+    Manadsvis,
+    /// The first night of each year.
+    Arlig,
+}
+
+/// The infil routines of bilaga 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Infilrutin {
+    /// a) Run once, at night, on the latest infil; a later infil is refused.
+    Enstaka,
+    /// b) Run at night after each new infil.
+    Periodisk,
+    /// c) Answered as soon as the infil is in (`lamnaInfil` with `SvarDirekt`); several a day.
+    SvarDirekt,
+}
+
+/// What an urval order selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Urval {
+    /// Everyone matching.
+    Sokbegrepp(Sokbegrepp),
+    /// Random undergroups.
+    Slump {
+        /// What every undergroup has in common.
+        sok: Sokbegrepp,
+        /// The undergroups (delbeställningar), in order.
+        undergrupper: Vec<Undergrupp>,
+        /// A fixed seed (to repeat a draw); otherwise each run draws a new one.
+        slumpfro: Option<u64>,
+    },
+    /// The persons of the order's infil.
+    Infil(Infilrutin),
+}
+
+/// One undergroup of a slumpmässigt urval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undergrupp {
+    /// Its own sökbegrepp (on top of the order's).
+    pub sok: Sokbegrepp,
+    /// How many persons are wanted.
+    pub antal: u32,
+}
+
+/// A sort key (section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sorteringsnyckel {
+    /// Länskod.
+    Lan,
+    /// Kommunkod (four digits).
+    Kommun,
+    /// Postnummer of the folkbokföringsadress.
+    Postnummer,
+    /// Birth date.
+    Fodelsetid,
+    /// Ålder innevarande år.
+    Alder,
+    /// Kön (`K` before `M`).
+    Kon,
+    /// The first medborgarskap's country code.
+    Medborgarskap,
+    /// Datum för svenskt medborgarskap.
+    MedborgarskapDatum,
+    /// Date of the avregistrering.
+    AvregistreringDatum,
+    /// Efternamn, in Swedish alphabetical order.
+    Efternamn,
+    /// Postort, in Swedish alphabetical order.
+    Postort,
+}
+
+impl Sorteringsnyckel {
+    const ALL: [(&'static str, Sorteringsnyckel); 11] = [
+        ("lan", Sorteringsnyckel::Lan),
+        ("kommun", Sorteringsnyckel::Kommun),
+        ("postnummer", Sorteringsnyckel::Postnummer),
+        ("fodelsetid", Sorteringsnyckel::Fodelsetid),
+        ("alder", Sorteringsnyckel::Alder),
+        ("kon", Sorteringsnyckel::Kon),
+        ("medborgarskap", Sorteringsnyckel::Medborgarskap),
+        ("medborgarskap_datum", Sorteringsnyckel::MedborgarskapDatum),
+        (
+            "avregistrering_datum",
+            Sorteringsnyckel::AvregistreringDatum,
+        ),
+        ("efternamn", Sorteringsnyckel::Efternamn),
+        ("postort", Sorteringsnyckel::Postort),
+    ];
+
+    fn parse(name: &str) -> Option<Sorteringsnyckel> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    /// The term that holds the key's value: without it, the value is not the receiver's.
+    fn term(self) -> Term {
+        match self {
+            Sorteringsnyckel::Lan | Sorteringsnyckel::Kommun => Term::Folkbokforing,
+            Sorteringsnyckel::Postnummer | Sorteringsnyckel::Postort => Term::Folkbokforingsadress,
+            // Given by the number, which every record carries.
+            Sorteringsnyckel::Fodelsetid | Sorteringsnyckel::Alder | Sorteringsnyckel::Kon => {
+                Term::PersonId
+            }
+            Sorteringsnyckel::Medborgarskap | Sorteringsnyckel::MedborgarskapDatum => {
+                Term::Medborgarskap
+            }
+            Sorteringsnyckel::AvregistreringDatum => Term::Avregistrering,
+            Sorteringsnyckel::Efternamn => Term::Namn,
+        }
+    }
+
+    /// The key's value in a record.
+    fn value(self, post: &Folkbokforingspost, year: i32) -> Option<String> {
+        let p = &post.personpost;
+        let fb = p.folkbokforing.as_ref();
+        let adress = p.adresser.folkbokforingsadress.as_ref();
+        match self {
+            Sorteringsnyckel::Lan => fb.map(|f| f.lan_kod.clone()),
+            Sorteringsnyckel::Kommun => fb.map(|f| f.kommunkod4()),
+            Sorteringsnyckel::Postnummer => adress.and_then(|a| a.post_nr.clone()),
+            Sorteringsnyckel::Postort => adress.and_then(|a| a.postort.clone()),
+            Sorteringsnyckel::Fodelsetid => order::birth_date(post),
+            Sorteringsnyckel::Alder => order::alder(post, year).map(|a| format!("{a:03}")),
+            Sorteringsnyckel::Kon => Some(if p.person_id.is_male() { "M" } else { "K" }.into()),
+            Sorteringsnyckel::Medborgarskap => p.medborgarskap.first().map(|m| m.landkod.clone()),
+            Sorteringsnyckel::MedborgarskapDatum => p
+                .medborgarskap
+                .iter()
+                .find(|m| m.landkod == "SE")
+                .and_then(|m| m.datum)
+                .map(|d| d.to_string()),
+            Sorteringsnyckel::AvregistreringDatum => {
+                p.avregistrering.as_ref().map(|a| a.datum.to_string())
+            }
+            Sorteringsnyckel::Efternamn => p.namn.efternamn.clone(),
+        }
+    }
+}
+
+/// One urval order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrvalOrder {
+    /// Its BestallningsId (unique in the register).
+    pub id: String,
+    /// What it selects.
+    pub urval: Urval,
+    /// Which persons by registration state.
+    pub kategorier: BTreeSet<Kategori>,
+    /// How often an urval by sökbegrepp (or a slumpmässigt urval) runs.
+    pub periodicitet: UrvalPeriod,
+    /// Up to three sort keys; then the number.
+    pub sortering: Vec<Sorteringsnyckel>,
+    /// 9.6.1/bilaga 2: fewer terms for protected persons, in file B.
+    pub skyddade_termer: Option<TermMask>,
+    /// 9.6.1: no protected persons at all.
+    pub utan_skyddade: bool,
+    /// Bilaga 1: keep the infil after a run (normally it is used up).
+    pub behall_infil: bool,
+}
+
+impl UrvalOrder {
+    /// Whether this order gets two files (A without, B with the protected persons).
+    pub fn split(&self) -> bool {
+        self.skyddade_termer.is_some()
+    }
+
+    /// The infil routine, for an infil order.
+    pub fn infilrutin(&self) -> Option<Infilrutin> {
+        match self.urval {
+            Urval::Infil(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether `post` may be delivered at all: the organisation may see it, it is of the
+    /// order's categories, and it is not a protected person the order left out.
+    fn counts(&self, access: &Access, post: &Folkbokforingspost) -> bool {
+        access.may_see(post)
+            && order::kategori_of(post).is_some_and(|k| self.kategorier.contains(&k))
+            && !(self.utan_skyddade && post.is_protected())
+    }
+
+    /// The key `post` sorts by, from the terms the receiver gets for it only.
+    fn sort_key(&self, received: TermMask, post: &Folkbokforingspost, year: i32) -> Vec<u8> {
+        let mut key = Vec::new();
+        for k in &self.sortering {
+            let value = received
+                .contains(k.term())
+                .then(|| k.value(post, year))
+                .flatten();
+            collation::push(&mut key, value.as_deref());
+        }
+        key
+    }
+}
+
+/// The kind of an urval delivery, as its header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UrvalTyp {
+    /// By sökbegrepp.
+    Urval,
+    /// Slumpmässigt urval.
+    SlumpmassigtUrval,
+    /// Mot infil, at night.
+    Infil,
+    /// Svar direkt mot infil.
+    SvarDirekt,
+}
+
+impl UrvalTyp {
+    /// As the header writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UrvalTyp::Urval => "urval",
+            UrvalTyp::SlumpmassigtUrval => "slumpmassigt_urval",
+            UrvalTyp::Infil => "infil",
+            UrvalTyp::SvarDirekt => "svar_direkt",
+        }
+    }
+}
+
+/// One selected person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Whom.
+    pub pnr: Pnr,
+    /// The undergroup (1-based) of a slumpmässigt urval.
+    pub undergrupp: Option<u16>,
+    key: Vec<u8>,
+}
+
+/// What a run selected, in delivery order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The persons, sorted.
+    pub hits: Vec<Hit>,
+    /// Per undergroup: (wanted, population, drawn).
+    pub undergrupper: Vec<(u32, u64, u32)>,
+    /// Infil numbers not delivered (not in the register, or not for this receiver: the two
+    /// are not told apart).
+    pub ej_funna: u64,
+}
+
+/// Runs `order` over `snapshot` for an organisation with `access`. `year` is the run's year
+/// (ålder); `seed` draws a slumpmässigt urval; `infil` holds the numbers of an infil order.
+pub fn select(
+    order: &UrvalOrder,
+    access: &Access,
+    snapshot: &Snapshot<'_>,
+    year: i32,
+    seed: u64,
+    infil: &[Pnr],
+) -> Result<Selection, StoreError> {
+    let hit = |post: &Folkbokforingspost, undergrupp: Option<u16>| Hit {
+        pnr: post.pnr(),
+        undergrupp,
+        key: order.sort_key(access_terms(order, access, post), post, year),
+    };
+    let mut selection = Selection::default();
+    match &order.urval {
+        Urval::Sokbegrepp(sok) => {
+            for post in snapshot.iter() {
+                let post = post?;
+                if order.counts(access, &post) && sok.matches(&post, year) {
+                    selection.hits.push(hit(&post, None));
+                }
+            }
+        }
+        Urval::Infil(_) => {
+            let mut seen = HashSet::new();
+            for pnr in infil {
+                if !seen.insert(*pnr) {
+                    continue;
+                }
+                match snapshot.get(pnr)? {
+                    Some(post) if order.counts(access, &post) => {
+                        selection.hits.push(hit(&post, None))
+                    }
+                    _ => selection.ej_funna += 1,
+                }
+            }
+        }
+        Urval::Slump {
+            sok, undergrupper, ..
+        } => {
+            let mut populations: Vec<Vec<Pnr>> = vec![Vec::new(); undergrupper.len()];
+            for post in snapshot.iter() {
+                let post = post?;
+                if !(order.counts(access, &post) && sok.matches(&post, year)) {
+                    continue;
+                }
+                for (g, u) in undergrupper.iter().enumerate() {
+                    if u.sok.matches(&post, year) {
+                        populations[g].push(post.pnr());
+                    }
+                }
+            }
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+            let mut drawn: HashSet<Pnr> = HashSet::new();
+            for (g, (u, mut population)) in undergrupper.iter().zip(populations).enumerate() {
+                population.retain(|p| !drawn.contains(p));
+                let size = population.len() as u64;
+                let picked = draw(&mut rng, &mut population, u.antal as usize);
+                let label = u16::try_from(g + 1).unwrap_or(u16::MAX);
+                for pnr in picked {
+                    drawn.insert(*pnr);
+                    if let Some(post) = snapshot.get(pnr)? {
+                        selection.hits.push(hit(&post, Some(label)));
+                    }
+                }
+                let got = selection
+                    .hits
+                    .iter()
+                    .filter(|h| h.undergrupp == Some(label))
+                    .count();
+                selection.undergrupper.push((
+                    u.antal,
+                    size,
+                    u32::try_from(got).unwrap_or(u32::MAX),
+                ));
+            }
+        }
+    }
+    selection.hits.sort_by(|a, b| {
+        (&a.key, a.undergrupp, a.pnr.as_bytes()).cmp(&(&b.key, b.undergrupp, b.pnr.as_bytes()))
+    });
+    Ok(selection)
+}
+
+/// The terms the receiver gets for `post` (the file B terms for a protected person when the
+/// order chose fewer).
+pub fn access_terms(order: &UrvalOrder, access: &Access, post: &Folkbokforingspost) -> TermMask {
+    super::select::received_terms(order.skyddade_termer, access, post)
+}
+
+/// Draws `n` of `population` uniformly at random without replacement (a partial
+/// Fisher–Yates shuffle): every subset of size `n` is equally likely. All when there are
+/// not more than `n`.
+fn draw<'a, R: Rng>(rng: &mut R, population: &'a mut [Pnr], n: usize) -> &'a [Pnr] {
+    let n = n.min(population.len());
+    for i in 0..n {
+        let j = rng.gen_range(i..population.len());
+        population.swap(i, j);
+    }
+    &population[..n]
+}
+
+/// Swedish alphabetical order (SAOL/Svenska Akademien): letters a–z, then å, ä, ö; case and
+/// accents do not count (é is e, ü is y, æ is ä, ø is ö); digits before letters, numerically
+/// for numbers of equal length (kommunkod, postnummer, dates).
+pub mod collation {
+    use unicode_normalization::UnicodeNormalization;
+
+    /// Ends a present value: sorts before any character, so a prefix comes first.
+    const END: u8 = 0;
+    /// Starts a present value.
+    const PRESENT: u8 = 1;
+    /// A missing (or hidden) value: after every present one.
+    const MISSING: u8 = 2;
+
+    /// The weight of one character.
+    fn weight(c: char) -> u8 {
+        let c = match c {
+            'å' => return 40,
+            'ä' | 'æ' => return 41,
+            'ö' | 'ø' => return 42,
+            'ü' => 'y',
+            c => c,
+        };
+        // Other accented letters sort as their base letter.
+        let base = c.nfd().next().unwrap_or(c);
+        match base {
+            '0'..='9' => 4 + (base as u8 - b'0'),
+            'a'..='z' => 14 + (base as u8 - b'a'),
+            c if c.is_whitespace() || c == '-' => 3,
+            _ => 43,
+        }
+    }
+
+    /// Appends `value`'s key to `key`: comparing whole keys byte-wise compares the values
+    /// one by one, each in Swedish order, missing values last.
+    pub fn push(key: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            Some(v) => {
+                key.push(PRESENT);
+                key.extend(v.chars().flat_map(char::to_lowercase).map(weight));
+                key.push(END);
+            }
+            None => key.push(MISSING),
+        }
+    }
+
+    /// The key of one value.
+    pub fn key(value: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        push(&mut k, Some(value));
+        k
+    }
+}
+
+/// `[[organisation.urval]]` as written in the register.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUrval {
+    pub id: toml::Spanned<String>,
+    #[serde(default)]
+    pub periodicitet: Option<UrvalPeriod>,
+    #[serde(default)]
+    pub sok: Option<RawSok>,
+    #[serde(default)]
+    pub undergrupper: Vec<RawSok>,
+    #[serde(default)]
+    pub slumpfro: Option<u64>,
+    #[serde(default)]
+    pub infil: Option<Infilrutin>,
+    #[serde(default)]
+    pub behall_infil: bool,
+    #[serde(default)]
+    pub kategorier: Vec<Kategori>,
+    #[serde(default)]
+    pub sortering: Vec<String>,
+    #[serde(default)]
+    pub skyddade_termer: Option<Vec<String>>,
+    #[serde(default)]
+    pub utan_skyddade: bool,
+}
+
+/// Most sort keys (section 5: "i första hand, i andra hand, i tredje hand").
+pub const MAX_SORT_KEYS: usize = 3;
+
+/// Most persons one undergroup may want.
+pub const MAX_ANTAL: u32 = 1_000_000;
+
+impl RawUrval {
+    /// The order, or the first thing wrong with it as (field, message).
+    pub(crate) fn check(self) -> Result<UrvalOrder, (String, String)> {
+        let err = |field: &str, msg: String| Err((format!("urval.{field}"), msg));
+        let urval = match (self.infil, self.undergrupper.is_empty()) {
+            (Some(rutin), true) => {
+                if self.sok.is_some() || self.slumpfro.is_some() || self.periodicitet.is_some() {
+                    return err(
+                        "infil",
+                        "an infil order takes its persons from the infil and runs by its routine: no sok, slumpfro or periodicitet".into(),
+                    );
+                }
+                Urval::Infil(rutin)
+            }
+            (Some(_), false) => {
+                return err(
+                    "infil",
+                    "an infil order has no undergrupper (those are a slumpmässigt urval's)".into(),
+                )
+            }
+            (None, false) => {
+                let sok = match self.sok {
+                    Some(s) => no_antal(s, "urval.sok")?,
+                    None => Sokbegrepp::default(),
+                };
+                let mut undergrupper = Vec::new();
+                for (i, mut raw) in self.undergrupper.into_iter().enumerate() {
+                    let at = format!("urval.undergrupper[{}]", i + 1);
+                    let antal = match raw.antal.take() {
+                        Some(n) if (1..=MAX_ANTAL).contains(&n) => n,
+                        Some(n) => {
+                            return Err((
+                                format!("{at}.antal"),
+                                format!("{n}: an undergroup wants 1 to {MAX_ANTAL} persons"),
+                            ))
+                        }
+                        None => {
+                            return Err((
+                                format!("{at}.antal"),
+                                "each undergroup says how many persons it wants (antal)".into(),
+                            ))
+                        }
+                    };
+                    undergrupper.push(Undergrupp {
+                        sok: raw.check(&at, true)?,
+                        antal,
+                    });
+                }
+                Urval::Slump {
+                    sok,
+                    undergrupper,
+                    slumpfro: self.slumpfro,
+                }
+            }
+            (None, true) => {
+                if self.slumpfro.is_some() {
+                    return err(
+                        "slumpfro",
+                        "slumpfro belongs to a slumpmässigt urval (with undergrupper)".into(),
+                    );
+                }
+                match self.sok {
+                    Some(s) => Urval::Sokbegrepp(no_antal(s, "urval.sok")?),
+                    None => {
+                        return err(
+                        "sok",
+                        "give the persons: sok = { … } (sok = {} for everyone of the categories), undergrupper, or infil".into(),
+                    )
+                    }
+                }
+            }
+        };
+        if self.behall_infil && !matches!(urval, Urval::Infil(Infilrutin::Periodisk)) {
+            return err(
+                "behall_infil",
+                "only a periodisk infil order can keep its infil between runs".into(),
+            );
+        }
+        if self.sortering.len() > MAX_SORT_KEYS {
+            return err("sortering", format!("at most {MAX_SORT_KEYS} sort keys"));
+        }
+        let mut sortering = Vec::new();
+        for name in &self.sortering {
+            let Some(k) = Sorteringsnyckel::parse(name) else {
+                let names: Vec<&str> = Sorteringsnyckel::ALL.iter().map(|(n, _)| *n).collect();
+                return err(
+                    "sortering",
+                    format!("unknown sort key `{name}` (one of: {})", names.join(", ")),
+                );
+            };
+            if sortering.contains(&k) {
+                return err("sortering", format!("`{name}` is listed twice"));
+            }
+            sortering.push(k);
+        }
+        if self.utan_skyddade && self.skyddade_termer.is_some() {
+            return err(
+                "utan_skyddade",
+                "an order leaves protected persons out or gives them fewer terms, not both".into(),
+            );
+        }
+        Ok(UrvalOrder {
+            id: self.id.into_inner(),
+            urval,
+            kategorier: order::kategorier(self.kategorier),
+            periodicitet: self.periodicitet.unwrap_or(UrvalPeriod::Engang),
+            sortering,
+            skyddade_termer: order::skyddade_termer(self.skyddade_termer, "urval")?,
+            utan_skyddade: self.utan_skyddade,
+            behall_infil: self.behall_infil,
+        })
+    }
+}
+
+/// The checked sökbegrepp of an order (not an undergroup: no `antal`).
+fn no_antal(raw: RawSok, at: &str) -> Result<Sokbegrepp, (String, String)> {
+    if raw.antal.is_some() {
+        return Err((
+            format!("{at}.antal"),
+            "antal belongs to an undergroup (undergrupper) of a slumpmässigt urval".into(),
+        ));
+    }
+    raw.check(at, true)
+}
+
+#[cfg(test)]
+mod tests;
