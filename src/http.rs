@@ -21,6 +21,8 @@ use tokio::sync::watch;
 
 use crate::access::Access;
 use crate::audit::{self, AuditEntry};
+use crate::avisering::urval::UrvalTyp;
+use crate::avisering::OrderRef;
 use crate::ops::{self, OpError};
 use crate::server::AppState;
 use crate::soap::{self, response::Answer, Fault, Request};
@@ -405,8 +407,17 @@ async fn soap_answer(
             sida,
             antal_sidor,
             personer,
+            svar_direkt,
             ..
-        } => lamna_infil(state, &org, &order_id, sida, antal_sidor, personer, id).await,
+        } => {
+            let upload = InfilPage {
+                sida,
+                antal_sidor,
+                personer,
+                svar_direkt,
+            };
+            lamna_infil(state, &org, &order_id, upload, id).await
+        }
         Request::Personpost { .. } | Request::Namnsokning { .. } => {
             lookup(state, &org, &request, trail, id)
         }
@@ -453,19 +464,16 @@ fn lookup(
     Ok(soap::response::answer(kind, &posts))
 }
 
-/// The caller's avisering order with this id, or a clear fault.
-fn avisering_order<'a>(
+/// The caller's delivery order (avisering or urval) with this id, or a clear fault.
+fn delivery_order<'a>(
     org: &'a crate::register::Organisation,
     order_id: &str,
-) -> Result<&'a crate::avisering::order::Order, Fault> {
-    org.avisering
-        .iter()
-        .find(|o| o.id == order_id)
-        .ok_or_else(|| {
-            Fault::BadRequest(format!(
-                "BestallningsId {order_id} is not an avisering order"
-            ))
-        })
+) -> Result<OrderRef<'a>, Fault> {
+    OrderRef::find(org, order_id).ok_or_else(|| {
+        Fault::BadRequest(format!(
+            "BestallningsId {order_id} is not an avisering or urval order"
+        ))
+    })
 }
 
 /// Runs `work` on the feed off the async workers; a store failure becomes FR1901 with its
@@ -505,8 +513,9 @@ impl From<Fault> for FeedFault {
     }
 }
 
-/// `hamtaAvisering`: one page of one file of an order's delivery; asking for löpnummer N
-/// acknowledges every delivery before it. The store work runs off the async workers.
+/// `hamtaAvisering`: one page of one file of an order's delivery (avisering or urval);
+/// asking for löpnummer N acknowledges every delivery before it. The store work runs off the
+/// async workers.
 #[allow(clippy::too_many_arguments)]
 async fn hamta_avisering(
     state: &AppState,
@@ -518,18 +527,14 @@ async fn hamta_avisering(
     trail: &mut Trail,
     id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
-    use crate::avisering::order::Posttyp;
     use crate::avisering::select::Fil;
-    let order = avisering_order(org, order_id)?;
+    let order = delivery_order(org, order_id)?;
     if fil_b && !order.split() {
         return Err(Fault::BadRequest(
             "this order has no file B (it chose no fewer terms for protected persons)".into(),
         ));
     }
-    let posttyp = match order.posttyp {
-        Posttyp::Totalpost => "totalpost",
-        Posttyp::Andringspost => "andringspost",
-    };
+    let posttyp = order.posttyp();
     let page_size = u64::from(state.config.avisering_page_size);
     let order_id = order_id.to_owned();
     let now = state.clock.now();
@@ -555,13 +560,20 @@ async fn hamta_avisering(
             .into());
         }
         let records = feed.records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?;
-        Ok(Some((header, sidor, records)))
+        let meta = feed.urval_meta(&order_id, lopnummer)?;
+        Ok(Some((header, sidor, records, meta)))
     })
     .await?;
-    let Some((header, sidor, records)) = page else {
+    let Some((header, sidor, records, meta)) = page else {
         return Ok(soap::response::avisering(None, &[]));
     };
     trail.returned = records.iter().map(|(p, _)| p.as_str().to_owned()).collect();
+    let urval = meta.map(|m| soap::response::UrvalInfo {
+        typ: m.typ.name(),
+        slumpfro: m.slumpfro,
+        undergrupper: m.undergrupper,
+        ej_funna: matches!(m.typ, UrvalTyp::Infil | UrvalTyp::SvarDirekt).then_some(m.ej_funna),
+    });
     let info = soap::response::AviseringPage {
         lopnummer,
         posttyp,
@@ -572,47 +584,94 @@ async fn hamta_avisering(
         antal: header.antal,
         antal_sidor: sidor,
         sida,
+        urval,
     };
     let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_ref()).collect();
     Ok(soap::response::avisering(Some(&info), &bodies))
 }
 
-/// `lamnaInfil`: one page of an infil order's new population; the last page puts the whole
-/// infil in force at once.
-async fn lamna_infil(
-    state: &AppState,
-    org: &crate::register::Organisation,
-    order_id: &str,
+/// One `lamnaInfil` page.
+struct InfilPage {
     sida: u64,
     antal_sidor: u64,
     personer: Vec<crate::pnr::Pnr>,
+    svar_direkt: bool,
+}
+
+/// `lamnaInfil`: one page of an infil order's new population. The last page puts the whole
+/// infil in force at once (avisering, and urval run at night), or, for an order answered
+/// directly (`svar_direkt`), runs the urval at once: the answer names its delivery.
+async fn lamna_infil(
+    state: &AppState,
+    org: &Arc<crate::register::Organisation>,
+    order_id: &str,
+    page: InfilPage,
     id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
-    use crate::avisering::feed::InfilUpload;
-    use crate::avisering::order::Population;
-    if avisering_order(org, order_id)?.population != Population::Infil {
+    use crate::avisering::feed::Staged;
+    use crate::avisering::urval::Infilrutin;
+    let order = delivery_order(org, order_id)?;
+    if !order.takes_infil() {
         return Err(Fault::BadRequest(format!(
             "order {order_id} takes its population from sökbegrepp, not from an infil"
         )));
     }
+    let rutin = match order {
+        OrderRef::Urval(u) => u.infilrutin(),
+        OrderRef::Avisering(_) => None,
+    };
+    if page.svar_direkt && rutin != Some(Infilrutin::SvarDirekt) {
+        return Err(Fault::BadRequest(format!(
+            "order {order_id} is not answered directly (SvarDirekt): its infil is used at the nightly run"
+        )));
+    }
     let order_id = order_id.to_owned();
-    let upload = on_feed(state, id, move |feed| {
+    let org = org.clone();
+    let store = state.store.clone();
+    let now = state.clock.now();
+    let InfilPage {
+        sida,
+        antal_sidor,
+        personer,
+        ..
+    } = page;
+    on_feed(state, id, move |feed| {
         if feed.cursor(&order_id)?.is_none() {
             return Err(Fault::BadRequest(format!(
                 "order {order_id} is not active yet (it is taken up when the register is next reloaded)"
             ))
             .into());
         }
-        Ok(feed.stage_infil(&order_id, sida, antal_sidor, &personer)?)
-    })
-    .await?;
-    Ok(match upload {
-        InfilUpload::Receiving { pages, of } => soap::response::lamna_infil(pages, of, None),
-        InfilUpload::Replaced(n) => {
-            tracing::info!(request_id = %id, persons = n, "infil replaced");
-            soap::response::lamna_infil(antal_sidor, antal_sidor, Some(n))
+        if rutin == Some(Infilrutin::Enstaka) && feed.urval_state(&order_id)?.runs > 0 {
+            return Err(Fault::BadRequest(format!(
+                "order {order_id} (infil = enstaka) has run; a new run needs a new order (bilaga 1 a)"
+            ))
+            .into());
         }
+        let pnrs = match feed.stage_pages(&order_id, sida, antal_sidor, &personer)? {
+            Staged::Receiving { pages, of } => {
+                return Ok(soap::response::lamna_infil(pages, of, None, None))
+            }
+            Staged::Complete(pnrs) => pnrs,
+        };
+        let n = pnrs.len() as u64;
+        let Some(OrderRef::Urval(order)) = OrderRef::find(&org, &order_id)
+            .filter(|_| rutin == Some(Infilrutin::SvarDirekt))
+        else {
+            let n = feed.replace_infil(&order_id, pnrs)?;
+            tracing::info!(request_id = %id, persons = n, "infil replaced");
+            return Ok(soap::response::lamna_infil(antal_sidor, antal_sidor, Some(n), None));
+        };
+        let produced = feed.svar_direkt(&store, &org, order, &pnrs, now)?;
+        tracing::info!(request_id = %id, persons = n, lopnummer = produced.lopnummer, "infil answered directly");
+        Ok(soap::response::lamna_infil(
+            antal_sidor,
+            antal_sidor,
+            Some(n),
+            Some(produced.lopnummer),
+        ))
     })
+    .await
 }
 
 /// Largest `lamnaInfil` body: a page of [`soap::request::MAX_INFIL_PAGE`] numbers.

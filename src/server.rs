@@ -151,8 +151,9 @@ impl AppState {
             })
     }
 
-    /// One run of the load job (blocking): each applied delivery is followed by the avisering
-    /// production, and the run by the state file `folkreg status` reads.
+    /// One nightly run (blocking): the load job, each applied delivery followed by the
+    /// avisering production; then the urval orders that are due, over the data as loaded;
+    /// then the state file `folkreg status` reads.
     pub fn run_load_job(
         &self,
         now: chrono::DateTime<chrono::Utc>,
@@ -160,6 +161,12 @@ impl AppState {
         let ran = self
             .loads
             .run_now(&self.store, now, &mut |store| self.produce(store));
+        self.feed.run_urval_logged(
+            &self.store,
+            &self.register.load(),
+            now,
+            self.config.avisering_keep_days,
+        );
         self.record_state();
         ran
     }

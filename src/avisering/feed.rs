@@ -684,13 +684,15 @@ impl Feed {
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
-        tracing::info!(
-            order = %order_id,
-            lopnummer,
-            a = antal[0],
-            b = antal[1],
-            "delivery produced"
-        );
+        let (a, b) = (antal[0], antal[1]);
+        match urval {
+            Some(_) => {
+                tracing::info!(order = %order_id, lopnummer, a, b, "urval delivery produced")
+            }
+            None => {
+                tracing::info!(order = %order_id, lopnummer, a, b, "avisering delivery produced")
+            }
+        }
         Ok(Produced {
             order: order_id.to_owned(),
             lopnummer,
@@ -733,6 +735,11 @@ impl Feed {
         };
         self.enrol(store, register, store.load_seq()?, week)?;
         let mut done = Vec::new();
+        if !store.snapshot().has_data() {
+            // An urval of no data would use up a one-off order for nothing.
+            tracing::warn!("no data loaded: urval orders wait for the first FULL delivery");
+            return Ok(done);
+        }
         for org in register.organisations() {
             for order in &org.urval {
                 let Some(mut cursor) = self.cursor(&order.id)? else {

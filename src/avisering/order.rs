@@ -372,12 +372,14 @@ impl RawSok {
                         Some((f, t)) if intervals => {
                             f.trim().parse().ok().zip(t.trim().parse().ok())
                         }
-                        Some(_) => return Err((
-                            field("alder"),
-                            format!(
+                        Some(_) => {
+                            return Err((
+                                field("alder"),
+                                format!(
                                 "`{t}`: intervals cannot be used for avisering (Navet section 4)"
                             ),
-                        )),
+                            ))
+                        }
                         None => t.trim().parse().ok().map(|n| (n, n)),
                     };
                     match parsed {

@@ -57,6 +57,8 @@ pub enum Request {
         antal_sidor: u64,
         /// The identity numbers of this page.
         personer: Vec<Pnr>,
+        /// `SvarDirekt`: answer the complete infil at once with a delivery (bilaga 1 c).
+        svar_direkt: bool,
     },
     /// `hamtaAvisering`: one page of one file of an avisering delivery.
     HamtaAvisering {
@@ -226,11 +228,17 @@ fn parse_limited(body: &[u8], max_elements: usize) -> Result<Request, Fault> {
                     "more than {MAX_INFIL_PAGE} PersonNr in one page"
                 )));
             }
+            let svar_direkt = match op.child("SvarDirekt").and_then(Element::value) {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(_) => return Err(bad("SvarDirekt must be true or false")),
+            };
             Ok(Request::LamnaInfil {
                 bestallning: bestallning(op)?,
                 sida,
                 antal_sidor,
                 personer,
+                svar_direkt,
             })
         }
         _ => Err(bad("unknown operation element in Body")),

@@ -151,6 +151,21 @@ pub struct AviseringPage {
     pub antal_sidor: u64,
     /// This page.
     pub sida: u64,
+    /// What an urval delivery says beyond a delivery (None for avisering).
+    pub urval: Option<UrvalInfo>,
+}
+
+/// What an urval delivery's header says about the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrvalInfo {
+    /// `urval`, `slumpmassigt_urval`, `infil` or `svar_direkt`.
+    pub typ: &'static str,
+    /// The seed of a slumpmässigt urval.
+    pub slumpfro: Option<u64>,
+    /// Per undergroup: (wanted, drawn).
+    pub undergrupper: Vec<(u32, u32)>,
+    /// Infil numbers not delivered (an infil's only).
+    pub ej_funna: Option<u64>,
 }
 
 /// Renders a `hamtaAvisering` answer: `KLAR` with the page's records (already rendered
@@ -177,6 +192,24 @@ pub fn avisering(page: Option<&AviseringPage>, records: &[&[u8]]) -> Vec<u8> {
                 text(&mut w, "Fil", p.fil)?;
                 text(&mut w, "AntalSidor", &p.antal_sidor.to_string())?;
                 text(&mut w, "Sida", &p.sida.to_string())?;
+                if let Some(u) = &p.urval {
+                    w.write_event(Event::Start(BytesStart::new("Urval")))?;
+                    text(&mut w, "Typ", u.typ)?;
+                    if let Some(seed) = u.slumpfro {
+                        text(&mut w, "Slumpfro", &seed.to_string())?;
+                    }
+                    if let Some(n) = u.ej_funna {
+                        text(&mut w, "AntalEjFunna", &n.to_string())?;
+                    }
+                    for (i, (wanted, drawn)) in u.undergrupper.iter().enumerate() {
+                        w.write_event(Event::Start(BytesStart::new("Undergrupp")))?;
+                        text(&mut w, "Nummer", &(i + 1).to_string())?;
+                        text(&mut w, "Onskat", &wanted.to_string())?;
+                        text(&mut w, "Antal", &drawn.to_string())?;
+                        w.write_event(Event::End(BytesEnd::new("Undergrupp")))?;
+                    }
+                    w.write_event(Event::End(BytesEnd::new("Urval")))?;
+                }
                 w.write_event(Event::End(BytesEnd::new("Leverans")))?;
                 w.write_event(Event::Start(BytesStart::new("Aviseringar")))?;
                 for r in records {
@@ -194,8 +227,9 @@ pub fn avisering(page: Option<&AviseringPage>, records: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Renders a `lamnaInfil` answer: `MOTTAGEN` with the pages received so far, or `KLAR` with
-/// the number of persons in the order's new infil.
-pub fn lamna_infil(pages: u64, of: u64, replaced: Option<u64>) -> Vec<u8> {
+/// the number of persons in the order's new infil, and for svar direkt the löpnummer of the
+/// delivery that answers it.
+pub fn lamna_infil(pages: u64, of: u64, replaced: Option<u64>, lopnummer: Option<u64>) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(512));
     let result: std::io::Result<()> = (|| {
         open_envelope(&mut w)?;
@@ -215,6 +249,9 @@ pub fn lamna_infil(pages: u64, of: u64, replaced: Option<u64>) -> Vec<u8> {
         text(&mut w, "AntalSidor", &of.to_string())?;
         if let Some(n) = replaced {
             text(&mut w, "AntalPersoner", &n.to_string())?;
+        }
+        if let Some(l) = lopnummer {
+            text(&mut w, "Lopnummer", &l.to_string())?;
         }
         w.write_event(Event::End(BytesEnd::new("av:LamnaInfilResponse")))?;
         close_envelope(&mut w)

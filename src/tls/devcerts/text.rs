@@ -195,8 +195,14 @@ pub(super) fn register_toml(pki: &Pki, clock: &Clock) -> String {
     s
 }
 
-/// Norrby kommun's avisering orders (ändringsavisering) in the development register.
-const NORRBY_AVISERING_IDS: [&str; 2] = ["00000079-AV02-0001", "00000079-AV02-0002"];
+/// Norrby kommun's avisering and urval orders in the development register.
+const NORRBY_AVISERING_IDS: [&str; 5] = [
+    "00000079-AV02-0001",
+    "00000079-AV02-0002",
+    "00000079-UR02-0001",
+    "00000079-UR02-0002",
+    "00000079-UR02-0003",
+];
 
 const NORRBY_AVISERING: &str = "
 # Norrby kommun's ändringsavisering: changes to everyone folkbokförd in Stockholms län, as
@@ -214,6 +220,35 @@ alltid_markering = true
 id = \"00000079-AV02-0002\"
 posttyp = \"totalpost\"
 infil = true
+
+# Norrby kommun's urval: everyone folkbokförd in Stockholm (0180) aged 65-79 this year, by
+# postnummer then efternamn; once a year, at the nightly run (Navet 3.2, 4, 5).
+[[organisation.urval]]
+id = \"00000079-UR02-0001\"
+periodicitet = \"arlig\"
+sok = { kommun = [\"0180\"], alder = [\"65-79\"] }
+sortering = [\"postnummer\", \"efternamn\"]
+
+# … a slumpmässigt urval: 5 men and 5 women of Stockholm in each of three age groups
+# (Navet 3.3, like its example 2), once.
+[[organisation.urval]]
+id = \"00000079-UR02-0002\"
+sok = { kommun = [\"0180\"] }
+undergrupper = [
+  { antal = 5, kon = \"M\", alder = [\"20-39\"] },
+  { antal = 5, kon = \"K\", alder = [\"20-39\"] },
+  { antal = 5, kon = \"M\", alder = [\"40-59\"] },
+  { antal = 5, kon = \"K\", alder = [\"40-59\"] },
+  { antal = 5, kon = \"M\", alder = [\"60-79\"] },
+  { antal = 5, kon = \"K\", alder = [\"60-79\"] },
+]
+
+# … and svar direkt mot infil: each lamnaInfil with SvarDirekt is answered at once with a
+# delivery of the listed persons (bilaga 1 c).
+[[organisation.urval]]
+id = \"00000079-UR02-0003\"
+infil = \"svar_direkt\"
+kategorier = [\"folkbokforda\", \"avlidna\", \"utflyttade\"]
 ";
 
 pub(super) fn sha256(der: &[u8]) -> [u8; 32] {
