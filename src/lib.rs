@@ -22,6 +22,9 @@
 //! - [`soap`]: envelopes in, answers and faults out (Navet's wire format).
 //! - [`ops`]: one file per SOAP operation.
 //! - [`access`]: what a caller may see — the one place with those rules.
+//! - [`avisering`]: delivery orders — ändringsavisering (`order`, `select`: what each load's
+//!   changes mean for an order), urval / slumpmässigt urval / infil (`urval`), and the feed
+//!   of numbered deliveries both are fetched from (`feed`, `hamtaAvisering`).
 //! - [`http`]: the SOAP listener — accept, TLS, limits, routing, graceful shutdown.
 //! - [`admin`]: the admin listener — health, liveness, readiness, metrics, reload, load now.
 //! - [`metrics`]: the Prometheus metrics, registered once.

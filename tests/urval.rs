@@ -17,6 +17,8 @@ const LULEA: &str = "00000079-UR02-0009";
 const NOTHING: &str = "00000079-UR02-0008";
 const SOK: &str = "00000079-UR02-0001";
 const DIREKT: &str = "00000079-UR02-0003";
+const ENSTAKA: &str = "00000079-UR02-0007";
+const PERIODISK: &str = "00000079-UR02-0006";
 /// Navet 3.3 example 2: the age groups.
 const GROUPS: [(u16, u16); 6] = [(20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 79)];
 
@@ -239,7 +241,9 @@ fn register_with_extra_orders(work: &Path) -> std::path::PathBuf {
         .collect();
     let reg = reg.replace(
         "\"00000079-UR02-0003\"]",
-        &format!("\"00000079-UR02-0003\", \"{LULEA}\", \"{NOTHING}\"]"),
+        &format!(
+            "\"00000079-UR02-0003\", \"{LULEA}\", \"{NOTHING}\", \"{ENSTAKA}\", \"{PERIODISK}\"]"
+        ),
     );
     // Norrby's tables are the register's first organisation's last: append after its last
     // urval table, before the next organisation.
@@ -249,7 +253,9 @@ fn register_with_extra_orders(work: &Path) -> std::path::PathBuf {
     let extra = format!(
         "[[organisation.urval]]\nid = \"{LULEA}\"\nsok = {{ kommun = [\"2580\"] }}\n\
          undergrupper = [{}]\n\n\
-         [[organisation.urval]]\nid = \"{NOTHING}\"\nsok = {{ lan = [\"00\"] }}\n\n",
+         [[organisation.urval]]\nid = \"{NOTHING}\"\nsok = {{ lan = [\"00\"] }}\n\n\
+         [[organisation.urval]]\nid = \"{ENSTAKA}\"\ninfil = \"enstaka\"\n\n\
+         [[organisation.urval]]\nid = \"{PERIODISK}\"\ninfil = \"periodisk\"\n\n",
         undergrupper.join(", ")
     );
     let reg = format!("{}{extra}{}", &reg[..at], &reg[at..]);
@@ -443,23 +449,7 @@ async fn an_urval_by_sokbegrepp_and_one_that_matches_nothing() {
 async fn svar_direkt_answers_each_infil_at_once() {
     let server = start(None).await;
     let n = norrby();
-    // Numbers of the demo population (from a lookup-free source: the generator).
-    let (y, m, d) = folkreg::server::DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let people = folkreg::generate::population(
-        folkreg::server::DEMO_PERSONS,
-        folkreg::server::DEMO_SEED,
-        today,
-    );
-    let mut numbers: Vec<String> = people
-        .iter()
-        .filter(|p| {
-            p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
-                && !p.is_protected()
-        })
-        .take(150)
-        .map(|p| p.pnr().as_str().to_owned())
-        .collect();
+    let mut numbers = demo_numbers(150);
     numbers.push("191212121212".into()); // valid, not in the register
                                          // Page 2 of 2 with an invalid number: the page is refused, naming the position.
     let first = server
@@ -542,4 +532,69 @@ async fn svar_direkt_answers_each_infil_at_once() {
         .await;
     assert_eq!(unknown.status, 500, "{}", unknown.body);
     assert!(unknown.text_of("Felkod").is_some(), "{}", unknown.body);
+}
+
+/// Numbers of the demo population the server loads (unprotected personnummer).
+fn demo_numbers(n: usize) -> Vec<String> {
+    let (y, m, d) = folkreg::server::DEMO_TODAY;
+    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+    folkreg::generate::population(
+        folkreg::server::DEMO_PERSONS,
+        folkreg::server::DEMO_SEED,
+        today,
+    )
+    .iter()
+    .filter(|p| {
+        p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
+            && !p.is_protected()
+    })
+    .take(n)
+    .map(|p| p.pnr().as_str().to_owned())
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infil_routines_enstaka_and_periodisk_run_at_night() {
+    let server = start(None).await;
+    let n = norrby();
+    let numbers = demo_numbers(40);
+    // Two infiler the same day for the one-off order: the later one is answered.
+    for (order, count) in [(ENSTAKA, 10), (ENSTAKA, 20), (PERIODISK, 5)] {
+        let r = server
+            .post(&n, INFIL, &lamna(order, 1, 1, false, &numbers[..count]))
+            .await;
+        assert_eq!(r.text_of("Status").as_deref(), Some("KLAR"), "{}", r.body);
+        assert_eq!(r.text_of("Lopnummer"), None, "answered at night, not now");
+    }
+    let before = server.post(&n, AV, &hamta(ENSTAKA, 1, 1)).await;
+    assert_eq!(before.text_of("Status").as_deref(), Some("EJ_KLAR"));
+    let (code, body) = server.admin("POST", "/load").await;
+    assert_eq!(code, 200, "{body}");
+    let (head, all) = fetch_all(&server, ENSTAKA, 1).await;
+    assert_eq!(doc_text(&head, "Typ").as_deref(), Some("infil"));
+    assert_eq!(all.len(), 20);
+    assert_eq!(fetch_all(&server, PERIODISK, 1).await.1.len(), 5);
+    // Enstaka has run: a new infil is refused (a new run needs a new order).
+    let again = server
+        .post(&n, INFIL, &lamna(ENSTAKA, 1, 1, false, &numbers[..3]))
+        .await;
+    assert_eq!(
+        again.text_of("Felkod").as_deref(),
+        Some("FR1101"),
+        "{}",
+        again.body
+    );
+    assert!(again.body.contains("has run"), "{}", again.body);
+    // Periodisk: nothing new, nothing run; a new infil runs the next night.
+    let (code, _) = server.admin("POST", "/load").await;
+    assert_eq!(code, 200);
+    let none = server.post(&n, AV, &hamta(PERIODISK, 2, 1)).await;
+    assert_eq!(none.text_of("Status").as_deref(), Some("EJ_KLAR"));
+    let r = server
+        .post(&n, INFIL, &lamna(PERIODISK, 1, 1, false, &numbers[..33]))
+        .await;
+    assert_eq!(r.text_of("AntalPersoner").as_deref(), Some("33"));
+    let (code, _) = server.admin("POST", "/load").await;
+    assert_eq!(code, 200);
+    assert_eq!(fetch_all(&server, PERIODISK, 2).await.1.len(), 33);
 }

@@ -41,6 +41,6 @@ for _ in $(seq 1 120); do
 done
 grep -q "folkreg serving" "$work/serve.log" || { cat "$work/serve.log"; echo "folkreg serve did not start"; exit 1; }
 
-FOLKREG_URL="https://localhost:$soap_port" FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" \
-  python3 "$here/zeep_client.py"
+FOLKREG_URL="https://localhost:$soap_port" FOLKREG_ADMIN="http://127.0.0.1:$admin_port" \
+  FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/zeep_client.py"
 FOLKREG_URL="https://localhost:$soap_port" FOLKREG_REPO="$repo" bash "$here/curl_faults.sh"

@@ -5,6 +5,7 @@ import gzip
 import os
 import sys
 import tomllib
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import requests
@@ -178,6 +179,40 @@ try:
 except zeep.exceptions.Fault as f:
     felkod = [e.text for e in f.detail.iter() if e.tag.endswith("Felkod")]
     check("not an avisering order Felkod", felkod, ["FR1101"])
+
+# Urval (Navet 3.2-3.4), fetched with the same hamtaAvisering. Svar direkt mot infil: the last
+# page of a lamnaInfil with SvarDirekt names the delivery that answers it.
+direkt_order = {"OrgNr": bestallning["OrgNr"], "BestallningsId": "00000079-UR02-0003"}
+answer = infil_client.service.lamnaInfil(
+    Bestallning=direkt_order, Sida=1, AntalSidor=1, SvarDirekt=True, PersonNr=[pnr, "191212121212"]
+)
+check("svar direkt Status", answer["Status"], "KLAR")
+check("svar direkt AntalPersoner", int(answer["AntalPersoner"]), 2)
+check("svar direkt Lopnummer", int(answer["Lopnummer"]), 1)
+direkt = av_client.service.hamtaAvisering(Bestallning=direkt_order, Lopnummer=1)
+check("svar direkt delivery Status", direkt["Status"], "KLAR")
+check("svar direkt delivery Typ", direkt["Leverans"]["Urval"]["Typ"], "svar_direkt")
+check("svar direkt delivery AntalEjFunna", int(direkt["Leverans"]["Urval"]["AntalEjFunna"]), 1)
+check("svar direkt delivery AntalPosterA", int(direkt["Leverans"]["AntalPosterA"]), 1)
+check("svar direkt delivery records", len(direkt["Aviseringar"]["Avisering"]), 1)
+
+# The nightly run (POST /load on the admin listener runs it now) draws Norrby's slumpmässigt
+# urval: six undergroups of five.
+admin = os.environ["FOLKREG_ADMIN"]
+with urllib.request.urlopen(urllib.request.Request(f"{admin}/load", method="POST"), timeout=300) as r:
+    check("POST /load", r.status, 200)
+slump_order = {"OrgNr": bestallning["OrgNr"], "BestallningsId": "00000079-UR02-0002"}
+slump = av_client.service.hamtaAvisering(Bestallning=slump_order, Lopnummer=1)
+check("slumpmässigt urval Status", slump["Status"], "KLAR")
+urval = slump["Leverans"]["Urval"]
+check("slumpmässigt urval Typ", urval["Typ"], "slumpmassigt_urval")
+check("slumpmässigt urval seed recorded", urval["Slumpfro"] is not None, True)
+check(
+    "slumpmässigt urval undergroups",
+    [(int(u["Onskat"]), int(u["Antal"])) for u in urval["Undergrupp"]],
+    [(5, 5)] * 6,
+)
+check("slumpmässigt urval records", int(slump["Leverans"]["AntalPosterA"]), 30)
 
 print(f"zeep: {passed} passed, {failures} failed")
 sys.exit(1 if failures else 0)
