@@ -77,9 +77,12 @@ async fn server() -> RealServer {
 
 fn ask(order: &str, lopnummer: u64, fil: &str, sida: u64) -> String {
     let exempel = cert("client-exempel");
-    format!(
-        r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/" xmlns:av="urn:folkreg:avisering:1"><S:Body><av:HamtaAviseringRequest><av:Bestallning><av:OrgNr>{}</av:OrgNr><av:BestallningsId>{order}</av:BestallningsId></av:Bestallning><av:Lopnummer>{lopnummer}</av:Lopnummer><av:Fil>{fil}</av:Fil><av:Sida>{sida}</av:Sida></av:HamtaAviseringRequest></S:Body></S:Envelope>"#,
-        exempel.org.as_deref().expect("org")
+    hamta_avisering_body(
+        exempel.org.as_deref().expect("org"),
+        order,
+        lopnummer,
+        Some(fil),
+        Some(sida),
     )
 }
 

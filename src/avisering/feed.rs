@@ -170,6 +170,17 @@ pub enum InfilUpload {
     Replaced(u64),
 }
 
+/// The value under `key`, decoded, if there is one.
+fn read<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    Ok(match tree.get(key)? {
+        Some(v) => Some(postcard::from_bytes(&v)?),
+        None => None,
+    })
+}
+
 fn order_key(order: &str) -> Vec<u8> {
     let mut k = order.as_bytes().to_vec();
     k.push(0);
@@ -219,18 +230,12 @@ impl Feed {
 
     /// An order's cursor, if the feed has seen the order.
     pub fn cursor(&self, order: &str) -> Result<Option<Cursor>, StoreError> {
-        Ok(match self.cursors.get(order.as_bytes())? {
-            Some(v) => Some(postcard::from_bytes(&v)?),
-            None => None,
-        })
+        read(&self.cursors, order.as_bytes())
     }
 
     /// A delivery's header, if it exists (produced and not yet removed).
     pub fn header(&self, order: &str, lopnummer: u64) -> Result<Option<Header>, StoreError> {
-        Ok(match self.headers.get(delivery_key(order, lopnummer))? {
-            Some(v) => Some(postcard::from_bytes(&v)?),
-            None => None,
-        })
+        read(&self.headers, &delivery_key(order, lopnummer))
     }
 
     /// Records `from..from+count` of a delivery's file: whose, and rendered as sent.
@@ -702,18 +707,12 @@ impl Feed {
 
     /// An urval order's state (default before its first run).
     pub fn urval_state(&self, order: &str) -> Result<UrvalState, StoreError> {
-        Ok(match self.urval_state.get(order.as_bytes())? {
-            Some(v) => postcard::from_bytes(&v)?,
-            None => UrvalState::default(),
-        })
+        Ok(read(&self.urval_state, order.as_bytes())?.unwrap_or_default())
     }
 
     /// What an urval delivery's header says beyond a delivery's (None for avisering).
     pub fn urval_meta(&self, order: &str, lopnummer: u64) -> Result<Option<UrvalMeta>, StoreError> {
-        Ok(match self.urval_meta.get(delivery_key(order, lopnummer))? {
-            Some(v) => Some(postcard::from_bytes(&v)?),
-            None => None,
-        })
+        read(&self.urval_meta, &delivery_key(order, lopnummer))
     }
 
     /// The nightly urval run (after the loads): each urval order that is due runs over the

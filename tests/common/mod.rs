@@ -564,3 +564,70 @@ pub fn demo_full(dir: &Path) -> PathBuf {
     .expect("demo FULL");
     full
 }
+
+/// A `hamtaAvisering` request body: delivery `lopnummer` of `order`, optionally file `fil`
+/// (A/B) and page `sida`.
+pub fn hamta_avisering_body(
+    org: &str,
+    order: &str,
+    lopnummer: u64,
+    fil: Option<&str>,
+    sida: Option<u64>,
+) -> String {
+    let fil = fil
+        .map(|f| format!("<av:Fil>{f}</av:Fil>"))
+        .unwrap_or_default();
+    let sida = sida
+        .map(|s| format!("<av:Sida>{s}</av:Sida>"))
+        .unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/" xmlns:av="urn:folkreg:avisering:1">
+  <S:Body>
+    <av:HamtaAviseringRequest>
+      <av:Bestallning><av:OrgNr>{org}</av:OrgNr><av:BestallningsId>{order}</av:BestallningsId></av:Bestallning>
+      <av:Lopnummer>{lopnummer}</av:Lopnummer>{fil}{sida}
+    </av:HamtaAviseringRequest>
+  </S:Body>
+</S:Envelope>"#
+    )
+}
+
+/// A `lamnaInfil` request body: page `sida` of `antal_sidor` of `order`'s infil, optionally
+/// with `SvarDirekt`.
+pub fn lamna_infil_body(
+    org: &str,
+    order: &str,
+    sida: u64,
+    antal_sidor: u64,
+    svar_direkt: Option<bool>,
+    numbers: &[String],
+) -> String {
+    let svar_direkt = svar_direkt
+        .map(|b| format!("<av:SvarDirekt>{b}</av:SvarDirekt>"))
+        .unwrap_or_default();
+    let personer: String = numbers
+        .iter()
+        .map(|n| format!("<av:PersonNr>{n}</av:PersonNr>"))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/" xmlns:av="urn:folkreg:avisering:1">
+  <S:Body>
+    <av:LamnaInfilRequest>
+      <av:Bestallning><av:OrgNr>{org}</av:OrgNr><av:BestallningsId>{order}</av:BestallningsId></av:Bestallning>
+      <av:Sida>{sida}</av:Sida><av:AntalSidor>{antal_sidor}</av:AntalSidor>{svar_direkt}{personer}
+    </av:LamnaInfilRequest>
+  </S:Body>
+</S:Envelope>"#
+    )
+}
+
+/// Panics unless the SOAP body of an avisering answer validates against `avisering.xsd`.
+pub fn validate_avisering(body: &str) {
+    let start = body.find("<S:Body>").expect("S:Body") + "<S:Body>".len();
+    let end = body.rfind("</S:Body>").expect("/S:Body");
+    if let Err(e) = xmllint_with(&body[start..end], "avisering.xsd") {
+        panic!("answer does not validate: {e}");
+    }
+}

@@ -686,9 +686,15 @@ fn nothing_runs_over_an_empty_store() {
     let tmp = tempfile::tempdir().expect("tmp");
     let store = Store::open(&tmp.path().join("store"), 8 << 20).expect("store");
     let feed = Feed::open(&store).expect("feed");
-    let r = register("\"grund\"", "[[organisation.urval]]\nid = \"U1\"\nsok = {}\n")
-        .expect("register");
-    assert!(feed.run_urval(&store, &r, at(11, 3), KEEP).expect("run").is_empty());
+    let r = register(
+        "\"grund\"",
+        "[[organisation.urval]]\nid = \"U1\"\nsok = {}\n",
+    )
+    .expect("register");
+    assert!(feed
+        .run_urval(&store, &r, at(11, 3), KEEP)
+        .expect("run")
+        .is_empty());
     assert_eq!(feed.urval_state("U1").expect("state").runs, 0, "still due");
     assert!(feed.cursor("U1").expect("cursor").is_some(), "taken up");
 }
