@@ -43,9 +43,17 @@ fn args() -> Args {
     a
 }
 
-/// The order id of a measured urval in a run.
+/// The order id of a measured urval in a run: new on every invocation (a store given with
+/// `--store` keeps the orders of earlier invocations, which have run).
 fn id(name: &str, run: usize) -> String {
-    format!("U-{}-{run}", name.replace('_', "-"))
+    static STARTED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let token = STARTED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    format!("U-{}-{token}-{run}", name.replace('_', "-"))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

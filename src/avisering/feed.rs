@@ -654,6 +654,9 @@ impl Feed {
             in_batch += 1;
             if in_batch == BATCH {
                 self.records.apply_batch(std::mem::take(&mut batch))?;
+                // Written out as it goes: sled keeps unflushed writes in memory, and an urval
+                // of the whole register would otherwise hold all of it at once.
+                self.records.flush()?;
                 in_batch = 0;
             }
         }
