@@ -6,6 +6,7 @@
 //! cargo bench --bench urval                           # 100,000 persons in a temporary store
 //! cargo bench --bench urval -- --store DIR            # a store loaded beforehand (folkreg load)
 //! cargo bench --bench urval -- --persons 1000000 --runs 3
+//! cargo bench --bench urval -- --store DIR --only kommun,infil   # some cases only
 //! ```
 //! Each figure is the median of `--runs` runs, in seconds and as a ratio to the scan. Every
 //! delivery is acknowledged and removed after its run, so runs do not pile up in the store.
@@ -19,6 +20,9 @@ use folkreg::register::Register;
 use folkreg::store::Store;
 
 struct Args {
+    /// Run only these cases (and the scan): `kommun`, `whole`, `whole_sorted`,
+    /// `slump_lulea`, `infil`.
+    only: Vec<String>,
     store: Option<std::path::PathBuf>,
     persons: usize,
     runs: usize,
@@ -26,6 +30,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        only: Vec::new(),
         store: None,
         persons: 100_000,
         runs: 3,
@@ -34,6 +39,11 @@ fn args() -> Args {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--store" => a.store = it.next().map(Into::into),
+            "--only" => a.only.extend(
+                it.next()
+                    .into_iter()
+                    .flat_map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>()),
+            ),
             "--persons" => a.persons = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.persons),
             "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.runs),
             // cargo bench passes --bench.
@@ -153,6 +163,9 @@ fn main() {
             orders.iter().map(|(_, t)| t.as_str()).collect::<String>()
         );
         for (name, table) in &orders {
+            if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
+                continue;
+            }
             // A register with this order alone: run_urval runs just it.
             let one = text.replace(
                 &orders.iter().map(|(_, t)| t.as_str()).collect::<String>(),

@@ -632,8 +632,8 @@ impl Feed {
         records: impl Iterator<Item = Result<(Fil, crate::pnr::Pnr, Vec<u8>), StoreError>>,
         urval: Option<(&UrvalState, &UrvalMeta)>,
     ) -> Result<Produced, StoreError> {
-        /// Records per write batch: bounded memory for an urval of the whole register.
-        const BATCH: usize = 10_000;
+        /// Records between flushes: bounded memory for an urval of the whole register.
+        const FLUSH_EVERY: usize = 10_000;
         let lopnummer = cursor.next_lopnummer;
         let prefix = delivery_key(order_id, lopnummer);
         let mut batch = sled::Batch::default();
@@ -641,26 +641,22 @@ impl Feed {
             batch.remove(kv?.0);
         }
         self.records.apply_batch(batch)?;
+        // Plain inserts, not one batch: the records need no atomicity of their own (the
+        // delivery exists only from the transaction below), and sled 0.34 holds a large batch
+        // — or many unflushed writes — in memory (sled#1303). Flushed every `FLUSH_EVERY`.
         let mut antal = [0u64; 2];
-        let mut batch = sled::Batch::default();
-        let mut in_batch = 0;
-        for r in records {
+        for (written, r) in records.enumerate() {
             let (fil, pnr, rendered) = r?;
             let i = fil_index(fil);
             let mut value = pnr.as_bytes().to_vec();
             value.extend_from_slice(&rendered);
-            batch.insert(record_key(order_id, lopnummer, fil, antal[i]), value);
+            self.records
+                .insert(record_key(order_id, lopnummer, fil, antal[i]), value)?;
             antal[i] += 1;
-            in_batch += 1;
-            if in_batch == BATCH {
-                self.records.apply_batch(std::mem::take(&mut batch))?;
-                // Written out as it goes: sled keeps unflushed writes in memory, and an urval
-                // of the whole register would otherwise hold all of it at once.
+            if (written + 1) % FLUSH_EVERY == 0 {
                 self.records.flush()?;
-                in_batch = 0;
             }
         }
-        self.records.apply_batch(batch)?;
         let header = Header {
             lopnummer,
             skapad: now,
