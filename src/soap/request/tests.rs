@@ -88,7 +88,10 @@ fn bad_person_ids_name_the_problem() {
         ("1986022123945", "13 characters"),
         ("19860A212394", "non-digit"),
         ("198613212394", "impossible date"),
-        ("１９８６０２２１２３９４", "characters"),
+        (
+            "１９８６０２２１２３９４",
+            "non-digit at position 1 (only ASCII digits",
+        ),
         ("", "PersonId is empty"),
     ] {
         let got = code(parse(personpost(id).as_bytes()));
