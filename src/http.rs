@@ -361,6 +361,7 @@ async fn soap_answer(
         .as_ref()
         .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
     let org = state.authorize(peer)?;
+    content_type(&req)?;
     let body_timeout = state.config.connections.body_timeout;
     let request = if service == Service::LamnaInfil {
         soap::request::parse_infil(&read_body(req, MAX_INFIL_BODY, body_timeout).await?)?
@@ -615,6 +616,55 @@ async fn lamna_infil(
 
 /// Largest `lamnaInfil` body: a page of [`soap::request::MAX_INFIL_PAGE`] numbers.
 pub const MAX_INFIL_BODY: usize = 1024 * 1024;
+
+/// SOAP 1.1 is sent as `text/xml` (WIRE.md, "Transport"), in UTF-8. A request without a
+/// Content-Type is read as such (liberal in what we accept); one that declares something else
+/// is refused with a fault that names it, before its body is read.
+fn content_type(req: &HttpRequest<Incoming>) -> Result<(), Fault> {
+    let Some(value) = req.headers().get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Fault::BadRequest("the Content-Type header is not ASCII".into()))?
+        .to_ascii_lowercase();
+    let mut parts = value.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    match media {
+        "text/xml" => {}
+        "application/soap+xml" => {
+            return Err(Fault::BadRequest(
+                "Content-Type application/soap+xml is SOAP 1.2, which is not supported; send SOAP 1.1 as text/xml".into(),
+            ))
+        }
+        other => {
+            let shown: String = other
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(64)
+                .collect();
+            return Err(Fault::BadRequest(format!(
+                "Content-Type {shown} is not text/xml (SOAP 1.1)"
+            )));
+        }
+    }
+    for param in parts {
+        if let Some((name, charset)) = param.split_once('=') {
+            let charset = charset.trim().trim_matches('"');
+            if name.trim() == "charset" && charset != "utf-8" {
+                let shown: String = charset
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c))
+                    .take(40)
+                    .collect();
+                return Err(Fault::BadRequest(format!(
+                    "only UTF-8 requests are accepted; the Content-Type says charset={shown}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Reads the body within `limit` bytes and `timeout`; a declared or actual larger body is
 /// refused with 413 before it is read.
