@@ -61,6 +61,9 @@ fn xml_problem(e: &quick_xml::Error) -> String {
     use quick_xml::errors::IllFormedError;
     use quick_xml::Error;
     match e {
+        Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file ends early (truncated, or a cut-off gzip stream)".to_owned()
+        }
         Error::Io(e) => format!("cannot read: {}", e.kind()),
         // Fixed texts ("unclosed tag", ...) and positions only.
         Error::Syntax(e) => e.to_string(),
@@ -436,15 +439,16 @@ fn owned_start(e: &BytesStart<'_>) -> Node {
     n
 }
 
+/// The path below the record's own element, `None` at the record itself.
 fn stack_path(stack: &[Node]) -> Option<String> {
-    Some(
+    (stack.len() > 1).then(|| {
         stack
             .iter()
             .skip(1)
             .map(|n| shown(&n.name))
             .collect::<Vec<_>>()
-            .join("/"),
-    )
+            .join("/")
+    })
 }
 
 fn read_tree<R: BufRead>(
