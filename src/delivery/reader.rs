@@ -194,7 +194,14 @@ fn shown(name: &str) -> &str {
 impl DeliveryReader {
     /// Opens a file and reads its header.
     pub fn open(path: &Path) -> Result<DeliveryReader, DeliveryError> {
-        let mut file = BufReader::new(File::open(path).map_err(|e| DeliveryError::file(e.into()))?);
+        let file = File::open(path).map_err(|e| DeliveryError::file(e.into()))?;
+        DeliveryReader::new(file)
+    }
+
+    /// Reads a delivery from any byte source (gzip-compressed or not, told by its magic
+    /// bytes) up to and including its header; the records follow as an iterator.
+    pub fn new(source: impl Read + Send + 'static) -> Result<DeliveryReader, DeliveryError> {
+        let mut file = BufReader::new(source);
         let gz = file
             .fill_buf()
             .map_err(|e| DeliveryError::file(e.into()))?
