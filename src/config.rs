@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -16,6 +17,20 @@ pub const DEFAULT_CACHE_MB: u64 = 256;
 
 /// Default hit limit of namnsökning (WIRE.md: at most 100 hits).
 pub const DEFAULT_MAX_HITS: usize = 100;
+
+/// Default most connections served at once: with HTTP/1 one request in flight per
+/// connection, this bounds memory (a connection with its buffers is tens of KiB) and matches
+/// the audit writer's queue capacity.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Default time a client has to finish the TLS handshake: a real client needs milliseconds;
+/// a slot held longer is someone holding it on purpose.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request's headers, counted from when the connection
+/// is ready for the next request: bounds slow senders (slowloris) and idle keep-alive alike.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request's body once the headers are in: a Navet
+/// request is under 2 KiB, an infil page under 1 MiB.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole configuration, with every relative path made absolute.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +45,8 @@ pub struct Config {
     pub soap_listen: SocketAddr,
     /// Most hits a namnsökning returns before answering "too many".
     pub max_hits: usize,
+    /// How many connections the SOAP listener serves at once, and how long it waits for them.
+    pub connections: ConnectionLimits,
     /// Admin listener (plain HTTP).
     pub admin_listen: SocketAddr,
     /// TLS files.
@@ -54,6 +71,34 @@ pub struct Config {
     pub avisering_keep_days: u32,
     /// Records per page of `hamtaAvisering`.
     pub avisering_page_size: u32,
+}
+
+/// What one client may hold of the SOAP listener: connections and how long each may take.
+///
+/// Connections beyond `max` wait in the kernel's accept queue until a slot frees; the
+/// timeouts bound how long any slot can be held by a client that sends nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Most connections served at once (`[soap] max_connections`).
+    pub max: usize,
+    /// Time to finish the TLS handshake (`[soap] handshake_timeout_seconds`).
+    pub handshake_timeout: Duration,
+    /// Time to send a request's headers, also the longest a keep-alive connection may sit
+    /// idle (`[soap] header_timeout_seconds`).
+    pub header_timeout: Duration,
+    /// Time to send a request's body (`[soap] body_timeout_seconds`).
+    pub body_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max: DEFAULT_MAX_CONNECTIONS,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
 }
 
 /// Paths of the server's TLS material.
@@ -166,6 +211,10 @@ struct RawConfig {
 struct RawSoap {
     listen: Option<String>,
     max_hits: Option<usize>,
+    max_connections: Option<usize>,
+    handshake_timeout_seconds: Option<u64>,
+    header_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -306,6 +355,38 @@ impl Config {
                 format!("{max_hits} is outside 1..=10000"),
             ));
         }
+        let max_connections = raw.soap.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if !(1..=1_000_000).contains(&max_connections) {
+            return Err(invalid(
+                "soap.max_connections",
+                format!("{max_connections} is outside 1..=1000000"),
+            ));
+        }
+        let seconds = |field, v: Option<u64>, default: Duration| -> Result<Duration, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(n @ 1..=3600) => Ok(Duration::from_secs(n)),
+                Some(n) => Err(invalid(field, format!("{n} is outside 1..=3600 seconds"))),
+            }
+        };
+        let connections = ConnectionLimits {
+            max: max_connections,
+            handshake_timeout: seconds(
+                "soap.handshake_timeout_seconds",
+                raw.soap.handshake_timeout_seconds,
+                DEFAULT_HANDSHAKE_TIMEOUT,
+            )?,
+            header_timeout: seconds(
+                "soap.header_timeout_seconds",
+                raw.soap.header_timeout_seconds,
+                DEFAULT_HEADER_TIMEOUT,
+            )?,
+            body_timeout: seconds(
+                "soap.body_timeout_seconds",
+                raw.soap.body_timeout_seconds,
+                DEFAULT_BODY_TIMEOUT,
+            )?,
+        };
         if raw.audit.max_mb == Some(0) {
             return Err(invalid("audit.max_mb", "must be at least 1".into()));
         }
@@ -327,6 +408,7 @@ impl Config {
             soap_listen: addr("soap.listen", raw.soap.listen, "127.0.0.1:8443")?,
             admin_listen: addr("admin.listen", raw.admin.listen, "127.0.0.1:9443")?,
             max_hits,
+            connections,
             cache_bytes: raw.cache_mb.unwrap_or(DEFAULT_CACHE_MB) * 1024 * 1024,
             tls: TlsFiles {
                 cert: at(raw.tls.cert, "certs-dev/server.pem"),
@@ -445,6 +527,32 @@ mod tests {
         assert!(e.to_string().contains("maintenance.planned"), "{e}");
         let e = Config::from_str_at("[audit]\nmax_mb = 0\n", Path::new("f.toml")).unwrap_err();
         assert!(e.to_string().contains("audit.max_mb"), "{e}");
+        let e =
+            Config::from_str_at("[soap]\nmax_connections = 0\n", Path::new("f.toml")).unwrap_err();
+        assert!(e.to_string().contains("soap.max_connections"), "{e}");
+        let e = Config::from_str_at("[soap]\nheader_timeout_seconds = 0\n", Path::new("f.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("soap.header_timeout_seconds"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_default_and_set() {
+        let d = Config::from_str_at("", Path::new("f.toml")).unwrap();
+        assert_eq!(d.connections, ConnectionLimits::default());
+        let c = Config::from_str_at(
+            "[soap]\nmax_connections = 8\nhandshake_timeout_seconds = 1\nheader_timeout_seconds = 2\nbody_timeout_seconds = 3\n",
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.connections,
+            ConnectionLimits {
+                max: 8,
+                handshake_timeout: Duration::from_secs(1),
+                header_timeout: Duration::from_secs(2),
+                body_timeout: Duration::from_secs(3),
+            }
+        );
     }
 
     #[test]
@@ -454,6 +562,7 @@ mod tests {
         let example = Config::from_str_at(&text, &path).unwrap();
         let defaults = Config::from_str_at("", &path).unwrap();
         assert_eq!(example.soap_listen, defaults.soap_listen);
+        assert_eq!(example.connections, defaults.connections);
         assert_eq!(example.maintenance, defaults.maintenance);
         assert_eq!(example.audit_max_bytes, defaults.audit_max_bytes);
         assert_eq!(example.load, defaults.load);

@@ -31,14 +31,6 @@ use crate::tls::PeerIdentity;
 /// Largest request body accepted: a Navet request is under 2 KiB; 64 KiB leaves room for
 /// verbose clients while bounding memory per connection.
 pub const MAX_BODY: usize = 64 * 1024;
-/// Time a client has to finish the TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time a client has to send the request headers.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time a client has to send the request body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most connections served at once; more wait in the kernel's accept queue.
-pub const MAX_CONNECTIONS: usize = 4096;
 /// How long shutdown waits for open connections to finish their requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -114,9 +106,13 @@ const XSD: &str = include_str!("../wsdl/epersondata.xsd");
 const AVI_XSD: &str = include_str!("../wsdl/avisering.xsd");
 
 /// Accepts connections until `shutdown` turns true, then drains open ones.
+///
+/// At most `[soap] max_connections` are served at once; more wait in the kernel's accept
+/// queue, and the handshake, header and body timeouts bound how long a client that sends
+/// nothing can keep a slot from them.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(tokio::sync::Semaphore::new(state.config.connections.max));
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -156,8 +152,9 @@ async fn serve_connection(
     state: Arc<AppState>,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
+    let limits = state.config.connections;
     let acceptor = tokio_rustls::TlsAcceptor::from(state.tls.current());
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(%remote, error = %e, "TLS handshake failed");
@@ -189,7 +186,7 @@ async fn serve_connection(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(tls), svc);
     if let Err(e) = watcher.watch(conn).await {
@@ -366,10 +363,12 @@ async fn soap_answer(
         .as_ref()
         .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
     let org = state.authorize(peer)?;
+    content_type(&req)?;
+    let body_timeout = state.config.connections.body_timeout;
     let request = if service == Service::LamnaInfil {
-        soap::request::parse_infil(&read_body(req, MAX_INFIL_BODY).await?)?
+        soap::request::parse_infil(&read_body(req, MAX_INFIL_BODY, body_timeout).await?)?
     } else {
-        soap::request::parse(&read_body(req, MAX_BODY).await?)?
+        soap::request::parse(&read_body(req, MAX_BODY, body_timeout).await?)?
     };
     let wanted = matches!(
         (&request, service),
@@ -677,9 +676,62 @@ async fn lamna_infil(
 /// Largest `lamnaInfil` body: a page of [`soap::request::MAX_INFIL_PAGE`] numbers.
 pub const MAX_INFIL_BODY: usize = 1024 * 1024;
 
-/// Reads the body within `limit` and [`BODY_TIMEOUT`]; a declared or actual larger body is
+/// SOAP 1.1 is sent as `text/xml` (WIRE.md, "Transport"), in UTF-8. A request without a
+/// Content-Type is read as such (liberal in what we accept); one that declares something else
+/// is refused with a fault that names it, before its body is read.
+fn content_type(req: &HttpRequest<Incoming>) -> Result<(), Fault> {
+    let Some(value) = req.headers().get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Fault::BadRequest("the Content-Type header is not ASCII".into()))?
+        .to_ascii_lowercase();
+    let mut parts = value.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    match media {
+        "text/xml" => {}
+        "application/soap+xml" => {
+            return Err(Fault::BadRequest(
+                "Content-Type application/soap+xml is SOAP 1.2, which is not supported; send SOAP 1.1 as text/xml".into(),
+            ))
+        }
+        other => {
+            let shown: String = other
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(64)
+                .collect();
+            return Err(Fault::BadRequest(format!(
+                "Content-Type {shown} is not text/xml (SOAP 1.1)"
+            )));
+        }
+    }
+    for param in parts {
+        if let Some((name, charset)) = param.split_once('=') {
+            let charset = charset.trim().trim_matches('"');
+            if name.trim() == "charset" && charset != "utf-8" {
+                let shown: String = charset
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c))
+                    .take(40)
+                    .collect();
+                return Err(Fault::BadRequest(format!(
+                    "only UTF-8 requests are accepted; the Content-Type says charset={shown}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the body within `limit` bytes and `timeout`; a declared or actual larger body is
 /// refused with 413 before it is read.
-async fn read_body(req: HttpRequest<Incoming>, limit: usize) -> Result<Bytes, Fault> {
+async fn read_body(
+    req: HttpRequest<Incoming>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, Fault> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -689,7 +741,7 @@ async fn read_body(req: HttpRequest<Incoming>, limit: usize) -> Result<Bytes, Fa
         return Err(Fault::TooLarge(limit));
     }
     let limited = Limited::new(req.into_body(), limit);
-    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+    match tokio::time::timeout(timeout, limited.collect()).await {
         Ok(Ok(b)) => Ok(b.to_bytes()),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()

@@ -34,7 +34,7 @@ pub enum PnrError {
     #[error("identity number has {0} characters; expected 12 digits (YYYYMMDDNNNC) or 10 digits with '-' or '+'")]
     Length(usize),
     /// A character that is not an ASCII digit where one is needed.
-    #[error("identity number has a non-digit at position {0}")]
+    #[error("identity number has a non-digit at position {0} (only ASCII digits 0-9)")]
     NotDigit(usize),
     /// The separator in a 10/12-digit form with separator is neither '-' nor '+'.
     #[error("identity number separator must be '-' or '+'")]
@@ -50,16 +50,18 @@ pub enum PnrError {
 impl Pnr {
     /// Parses the strict wire form: exactly 12 ASCII digits with a valid date and check digit.
     pub fn parse(s: &str) -> Result<Pnr, PnrError> {
-        let b = s.as_bytes();
-        if b.len() != 12 {
-            return Err(PnrError::Length(s.chars().count()));
+        // Counted in characters, not bytes: twelve full-width digits (36 bytes) are twelve
+        // characters, the first of which is not an ASCII digit — not a length error.
+        let n = s.chars().count();
+        if n != 12 {
+            return Err(PnrError::Length(n));
         }
         let mut digits = [0u8; 12];
-        for (i, &c) in b.iter().enumerate() {
+        for (i, c) in s.chars().enumerate() {
             if !c.is_ascii_digit() {
                 return Err(PnrError::NotDigit(i + 1));
             }
-            digits[i] = c;
+            digits[i] = c as u8;
         }
         let p = Pnr(digits);
         p.validate()?;
@@ -316,8 +318,12 @@ mod tests {
         assert_eq!(Pnr::parse("198602212395"), Err(PnrError::CheckDigit));
         assert_eq!(Pnr::parse("198613212394"), Err(PnrError::Date));
         assert_eq!(Pnr::parse("198602302394").unwrap_err(), PnrError::Date);
-        // Full-width digits are not ASCII digits.
-        assert!(Pnr::parse("１９８６０２２１２３９４").is_err());
+        // Full-width digits are twelve characters, but not ASCII digits.
+        assert_eq!(
+            Pnr::parse("１９８６０２２１２３９４"),
+            Err(PnrError::NotDigit(1))
+        );
+        assert_eq!(Pnr::parse("19860221239é"), Err(PnrError::NotDigit(12)));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use crate::schedule::Clock;
 /// grep and archive one at a time, large enough that a busy day makes a handful of files.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
-/// How many entries may wait for the writer. Equal to [`crate::http::MAX_CONNECTIONS`]:
+/// How many entries may wait for the writer. Equal to the default `[soap] max_connections`
+/// ([`crate::config::DEFAULT_MAX_CONNECTIONS`]):
 /// HTTP/1 has at most one request in flight per connection, so while the disk keeps up every
 /// request finds room at once. When the disk stalls the queue fills and requests wait for
 /// room (backpressure) instead of memory growing; a full queue holds about 4096 × 1–3 KiB.

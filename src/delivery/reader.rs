@@ -43,14 +43,165 @@ fn at(record: Option<u64>, element: Option<String>, kind: DeliveryErrorKind) -> 
     }
 }
 
-fn xml_err(record: Option<u64>, e: impl std::fmt::Display) -> DeliveryError {
-    at(record, None, DeliveryErrorKind::Xml(e.to_string()))
+/// A problem of our own wording (never text from the file).
+fn xml_err(record: Option<u64>, what: &'static str) -> DeliveryError {
+    at(record, None, DeliveryErrorKind::Xml(what.to_owned()))
+}
+
+/// quick-xml's error, said in words that carry nothing from the file.
+fn xml_fault(record: Option<u64>, element: Option<String>, e: &quick_xml::Error) -> DeliveryError {
+    at(record, element, DeliveryErrorKind::Xml(xml_problem(e)))
+}
+
+/// What is wrong with the XML. quick-xml's own texts quote the file — the names of
+/// mismatched tags, of unknown entities — and in a broken file anything can stand there (an
+/// identity number, a name); a report is logged and written beside the file, so it says what
+/// is wrong in fixed words and leaves the place to the record number and element path.
+fn xml_problem(e: &quick_xml::Error) -> String {
+    use quick_xml::errors::IllFormedError;
+    use quick_xml::Error;
+    match e {
+        Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file ends early (truncated, or a cut-off gzip stream)".to_owned()
+        }
+        Error::Io(e) => format!("cannot read: {}", e.kind()),
+        // Fixed texts ("unclosed tag", ...) and positions only.
+        Error::Syntax(e) => e.to_string(),
+        Error::InvalidAttr(e) => format!("invalid attribute: {e}"),
+        Error::IllFormed(e) => match e {
+            IllFormedError::MissingDeclVersion(_) => "the XML declaration has no version",
+            IllFormedError::MissingDoctypeName => "a DOCTYPE without a name",
+            IllFormedError::MissingEndTag(_) => "an element is not closed",
+            IllFormedError::UnmatchedEndTag(_) => "an end tag without its start tag",
+            IllFormedError::MismatchedEndTag { .. } => "an end tag does not match its start tag",
+            IllFormedError::DoubleHyphenInComment => "'--' inside a comment",
+        }
+        .to_owned(),
+        Error::Encoding(_) => "the file is not UTF-8".to_owned(),
+        Error::Escape(_) => "an unknown entity or an invalid character reference".to_owned(),
+        Error::Namespace(_) => "an undeclared or invalid namespace prefix".to_owned(),
+    }
+}
+
+/// Every element name of the delivery format: the only names a report shows. A name the
+/// format does not have is reported as [`UNKNOWN_ELEMENT`], since in a broken file an element
+/// name can be a fragment of a value (`<'ersonpost><PersonId><PersonNr>1933…'` is one name).
+const ELEMENTS: &[&str] = &[
+    "Adress",
+    "Adresser",
+    "AntraffadDodDatum",
+    "Ar",
+    "Arendeuppgift",
+    "Aviseringsnamn",
+    "AvlidenDatum",
+    "Avregistrering",
+    "Avregistreringsdatum",
+    "Avregistreringsorsak",
+    "AvregistreringsorsakKod",
+    "Beteckning",
+    "CareOf",
+    "Civilstand",
+    "CivilstandDatum",
+    "CivilstandKod",
+    "Datum",
+    "Distrikt",
+    "Efternamn",
+    "Fastighet",
+    "Fastighetsbeteckning",
+    "FiktivtNr",
+    "Fodelse",
+    "Fodelsedatum",
+    "Fodelseland",
+    "Fodelseort",
+    "Fodelsetid",
+    "Folkbokforing",
+    "Folkbokforingsadress",
+    "Folkbokforingsdatum",
+    "Folkbokforingspost",
+    "Folkbokforingsposter",
+    "FolkbokforingstypKod",
+    "Fornamn",
+    "Fornyelsedatum",
+    "ForsamlingKommun",
+    "HanvisningsPersonNr",
+    "HemortSverige",
+    "Historik",
+    "Identitetsniva",
+    "IdentitetsnivaDatum",
+    "Identitetsstatus",
+    "IdentitetsstatusDatum",
+    "IdentitetsstatusOrsak",
+    "Inkomst",
+    "Invandring",
+    "Invandringsdatum",
+    "Kommun",
+    "KommunKod",
+    "Kon",
+    "Lagenhet",
+    "LanKod",
+    "Land",
+    "Landkod",
+    "Medborgarskap",
+    "Medborgarskapsdatum",
+    "MedborgarskapslandKod",
+    "Mellannamn",
+    "Namn",
+    "Navetavisering",
+    "NordisktPersonnummer",
+    "Nummer",
+    "OrtUtlandet",
+    "PaKommunSkriven",
+    "PersonId",
+    "PersonNr",
+    "Personpost",
+    "PostNr",
+    "Postort",
+    "PreliminartVilandeforklaringsdatum",
+    "Relation",
+    "Relationer",
+    "Relationstyp",
+    "RostrattDatum",
+    "Samordningsnummeruppgifter",
+    "SarskildPostadress",
+    "Sekretessmarkering",
+    "SkyddadFolkbokforing",
+    "Skyddsdatum",
+    "Summa",
+    "Taxering",
+    "TilldelatPersonNrSamordningsNr",
+    "Tilldelningsdatum",
+    "Tilltalsnamnsmarkering",
+    "UUID",
+    "Uppehallsratt",
+    "Utdelningsadress1",
+    "Utdelningsadress2",
+    "Utdelningsadress3",
+    "Utlandsadress",
+];
+
+/// How a report names an element that is not in [`ELEMENTS`].
+pub const UNKNOWN_ELEMENT: &str = "(an element the format does not have)";
+
+/// `name` if the format has it, else [`UNKNOWN_ELEMENT`].
+fn shown(name: &str) -> &str {
+    if ELEMENTS.contains(&name) {
+        name
+    } else {
+        UNKNOWN_ELEMENT
+    }
 }
 
 impl DeliveryReader {
     /// Opens a file and reads its header.
     pub fn open(path: &Path) -> Result<DeliveryReader, DeliveryError> {
-        let mut file = BufReader::new(File::open(path).map_err(|e| DeliveryError::file(e.into()))?);
+        let file = File::open(path).map_err(|e| DeliveryError::file(e.into()))?;
+        DeliveryReader::new(file)
+    }
+
+    /// Reads a delivery from any byte source (gzip-compressed or not, told by its magic
+    /// bytes) up to and including its header; the records follow as an iterator.
+    pub fn new(source: impl Read + Send + 'static) -> Result<DeliveryReader, DeliveryError> {
+        let mut file = BufReader::new(source);
         let gz = file
             .fill_buf()
             .map_err(|e| DeliveryError::file(e.into()))?
@@ -68,7 +219,7 @@ impl DeliveryReader {
             buf.clear();
             match reader
                 .read_event_into(&mut buf)
-                .map_err(|e| xml_err(None, e))?
+                .map_err(|e| xml_fault(None, None, &e))?
             {
                 Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::Text(_) => {}
                 Event::DocType(_) => return Err(DeliveryError::file(DeliveryErrorKind::Doctype)),
@@ -81,7 +232,7 @@ impl DeliveryReader {
             buf.clear();
             match reader
                 .read_event_into(&mut buf)
-                .map_err(|e| xml_err(None, e))?
+                .map_err(|e| xml_fault(None, None, &e))?
             {
                 Event::Comment(_) | Event::Text(_) => {}
                 Event::Start(e) if e.local_name().as_ref() == b"Folkbokforingsposter" => break,
@@ -115,7 +266,7 @@ impl DeliveryReader {
             match self
                 .reader
                 .read_event_into(&mut self.buf)
-                .map_err(|e| xml_err(pos, e))?
+                .map_err(|e| xml_fault(pos, None, &e))?
             {
                 Event::Comment(_) | Event::Text(_) => {}
                 Event::Start(e) if e.local_name().as_ref() == b"Folkbokforingspost" => {
@@ -162,7 +313,7 @@ impl DeliveryReader {
             match self
                 .reader
                 .read_event_into(&mut self.buf)
-                .map_err(|e| xml_err(None, e))?
+                .map_err(|e| xml_fault(None, None, &e))?
             {
                 Event::End(e) if !closed && e.local_name().as_ref() == b"Navetavisering" => {
                     closed = true
@@ -208,10 +359,10 @@ fn parse_header(e: &BytesStart<'_>) -> Result<DeliveryHeader, DeliveryError> {
     let mut ns_ok = false;
     let (mut lop, mut typ, mut skapad, mut antal) = (None, None, None, None);
     for a in e.attributes() {
-        let a = a.map_err(|e| xml_err(None, e))?;
+        let a = a.map_err(|e| xml_fault(None, None, &e.into()))?;
         let v = a
             .unescape_value()
-            .map_err(|e| xml_err(None, e))?
+            .map_err(|e| xml_fault(None, None, &e))?
             .into_owned();
         match a.key.as_ref() {
             b"xmlns" => ns_ok = v == DELIVERY_NS,
@@ -253,7 +404,7 @@ fn parse_header(e: &BytesStart<'_>) -> Result<DeliveryHeader, DeliveryError> {
 
 fn posttyp_of(e: &BytesStart<'_>) -> Result<Posttyp, DeliveryErrorKind> {
     for a in e.attributes() {
-        let a = a.map_err(|e| DeliveryErrorKind::Xml(e.to_string()))?;
+        let a = a.map_err(|e| DeliveryErrorKind::Xml(xml_problem(&e.into())))?;
         if a.key.as_ref() == b"Posttyp" {
             return match a.value.as_ref() {
                 b"T" => Ok(Posttyp::Total),
@@ -295,15 +446,16 @@ fn owned_start(e: &BytesStart<'_>) -> Node {
     n
 }
 
+/// The path below the record's own element, `None` at the record itself.
 fn stack_path(stack: &[Node]) -> Option<String> {
-    Some(
+    (stack.len() > 1).then(|| {
         stack
             .iter()
             .skip(1)
-            .map(|n| n.name.as_str())
+            .map(|n| shown(&n.name))
             .collect::<Vec<_>>()
-            .join("/"),
-    )
+            .join("/")
+    })
 }
 
 fn read_tree<R: BufRead>(
@@ -316,13 +468,9 @@ fn read_tree<R: BufRead>(
     let mut count = 0usize;
     loop {
         buf.clear();
-        let ev = reader.read_event_into(buf).map_err(|e| {
-            at(
-                pos,
-                stack_path(&stack),
-                DeliveryErrorKind::Xml(e.to_string()),
-            )
-        })?;
+        let ev = reader
+            .read_event_into(buf)
+            .map_err(|e| xml_fault(pos, stack_path(&stack), &e))?;
         match ev {
             Event::Start(e) => {
                 count += 1;
@@ -352,13 +500,9 @@ fn read_tree<R: BufRead>(
                 }
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|e| {
-                    at(
-                        pos,
-                        stack_path(&stack),
-                        DeliveryErrorKind::Xml(e.to_string()),
-                    )
-                })?;
+                let text = t
+                    .unescape()
+                    .map_err(|e| xml_fault(pos, stack_path(&stack), &e))?;
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&text);
                     if top.text.chars().count() > MAX_TEXT {
@@ -401,7 +545,7 @@ impl Ctx {
         for c in &n.children {
             if !allowed.contains(&c.name.as_str()) {
                 return Err(self.err(
-                    &format!("{path}/{}", c.name),
+                    &format!("{path}/{}", shown(&c.name)),
                     DeliveryErrorKind::UnexpectedElement,
                 ));
             }

@@ -6,7 +6,9 @@
 //! - refused (invalid, a gap in the löpnummer, a person the store does not have) →
 //!   `inbox/rejected/` with `NAME.reason` beside it, and the run stops there: later files stay
 //!   in the inbox, the service keeps serving what it had;
-//! - the machine failed (disk full, I/O) → the file stays in the inbox for the next run.
+//! - the machine failed (disk full, I/O) → the file stays in the inbox for the next run. A
+//!   store whose write failed takes no more writes until it is reopened (sled keeps the
+//!   error); until `serve` is restarted every run says so ([`RESTART_HINT`]) and reads go on.
 //!
 //! Only regular files with a delivery's name are read ([`super::is_delivery_name`]), so a
 //! sender that writes `NAME.part` (or `.NAME`) and renames when done is never read half-way.
@@ -292,6 +294,18 @@ fn run_locked(
         }
     }
     ordered.sort_by_key(|(_, h)| (h.lopnummer, h.typ != DeliveryTyp::Full));
+    // A store that failed a write (a full disk) refuses every write after it until it is
+    // reopened: trying would only repeat the old error, and blame the delivery's size.
+    if let Err(e) = store.flush() {
+        if let Some((path, header)) = ordered.first() {
+            let why = format!(
+                "the store cannot be written since an earlier failure ({e}); {RESTART_HINT}"
+            );
+            tracing::error!(error = %why, "load job run stopped; the deliveries stay in the inbox");
+            files.push(kept(path, header.lopnummer, why));
+        }
+        return Outcome::Failed;
+    }
     for (path, header) in ordered {
         let lopnummer = header.lopnummer;
         match decide(&store.info(), &header) {
@@ -326,14 +340,13 @@ fn run_locked(
                 ))
             }
             Err(e @ LoadError::Store { .. }) => {
-                tracing::error!(error = %e, "store failure; the delivery stays in the inbox");
-                files.push(Handled {
-                    file: name_of(&path),
-                    lopnummer: Some(lopnummer),
-                    result: "kept".into(),
-                    records: 0,
-                    reason: Some(e.to_string()),
-                });
+                let mut why = e.to_string();
+                if store.flush().is_err() {
+                    why.push_str("; ");
+                    why.push_str(RESTART_HINT);
+                }
+                tracing::error!(error = %why, "store failure; the delivery stays in the inbox");
+                files.push(kept(&path, lopnummer, why));
                 return Outcome::Failed;
             }
             Err(e) => {
@@ -343,6 +356,23 @@ fn run_locked(
         }
     }
     Outcome::Ok
+}
+
+/// What a report adds when the store has stopped taking writes: sled keeps the first I/O
+/// error of a write (e.g. a full disk) and refuses every later one until it is reopened,
+/// while reads go on — so the data is still served, but nothing can be loaded.
+pub const RESTART_HINT: &str = "the store takes no writes until it is reopened: \
+     restart folkreg serve once the cause (e.g. a full disk) is fixed; it serves the data it has meanwhile";
+
+/// A delivery left in the inbox for the next run: the machine failed, not the file.
+fn kept(path: &Path, lopnummer: u64, why: String) -> Handled {
+    Handled {
+        file: name_of(path),
+        lopnummer: Some(lopnummer),
+        result: "kept".into(),
+        records: 0,
+        reason: Some(why),
+    }
 }
 
 /// What to do with a delivery, given the store it would go into.

@@ -360,6 +360,23 @@ fn birth_bound(v: &str, end: bool) -> Option<u32> {
 
 /// Reads the body into an element tree under the limits.
 fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
+    // Said plainly before the XML reader says it obscurely (or reads UTF-16 as text).
+    if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
+        return Err(bad("only UTF-8 requests are accepted; this one is UTF-16"));
+    }
+    if let Some(enc) = declared_encoding(body) {
+        if !enc.eq_ignore_ascii_case("utf-8") {
+            return Err(bad(format!(
+                "only UTF-8 requests are accepted; the XML declaration says {enc}"
+            )));
+        }
+    }
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(bad(format!(
+            "the request is not UTF-8 (an invalid byte at offset {})",
+            e.valid_up_to()
+        )));
+    }
     let mut reader = NsReader::from_reader(body);
     reader.config_mut().trim_text(false);
     reader.config_mut().check_end_names = true;
@@ -369,14 +386,8 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
     loop {
         let (ns, event) = reader.read_resolved_event().map_err(xml)?;
         match event {
-            Event::Decl(d) => {
-                if let Some(enc) = d.encoding() {
-                    let enc = enc.map_err(|e| xml(e.into()))?;
-                    if !enc.eq_ignore_ascii_case(b"utf-8") {
-                        return Err(bad("only UTF-8 requests are accepted"));
-                    }
-                }
-            }
+            // Its encoding was checked before reading ([`declared_encoding`]).
+            Event::Decl(_) => {}
             Event::DocType(_) => {
                 return Err(bad("DOCTYPE and entity declarations are not allowed"))
             }
@@ -461,6 +472,23 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
             Event::Eof => return Err(bad("malformed XML: the envelope is not closed")),
         }
     }
+}
+
+/// The `encoding` of the XML declaration the body starts with, if it has one (ASCII letters,
+/// digits and `-._` only, at most 40 of them, so it can be named in a fault).
+fn declared_encoding(body: &[u8]) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let Ok(Event::Decl(decl)) = reader.read_event() else {
+        return None;
+    };
+    let enc = decl.encoding()?.ok()?;
+    Some(
+        enc.iter()
+            .filter(|c| c.is_ascii_alphanumeric() || b"-._".contains(c))
+            .take(40)
+            .map(|&c| char::from(c))
+            .collect(),
+    )
 }
 
 fn attach(stack: &mut [Element], el: Element) -> Result<(), Fault> {

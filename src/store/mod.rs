@@ -98,13 +98,15 @@ pub enum Refusal {
     NoBase,
     /// The same identity number twice in one delivery.
     #[error(
-        "record {position}: the identity number already occurs in record {first} of this delivery"
+        "record {position}: the identity number already occurs in {} of this delivery",
+        .first.map_or_else(|| "an earlier record".to_owned(), |f| format!("record {f}"))
     )]
     Duplicate {
         /// This record.
         position: u64,
-        /// The earlier one.
-        first: u64,
+        /// The earlier one, if known: a FULL delivery is checked against what earlier
+        /// batches wrote, whose positions are not kept (that would be a map of every number).
+        first: Option<u64>,
     },
     /// An ändringspost or borttag for a person the store does not have.
     #[error("record {position}: {kind} for a person the store does not have")]
@@ -338,7 +340,10 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
         let position = i as u64 + 1;
         let pnr = rec.post.pnr();
         if let Some(first) = seen.insert(pnr, position) {
-            return Err(StoreError::Refused(Refusal::Duplicate { position, first }));
+            return Err(StoreError::Refused(Refusal::Duplicate {
+                position,
+                first: Some(first),
+            }));
         }
         let old_bytes = gen.posts.get(pnr.as_bytes())?;
         let old = match &old_bytes {
@@ -441,14 +446,17 @@ impl FullBuild<'_> {
         for w in self.pending.windows(2) {
             if w[0].0 == w[1].0 {
                 let (first, position) = (w[0].1.min(w[1].1), w[0].1.max(w[1].1));
-                return Err(StoreError::Refused(Refusal::Duplicate { position, first }));
+                return Err(StoreError::Refused(Refusal::Duplicate {
+                    position,
+                    first: Some(first),
+                }));
             }
         }
         for (pnr, position) in &self.pending {
             if self.posts.contains_key(pnr.as_bytes())? {
                 return Err(StoreError::Refused(Refusal::Duplicate {
                     position: *position,
-                    first: 0,
+                    first: None,
                 }));
             }
         }

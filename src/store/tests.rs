@@ -3,6 +3,22 @@ use crate::delivery::{DeliveryTyp, GroupSet};
 use crate::model::tests::sample;
 use crate::search::parse_patterns;
 
+/// Opens the store again after `drop`, waiting out the file lock that sled's background
+/// flusher holds for a moment after the handle is gone (longer on a busy machine).
+fn reopen(dir: &std::path::Path, cache: u64) -> Store {
+    let mut tries = 0;
+    loop {
+        match Store::open(dir, cache) {
+            Ok(s) => return s,
+            Err(e) if tries < 100 && e.to_string().contains("lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("reopen the store: {e}"),
+        }
+    }
+}
+
 fn header(lopnummer: u64, typ: DeliveryTyp, antal: u64) -> DeliveryHeader {
     DeliveryHeader {
         lopnummer,
@@ -115,10 +131,42 @@ fn duplicate_in_full_delivery_is_refused() {
             err,
             StoreError::Refused(Refusal::Duplicate {
                 position: 2,
-                first: 1
+                first: Some(1)
             })
         ),
         "{err}"
+    );
+    assert!(!store.snapshot().has_data());
+}
+
+/// A number repeated after the first batch was written: its first position is no longer
+/// known, and the report says "an earlier record" (it once said "record 0").
+#[test]
+fn duplicate_across_batches_in_full_delivery_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    let n = BUILD_BATCH as u64 + 1;
+    let mut b = store
+        .begin_full(&header(1, DeliveryTyp::Full, n + 1))
+        .unwrap();
+    let numbered = |i: u64| {
+        let mut p = sample();
+        let day =
+            chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap() + chrono::Days::new(i / 1000);
+        p.personpost.person_id = Pnr::from_parts(day, (i % 1000) as u16, false).unwrap();
+        p
+    };
+    for i in 0..n {
+        b.add(&total(numbered(i))).unwrap();
+    }
+    b.add(&total(numbered(0))).unwrap();
+    let err = b.commit().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "record {}: the identity number already occurs in an earlier record of this delivery",
+            n + 1
+        )
     );
     assert!(!store.snapshot().has_data());
 }
@@ -235,7 +283,7 @@ fn delta_applies_in_order_all_or_nothing() {
 
     // Survives reopening.
     drop(store);
-    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    let store = reopen(dir.path(), 1 << 24);
     assert_eq!(store.info().lopnummer, Some(11));
     assert!(store.snapshot().get(&c.pnr()).unwrap().is_some());
 }
@@ -400,7 +448,7 @@ mod journal_tests {
         assert_eq!(got[0].pnr, a.pnr());
         // And the sequence number survives a reopen.
         drop(store);
-        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let store = reopen(dir.path(), 1 << 20);
         assert_eq!(store.load_seq().unwrap(), 2);
         assert_eq!(changes(&store, 2).len(), 1);
     }

@@ -510,6 +510,11 @@ impl RealServer {
         }
     }
 
+    /// Whether the server process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The data directory.
     pub fn data(&self) -> PathBuf {
         self.work.path().join("data")

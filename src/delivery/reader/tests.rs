@@ -212,7 +212,7 @@ fn errors_name_record_and_element_without_values() {
         (file_with(&[good.clone(), rec("<PersonId><PersonNr>198602212395</PersonNr></PersonId>")], 2), "record 2: element Personpost/PersonId/PersonNr: invalid value: identity number check digit is wrong"),
         (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Folkbokforing><Folkbokforingsdatum>20100101</Folkbokforingsdatum><LanKod>02</LanKod><KommunKod>80</KommunKod></Folkbokforing>")], 1), "record 1: element Personpost/Folkbokforing/LanKod: invalid value: unknown länskod"),
         (file_with(std::slice::from_ref(&good), 2), "header Antal is 2 but the file has 1 records"),
-        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Skonummer>1</Skonummer>")], 1), "record 1: element Personpost/Skonummer: unexpected element"),
+        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Skonummer>1</Skonummer>")], 1), "record 1: element Personpost/(an element the format does not have): unexpected element"),
         (format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{}", file_with(std::slice::from_ref(&good), 1)), "DOCTYPE"),
         (file_with(std::slice::from_ref(&good), 1).replace(DELIVERY_NS, "urn:other"), "root element"),
         (file_with(std::slice::from_ref(&good), 1).replace("Typ=\"FULL\"", "Typ=\"HALF\""), "Typ"),
@@ -222,6 +222,36 @@ fn errors_name_record_and_element_without_values() {
         let e = read_err(&xml).to_string();
         assert!(e.contains(want), "want {want:?}, got {e:?}");
         assert!(!e.contains("198602212"), "no identity number in {e:?}");
+    }
+}
+
+/// In a broken file anything can stand where a name is read — an identity number, a name —
+/// so a report names only the format's own elements and says what is wrong in its own words.
+#[test]
+fn a_report_never_quotes_the_file() {
+    let good = rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Fornamn>Ingvar</Fornamn></Namn>");
+    for (broken, want) in [
+        // A quote turns the rest of the record into one element name.
+        (
+            good.replace("<Personpost>", "<'ersonpost>").replacen("</PersonNr>", "'</PersonNr>", 1),
+            "record 1: element (an element the format does not have): malformed XML: an end tag does not match its start tag",
+        ),
+        (
+            good.replace("<Fornamn>Ingvar", "<Fornamn><Ingvar>"),
+            "record 1: element Personpost/Namn/Fornamn/(an element the format does not have): malformed XML: an end tag does not match its start tag",
+        ),
+        (
+            good.replace("198602212394", "&198602212394;"),
+            "record 1: element Personpost/PersonId/PersonNr: malformed XML: an unknown entity or an invalid character reference",
+        ),
+        (
+            good.replace("<Fornamn>Ingvar</Fornamn>", "<Ingvar/>"),
+            "record 1: element Personpost/Namn/(an element the format does not have): unexpected element",
+        ),
+    ] {
+        let e = read_err(&file_with(&[broken], 1)).to_string();
+        assert_eq!(e, want);
+        assert!(!e.contains("198602212394") && !e.contains("Ingvar"), "{e}");
     }
 }
 
@@ -235,9 +265,15 @@ fn truncated_gzip_and_invalid_utf8_are_errors() {
     let cut = dir.path().join("cut.xml.gz");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let r = DeliveryReader::open(&cut).unwrap();
+    let e = r
+        .last()
+        .and_then(Result::err)
+        .expect("a truncated gzip ends in an error");
+    let e = e.to_string();
     assert!(
-        r.last().is_some_and(|x| x.is_err()),
-        "a truncated gzip ends in an error"
+        e.ends_with(": malformed XML: the file ends early (truncated, or a cut-off gzip stream)")
+            && !e.contains("element :"),
+        "{e}"
     );
 
     let good = rec(

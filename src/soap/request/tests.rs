@@ -88,7 +88,10 @@ fn bad_person_ids_name_the_problem() {
         ("1986022123945", "13 characters"),
         ("19860A212394", "non-digit"),
         ("198613212394", "impossible date"),
-        ("１９８６０２２１２３９４", "characters"),
+        (
+            "１９８６０２２１２３９４",
+            "non-digit at position 1 (only ASCII digits",
+        ),
         ("", "PersonId is empty"),
     ] {
         let got = code(parse(personpost(id).as_bytes()));
@@ -125,7 +128,7 @@ fn envelope_errors() {
         ),
         (
             personpost("198602212394").replace("UTF-8", "ISO-8859-1"),
-            "UTF-8",
+            "the XML declaration says ISO-8859-1",
         ),
         (
             personpost("198602212394").replace(V1, "urn:other"),
@@ -166,7 +169,25 @@ fn invalid_utf8_is_refused() {
     let mut body = personpost("198602212394").into_bytes();
     let at = body.windows(8).position(|w| w == b"00000079").unwrap();
     body[at] = 0xFF;
-    assert!(code(parse(&body)).starts_with("FR1101"));
+    let got = code(parse(&body));
+    assert!(
+        got.starts_with("FR1101") && got.contains("the request is not UTF-8"),
+        "{got}"
+    );
+}
+
+#[test]
+fn utf16_is_named_and_a_utf8_bom_is_allowed() {
+    let text = personpost("198602212394");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    let got = code(parse(&utf16));
+    assert!(got.contains("this one is UTF-16"), "{got}");
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(text.as_bytes());
+    assert_eq!(code(parse(&bom)), "ok");
 }
 
 #[test]
