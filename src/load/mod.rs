@@ -238,6 +238,30 @@ pub fn load_files(
     (done, None)
 }
 
+/// Records per batch handed from the parsing thread to the building one.
+const PIPELINE_BATCH: usize = 256;
+/// Batches the parsing thread may be ahead.
+const PIPELINE_DEPTH: usize = 8;
+
+type Batch = Vec<Result<crate::delivery::DeliveryRecord, DeliveryError>>;
+
+/// Reads records in batches into `tx` until the end, the first error (sent as the batch's
+/// last item), or the receiver is gone (the build failed).
+fn parse_ahead(reader: &mut DeliveryReader, tx: &std::sync::mpsc::SyncSender<Batch>) {
+    let mut batch = Vec::with_capacity(PIPELINE_BATCH);
+    for rec in reader {
+        let failed = rec.is_err();
+        batch.push(rec);
+        if failed || batch.len() == PIPELINE_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(PIPELINE_BATCH));
+            if tx.send(full).is_err() || failed {
+                return;
+            }
+        }
+    }
+    let _ = tx.send(batch);
+}
+
 /// Applies one delivery file atomically.
 pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, LoadError> {
     let started = Instant::now();
@@ -260,9 +284,19 @@ pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, 
     let (records, summary) = match header.typ {
         DeliveryTyp::Full => {
             let mut build = store.begin_full(&header).map_err(store_err)?;
-            for rec in &mut reader {
-                build.add(&rec.map_err(delivery)?).map_err(store_err)?;
-            }
+            // Parsing the XML is most of a load's work: it runs on its own thread while this
+            // one encodes, indexes and sorts what it has read.
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+                let reader = &mut reader;
+                scope.spawn(move || parse_ahead(reader, &tx));
+                for batch in rx {
+                    for rec in batch {
+                        build.add(&rec.map_err(delivery)?).map_err(store_err)?;
+                    }
+                }
+                Ok::<(), LoadError>(())
+            })?;
             let n = build.count();
             (n, build.commit().map_err(store_err)?)
         }

@@ -100,12 +100,20 @@ pub fn kommuner() -> &'static [Kommun] {
 
 /// The kommun with this four-digit code.
 pub fn kommun(kod: &str) -> Option<&'static Kommun> {
-    kommuner().iter().find(|k| k.kod == kod)
+    // Looked up for every record of a load: a map, not a scan of 290.
+    static BY_KOD: OnceLock<std::collections::HashMap<&'static str, &'static Kommun>> =
+        OnceLock::new();
+    BY_KOD
+        .get_or_init(|| kommuner().iter().map(|k| (k.kod, k)).collect())
+        .get(kod)
+        .copied()
 }
 
 /// Whether a two-digit länskod exists.
 pub fn is_lan(kod: &str) -> bool {
-    kommuner().iter().any(|k| k.lan_kod == kod)
+    static LAN: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    LAN.get_or_init(|| kommuner().iter().map(|k| k.lan_kod).collect())
+        .contains(kod)
 }
 
 /// The synthetic postnummer block of a kommun: `POSTNUMMER_PER_KOMMUN` numbers from its start.

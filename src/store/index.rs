@@ -25,6 +25,9 @@ pub const FODELSETID: u8 = b'D';
 pub const POSTNUMMER: u8 = b'N';
 /// Hänvisning: `H | referred number | referring number`.
 pub const HANVISNING: u8 = b'H';
+/// Postort and efternamn/mellannamn together, the commonest namnsökning:
+/// `C | postort word | 0x00 | name word | 0x00 | pnr`.
+pub const POSTORT_NAMN: u8 = b'C';
 
 /// Every index key of a record, sorted and without duplicates.
 pub fn keys(post: &Folkbokforingspost) -> Vec<Vec<u8>> {
@@ -52,11 +55,29 @@ pub fn keys(post: &Folkbokforingspost) -> Vec<Vec<u8>> {
             out.push(word_key(EFTER_MELLAN, &w, &pnr));
         }
         let a = &p.adresser;
+        let names: Vec<String> = n
+            .efternamn
+            .iter()
+            .chain(n.mellannamn.iter())
+            .flat_map(|s| words(s))
+            .collect();
         for addr in a
             .folkbokforingsadress
             .iter()
             .chain(a.sarskild_postadress.iter())
         {
+            for ort in addr.postort.iter().flat_map(|s| words(s)) {
+                for name in &names {
+                    let mut k = Vec::with_capacity(ort.len() + name.len() + 15);
+                    k.push(POSTORT_NAMN);
+                    k.extend_from_slice(ort.as_bytes());
+                    k.push(0);
+                    k.extend_from_slice(name.as_bytes());
+                    k.push(0);
+                    k.extend_from_slice(pnr.as_bytes());
+                    out.push(k);
+                }
+            }
             for w in addr.postort.iter().flat_map(|s| words(s)) {
                 out.push(word_key(POSTORT, &w, &pnr));
             }
@@ -108,6 +129,19 @@ pub fn word_prefix(kind: u8, folded: &str, prefix: bool) -> Vec<u8> {
     k
 }
 
+/// The scan prefix of the combined index for a whole postort word and a name pattern.
+pub fn postort_namn_prefix(postort: &str, name: &str, prefix: bool) -> Vec<u8> {
+    let mut k = Vec::with_capacity(3 + postort.len() + name.len());
+    k.push(POSTORT_NAMN);
+    k.extend_from_slice(postort.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    if !prefix {
+        k.push(0);
+    }
+    k
+}
+
 /// The identity number at the end of any index key.
 pub fn pnr_of(key: &[u8]) -> Option<[u8; 12]> {
     let start = key.len().checked_sub(12)?;
@@ -137,6 +171,22 @@ mod tests {
         assert!(ks.contains(&word_key(FORNAMN, "karin", &p.pnr())));
         assert!(ks.contains(&word_key(EFTER_MELLAN, "öberg", &p.pnr())));
         assert!(ks.contains(&word_key(ADRESS, "götgatan", &p.pnr())));
+        let ort = words(
+            p.personpost
+                .adresser
+                .folkbokforingsadress
+                .as_ref()
+                .unwrap()
+                .postort
+                .as_deref()
+                .unwrap(),
+        )
+        .next()
+        .unwrap();
+        let pair = postort_namn_prefix(&ort, "öb", true);
+        assert_eq!(ks.iter().filter(|k| k.starts_with(&pair)).count(), 1);
+        let whole = postort_namn_prefix(&ort, "öb", false);
+        assert!(!ks.iter().any(|k| k.starts_with(&whole)));
         assert!(ks.iter().all(|k| pnr_of(k) == Some(*p.pnr().as_bytes())));
     }
 }

@@ -81,14 +81,14 @@ pub(super) fn clear(journal: &sled::Tree, seq: u64) -> Result<(), StoreError> {
 pub(super) fn diff_generations(
     journal: &sled::Tree,
     seq: u64,
-    old: &sled::Tree,
-    new: &sled::Tree,
+    old: super::Entries<'_>,
+    new: super::Entries<'_>,
 ) -> Result<u64, StoreError> {
     const BATCH: usize = 5_000;
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
     let mut changed = 0;
-    let (mut a, mut b) = (old.iter(), new.iter());
+    let (mut a, mut b) = (old, new);
     let (mut ca, mut cb) = (a.next().transpose()?, b.next().transpose()?);
     loop {
         let entry = match (&ca, &cb) {

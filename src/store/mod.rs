@@ -1,15 +1,19 @@
 //! The sled store: person records by identity number, the search indexes, and generations.
 //!
 //! # Generations
-//! Each full delivery is loaded into a fresh pair of trees, `g{N}:post` and `g{N}:idx`. Only
-//! when every record is written and flushed does the single `meta/current` key switch to `N`:
-//! one atomic write, so a crash leaves either the old generation or the new one current.
-//! Trees of any other generation are leftovers (a crashed build, or an old generation whose
-//! removal was interrupted) and are dropped when the store opens.
+//! Each full delivery becomes a new generation `N`: its records and its index keys are sorted
+//! (an external sort, so memory stays flat for any size) and written to two immutable
+//! [`segment`] files, `segments/g{N}.post.seg` and `segments/g{N}.idx.seg`, each synced and
+//! renamed into place. Only then does the single `meta/current` key switch to `N`: one atomic
+//! write, so a crash leaves either the old generation or the new one current. Segment files
+//! and trees of any other generation are leftovers (a crashed build, or an old generation
+//! whose removal was interrupted) and are removed when the store opens.
 //!
-//! A delta delivery changes the current generation in place in ONE sled transaction over the
-//! record tree, the index tree and `meta/current` (which carries the löpnummer and counts), so
-//! it is applied all or nothing, and durable before [`Store::apply_delta`] returns.
+//! A delta delivery changes the current generation in its *overlay*: two sled trees,
+//! `g{N}:post` and `g{N}:idx`, whose entries override the segments' (a value starting with
+//! byte 1 is the entry, byte 0 a removal). The delta is ONE sled transaction over the overlay,
+//! the journal and `meta/current` (which carries the löpnummer and counts), so it is applied
+//! all or nothing, and durable before [`Store::apply_delta`] returns. Reads merge the two.
 //!
 //! # Readers
 //! A [`Snapshot`] holds a read lock on the current generation for as long as it lives; a
@@ -21,9 +25,11 @@
 
 pub mod index;
 pub mod journal;
+pub mod segment;
+mod sort;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use serde::{Deserialize, Serialize};
@@ -33,12 +39,23 @@ use crate::model::{self, Folkbokforingspost};
 use crate::pnr::Pnr;
 use crate::search::SearchQuery;
 
-/// Records written per sled batch while building a generation: large enough to amortise the
-/// batch overhead, small enough to keep memory flat for any file size.
-const BUILD_BATCH: usize = 5_000;
+use segment::{Segment, SegmentWriter};
+use sort::{Item, Sorter};
+
+/// Memory each of a FULL build's two sorts (records, index keys) holds before it writes a run.
+const SORT_BUDGET: usize = 64 << 20;
 
 const META_TREE: &str = "meta";
 const CURRENT_KEY: &[u8] = b"current";
+/// `meta` key of the store's format; a store without it was written before segments.
+const FORMAT_KEY: &[u8] = b"format";
+const FORMAT: &[u8] = b"2";
+/// The segment files' folder inside the store's directory.
+const SEGMENTS: &str = "segments";
+
+/// Overlay value tags: an entry, or the removal of the segment's entry.
+const LIVE: u8 = 1;
+const REMOVED: u8 = 0;
 
 /// What the store says about its current generation; kept in `meta/current`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +89,12 @@ pub enum StoreError {
     /// A transaction was aborted.
     #[error("store transaction failed: {0}")]
     Transaction(String),
+    /// Reading or writing a segment file failed.
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+    /// A segment file is damaged, or the store was written by an incompatible version.
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
     /// A delivery does not fit the store; nothing was changed.
     #[error("{0}")]
     Refused(Refusal),
@@ -132,16 +155,129 @@ pub struct LoadSummary {
     pub removed: u64,
 }
 
-/// One generation's trees and what meta says about it.
+/// One generation: its segments, its overlay of deltas, and what meta says about it.
 struct Generation {
-    posts: sled::Tree,
-    idx: sled::Tree,
+    posts: Arc<Segment>,
+    idx: Arc<Segment>,
+    over_posts: sled::Tree,
+    over_idx: sled::Tree,
     info: StoreInfo,
+}
+
+/// Entries in key order, `Err` where a read failed.
+type Entries<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
+
+impl Generation {
+    fn open(db: &sled::Db, dir: &Path, info: StoreInfo) -> Result<Generation, StoreError> {
+        let n = info.generation;
+        Ok(Generation {
+            posts: Arc::new(Segment::open(&segment_path(dir, n, "post"))?),
+            idx: Arc::new(Segment::open(&segment_path(dir, n, "idx"))?),
+            over_posts: db.open_tree(tree_name(n, "post"))?,
+            over_idx: db.open_tree(tree_name(n, "idx"))?,
+            info,
+        })
+    }
+
+    /// The encoded record stored under `key`.
+    fn get_post(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.over_posts.get(key)? {
+            Some(v) => Ok(live(&v).map(<[u8]>::to_vec)),
+            None => self.posts.get(key),
+        }
+    }
+
+    /// Every (number, encoded record) in number order.
+    fn posts(&self) -> Entries<'_> {
+        Box::new(merged(self.posts.iter_from(b""), self.over_posts.iter()))
+    }
+
+    /// The index keys starting with `prefix`.
+    fn idx_prefix(&self, prefix: &[u8]) -> Entries<'_> {
+        let p = prefix.to_vec();
+        let base = self
+            .idx
+            .iter_from(prefix)
+            .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&p)));
+        Box::new(merged(base, self.over_idx.scan_prefix(prefix)))
+    }
+
+    /// The index keys in `start..end`.
+    fn idx_range(&self, start: Vec<u8>, end: Vec<u8>) -> Entries<'_> {
+        let stop = end.clone();
+        let base = self
+            .idx
+            .iter_from(&start)
+            .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| *k < stop));
+        Box::new(merged(base, self.over_idx.range(start..end)))
+    }
+}
+
+/// The overlay value's entry, or `None` for a removal.
+fn live(v: &[u8]) -> Option<&[u8]> {
+    match v.split_first() {
+        Some((&LIVE, rest)) => Some(rest),
+        _ => None,
+    }
+}
+
+/// The segment's entries with the overlay's applied: an overlay entry replaces the segment's
+/// entry of the same key, an overlay removal hides it.
+fn merged<'a>(
+    base: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a,
+    overlay: sled::Iter,
+) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a {
+    let overlay = overlay.map(|kv| {
+        let (k, v) = kv?;
+        Ok((k.to_vec(), live(&v).map(<[u8]>::to_vec)))
+    });
+    Merged {
+        base: base.peekable(),
+        overlay: overlay.peekable(),
+    }
+}
+
+struct Merged<A: Iterator, B: Iterator> {
+    base: std::iter::Peekable<A>,
+    overlay: std::iter::Peekable<B>,
+}
+
+impl<A, B> Iterator for Merged<A, B>
+where
+    A: Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>>,
+    B: Iterator<Item = Result<(Vec<u8>, Option<Vec<u8>>), StoreError>>,
+{
+    type Item = Result<(Vec<u8>, Vec<u8>), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::cmp::Ordering;
+        loop {
+            let order = match (self.base.peek(), self.overlay.peek()) {
+                (None, None) => return None,
+                (Some(Err(_)), _) | (Some(_), None) => Ordering::Less,
+                (_, Some(Err(_))) | (None, Some(_)) => Ordering::Greater,
+                (Some(Ok((a, _))), Some(Ok((b, _)))) => a.cmp(b),
+            };
+            if order == Ordering::Less {
+                return self.base.next();
+            }
+            if order == Ordering::Equal {
+                self.base.next();
+            }
+            match self.overlay.next()? {
+                Ok((k, Some(v))) => return Some(Ok((k, v))),
+                Ok((_, None)) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
 }
 
 /// The store. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Store {
     db: sled::Db,
+    /// Where the segment files are.
+    segments: PathBuf,
     meta: sled::Tree,
     /// The change journal ([`journal`]).
     journal: sled::Tree,
@@ -149,22 +285,34 @@ pub struct Store {
     current: RwLock<Option<Arc<Generation>>>,
     /// One writer at a time (full build or delta).
     writer: Mutex<()>,
+    /// Memory each sort of a FULL build holds before it writes a run ([`SORT_BUDGET`]).
+    sort_budget: usize,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, and drops trees left by an interrupted load.
+    /// Opens (or creates) the store in `dir`, and removes what an interrupted load left.
     ///
-    /// `cache_bytes` bounds sled's page cache.
+    /// `cache_bytes` bounds sled's page cache (which holds the overlays of deltas, the change
+    /// feed and metadata; the segments are read through the operating system's page cache).
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
             .open()?;
+        let segments = dir.join(SEGMENTS);
+        std::fs::create_dir_all(&segments)?;
         let meta = db.open_tree(META_TREE)?;
         let info: Option<StoreInfo> = match meta.get(CURRENT_KEY)? {
             Some(v) => Some(postcard::from_bytes(&v)?),
             None => None,
         };
+        if info.is_some() && meta.get(FORMAT_KEY)?.as_deref() != Some(FORMAT) {
+            return Err(StoreError::Corrupt(format!(
+                "{} was written by an older folkreg (records in sled trees, not segment files); \
+                 move it away and rebuild it from the delivery archive with `folkreg load --archive`",
+                dir.display()
+            )));
+        }
         let keep = info.as_ref().map(|i| i.generation);
         for name in db.tree_names() {
             if let Some(gen) = generation_of(&name) {
@@ -173,21 +321,20 @@ impl Store {
                 }
             }
         }
+        remove_leftover_files(&segments, keep)?;
         let current = match info {
-            Some(info) => Some(Arc::new(Generation {
-                posts: db.open_tree(tree_name(info.generation, "post"))?,
-                idx: db.open_tree(tree_name(info.generation, "idx"))?,
-                info,
-            })),
+            Some(info) => Some(Arc::new(Generation::open(&db, &segments, info)?)),
             None => None,
         };
         let journal = db.open_tree(journal::JOURNAL_TREE)?;
         Ok(Store {
             db,
+            segments,
             meta,
             journal,
             current: RwLock::new(current),
             writer: Mutex::new(()),
+            sort_budget: SORT_BUDGET,
         })
     }
 
@@ -216,11 +363,16 @@ impl Store {
             store: self,
             _lock: lock,
             generation,
-            posts: self.db.open_tree(tree_name(generation, "post"))?,
-            idx: self.db.open_tree(tree_name(generation, "idx"))?,
-            batch_posts: sled::Batch::default(),
-            batch_idx: sled::Batch::default(),
-            pending: Vec::with_capacity(BUILD_BATCH),
+            records: Sorter::new(
+                &self.segments,
+                &format!("g{generation}.post"),
+                self.sort_budget,
+            ),
+            keys: Sorter::new(
+                &self.segments,
+                &format!("g{generation}.idx"),
+                self.sort_budget,
+            ),
             header: header.clone(),
             count: 0,
             committed: false,
@@ -267,19 +419,16 @@ impl Store {
         // The write lock keeps readers out only while the transaction commits.
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         use sled::Transactional;
-        (&gen.posts, &gen.idx, &self.meta, &self.journal)
+        (&gen.over_posts, &gen.over_idx, &self.meta, &self.journal)
             .transaction(|(tp, ti, tm, tj)| {
                 for (key, value) in &plan.posts {
-                    match value {
-                        Some(v) => tp.insert(key.as_slice(), v.as_slice())?,
-                        None => tp.remove(key.as_slice())?,
-                    };
+                    tp.insert(key.as_slice(), value.as_slice())?;
                 }
                 for k in &plan.idx_remove {
-                    ti.remove(k.as_slice())?;
+                    ti.insert(k.as_slice(), &[REMOVED][..])?;
                 }
                 for k in &plan.idx_insert {
-                    ti.insert(k.as_slice(), &[][..])?;
+                    ti.insert(k.as_slice(), &[LIVE][..])?;
                 }
                 for (pnr, value) in &plan.journal {
                     tj.insert(journal::key(seq, pnr), value.as_slice())?;
@@ -293,6 +442,8 @@ impl Store {
         *current = Some(Arc::new(Generation {
             posts: gen.posts.clone(),
             idx: gen.idx.clone(),
+            over_posts: gen.over_posts.clone(),
+            over_idx: gen.over_idx.clone(),
             info,
         }));
         Ok(plan.summary)
@@ -304,9 +455,23 @@ impl Store {
         Ok(self.db.open_tree(name)?)
     }
 
-    /// Bytes the store occupies on disk.
+    /// Bytes the store occupies on disk (sled's files and the current segments).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        let segments = self
+            .snapshot()
+            .guard
+            .as_ref()
+            .map_or(0, |g| g.posts.bytes() + g.idx.bytes());
+        Ok(self.db.size_on_disk()? + segments)
+    }
+
+    /// Memory the current generation's segment directories take (the only part of the
+    /// records that is resident by design).
+    pub fn directory_bytes(&self) -> usize {
+        self.snapshot()
+            .guard
+            .as_ref()
+            .map_or(0, |g| g.posts.directory_bytes() + g.idx.directory_bytes())
     }
 
     /// Flushes everything to disk.
@@ -316,9 +481,35 @@ impl Store {
     }
 }
 
-/// The writes a delta makes, computed before anything is written.
+/// The file of generation `n`'s segment of `kind` (`post` or `idx`).
+fn segment_path(dir: &Path, n: u64, kind: &str) -> PathBuf {
+    dir.join(format!("g{n}.{kind}.seg"))
+}
+
+/// Removes segment files of generations other than `keep`, unfinished segments and sort runs.
+fn remove_leftover_files(dir: &Path, keep: Option<u64>) -> Result<(), StoreError> {
+    let keep: Vec<String> = keep
+        .map(|n| ["post", "idx"].map(|k| format!("g{n}.{k}.seg")).to_vec())
+        .unwrap_or_default();
+    let mut removed = false;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !keep.contains(&name) {
+            std::fs::remove_file(entry.path())?;
+            removed = true;
+        }
+    }
+    if removed {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The writes a delta makes to the overlay, computed before anything is written.
 struct DeltaPlan {
-    posts: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// (number, tagged overlay value).
+    posts: Vec<(Vec<u8>, Vec<u8>)>,
     /// (identity number, journal value) of each person whose record really changes.
     journal: Vec<(Vec<u8>, Vec<u8>)>,
     idx_remove: Vec<Vec<u8>>,
@@ -345,7 +536,7 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
                 first: Some(first),
             }));
         }
-        let old_bytes = gen.posts.get(pnr.as_bytes())?;
+        let old_bytes = gen.get_post(pnr.as_bytes())?;
         let old = match &old_bytes {
             Some(v) => Some(model::decode(v)?),
             None => None,
@@ -399,7 +590,16 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
                 journal::value(old_bytes.as_deref(), new_bytes.as_deref())?,
             ));
         }
-        plan.posts.push((pnr.as_bytes().to_vec(), new_bytes));
+        let tagged = match new_bytes {
+            Some(b) => {
+                let mut v = Vec::with_capacity(b.len() + 1);
+                v.push(LIVE);
+                v.extend_from_slice(&b);
+                v
+            }
+            None => vec![REMOVED],
+        };
+        plan.posts.push((pnr.as_bytes().to_vec(), tagged));
     }
     Ok(plan)
 }
@@ -409,80 +609,88 @@ pub struct FullBuild<'a> {
     store: &'a Store,
     _lock: std::sync::MutexGuard<'a, ()>,
     generation: u64,
-    posts: sled::Tree,
-    idx: sled::Tree,
-    batch_posts: sled::Batch,
-    batch_idx: sled::Batch,
-    /// Numbers in the current batch, to catch duplicates before the batch is written.
-    pending: Vec<(Pnr, u64)>,
+    records: Sorter,
+    keys: Sorter,
     header: DeliveryHeader,
     count: u64,
     committed: bool,
 }
 
 impl FullBuild<'_> {
-    /// Adds one record. A FULL delivery holds only totalposter, each number once.
+    /// Adds one record. A FULL delivery holds only totalposter, each number once (checked
+    /// when the sorted records are written, at [`FullBuild::commit`]).
     pub fn add(&mut self, rec: &DeliveryRecord) -> Result<(), StoreError> {
         self.count += 1;
         if rec.posttyp != Posttyp::Total {
             return Err(StoreError::Refused(Refusal::NotTotal(self.count)));
         }
-        let pnr = rec.post.pnr();
-        self.pending.push((pnr, self.count));
-        self.batch_posts
-            .insert(pnr.as_bytes().as_slice(), model::encode(&rec.post));
-        for k in index::keys(&rec.post) {
-            self.batch_idx.insert(k, &[][..]);
-        }
-        if self.pending.len() >= BUILD_BATCH {
-            self.write_batch()?;
+        self.add_encoded(
+            rec.post.pnr().as_bytes().to_vec(),
+            model::encode(&rec.post),
+            index::keys(&rec.post),
+        )
+    }
+
+    /// Adds one record already encoded, with its index keys (see [`prepare`]).
+    pub fn add_encoded(
+        &mut self,
+        pnr: Vec<u8>,
+        encoded: Vec<u8>,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let pos = self.count;
+        self.records.push(Item {
+            key: pnr,
+            pos,
+            value: encoded,
+        })?;
+        for key in keys {
+            self.keys.push(Item {
+                key,
+                pos,
+                value: Vec::new(),
+            })?;
         }
         Ok(())
     }
 
-    fn write_batch(&mut self) -> Result<(), StoreError> {
-        // Duplicates inside the batch, then against what earlier batches wrote.
-        self.pending.sort_unstable_by_key(|(p, _)| *p);
-        for w in self.pending.windows(2) {
-            if w[0].0 == w[1].0 {
-                let (first, position) = (w[0].1.min(w[1].1), w[0].1.max(w[1].1));
-                return Err(StoreError::Refused(Refusal::Duplicate {
-                    position,
-                    first: Some(first),
-                }));
-            }
-        }
-        for (pnr, position) in &self.pending {
-            if self.posts.contains_key(pnr.as_bytes())? {
-                return Err(StoreError::Refused(Refusal::Duplicate {
-                    position: *position,
-                    first: None,
-                }));
-            }
-        }
-        self.pending.clear();
-        self.posts
-            .apply_batch(std::mem::take(&mut self.batch_posts))?;
-        self.idx.apply_batch(std::mem::take(&mut self.batch_idx))?;
-        Ok(())
-    }
-
-    /// Makes the new generation current in one atomic step, then removes the old one.
+    /// Writes the segments, then makes the new generation current in one atomic step and
+    /// removes the old one.
     pub fn commit(mut self) -> Result<LoadSummary, StoreError> {
-        self.write_batch()?;
+        let dir = self.store.segments.clone();
+        let posts = write_segment(
+            std::mem::replace(&mut self.records, Sorter::new(&dir, "unused", 0)),
+            &segment_path(&dir, self.generation, "post"),
+            true,
+        )?;
+        let idx = write_segment(
+            std::mem::replace(&mut self.keys, Sorter::new(&dir, "unused", 0)),
+            &segment_path(&dir, self.generation, "idx"),
+            false,
+        )?;
+        let new = Generation {
+            posts: Arc::new(posts),
+            idx: Arc::new(idx),
+            over_posts: self
+                .store
+                .db
+                .open_tree(tree_name(self.generation, "post"))?,
+            over_idx: self.store.db.open_tree(tree_name(self.generation, "idx"))?,
+            info: StoreInfo::default(),
+        };
         let old = self.store.info();
         // The difference to the generation it replaces, journaled before the switch.
         let seq = journal::read_seq(&self.store.meta)? + 1;
         journal::clear(&self.store.journal, seq)?;
         if let Some(previous) = self.store.snapshot().generation_arc() {
-            journal::diff_generations(&self.store.journal, seq, &previous.posts, &self.posts)?;
+            journal::diff_generations(&self.store.journal, seq, previous.posts(), new.posts())?;
         }
         // Everything of the new generation is on disk before the switch is written.
         self.store.db.flush()?;
         let info = StoreInfo {
             generation: self.generation,
             lopnummer: Some(self.header.lopnummer),
-            records: self.posts.len() as u64,
+            records: new.posts.len(),
             loaded_at: Some(now_rfc3339()),
             skapad: Some(self.header.skapad.clone()),
             last_was_full: true,
@@ -495,13 +703,13 @@ impl FullBuild<'_> {
             .unwrap_or_else(|e| e.into_inner());
         let mut switch = sled::Batch::default();
         switch.insert(CURRENT_KEY, bytes);
+        switch.insert(FORMAT_KEY, FORMAT);
         switch.insert(journal::SEQ_KEY, &journal::seq_bytes(seq)[..]);
         self.store.meta.apply_batch(switch)?;
         self.store.db.flush()?;
         *current = Some(Arc::new(Generation {
-            posts: self.posts.clone(),
-            idx: self.idx.clone(),
             info: info.clone(),
+            ..new
         }));
         drop(current);
         self.committed = true;
@@ -509,7 +717,10 @@ impl FullBuild<'_> {
         if old.generation != 0 {
             for kind in ["post", "idx"] {
                 self.store.db.drop_tree(tree_name(old.generation, kind))?;
+                let path = segment_path(&self.store.segments, old.generation, kind);
+                std::fs::remove_file(&path)?;
             }
+            segment::sync_dir(&segment_path(&self.store.segments, 0, "post"))?;
         }
         Ok(LoadSummary {
             added: info.records.saturating_sub(old.records),
@@ -524,12 +735,38 @@ impl FullBuild<'_> {
     }
 }
 
+/// Writes a sorted segment from a sort's merge. For records (`unique`), the same number twice
+/// is refused with both record numbers; index keys are written once each.
+fn write_segment(sorter: Sorter, path: &Path, unique: bool) -> Result<Segment, StoreError> {
+    let mut w = SegmentWriter::create(path)?;
+    let mut last: Option<(Vec<u8>, u64)> = None;
+    for item in sorter.finish()? {
+        let item = item?;
+        if let Some((key, pos)) = &last {
+            if *key == item.key {
+                if unique {
+                    return Err(StoreError::Refused(Refusal::Duplicate {
+                        position: item.pos,
+                        first: Some(*pos),
+                    }));
+                }
+                continue;
+            }
+        }
+        w.add(&item.key, &item.value)?;
+        last = Some((item.key, item.pos));
+    }
+    w.finish()
+}
+
 impl Drop for FullBuild<'_> {
     fn drop(&mut self) {
         if !self.committed {
             for kind in ["post", "idx"] {
-                // Best effort: a failure leaves a leftover that the next open drops.
+                // Best effort: a failure leaves a leftover that the next open removes.
                 let _ = self.store.db.drop_tree(tree_name(self.generation, kind));
+                let _ =
+                    std::fs::remove_file(segment_path(&self.store.segments, self.generation, kind));
             }
         }
     }
@@ -572,7 +809,7 @@ impl Snapshot<'_> {
         let Some(g) = self.guard.as_ref() else {
             return Ok(None);
         };
-        match g.posts.get(pnr.as_bytes())? {
+        match g.get_post(pnr.as_bytes())? {
             Some(v) => Ok(Some(model::decode(&v)?)),
             None => Ok(None),
         }
@@ -586,7 +823,7 @@ impl Snapshot<'_> {
         let mut prefix = vec![index::HANVISNING];
         prefix.extend_from_slice(pnr.as_bytes());
         let mut out = Vec::new();
-        for kv in g.idx.scan_prefix(prefix) {
+        for kv in g.idx_prefix(&prefix) {
             let (k, _) = kv?;
             if let Some(p) = index::pnr_of(&k).and_then(|b| Pnr::from_key(&b).ok()) {
                 out.push(p);
@@ -599,7 +836,7 @@ impl Snapshot<'_> {
     pub fn iter(&self) -> impl Iterator<Item = Result<Folkbokforingspost, StoreError>> + '_ {
         self.guard
             .as_ref()
-            .map(|g| g.posts.iter())
+            .map(|g| g.posts())
             .into_iter()
             .flatten()
             .map(|kv| Ok(model::decode(&kv?.1)?))
@@ -619,8 +856,19 @@ impl Snapshot<'_> {
             return Ok(SearchOutcome::Hits(Vec::new()));
         };
         let mut candidates: Option<Vec<[u8; 12]>> = None;
-        // Names first (a search always has one); the other criteria narrow only a large
-        // candidate set — a small one is cheaper to check on the records themselves.
+        // A name with a whole postort word: the combined index gives exactly the persons with
+        // both, however common each is alone.
+        let pair = q.postort.iter().find(|o| !o.prefix).and_then(|o| {
+            q.efter_mellan
+                .first()
+                .map(|e| index::postort_namn_prefix(&o.folded, &e.folded, e.prefix))
+        });
+        if let Some(prefix) = &pair {
+            candidates = Some(scan_set(g, prefix)?);
+        }
+        // Then names (a search always has one) and the other criteria, each only while the
+        // candidate set is large — a small one is cheaper to check on the records themselves
+        // (every criterion is checked there in the end).
         const NARROW_ABOVE: usize = 2_000;
         let word_criteria = [
             (index::FORNAMN, &q.fornamn),
@@ -628,12 +876,12 @@ impl Snapshot<'_> {
             (index::POSTORT, &q.postort),
             (index::ADRESS, &q.adress),
         ];
-        for (i, (kind, patterns)) in word_criteria.into_iter().enumerate() {
+        for (kind, patterns) in word_criteria {
             for p in patterns.iter() {
-                if i >= 2 && candidates.as_ref().is_some_and(|c| c.len() <= NARROW_ABOVE) {
+                if candidates.as_ref().is_some_and(|c| c.len() <= NARROW_ABOVE) {
                     break;
                 }
-                let set = scan_set(&g.idx, &index::word_prefix(kind, &p.folded, p.prefix))?;
+                let set = scan_set(g, &index::word_prefix(kind, &p.folded, p.prefix))?;
                 candidates = Some(intersect(candidates, set));
             }
         }
@@ -641,19 +889,19 @@ impl Snapshot<'_> {
             if q.fodelse_from.is_some() || q.fodelse_tom.is_some() {
                 let from = format!("{:08}", q.fodelse_from.unwrap_or(0));
                 let tom = format!("{:08}", q.fodelse_tom.unwrap_or(99999999));
-                let set = scan_range(&g.idx, index::FODELSETID, from.as_bytes(), tom.as_bytes())?;
+                let set = scan_range(g, index::FODELSETID, from.as_bytes(), tom.as_bytes())?;
                 candidates = Some(intersect(candidates, set));
             }
             if q.postnr_from.is_some() || q.postnr_tom.is_some() {
                 let from = format!("{:05}", q.postnr_from.unwrap_or(0));
                 let tom = format!("{:05}", q.postnr_tom.unwrap_or(99999));
-                let set = scan_range(&g.idx, index::POSTNUMMER, from.as_bytes(), tom.as_bytes())?;
+                let set = scan_range(g, index::POSTNUMMER, from.as_bytes(), tom.as_bytes())?;
                 candidates = Some(intersect(candidates, set));
             }
         }
         let mut hits = Vec::new();
         for key in candidates.unwrap_or_default() {
-            let Some(v) = g.posts.get(key)? else { continue };
+            let Some(v) = g.get_post(&key)? else { continue };
             let post = model::decode(&v)?;
             if post.is_protected() || !q.matches(&post) || !visible(&post) {
                 continue;
@@ -678,13 +926,13 @@ impl Snapshot<'_> {
 }
 
 /// Sorted, distinct identity numbers of the index keys under a prefix.
-fn scan_set(idx: &sled::Tree, prefix: &[u8]) -> Result<Vec<[u8; 12]>, StoreError> {
-    pnrs_of(idx.scan_prefix(prefix))
+fn scan_set(g: &Generation, prefix: &[u8]) -> Result<Vec<[u8; 12]>, StoreError> {
+    pnrs_of(g.idx_prefix(prefix))
 }
 
 /// Sorted, distinct identity numbers of keys `kind | from ..= kind | tom | pnr`.
 fn scan_range(
-    idx: &sled::Tree,
+    g: &Generation,
     kind: u8,
     from: &[u8],
     tom: &[u8],
@@ -694,10 +942,10 @@ fn scan_range(
     let mut end = vec![kind];
     end.extend_from_slice(tom);
     end.push(0xFF);
-    pnrs_of(idx.range(start..end))
+    pnrs_of(g.idx_range(start, end))
 }
 
-fn pnrs_of(keys: sled::Iter) -> Result<Vec<[u8; 12]>, StoreError> {
+fn pnrs_of(keys: Entries<'_>) -> Result<Vec<[u8; 12]>, StoreError> {
     let mut out = Vec::new();
     for kv in keys {
         let (k, _) = kv?;

@@ -63,7 +63,6 @@ fn full_load_becomes_visible_only_on_commit() {
     let a = person(101, "Anna", "Berg");
     let mut b = store.begin_full(&header(1, DeliveryTyp::Full, 1)).unwrap();
     b.add(&total(a.clone())).unwrap();
-    b.write_batch().unwrap();
     assert!(
         store.current.try_read().is_ok_and(|g| g.is_none()),
         "nothing visible before commit"
@@ -89,6 +88,20 @@ fn full_load_becomes_visible_only_on_commit() {
         names.iter().all(|g| *g == 2),
         "old generation dropped: {names:?}"
     );
+    assert_eq!(
+        segment_files(&store),
+        ["g2.idx.seg", "g2.post.seg"],
+        "old generation's segments removed"
+    );
+}
+
+fn segment_files(store: &Store) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&store.segments)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
@@ -97,10 +110,14 @@ fn abandoned_build_leaves_the_old_generation() {
     {
         let store = Store::open(dir.path(), 1 << 24).unwrap();
         load_full(&store, 1, &[person(101, "Anna", "Berg")]);
-        // As if the process died while building generation 2: its trees exist, the switch not.
+        // As if the process died while building generation 2: its trees, a finished segment,
+        // an unfinished one and a sort run exist, the switch not.
         let t = store.db.open_tree(tree_name(2, "post")).unwrap();
         t.insert(b"198602212394", model::encode(&sample())).unwrap();
         store.flush().unwrap();
+        for name in ["g2.post.seg", "g2.idx.tmp", "g2.post.0.run"] {
+            std::fs::write(store.segments.join(name), b"partial").unwrap();
+        }
     }
     let store = Store::open(dir.path(), 1 << 24).unwrap();
     assert_eq!(store.info().generation, 1);
@@ -115,6 +132,8 @@ fn abandoned_build_leaves_the_old_generation() {
         gens.iter().all(|g| *g == 1),
         "leftover generation dropped on open: {gens:?}"
     );
+    assert_eq!(segment_files(&store), ["g1.idx.seg", "g1.post.seg"]);
+    assert_eq!(store.snapshot().iter().count(), 1);
 }
 
 #[test]
@@ -139,13 +158,14 @@ fn duplicate_in_full_delivery_is_refused() {
     assert!(!store.snapshot().has_data());
 }
 
-/// A number repeated after the first batch was written: its first position is no longer
-/// known, and the report says "an earlier record" (it once said "record 0").
+/// A number repeated after the sort wrote runs to disk: both positions are still known, and
+/// the runs are removed.
 #[test]
-fn duplicate_across_batches_in_full_delivery_is_refused() {
+fn duplicate_across_sort_runs_in_full_delivery_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), 1 << 24).unwrap();
-    let n = BUILD_BATCH as u64 + 1;
+    let mut store = Store::open(dir.path(), 1 << 24).unwrap();
+    store.sort_budget = 64 * 1024;
+    let n = 1_001;
     let mut b = store
         .begin_full(&header(1, DeliveryTyp::Full, n + 1))
         .unwrap();
@@ -159,16 +179,18 @@ fn duplicate_across_batches_in_full_delivery_is_refused() {
     for i in 0..n {
         b.add(&total(numbered(i))).unwrap();
     }
+    assert!(segment_files(&store).len() > 4, "runs were written");
     b.add(&total(numbered(0))).unwrap();
     let err = b.commit().unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "record {}: the identity number already occurs in an earlier record of this delivery",
+            "record {}: the identity number already occurs in record 1 of this delivery",
             n + 1
         )
     );
     assert!(!store.snapshot().has_data());
+    assert_eq!(segment_files(&store), Vec::<String>::new());
 }
 
 #[test]
