@@ -271,7 +271,10 @@ fn print_status(config: &Config) -> Result<(), Failure> {
                     job_state.avisering = summary;
                 }
             }
-            (store.info(), Some(store.size_on_disk()?))
+            (
+                store.info(),
+                Some((store.size_on_disk()?, store.directory_bytes())),
+            )
         }
         Err(e) if e.to_string().contains("lock") => {
             wln!(
@@ -296,8 +299,11 @@ fn print_status(config: &Config) -> Result<(), Failure> {
         info.loaded_at.as_deref().unwrap_or("never")
     );
     wln!(out, "delivered:  {}", info.skapad.as_deref().unwrap_or("-"));
-    if let Some(size) = size {
-        wln!(out, "store size: {size} bytes");
+    if let Some((size, directory)) = size {
+        wln!(
+            out,
+            "store size: {size} bytes on disk; {directory} bytes of segment directories in memory"
+        );
     }
     let daily = folkreg::schedule::Daily::parse(&config.load.daily_at).map_err(usage)?;
     let now = Utc::now();

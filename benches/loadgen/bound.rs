@@ -15,7 +15,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use folkreg::access::View;
+use folkreg::access::Access;
 use folkreg::config::TlsFiles;
 use folkreg::model::Identitetstyp;
 use folkreg::soap::response::{answer, Answer};
@@ -23,13 +23,14 @@ use folkreg::tls::HandshakeFailures;
 
 /// A typical personpostXML answer: the record of median rendered size among the first
 /// ordinary persons of the population.
-pub fn typical_answer(persons: usize, seed: u64, today: NaiveDate) -> Bytes {
+pub fn typical_answer(persons: usize, seed: u64, today: NaiveDate, access: &Access) -> Bytes {
     let population = folkreg::generate::population(persons.min(20_000), seed, today);
     let mut rendered: Vec<Vec<u8>> = population
         .iter()
         .filter(|p| p.personpost.identitetstyp == Identitetstyp::Personnummer && !p.is_protected())
         .take(2_000)
-        .map(|p| answer(Answer::Personpost, &[View::whole(p.clone())]))
+        .filter_map(|p| access.view(p.clone()))
+        .map(|v| answer(Answer::Personpost, &[v]))
         .collect();
     rendered.sort_by_key(Vec::len);
     let mid = rendered.len() / 2;

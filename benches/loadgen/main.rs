@@ -49,6 +49,10 @@ enum Cmd {
         listen: SocketAddr,
         #[command(flatten)]
         population: PopulationArgs,
+        /// The fixed answer is a typical record as this client (certs-dev/index.toml) gets it
+        /// from folkreg: its categories and switches decide the size.
+        #[arg(long, default_value = "client-norrby")]
+        client: String,
     },
     /// Start folkreg and the bound, load each in turn (alternating), report both and the ratio.
     Compare {
@@ -146,8 +150,19 @@ async fn dispatch(cmd: Cmd) -> Result<(), String> {
             }
             Ok(())
         }
-        Cmd::Bound { listen, population } => {
-            let body = bound::typical_answer(population.persons, population.seed, population.today);
+        Cmd::Bound {
+            listen,
+            population,
+            client,
+        } => {
+            let (client, _) = workload::client_from_index(&repo().join("certs-dev"), &client)?;
+            let access = client.access()?;
+            let body = bound::typical_answer(
+                population.persons,
+                population.seed,
+                population.today,
+                &access,
+            );
             let tls = dev_tls();
             bound::serve(listen, &tls, body).await
         }
@@ -314,7 +329,9 @@ async fn compare(
         .arg("--seed")
         .arg(p.seed.to_string())
         .arg("--today")
-        .arg(p.today.to_string());
+        .arg(p.today.to_string())
+        .arg("--client")
+        .arg(&load.client);
     let bound = start(
         cmd,
         &work.path().join("bound.log"),

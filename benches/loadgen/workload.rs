@@ -6,6 +6,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use chrono::NaiveDate;
+use folkreg::register::{Category, Switch};
 use rand::Rng;
 use serde::Deserialize;
 
@@ -134,6 +135,29 @@ pub struct ClientCert {
     pub key: Option<String>,
     pub org: Option<String>,
     pub bestallningsid: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub switches: Vec<String>,
+}
+
+impl ClientCert {
+    /// What folkreg lets this certificate's organisation see.
+    pub fn access(&self) -> Result<folkreg::access::Access, String> {
+        let categories = self
+            .categories
+            .iter()
+            .map(|c| {
+                Category::parse(c).ok_or_else(|| format!("{}: unknown category {c:?}", self.name))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let switches = self
+            .switches
+            .iter()
+            .map(|s| Switch::parse(s).ok_or_else(|| format!("{}: unknown switch {s:?}", self.name)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(folkreg::access::Access::new(categories, switches))
+    }
 }
 
 #[derive(Deserialize)]

@@ -738,7 +738,12 @@ impl FullBuild<'_> {
 /// Writes a sorted segment from a sort's merge. For records (`unique`), the same number twice
 /// is refused with both record numbers; index keys are written once each.
 fn write_segment(sorter: Sorter, path: &Path, unique: bool) -> Result<Segment, StoreError> {
-    let mut w = SegmentWriter::create(path)?;
+    let block = if unique {
+        segment::RECORD_BLOCK
+    } else {
+        segment::KEY_BLOCK
+    };
+    let mut w = SegmentWriter::create(path, block)?;
     let mut last: Option<(Vec<u8>, u64)> = None;
     for item in sorter.finish()? {
         let item = item?;

@@ -4,7 +4,7 @@
 //! [`SegmentWriter`] — to a temporary name, synced, then renamed — and never changed after;
 //! a generation's later deltas live in sled beside it (see the store's overlay). Reading is
 //! positional (`pread`) through the operating system's page cache: the process keeps only
-//! the block directory in memory (one key and offset per 16 KiB block), so resident memory
+//! the block directory in memory (one key and offset per block of 4 KiB of records or 16 KiB of index keys), so resident memory
 //! does not grow with the register.
 //!
 //! # Layout
@@ -27,8 +27,11 @@ use std::path::{Path, PathBuf};
 use super::StoreError;
 
 const MAGIC: &[u8; 8] = b"FRSEG01\n";
-/// Blocks are cut at the first entry that would take them past this size.
-const BLOCK_TARGET: usize = 16 * 1024;
+/// Block size for records: a lookup reads (and checks) one block, so small blocks keep a
+/// lookup cheap; the directory holds one key per block.
+pub const RECORD_BLOCK: usize = 4 * 1024;
+/// Block size for index keys, which are read in runs by prefix scans.
+pub const KEY_BLOCK: usize = 16 * 1024;
 const TRAILER: usize = 8 + 8 + 8 + 4 + 8;
 const ENTRY_HEAD: usize = 2 + 4;
 
@@ -281,11 +284,13 @@ pub struct SegmentWriter {
     last: Option<Vec<u8>>,
     dir: Vec<u8>,
     entries: u64,
+    block_target: usize,
 }
 
 impl SegmentWriter {
-    /// Starts the segment `path` (written as `path.tmp` until [`SegmentWriter::finish`]).
-    pub fn create(path: &Path) -> Result<SegmentWriter, StoreError> {
+    /// Starts the segment `path` (written as `path.tmp` until [`SegmentWriter::finish`]);
+    /// blocks are cut at the first entry that would take them past `block_target` bytes.
+    pub fn create(path: &Path, block_target: usize) -> Result<SegmentWriter, StoreError> {
         let tmp = path.with_extension("tmp");
         let mut out = BufWriter::with_capacity(256 * 1024, File::create(&tmp)?);
         out.write_all(MAGIC)?;
@@ -294,11 +299,12 @@ impl SegmentWriter {
             tmp,
             path: path.to_owned(),
             offset: MAGIC.len() as u64,
-            block: Vec::with_capacity(BLOCK_TARGET + 4096),
+            block: Vec::with_capacity(block_target + 4096),
             first: Vec::new(),
             last: None,
             dir: Vec::new(),
             entries: 0,
+            block_target,
         })
     }
 
@@ -315,7 +321,7 @@ impl SegmentWriter {
         let vlen = u32::try_from(value.len())
             .map_err(|_| StoreError::Corrupt("segment value longer than 4 GiB".into()))?;
         if !self.block.is_empty()
-            && self.block.len() + ENTRY_HEAD + key.len() + value.len() > BLOCK_TARGET
+            && self.block.len() + ENTRY_HEAD + key.len() + value.len() > self.block_target
         {
             self.end_block()?;
         }
@@ -405,7 +411,7 @@ mod tests {
     use super::*;
 
     fn write(dir: &Path, n: u32, value_len: usize) -> Segment {
-        let mut w = SegmentWriter::create(&dir.join("t.seg")).unwrap();
+        let mut w = SegmentWriter::create(&dir.join("t.seg"), KEY_BLOCK).unwrap();
         for i in 0..n {
             let key = format!("k{i:08}");
             w.add(key.as_bytes(), &vec![(i % 251) as u8; value_len])
@@ -448,7 +454,7 @@ mod tests {
     #[test]
     fn keys_out_of_order_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = SegmentWriter::create(&dir.path().join("t.seg")).unwrap();
+        let mut w = SegmentWriter::create(&dir.path().join("t.seg"), KEY_BLOCK).unwrap();
         w.add(b"b", b"1").unwrap();
         assert!(w.add(b"b", b"2").is_err());
         assert!(w.add(b"a", b"2").is_err());
@@ -458,7 +464,7 @@ mod tests {
     fn an_unfinished_segment_leaves_no_file_and_damage_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut w = SegmentWriter::create(&dir.path().join("u.seg")).unwrap();
+            let mut w = SegmentWriter::create(&dir.path().join("u.seg"), KEY_BLOCK).unwrap();
             w.add(b"a", b"1").unwrap();
         }
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -431,6 +432,9 @@ impl RealServer {
             }
             None => std::process::Command::new(bin),
         };
+        // Its own process group: a wrapper such as `faketime` forks the server, and killing
+        // the wrapper alone would leave the server running after the test.
+        cmd.process_group(0);
         cmd.args(["serve", "--config"])
             .arg(&config_path)
             .envs(env.iter().copied())
@@ -478,9 +482,18 @@ impl RealServer {
 
     /// Starts `folkreg serve` again on the same work directory and config (after a kill), and
     /// waits until it serves again.
-    pub async fn restart(&mut self) {
+    /// SIGKILL to the server's process group (the server and any wrapper around it).
+    fn kill(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(std::process::Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    pub async fn restart(&mut self) {
+        self.kill();
         let before = std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .matches("folkreg serving")
@@ -490,6 +503,7 @@ impl RealServer {
             .open(&self.log)
             .expect("log file");
         self.child = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+            .process_group(0)
             .args(["serve", "--config"])
             .arg(self.work.path().join("folkreg.toml"))
             .stdout(std::process::Stdio::from(file.try_clone().expect("log")))
@@ -541,8 +555,7 @@ impl RealServer {
 
 impl Drop for RealServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
