@@ -80,18 +80,7 @@ fn personpost_body(pnr: &str) -> String {
 /// (tests/common `namnsokning_body`): surname prefix and postort set, the rest empty.
 fn namnsokning_body(efter_mellan: &str, postort: &str) -> String {
     let mut inner = String::new();
-    for name in [
-        "Adress",
-        "EfterMellanNamn",
-        "FodelsetidFrom",
-        "FodelsetidTom",
-        "Fornamn",
-        "Kon",
-        "PostnummerFrom",
-        "PostnummerTom",
-        "Postort",
-        "Kategori",
-    ] {
+    for name in folkreg::soap::request::SOKVILLKOR_NAMN {
         let value = match name {
             "EfterMellanNamn" => efter_mellan,
             "Postort" => postort,

@@ -125,6 +125,21 @@ fn bad(msg: impl Into<String>) -> Fault {
     Fault::BadRequest(msg.into())
 }
 
+/// The children of `SokvillkorNamn`, in the schema's order (WIRE.md): a request carries all
+/// ten, empty where unused. For clients and tests that build requests.
+pub const SOKVILLKOR_NAMN: [&str; 10] = [
+    "Adress",
+    "EfterMellanNamn",
+    "FodelsetidFrom",
+    "FodelsetidTom",
+    "Fornamn",
+    "Kon",
+    "PostnummerFrom",
+    "PostnummerTom",
+    "Postort",
+    "Kategori",
+];
+
 /// Parses a request body into a typed request.
 pub fn parse(body: &[u8]) -> Result<Request, Fault> {
     parse_limited(body, MAX_ELEMENTS)

@@ -28,6 +28,8 @@ pub const HANVISNING: u8 = b'H';
 /// Postort and efternamn/mellannamn together, the commonest namnsökning:
 /// `C | postort word | 0x00 | name word | 0x00 | pnr`.
 pub const POSTORT_NAMN: u8 = b'C';
+/// Efternamn/mellannamn and förnamn together: `G | name word | 0x00 | förnamn word | 0x00 | pnr`.
+pub const NAMN_FORNAMN: u8 = b'G';
 
 /// Every index key of a record, sorted and without duplicates.
 pub fn keys(post: &Folkbokforingspost) -> Vec<Vec<u8>> {
@@ -43,24 +45,23 @@ pub fn keys(post: &Folkbokforingspost) -> Vec<Vec<u8>> {
     }
     if !post.is_protected() {
         let n = &p.namn;
-        for w in n.fornamn.iter().flat_map(|s| words(s)) {
-            out.push(word_key(FORNAMN, &w, &pnr));
-        }
-        for w in n
-            .efternamn
-            .iter()
-            .chain(n.mellannamn.iter())
-            .flat_map(|s| words(s))
-        {
-            out.push(word_key(EFTER_MELLAN, &w, &pnr));
-        }
-        let a = &p.adresser;
+        let fornamn: Vec<String> = n.fornamn.iter().flat_map(|s| words(s)).collect();
         let names: Vec<String> = n
             .efternamn
             .iter()
             .chain(n.mellannamn.iter())
             .flat_map(|s| words(s))
             .collect();
+        for w in &fornamn {
+            out.push(word_key(FORNAMN, w, &pnr));
+        }
+        for w in &names {
+            out.push(word_key(EFTER_MELLAN, w, &pnr));
+            for f in &fornamn {
+                out.push(pair_key(NAMN_FORNAMN, w, f, &pnr));
+            }
+        }
+        let a = &p.adresser;
         for addr in a
             .folkbokforingsadress
             .iter()
@@ -68,14 +69,7 @@ pub fn keys(post: &Folkbokforingspost) -> Vec<Vec<u8>> {
         {
             for ort in addr.postort.iter().flat_map(|s| words(s)) {
                 for name in &names {
-                    let mut k = Vec::with_capacity(ort.len() + name.len() + 15);
-                    k.push(POSTORT_NAMN);
-                    k.extend_from_slice(ort.as_bytes());
-                    k.push(0);
-                    k.extend_from_slice(name.as_bytes());
-                    k.push(0);
-                    k.extend_from_slice(pnr.as_bytes());
-                    out.push(k);
+                    out.push(pair_key(POSTORT_NAMN, &ort, name, &pnr));
                 }
             }
             for w in addr.postort.iter().flat_map(|s| words(s)) {
@@ -129,13 +123,21 @@ pub fn word_prefix(kind: u8, folded: &str, prefix: bool) -> Vec<u8> {
     k
 }
 
-/// The scan prefix of the combined index for a whole postort word and a name pattern.
-pub fn postort_namn_prefix(postort: &str, name: &str, prefix: bool) -> Vec<u8> {
-    let mut k = Vec::with_capacity(3 + postort.len() + name.len());
-    k.push(POSTORT_NAMN);
-    k.extend_from_slice(postort.as_bytes());
+/// `kind | first | 0x00 | second | 0x00 | pnr`: a combined index of two words.
+fn pair_key(kind: u8, first: &str, second: &str, pnr: &Pnr) -> Vec<u8> {
+    let mut k = pair_prefix(kind, first, second, false);
+    k.extend_from_slice(pnr.as_bytes());
+    k
+}
+
+/// The scan prefix of a combined index ([`POSTORT_NAMN`], [`NAMN_FORNAMN`]) for a whole first
+/// word and a pattern for the second.
+pub fn pair_prefix(kind: u8, first: &str, second: &str, prefix: bool) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + first.len() + second.len());
+    k.push(kind);
+    k.extend_from_slice(first.as_bytes());
     k.push(0);
-    k.extend_from_slice(name.as_bytes());
+    k.extend_from_slice(second.as_bytes());
     if !prefix {
         k.push(0);
     }
@@ -183,10 +185,13 @@ mod tests {
         )
         .next()
         .unwrap();
-        let pair = postort_namn_prefix(&ort, "öb", true);
+        let pair = pair_prefix(POSTORT_NAMN, &ort, "öb", true);
         assert_eq!(ks.iter().filter(|k| k.starts_with(&pair)).count(), 1);
-        let whole = postort_namn_prefix(&ort, "öb", false);
+        let whole = pair_prefix(POSTORT_NAMN, &ort, "öb", false);
         assert!(!ks.iter().any(|k| k.starts_with(&whole)));
+        let names = pair_prefix(NAMN_FORNAMN, "öberg", "kar", true);
+        assert_eq!(ks.iter().filter(|k| k.starts_with(&names)).count(), 1);
+        assert!(ks.contains(&pair_key(NAMN_FORNAMN, "öberg", "åsa", &p.pnr())));
         assert!(ks.iter().all(|k| pnr_of(k) == Some(*p.pnr().as_bytes())));
     }
 }

@@ -47,9 +47,11 @@ const SORT_BUDGET: usize = 64 << 20;
 
 const META_TREE: &str = "meta";
 const CURRENT_KEY: &[u8] = b"current";
-/// `meta` key of the store's format; a store without it was written before segments.
+/// `meta` key of the store's format: 3 = segment files with the combined name indexes. A
+/// store without it was written before segment files (records in sled trees); 2 had segments
+/// without the combined indexes (a search would miss persons), so it is refused as well.
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT: &[u8] = b"2";
+const FORMAT: &[u8] = b"3";
 /// The segment files' folder inside the store's directory.
 const SEGMENTS: &str = "segments";
 
@@ -308,8 +310,8 @@ impl Store {
         };
         if info.is_some() && meta.get(FORMAT_KEY)?.as_deref() != Some(FORMAT) {
             return Err(StoreError::Corrupt(format!(
-                "{} was written by an older folkreg (records in sled trees, not segment files); \
-                 move it away and rebuild it from the delivery archive with `folkreg load --archive`",
+                "{} was written by an older folkreg (another store format); move it away and \
+                 rebuild it from the delivery archive with `folkreg load --archive`",
                 dir.display()
             )));
         }
@@ -861,15 +863,18 @@ impl Snapshot<'_> {
             return Ok(SearchOutcome::Hits(Vec::new()));
         };
         let mut candidates: Option<Vec<[u8; 12]>> = None;
-        // A name with a whole postort word: the combined index gives exactly the persons with
-        // both, however common each is alone.
-        let pair = q.postort.iter().find(|o| !o.prefix).and_then(|o| {
-            q.efter_mellan
-                .first()
-                .map(|e| index::postort_namn_prefix(&o.folded, &e.folded, e.prefix))
-        });
-        if let Some(prefix) = &pair {
-            candidates = Some(scan_set(g, prefix)?);
+        // A whole word with a second criterion in a combined index (postort + name, name +
+        // förnamn) gives exactly the persons with both, however common each is alone; the
+        // two criteria it covers are not scanned again.
+        let mut covered: Vec<(u8, usize)> = Vec::new();
+        if let (Some((oi, o)), Some(e)) = (whole(&q.postort), q.efter_mellan.first()) {
+            let prefix = index::pair_prefix(index::POSTORT_NAMN, &o.folded, &e.folded, e.prefix);
+            candidates = Some(scan_set(g, &prefix)?);
+            covered = vec![(index::POSTORT, oi), (index::EFTER_MELLAN, 0)];
+        } else if let (Some((ei, e)), Some(f)) = (whole(&q.efter_mellan), q.fornamn.first()) {
+            let prefix = index::pair_prefix(index::NAMN_FORNAMN, &e.folded, &f.folded, f.prefix);
+            candidates = Some(scan_set(g, &prefix)?);
+            covered = vec![(index::EFTER_MELLAN, ei), (index::FORNAMN, 0)];
         }
         // Then names (a search always has one) and the other criteria, each only while the
         // candidate set is large — a small one is cheaper to check on the records themselves
@@ -882,7 +887,10 @@ impl Snapshot<'_> {
             (index::ADRESS, &q.adress),
         ];
         for (kind, patterns) in word_criteria {
-            for p in patterns.iter() {
+            for (i, p) in patterns.iter().enumerate() {
+                if covered.contains(&(kind, i)) {
+                    continue;
+                }
                 if candidates.as_ref().is_some_and(|c| c.len() <= NARROW_ABOVE) {
                     break;
                 }
@@ -928,6 +936,11 @@ impl Snapshot<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The first pattern that is a whole word, with its position.
+fn whole(patterns: &[crate::search::WordPattern]) -> Option<(usize, &crate::search::WordPattern)> {
+    patterns.iter().enumerate().find(|(_, p)| !p.prefix)
 }
 
 /// Sorted, distinct identity numbers of the index keys under a prefix.

@@ -308,20 +308,8 @@ pub fn personpost_body(org: &str, bestallningsid: &str, pnr: &str) -> String {
 }
 
 pub fn namnsokning_body(org: &str, bestallningsid: &str, fields: &[(&str, &str)]) -> String {
-    let names = [
-        "Adress",
-        "EfterMellanNamn",
-        "FodelsetidFrom",
-        "FodelsetidTom",
-        "Fornamn",
-        "Kon",
-        "PostnummerFrom",
-        "PostnummerTom",
-        "Postort",
-        "Kategori",
-    ];
     let mut inner = String::new();
-    for n in names {
+    for n in folkreg::soap::request::SOKVILLKOR_NAMN {
         let v = fields
             .iter()
             .find(|(k, _)| *k == n)

@@ -18,20 +18,8 @@ fn personpost(person_id: &str) -> String {
 }
 
 fn search(fields: &[(&str, &str)]) -> String {
-    let names = [
-        "Adress",
-        "EfterMellanNamn",
-        "FodelsetidFrom",
-        "FodelsetidTom",
-        "Fornamn",
-        "Kon",
-        "PostnummerFrom",
-        "PostnummerTom",
-        "Postort",
-        "Kategori",
-    ];
     let mut inner = String::new();
-    for n in names {
+    for n in SOKVILLKOR_NAMN {
         match fields.iter().find(|(k, _)| *k == n) {
             Some((_, v)) => inner.push_str(&format!("<{n}>{v}</{n}>")),
             None => inner.push_str(&format!("<{n} xsi:nil=\"true\"/>")),
