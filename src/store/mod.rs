@@ -503,7 +503,7 @@ fn remove_leftover_files(dir: &Path, keep: Option<u64>) -> Result<(), StoreError
         }
     }
     if removed {
-        std::fs::File::open(dir)?.sync_all()?;
+        segment::sync_dir(dir)?;
     }
     Ok(())
 }
@@ -659,15 +659,15 @@ impl FullBuild<'_> {
     /// Writes the segments, then makes the new generation current in one atomic step and
     /// removes the old one.
     pub fn commit(mut self) -> Result<LoadSummary, StoreError> {
-        let dir = self.store.segments.clone();
+        let dir = &self.store.segments;
         let posts = write_segment(
-            std::mem::replace(&mut self.records, Sorter::new(&dir, "unused", 0)),
-            &segment_path(&dir, self.generation, "post"),
+            &mut self.records,
+            &segment_path(dir, self.generation, "post"),
             true,
         )?;
         let idx = write_segment(
-            std::mem::replace(&mut self.keys, Sorter::new(&dir, "unused", 0)),
-            &segment_path(&dir, self.generation, "idx"),
+            &mut self.keys,
+            &segment_path(dir, self.generation, "idx"),
             false,
         )?;
         let new = Generation {
@@ -722,7 +722,7 @@ impl FullBuild<'_> {
                 let path = segment_path(&self.store.segments, old.generation, kind);
                 std::fs::remove_file(&path)?;
             }
-            segment::sync_dir(&segment_path(&self.store.segments, 0, "post"))?;
+            segment::sync_dir(&self.store.segments)?;
         }
         Ok(LoadSummary {
             added: info.records.saturating_sub(old.records),
@@ -739,7 +739,7 @@ impl FullBuild<'_> {
 
 /// Writes a sorted segment from a sort's merge. For records (`unique`), the same number twice
 /// is refused with both record numbers; index keys are written once each.
-fn write_segment(sorter: Sorter, path: &Path, unique: bool) -> Result<Segment, StoreError> {
+fn write_segment(sorter: &mut Sorter, path: &Path, unique: bool) -> Result<Segment, StoreError> {
     let block = if unique {
         segment::RECORD_BLOCK
     } else {

@@ -374,7 +374,9 @@ impl SegmentWriter {
         self.out.flush()?;
         self.out.get_ref().sync_all()?;
         std::fs::rename(&self.tmp, &self.path)?;
-        sync_dir(&self.path)?;
+        if let Some(dir) = self.path.parent() {
+            sync_dir(dir)?;
+        }
         Segment::open(&self.path)
     }
 }
@@ -386,11 +388,9 @@ impl Drop for SegmentWriter {
     }
 }
 
-/// Makes a rename or removal in the file's directory durable.
-pub(super) fn sync_dir(path: &Path) -> Result<(), StoreError> {
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
+/// Makes a rename or removal in `dir` durable.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)?.sync_all()?;
     Ok(())
 }
 

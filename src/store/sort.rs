@@ -93,8 +93,8 @@ impl Sorter {
         Ok(())
     }
 
-    /// Every entry in (key, position) order.
-    pub fn finish(mut self) -> Result<Merge, StoreError> {
+    /// Every entry in (key, position) order; the sorter is left empty.
+    pub fn finish(&mut self) -> Result<Merge, StoreError> {
         self.mem.sort_unstable_by(Item::order);
         let mut sources = Vec::with_capacity(self.runs.len() + 1);
         for path in std::mem::take(&mut self.runs) {

@@ -6,17 +6,20 @@ use crate::search::parse_patterns;
 /// Opens the store again after `drop`, waiting out the file lock that sled's background
 /// flusher holds for a moment after the handle is gone (longer on a busy machine).
 fn reopen(dir: &std::path::Path, cache: u64) -> Store {
-    let mut tries = 0;
-    loop {
+    open_when_unlocked(dir, cache).unwrap_or_else(|e| panic!("reopen the store: {e}"))
+}
+
+/// [`Store::open`], retried while the lock of the previous handle is still held.
+fn open_when_unlocked(dir: &std::path::Path, cache: u64) -> Result<Store, StoreError> {
+    for _ in 0..100 {
         match Store::open(dir, cache) {
-            Ok(s) => return s,
-            Err(e) if tries < 100 && e.to_string().contains("lock") => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
+            Err(e) if e.to_string().contains("lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
             }
-            Err(e) => panic!("reopen the store: {e}"),
+            other => return other,
         }
     }
+    Store::open(dir, cache)
 }
 
 fn header(lopnummer: u64, typ: DeliveryTyp, antal: u64) -> DeliveryHeader {
@@ -487,7 +490,7 @@ fn a_store_of_the_earlier_format_is_refused_with_the_way_to_rebuild_it() {
         store.meta.remove(FORMAT_KEY).unwrap();
         store.flush().unwrap();
     }
-    let err = match reopen_result(dir.path()) {
+    let err = match open_when_unlocked(dir.path(), 1 << 24) {
         Ok(_) => panic!("an earlier store was opened"),
         Err(e) => e.to_string(),
     };
@@ -514,19 +517,6 @@ fn a_damaged_segment_is_an_error_naming_the_file() {
         err.contains("g1.post.seg") && err.contains("checksum"),
         "{err}"
     );
-}
-
-/// [`reopen`] that returns the error instead of panicking on it.
-fn reopen_result(dir: &std::path::Path) -> Result<Store, StoreError> {
-    for _ in 0..100 {
-        match Store::open(dir, 1 << 24) {
-            Err(e) if e.to_string().contains("lock") => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
-            other => return other,
-        }
-    }
-    Store::open(dir, 1 << 24)
 }
 
 /// Every way a search can find its candidates (a combined index, one word index, narrowing
