@@ -626,27 +626,13 @@ impl FullBuild<'_> {
         if rec.posttyp != Posttyp::Total {
             return Err(StoreError::Refused(Refusal::NotTotal(self.count)));
         }
-        self.add_encoded(
-            rec.post.pnr().as_bytes().to_vec(),
-            model::encode(&rec.post),
-            index::keys(&rec.post),
-        )
-    }
-
-    /// Adds one record already encoded, with its index keys (see [`prepare`]).
-    pub fn add_encoded(
-        &mut self,
-        pnr: Vec<u8>,
-        encoded: Vec<u8>,
-        keys: Vec<Vec<u8>>,
-    ) -> Result<(), StoreError> {
         let pos = self.count;
         self.records.push(Item {
-            key: pnr,
+            key: rec.post.pnr().as_bytes().to_vec(),
             pos,
-            value: encoded,
+            value: model::encode(&rec.post),
         })?;
-        for key in keys {
+        for key in index::keys(&rec.post) {
             self.keys.push(Item {
                 key,
                 pos,
