@@ -211,6 +211,9 @@ pub enum ServeError {
     /// The demo data could not be made or loaded.
     #[error("cannot load the demo population: {0}")]
     Demo(String),
+    /// Start-up itself failed (the task building the state panicked).
+    #[error("start-up failed: {0}")]
+    Start(String),
     /// TLS files are unusable.
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
@@ -311,35 +314,61 @@ fn load_demo(config: &Config, store: &Store) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The two listening sockets, bound by the caller: `serve` binds the configured addresses,
+/// tests bind `127.0.0.1:0` (mini-redis's `start_server`).
+pub struct Listeners {
+    /// The SOAP listener (mutual TLS).
+    pub soap: TcpListener,
+    /// The admin listener (plain HTTP, loopback by default).
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the configured SOAP and admin addresses.
+    pub async fn bind(config: &Config) -> Result<Listeners, ServeError> {
+        let bind = |addr: std::net::SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })
+        };
+        Ok(Listeners {
+            soap: bind(config.soap_listen).await?,
+            admin: bind(config.admin_listen).await?,
+        })
+    }
+}
+
 /// Runs the service until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let state = tokio::task::spawn_blocking(move || build_state(config))
         .await
-        .map_err(|e| ServeError::Demo(e.to_string()))??;
-    let soap_addr = state.config.soap_listen;
-    let listener = TcpListener::bind(soap_addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: soap_addr,
-            source,
-        })?;
+        .map_err(|e| ServeError::Start(e.to_string()))??;
+    let listeners = Listeners::bind(&state.config).await?;
+    run(listeners, state, shutdown_signal()).await
+}
+
+/// Serves on `listeners` until `shutdown` completes, then drains: the one server loop, run by
+/// `folkreg serve` and by the integration tests alike. Starts the SOAP and admin listeners,
+/// the daily load job, the expiry warnings, the file watch and `SIGHUP` reloads.
+pub async fn run(
+    listeners: Listeners,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let Listeners {
+        soap: listener,
+        admin,
+    } = listeners;
     let (tx, rx) = watch::channel(false);
     let info = state.store.info();
     tracing::info!(
-        soap = %listener.local_addr().unwrap_or(soap_addr),
-        admin = %state.config.admin_listen,
+        soap = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        admin = %admin.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         generation = info.generation,
         records = info.records,
         lopnummer = info.lopnummer.unwrap_or(0),
         "folkreg serving"
     );
-    let admin_addr = state.config.admin_listen;
-    let admin = TcpListener::bind(admin_addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: admin_addr,
-            source,
-        })?;
     let admin = tokio::spawn(crate::admin::run(admin, state.clone(), rx.clone()));
     let server = tokio::spawn(crate::http::run(listener, state.clone(), rx));
     let hup = tokio::spawn(reload_on_sighup(state.clone()));
@@ -349,7 +378,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .config
         .watch_interval
         .map(|every| tokio::spawn(crate::watch::reload_on_change(state.clone(), every)));
-    shutdown_signal().await;
+    shutdown.await;
     hup.abort();
     // A run under way is blocking work that finishes on its own (each file is atomic);
     // aborting only stops waiting for the next one.
