@@ -11,12 +11,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::schedule::{Daily, PlannedOutage, ScheduleError, Windows};
+
 /// Default sled page cache: enough for the indexes' hot part of a million persons while
 /// keeping resident memory well under the 512 MiB target.
 pub const DEFAULT_CACHE_MB: u64 = 256;
 
 /// Default hit limit of namnsökning (WIRE.md: at most 100 hits).
 pub const DEFAULT_MAX_HITS: usize = 100;
+/// The weekly maintenance window of Navet (DOMAIN.md §6), in Swedish local time.
+pub const DEFAULT_WEEKLY_WINDOW: &str = "Mon 06:00-06:15";
 
 /// Default most connections served at once: with HTTP/1 one request in flight per
 /// connection, this bounds memory (a connection with its buffers is tens of KiB) and matches
@@ -55,8 +59,8 @@ pub struct Config {
     pub register: PathBuf,
     /// The daily load job.
     pub load: LoadConfig,
-    /// Maintenance windows.
-    pub maintenance: MaintenanceConfig,
+    /// Maintenance windows (`[maintenance]`), parsed.
+    pub maintenance: Windows,
     /// Audit log directory.
     pub audit_dir: PathBuf,
     /// An audit file is closed and the next begun before it grows past this size.
@@ -119,34 +123,12 @@ pub struct TlsFiles {
 pub struct LoadConfig {
     /// Folder the deliveries arrive in.
     pub inbox: PathBuf,
-    /// Local time (Europe/Stockholm) of the daily run, `HH:MM`.
-    pub daily_at: String,
+    /// Local time (Europe/Stockholm) of the daily run (`daily_at`, `HH:MM`).
+    pub daily_at: Daily,
     /// Whether an empty store with an empty inbox gets the built-in synthetic demo population
     /// (the README's one command). Production sets `false`: then the service says "no data"
     /// until the first FULL delivery is loaded.
     pub demo: bool,
-}
-
-/// Maintenance windows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaintenanceConfig {
-    /// The weekly window, e.g. `Mon 06:00-06:15` (local time).
-    pub weekly: String,
-    /// Planned outages in local time.
-    pub planned: Vec<PlannedOutage>,
-}
-
-/// One planned outage.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlannedOutage {
-    /// Start, local time `YYYY-MM-DD HH:MM` (or RFC 3339).
-    pub from: String,
-    /// End, same format.
-    pub to: String,
-    /// Why (shown in the fault text and in status).
-    #[serde(default)]
-    pub reason: String,
 }
 
 /// A config file that cannot be used, with where and why.
@@ -342,12 +324,7 @@ impl Config {
             ));
         }
         let daily_at = raw.load.daily_at.unwrap_or_else(|| "05:30".into());
-        if chrono::NaiveTime::parse_from_str(&daily_at, "%H:%M").is_err() {
-            return Err(invalid(
-                "load.daily_at",
-                format!("`{daily_at}` is not a local time HH:MM"),
-            ));
-        }
+        let daily_at = Daily::parse(&daily_at).map_err(|e| invalid("load.daily_at", e.to_string()))?;
         let max_hits = raw.soap.max_hits.unwrap_or(DEFAULT_MAX_HITS);
         if max_hits == 0 || max_hits > 10_000 {
             return Err(invalid(
@@ -390,20 +367,18 @@ impl Config {
         if raw.audit.max_mb == Some(0) {
             return Err(invalid("audit.max_mb", "must be at least 1".into()));
         }
-        let maintenance = MaintenanceConfig {
-            weekly: raw
-                .maintenance
-                .weekly
-                .unwrap_or_else(|| "Mon 06:00-06:15".into()),
-            planned: raw.maintenance.planned.unwrap_or_default(),
-        };
-        if let Err(e) = crate::schedule::Windows::from_config(&maintenance) {
-            let field = match e {
-                crate::schedule::ScheduleError::Weekly(_) => "maintenance.weekly",
-                _ => "maintenance.planned",
-            };
-            return Err(invalid(field, e.to_string()));
-        }
+        let weekly = raw
+            .maintenance
+            .weekly
+            .unwrap_or_else(|| DEFAULT_WEEKLY_WINDOW.into());
+        let maintenance = Windows::parse(&weekly, &raw.maintenance.planned.unwrap_or_default())
+            .map_err(|e| {
+                let field = match e {
+                    ScheduleError::Weekly(_) => "maintenance.weekly",
+                    _ => "maintenance.planned",
+                };
+                invalid(field, e.to_string())
+            })?;
         Ok(Config {
             soap_listen: addr("soap.listen", raw.soap.listen, "127.0.0.1:8443")?,
             admin_listen: addr("admin.listen", raw.admin.listen, "127.0.0.1:9443")?,
@@ -481,7 +456,10 @@ mod tests {
             c.register,
             Path::new("/etc/folkreg/deploy/register.dev.toml")
         );
-        assert_eq!(c.maintenance.weekly, "Mon 06:00-06:15");
+        assert_eq!(
+            c.maintenance,
+            Windows::parse(DEFAULT_WEEKLY_WINDOW, &[]).expect("default window")
+        );
     }
 
     #[test]

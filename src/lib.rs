@@ -45,6 +45,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod avisering;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod expiry;

@@ -140,10 +140,10 @@ enum RegisterAction {
         #[command(flatten)]
         cert: CertArg,
         /// The permission starts here (RFC 3339 with offset, or YYYY-MM-DD meaning 00:00 UTC).
-        #[arg(long, value_name = "TIME", value_parser = register::parse_time)]
+        #[arg(long, value_name = "TIME", value_parser = parse_instant)]
         not_before: Option<DateTime<Utc>>,
         /// The permission ends here (exclusive; same forms as --not-before).
-        #[arg(long, value_name = "TIME", value_parser = register::parse_time)]
+        #[arg(long, value_name = "TIME", value_parser = parse_instant)]
         not_after: Option<DateTime<Utc>>,
         /// Free text for operators.
         #[arg(long, value_name = "TEXT")]
@@ -233,15 +233,7 @@ fn parse_org(s: &str) -> Result<folkreg::register::OrgNr, String> {
 }
 
 fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M") {
-        return Ok(folkreg::schedule::stockholm(t));
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(|d| folkreg::schedule::stockholm(d.and_time(chrono::NaiveTime::MIN)))
-        .map_err(|_| format!("`{s}` is not RFC 3339 or a local `YYYY-MM-DD [HH:MM]`"))
+    folkreg::clock::parse_instant(s).map_err(|e| e.to_string())
 }
 
 /// The maintenance state now and the next windows, in Swedish local time.
@@ -305,7 +297,7 @@ fn print_status(config: &Config) -> Result<(), Failure> {
             "store size: {size} bytes on disk; {directory} bytes of segment directories in memory"
         );
     }
-    let daily = folkreg::schedule::Daily::parse(&config.load.daily_at).map_err(usage)?;
+    let daily = config.load.daily_at;
     let now = Utc::now();
     wln!(
         out,
@@ -387,7 +379,7 @@ fn local(t: DateTime<Utc>) -> String {
 }
 
 fn print_windows(out: &mut String, config: &Config, now: DateTime<Utc>) -> Result<(), Failure> {
-    let windows = folkreg::schedule::Windows::from_config(&config.maintenance).map_err(usage)?;
+    let windows = &config.maintenance;
     match windows.open_at(now) {
         Some(w) => wln!(
             out,

@@ -1,4 +1,4 @@
-//! Time rules, on an injectable clock: the maintenance windows (the weekly one and planned
+//! Time rules, on an injectable clock ([`crate::clock`]): the maintenance windows (the weekly one and planned
 //! outages, DOMAIN.md §6) and the daily load time. THE one place that decides whether the
 //! service is closed now — the SOAP listener, `/healthz`, the metrics and `folkreg status`
 //! all ask [`Windows`].
@@ -6,64 +6,10 @@
 //! All rules are in Swedish local time (Europe/Stockholm: CET in winter, CEST in summer);
 //! instants are UTC everywhere else.
 
-use std::sync::{Arc, Mutex};
-
-use chrono::{
-    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Europe::Stockholm;
 
-use crate::config::{MaintenanceConfig, PlannedOutage};
-
-/// Where "now" comes from. Tests set it; the service reads the system clock.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current instant.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that stands still until set: for tests.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl ManualClock {
-    /// A clock showing `at`.
-    pub fn new(at: DateTime<Utc>) -> ManualClock {
-        ManualClock(Arc::new(Mutex::new(at)))
-    }
-
-    /// Sets the time.
-    pub fn set(&self, at: DateTime<Utc>) {
-        if let Ok(mut t) = self.0.lock() {
-            *t = at;
-        }
-    }
-
-    /// Moves the time on.
-    pub fn advance(&self, by: Duration) {
-        if let Ok(mut t) = self.0.lock() {
-            *t += by;
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-            .lock()
-            .map(|t| *t)
-            .unwrap_or_else(|p| *p.into_inner())
-    }
-}
+use crate::clock::{parse_instant, stockholm};
 
 /// A schedule setting that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,8 +17,8 @@ pub enum ScheduleError {
     /// The weekly window is not `Ddd HH:MM-HH:MM`.
     #[error("`{0}` is not a weekly window like `Mon 06:00-06:15`")]
     Weekly(String),
-    /// A planned outage's time is not `YYYY-MM-DD HH:MM` (local) or RFC 3339.
-    #[error("`{0}` is not a local time `YYYY-MM-DD HH:MM` or an RFC 3339 time")]
+    /// A planned outage's time is not `YYYY-MM-DD [HH:MM]` (local) or RFC 3339.
+    #[error("`{0}` is not a local time `YYYY-MM-DD [HH:MM]` or an RFC 3339 time")]
     Time(String),
     /// A window that ends before it starts.
     #[error("the window {from} – {to} ends before it starts")]
@@ -128,22 +74,21 @@ pub struct Window {
 /// The text of the weekly window's fault.
 pub const WEEKLY_REASON: &str = "veckounderhåll / weekly maintenance";
 
-/// A local wall-clock time in Stockholm as an instant. In the hour that repeats in autumn the
-/// first occurrence; in the hour skipped in spring the time just after the gap.
-pub fn stockholm(local: NaiveDateTime) -> DateTime<Utc> {
-    match Stockholm.from_local_datetime(&local).earliest() {
-        Some(t) => t.with_timezone(&Utc),
-        None => stockholm(local + Duration::hours(1)),
-    }
+fn parse_time(s: &str) -> Result<DateTime<Utc>, ScheduleError> {
+    parse_instant(s).map_err(|_| ScheduleError::Time(s.to_owned()))
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, ScheduleError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M")
-        .map(stockholm)
-        .map_err(|_| ScheduleError::Time(s.to_owned()))
+/// One planned outage as the configuration writes it (`[[maintenance.planned]]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedOutage {
+    /// Start: Swedish local time `YYYY-MM-DD HH:MM`, a date, or RFC 3339 ([`parse_instant`]).
+    pub from: String,
+    /// End, same forms.
+    pub to: String,
+    /// Why (shown in the fault text and in status).
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// The maintenance windows.
@@ -154,11 +99,11 @@ pub struct Windows {
 }
 
 impl Windows {
-    /// From the configuration; the first unusable setting is the error.
-    pub fn from_config(c: &MaintenanceConfig) -> Result<Windows, ScheduleError> {
-        let weekly = Weekly::parse(&c.weekly)?;
-        let planned = c
-            .planned
+    /// The weekly window (`Mon 06:00-06:15`) and the planned outages; the first unusable
+    /// setting is the error.
+    pub fn parse(weekly: &str, planned: &[PlannedOutage]) -> Result<Windows, ScheduleError> {
+        let weekly = Weekly::parse(weekly)?;
+        let planned = planned
             .iter()
             .map(|p: &PlannedOutage| {
                 let (from, to) = (parse_time(&p.from)?, parse_time(&p.to)?);
@@ -251,6 +196,12 @@ pub fn retry_after(now: DateTime<Utc>, end: DateTime<Utc>) -> u64 {
 /// The daily local time of the load job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Daily(pub NaiveTime);
+
+impl std::fmt::Display for Daily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
 
 impl Daily {
     /// Parses `HH:MM`.

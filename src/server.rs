@@ -17,7 +17,8 @@ use crate::config::Config;
 use crate::load::job::Job;
 use crate::metrics::Metrics;
 use crate::register::{Organisation, Register};
-use crate::schedule::{Clock, SystemClock, Windows};
+use crate::clock::{Clock, SystemClock};
+use crate::schedule::Windows;
 use crate::soap::Fault;
 use crate::store::Store;
 use crate::tls::{PeerIdentity, TlsState};
@@ -116,8 +117,7 @@ impl AppState {
             return Ok(None);
         };
         let now = Config::from_file(path).map_err(|e| format!("config: {e}"))?;
-        let windows = Windows::from_config(&now.maintenance)
-            .map_err(|e| format!("config: {}: [maintenance]: {e}", path.display()))?;
+        let windows = now.maintenance.clone();
         let others_changed = Config {
             maintenance: self.config.maintenance.clone(),
             ..now
@@ -252,8 +252,7 @@ pub fn build_state_with(
     config: Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<AppState>, ServeError> {
-    let windows = Windows::from_config(&config.maintenance)
-        .map_err(|e| ServeError::Schedule(e.to_string()))?;
+    let windows = config.maintenance.clone();
     let store_dir = config.store_dir();
     std::fs::create_dir_all(&store_dir)?;
     let store =
@@ -435,9 +434,9 @@ async fn daily_loads(state: Arc<AppState>) {
             next = state.loads.next_run(state.clock.now());
             tracing::info!(next = %next.with_timezone(&chrono_tz::Europe::Stockholm), "load job scheduled");
         }
-        // Wake at least every minute: the clock may jump (suspend, NTP step, faketime).
-        let wait = (next - now).to_std().unwrap_or_default();
-        tokio::time::sleep(wait.min(std::time::Duration::from_secs(60))).await;
+        // The clock decides how long: the system clock wakes at least every minute (the
+        // wall clock may jump), a test's clock when the test moves it.
+        state.clock.sleep_until(next).await;
     }
 }
 

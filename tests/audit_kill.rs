@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use folkreg::audit::{search_summary, AuditEntry, AuditLog, AuditOptions, AuditQuery};
-use folkreg::schedule::SystemClock;
+use folkreg::clock::SystemClock;
 
 /// Tells the re-executed binary to act as the child, and where its audit directory is.
 const CHILD_ENV: &str = "FOLKREG_AUDIT_KILL_DIR";

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::*;
-use folkreg::schedule::ManualClock;
+use folkreg::clock::ManualClock;
 
 const PP: &str = "/na/na_epersondata/V2/personpostXML";
 const NS: &str = "/na/na_epersondata/V2/namnsokningXML";

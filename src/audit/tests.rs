@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::*;
 use crate::pnr::Pnr;
 use crate::register::OrgNr;
-use crate::schedule::{Clock, ManualClock, SystemClock};
+use crate::clock::{Clock, ManualClock, SystemClock};
 
 fn pnr(serial: u16) -> Pnr {
     let born = NaiveDate::from_ymd_opt(1980, 5, 17).expect("date");

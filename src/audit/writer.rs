@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{file_date, file_name, parse_file_name, AuditEntry, AuditError, Name};
-use crate::schedule::Clock;
+use crate::clock::Clock;
 
 /// Default size at which a file is closed and the next number begun: small enough to copy,
 /// grep and archive one at a time, large enough that a busy day makes a handful of files.
@@ -87,7 +87,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Creates the directory if needed, opens today's file and starts the writer thread.
     /// `clock` stamps the lines and dates the files (in service:
-    /// [`crate::schedule::SystemClock`]).
+    /// [`crate::clock::SystemClock`]).
     ///
     /// Blocking file I/O: call it at startup (or inside `spawn_blocking`).
     pub fn open(options: AuditOptions, clock: Arc<dyn Clock>) -> Result<AuditLog, AuditError> {

@@ -516,8 +516,7 @@ pub struct Job {
 impl Job {
     /// The job of this configuration, with the state its last run left.
     pub fn new(config: &Config) -> Result<Job, JobError> {
-        let daily = Daily::parse(&config.load.daily_at)
-            .map_err(|e| JobError::State(PathBuf::from("[load] daily_at"), e.to_string()))?;
+        let daily = config.load.daily_at;
         Ok(Job {
             data_dir: config.data_dir.clone(),
             inbox: config.load.inbox.clone(),

@@ -85,13 +85,6 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Parses RFC 3339 with an offset (`Z` or `+01:00`) into UTC.
-pub(super) fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| e.to_string())
-}
-
 /// Checks the whole text; all organisations, or every problem found.
 pub(super) fn check(text: &str, path: &Path) -> Result<Vec<Organisation>, RegisterError> {
     let raw: RawRegister = toml::from_str(text).map_err(|e| RegisterError::Parse {
@@ -421,16 +414,10 @@ fn timestamp(
             return None;
         }
     };
-    match parse_timestamp(&text) {
+    match crate::clock::parse_instant(&text) {
         Ok(t) => Some(t),
         Err(e) => {
-            problems.add(
-                v.span(),
-                &field,
-                format!(
-                    "`{text}` is not an RFC 3339 timestamp with offset (2026-01-01T00:00:00Z): {e}"
-                ),
-            );
+            problems.add(v.span(), &field, e.to_string());
             None
         }
     }

@@ -386,16 +386,6 @@ pub enum RegisterError {
     /// A fingerprint argument that is not 32 bytes of hex.
     #[error("`{0}` is not a SHA-256 fingerprint (64 hex digits, colons allowed)")]
     BadFingerprint(String),
-    /// A timestamp argument that is not RFC 3339 with an offset.
-    #[error(
-        "`{value}` is not an RFC 3339 timestamp with offset (2026-01-01T00:00:00Z): {message}"
-    )]
-    BadTime {
-        /// The input.
-        value: String,
-        /// Why.
-        message: String,
-    },
     /// An organisation number argument that does not parse.
     #[error("`{value}`: {source}")]
     BadOrgNr {
@@ -474,19 +464,6 @@ pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], RegisterError> {
         Ok(()) => Ok(out),
         Err(_) => Err(RegisterError::BadFingerprint(s.to_owned())),
     }
-}
-
-/// Parses a timestamp given by a person: RFC 3339 with an offset, or a date `YYYY-MM-DD`
-/// meaning midnight UTC.
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, RegisterError> {
-    let s = s.trim();
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    check::parse_timestamp(s).map_err(|message| RegisterError::BadTime {
-        value: s.to_owned(),
-        message,
-    })
 }
 
 /// The register: organisations by number and their certificates by fingerprint.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::clock::{Clock, ManualClock};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -7,18 +8,15 @@ fn utc(s: &str) -> DateTime<Utc> {
 }
 
 fn windows(planned: &[(&str, &str, &str)]) -> Windows {
-    Windows::from_config(&MaintenanceConfig {
-        weekly: "Mon 06:00-06:15".into(),
-        planned: planned
-            .iter()
-            .map(|(f, t, r)| PlannedOutage {
-                from: (*f).into(),
-                to: (*t).into(),
-                reason: (*r).into(),
-            })
-            .collect(),
-    })
-    .expect("valid")
+    let planned: Vec<PlannedOutage> = planned
+        .iter()
+        .map(|(f, t, r)| PlannedOutage {
+            from: (*f).into(),
+            to: (*t).into(),
+            reason: (*r).into(),
+        })
+        .collect();
+    Windows::parse("Mon 06:00-06:15", &planned).expect("valid")
 }
 
 /// (instant, open?, Retry-After if open)
@@ -157,23 +155,23 @@ fn bad_settings_are_refused_with_what_was_written() {
     ] {
         assert!(Weekly::parse(bad).is_err(), "{bad:?}");
     }
-    let err = Windows::from_config(&MaintenanceConfig {
-        weekly: "Mon 06:00-06:15".into(),
-        planned: vec![PlannedOutage {
+    let err = Windows::parse(
+        "Mon 06:00-06:15",
+        &[PlannedOutage {
             from: "2026-12-05 18:00".into(),
             to: "2026-12-05 07:00".into(),
             reason: String::new(),
         }],
-    });
+    );
     assert!(matches!(err, Err(ScheduleError::Backwards { .. })));
-    let err = Windows::from_config(&MaintenanceConfig {
-        weekly: "Mon 06:00-06:15".into(),
-        planned: vec![PlannedOutage {
+    let err = Windows::parse(
+        "Mon 06:00-06:15",
+        &[PlannedOutage {
             from: "5 december".into(),
             to: "2026-12-05 07:00".into(),
             reason: String::new(),
         }],
-    });
+    );
     assert_eq!(err, Err(ScheduleError::Time("5 december".into())));
 }
 

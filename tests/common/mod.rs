@@ -85,17 +85,17 @@ impl TestServer {
 
     /// Starts a server after letting `prepare` change the config.
     pub async fn start_with(prepare: impl FnOnce(&mut folkreg::config::Config)) -> TestServer {
-        Self::start_full(prepare, Arc::new(folkreg::schedule::SystemClock)).await
+        Self::start_full(prepare, Arc::new(folkreg::clock::SystemClock)).await
     }
 
     /// Starts a server whose clock the test sets.
-    pub async fn start_at(clock: Arc<dyn folkreg::schedule::Clock>) -> TestServer {
+    pub async fn start_at(clock: Arc<dyn folkreg::clock::Clock>) -> TestServer {
         Self::start_full(|_| {}, clock).await
     }
 
     async fn start_full(
         prepare: impl FnOnce(&mut folkreg::config::Config),
-        clock: Arc<dyn folkreg::schedule::Clock>,
+        clock: Arc<dyn folkreg::clock::Clock>,
     ) -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let toml = format!(
