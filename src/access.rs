@@ -14,10 +14,121 @@
 //! `sekretess` more of a protected person than [`PROTECTED_MINIMAL`].
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
 
 use crate::model::{Folkbokforingspost, Identitetstyp};
 use crate::pnr::PnrKind;
-use crate::register::{Category, Organisation, Switch};
+
+/// A category or switch name that does not exist (register file, command line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{name}`")]
+pub struct UnknownName {
+    /// "category" or "switch".
+    pub what: &'static str,
+    /// The name given.
+    pub name: String,
+}
+
+/// An access category (behörighet, DOMAIN.md §3). The categories are separate: none
+/// includes another. `grund` is implied for every organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Category {
+    /// Identity, name, folkbokföring, addresses, avregistrering, protection markings.
+    Grund,
+    /// Make/maka/partner, vårdnadshavare, föräldrar, barn, civilstånd.
+    Relationer,
+    /// Medborgarskap with dates.
+    Medborgarskap,
+    /// Födelsehemort, inkomst, fastighetsinnehav.
+    Taxering,
+    /// The protected person's terms (DOMAIN.md §4).
+    Sekretess,
+}
+
+impl Category {
+    /// Every category, in the register's order.
+    pub const ALL: [Category; 5] = [
+        Category::Grund,
+        Category::Relationer,
+        Category::Medborgarskap,
+        Category::Taxering,
+        Category::Sekretess,
+    ];
+
+    /// The name used in the register file and in `certs-dev/index.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Grund => "grund",
+            Category::Relationer => "relationer",
+            Category::Medborgarskap => "medborgarskap",
+            Category::Taxering => "taxering",
+            Category::Sekretess => "sekretess",
+        }
+    }
+
+    /// The category with this register name.
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// An organisation-level switch (DOMAIN.md §1 and §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Switch {
+    /// Samordningsnummer are delivered (Navet 8.3).
+    Samordningsnummer,
+    /// Tilldelade personnummer are delivered (Navet 8.2).
+    TilldelatPersonnummer,
+    /// Uppehållsrätt and nordiskt personnummer are delivered (Navet 8.24–8.25).
+    SarskildaUppgifter,
+}
+
+impl Switch {
+    /// Every switch, in the register's order.
+    pub const ALL: [Switch; 3] = [
+        Switch::Samordningsnummer,
+        Switch::TilldelatPersonnummer,
+        Switch::SarskildaUppgifter,
+    ];
+
+    /// The name used in the register file and in `certs-dev/index.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Switch::Samordningsnummer => "samordningsnummer",
+            Switch::TilldelatPersonnummer => "tilldelat_personnummer",
+            Switch::SarskildaUppgifter => "sarskilda_uppgifter",
+        }
+    }
+
+    /// The switch with this register name.
+    pub fn parse(s: &str) -> Option<Switch> {
+        Switch::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+macro_rules! name_traits {
+    ($t:ty, $what:literal) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                <$t>::parse(s).ok_or_else(|| UnknownName {
+                    what: $what,
+                    name: s.to_owned(),
+                })
+            }
+        }
+    };
+}
+name_traits!(Category, "category");
+name_traits!(Switch, "switch");
 
 /// One term of a served record: the unit the access rules grant or withhold. Each is one
 /// element (or element group) of `Folkbokforingspost` in `wsdl/epersondata.xsd`.
@@ -282,7 +393,8 @@ impl Access {
         Access::from_sets(&categories, &switches)
     }
 
-    fn from_sets(categories: &BTreeSet<Category>, switches: &BTreeSet<Switch>) -> Access {
+    /// The access these categories and switches give.
+    pub fn from_sets(categories: &BTreeSet<Category>, switches: &BTreeSet<Switch>) -> Access {
         let mut mask = TermMask::NONE;
         for (term, grant) in TERM_TABLE {
             let granted = match grant {
@@ -300,11 +412,6 @@ impl Access {
             samordningsnummer: switches.contains(&Switch::Samordningsnummer),
             tilldelat_personnummer: switches.contains(&Switch::TilldelatPersonnummer),
         }
-    }
-
-    /// The access of an organisation in the register.
-    pub fn of(org: &Organisation) -> Access {
-        Access::from_sets(&org.categories, &org.switches)
     }
 
     /// Access for a caller with every category and switch (tools and tests).

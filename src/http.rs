@@ -19,7 +19,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::access::Access;
 use crate::audit::{self, AuditEntry};
 use crate::avisering::urval::UrvalTyp;
 use crate::avisering::OrderRef;
@@ -432,7 +431,7 @@ fn lookup(
     trail: &mut Trail,
     id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
-    let access = Access::of(org);
+    let access = org.access();
     let snapshot = state.store.snapshot();
     let (result, kind) = match request {
         Request::Personpost { person_id, .. } => (

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use folkreg::config::Config;
-use folkreg::register::{self, Category, CertSource, OrgNr, Register, RegisterError, Switch};
+use folkreg::access::{Category, Switch};
+use folkreg::register::{self, CertSource, OrgNr, Register, RegisterError};
 use folkreg::store::Store;
 
 #[derive(Parser)]

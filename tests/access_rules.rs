@@ -16,7 +16,7 @@ use folkreg::access::{Access, Grant, Term, TERM_TABLE};
 use folkreg::delivery::{DeliveryHeader, DeliveryRecord, DeliveryTyp, GroupSet, Posttyp};
 use folkreg::model::{AvregistreringsorsakKod, Folkbokforingspost, Identitetstyp};
 use folkreg::pnr::{Pnr, PnrKind};
-use folkreg::register::{Category, Switch};
+use folkreg::access::{Category, Switch};
 use folkreg::soap::response::{answer, Answer};
 use folkreg::store::Store;
 

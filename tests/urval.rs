@@ -314,7 +314,7 @@ async fn lulea_example_2_is_drawn_at_the_nightly_run() {
     let order = org.urval.iter().find(|u| u.id == LULEA).expect("order");
     let again = folkreg::avisering::urval::select(
         order,
-        &folkreg::access::Access::of(org),
+        &org.access(),
         &store.snapshot(),
         year,
         seed,

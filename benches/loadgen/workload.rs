@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use folkreg::register::{Category, Switch};
+use folkreg::access::{Category, Switch};
 use rand::Rng;
 use serde::Deserialize;
 

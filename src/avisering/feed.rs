@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Access, Term, TermMask};
+use crate::access::{Term, TermMask};
 use crate::delivery::xml::{write_post, write_svensk_adress, PostStyle};
 use crate::register::{Organisation, Register};
 use crate::store::journal::Change;
@@ -586,7 +586,7 @@ impl Feed {
         seq: u64,
         now: DateTime<Utc>,
     ) -> Result<Produced, StoreError> {
-        let access = Access::of(org);
+        let access = org.access();
         let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
         let mut all: Vec<Notice> = Vec::new();
         for (change, diff) in changes {
@@ -852,7 +852,7 @@ impl Feed {
             infil,
             now,
         } = run;
-        let access = Access::of(org);
+        let access = org.access();
         let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
         let seed = match order.urval {
             Urval::Slump {

@@ -29,12 +29,12 @@
 //! ```
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::access::{Access, Category, Switch};
 
 mod check;
 pub mod edit;
@@ -42,106 +42,6 @@ mod orgnr;
 
 pub use edit::{add_cert, add_org, remove_cert, revoke_cert, CertSource};
 pub use orgnr::{OrgNr, OrgNrError};
-
-/// An access category (behörighet, DOMAIN.md §3). The categories are separate: none
-/// includes another. `grund` is implied for every organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Category {
-    /// Identity, name, folkbokföring, addresses, avregistrering, protection markings.
-    Grund,
-    /// Make/maka/partner, vårdnadshavare, föräldrar, barn, civilstånd.
-    Relationer,
-    /// Medborgarskap with dates.
-    Medborgarskap,
-    /// Födelsehemort, inkomst, fastighetsinnehav.
-    Taxering,
-    /// The protected person's terms (DOMAIN.md §4).
-    Sekretess,
-}
-
-impl Category {
-    /// Every category, in the register's order.
-    pub const ALL: [Category; 5] = [
-        Category::Grund,
-        Category::Relationer,
-        Category::Medborgarskap,
-        Category::Taxering,
-        Category::Sekretess,
-    ];
-
-    /// The name used in the register file and in `certs-dev/index.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Grund => "grund",
-            Category::Relationer => "relationer",
-            Category::Medborgarskap => "medborgarskap",
-            Category::Taxering => "taxering",
-            Category::Sekretess => "sekretess",
-        }
-    }
-
-    /// The category with this register name.
-    pub fn parse(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-/// An organisation-level switch (DOMAIN.md §1 and §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Switch {
-    /// Samordningsnummer are delivered (Navet 8.3).
-    Samordningsnummer,
-    /// Tilldelade personnummer are delivered (Navet 8.2).
-    TilldelatPersonnummer,
-    /// Uppehållsrätt and nordiskt personnummer are delivered (Navet 8.24–8.25).
-    SarskildaUppgifter,
-}
-
-impl Switch {
-    /// Every switch, in the register's order.
-    pub const ALL: [Switch; 3] = [
-        Switch::Samordningsnummer,
-        Switch::TilldelatPersonnummer,
-        Switch::SarskildaUppgifter,
-    ];
-
-    /// The name used in the register file and in `certs-dev/index.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Switch::Samordningsnummer => "samordningsnummer",
-            Switch::TilldelatPersonnummer => "tilldelat_personnummer",
-            Switch::SarskildaUppgifter => "sarskilda_uppgifter",
-        }
-    }
-
-    /// The switch with this register name.
-    pub fn parse(s: &str) -> Option<Switch> {
-        Switch::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-macro_rules! name_traits {
-    ($t:ty, $what:literal) => {
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $t {
-            type Err = RegisterError;
-
-            fn from_str(s: &str) -> Result<Self, RegisterError> {
-                <$t>::parse(s).ok_or_else(|| RegisterError::UnknownName {
-                    what: $what,
-                    name: s.to_owned(),
-                })
-            }
-        }
-    };
-}
-name_traits!(Category, "category");
-name_traits!(Switch, "switch");
 
 /// One organisation as the register lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +65,11 @@ pub struct Organisation {
 }
 
 impl Organisation {
+    /// What it may see: its categories and switches as the access rules apply them.
+    pub fn access(&self) -> Access {
+        Access::from_sets(&self.categories, &self.switches)
+    }
+
     /// Whether it has this category.
     pub fn has_category(&self, c: Category) -> bool {
         self.categories.contains(&c)
@@ -395,13 +300,8 @@ pub enum RegisterError {
         source: OrgNrError,
     },
     /// An unknown category or switch name (command-line input).
-    #[error("unknown {what} `{name}`")]
-    UnknownName {
-        /// "category" or "switch".
-        what: &'static str,
-        /// The name given.
-        name: String,
-    },
+    #[error(transparent)]
+    UnknownName(#[from] crate::access::UnknownName),
 }
 
 impl RegisterError {

@@ -460,7 +460,7 @@ fn fingerprint_and_time_arguments() {
     );
     assert!(matches!(
         "allt".parse::<Category>(),
-        Err(RegisterError::UnknownName {
+        Err(crate::access::UnknownName {
             what: "category",
             ..
         })

@@ -1,3 +1,4 @@
+use crate::access::Access;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -205,7 +206,7 @@ fn follow(
     let f = fixture(deltas, seed);
     let kommun = busiest_kommun(&f.store);
     let reg = register(&kommun, categories, functions);
-    let access = Access::of(&reg.organisations()[0]);
+    let access = reg.organisations()[0].access();
     let feed = Feed::open(&f.store).expect("feed");
     assert!(feed
         .produce(&f.store, &reg, at(2), KEEP)

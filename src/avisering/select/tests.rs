@@ -1,7 +1,7 @@
 use super::*;
 use crate::avisering::order::{Kategori, Periodicitet, Population, Sokbegrepp};
 use crate::model::tests::sample;
-use crate::register::Category;
+use crate::access::Category;
 
 const YEAR: i32 = 2026;
 
@@ -354,7 +354,7 @@ fn numbers_the_organisation_may_not_see_are_never_delivered() {
     assert!(n.is_empty());
     let with = Access::new(
         [Category::Grund],
-        [crate::register::Switch::Samordningsnummer],
+        [crate::access::Switch::Samordningsnummer],
     );
     assert_eq!(
         notices(

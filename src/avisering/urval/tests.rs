@@ -248,7 +248,7 @@ fn an_urval_selects_everyone_matching_now_sorted_by_its_keys() {
         "[[organisation.urval]]\nid = \"U1\"\nsortering = [\"postnummer\", \"efternamn\"]\n\
          kategorier = [\"folkbokforda\", \"avlidna\"]\nsok = {{ kommun = [\"{kommun}\"] }}\n"
     ));
-    let access = Access::of(org(&r));
+    let access = org(&r).access();
     let s = select(&o, &access, &f.store.snapshot(), 2026, 1, &[]).expect("select");
     // Exactly the matching persons of the categories the organisation may see.
     let mut want: Vec<Pnr> = everyone(&f.store)
@@ -316,7 +316,7 @@ fn intervals_select_a_range_as_of_the_run() {
     let (r, o) = only(
         "[[organisation.urval]]\nid = \"U1\"\nsok = { alder = [\"20-29\"], fodelsetid = [\"1990-1999\"], postnummer = [\"1-4\"] }\n",
     );
-    let access = Access::of(org(&r));
+    let access = org(&r).access();
     let got = pnrs(&select(&o, &access, &f.store.snapshot(), 2026, 1, &[]).expect("select"));
     let want: Vec<Pnr> = everyone(&f.store)
         .into_iter()
@@ -348,7 +348,7 @@ fn intervals_select_a_range_as_of_the_run() {
     let (r, none) = only("[[organisation.urval]]\nid = \"U1\"\nsok = { lan = [\"00\"] }\n");
     let s = select(
         &none,
-        &Access::of(org(&r)),
+        &org(&r).access(),
         &f.store.snapshot(),
         2026,
         1,
@@ -364,7 +364,7 @@ fn protected_persons_follow_the_orders_choice() {
     let kommun = busiest_kommun(&f.store);
     let sok = format!("sok = {{ kommun = [\"{kommun}\"] }}\n");
     let (r, with) = only(&format!("[[organisation.urval]]\nid = \"U1\"\n{sok}"));
-    let access = Access::of(org(&r));
+    let access = org(&r).access();
     let all = select(&with, &access, &f.store.snapshot(), 2026, 1, &[]).expect("select");
     let snap = f.store.snapshot();
     let protected: Vec<Pnr> = all
@@ -384,7 +384,7 @@ fn protected_persons_follow_the_orders_choice() {
     let left = pnrs(
         &select(
             &without,
-            &Access::of(org(&r2)),
+            &org(&r2).access(),
             &f.store.snapshot(),
             2026,
             1,
@@ -398,7 +398,7 @@ fn protected_persons_follow_the_orders_choice() {
     let (r3, fewer) = only(&format!(
         "[[organisation.urval]]\nid = \"U1\"\nskyddade_termer = [\"namn\"]\n{sok}"
     ));
-    let access3 = Access::of(org(&r3));
+    let access3 = org(&r3).access();
     let snap = f.store.snapshot();
     for p in &protected {
         let post = snap.get(p).expect("get").expect("rec");
@@ -448,7 +448,7 @@ fn undergroups_are_drawn_reproducibly_without_replacement() {
         "[[organisation.urval]]\nid = \"U2\"\nsok = {{ kommun = [\"{kommun}\"] }}\n\
          undergrupper = [{{ antal = 5, kon = \"M\" }}, {{ antal = 5, kon = \"K\" }}, {{ antal = 4 }}, {{ antal = 100000 }}]\n"
     ));
-    let access = Access::of(org(&r));
+    let access = org(&r).access();
     let snap = f.store.snapshot();
     let a = select(&o, &access, &snap, 2026, 42, &[]).expect("select");
     let b = select(&o, &access, &snap, 2026, 42, &[]).expect("select");
@@ -495,7 +495,7 @@ fn undergroups_are_drawn_reproducibly_without_replacement() {
 fn an_infil_selects_its_numbers_and_counts_the_rest() {
     let f = fixture();
     let (r, o) = only("[[organisation.urval]]\nid = \"U3\"\ninfil = \"svar_direkt\"\nsortering = [\"efternamn\"]\n");
-    let access = Access::of(org(&r));
+    let access = org(&r).access();
     let people = everyone(&f.store);
     let samordning = people
         .iter()
@@ -570,7 +570,7 @@ fn the_nightly_run_delivers_each_order_when_due() {
     );
     // U1's delivery is exactly its selection, rendered, in order.
     let o = &org(&r).urval[0];
-    let access = Access::of(org(&r));
+    let access = org(&r).access();
     let (h, records) = delivery(&f, "U1", 1);
     let snap = f.store.snapshot();
     let s = select(o, &access, &snap, 2026, 0, &[]).expect("select");

@@ -3,7 +3,7 @@
 //! README are all written from this one table.
 
 use super::Expect;
-use crate::register::{Category, Switch};
+use crate::access::{Category, Switch};
 
 /// How the certificate names its organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 
 use super::cases::{IdForm, Listing, CLIENTS, EXEMPEL, LUND, NORRBY};
 use super::{chrono_of, orgnr_of, ymd, Clock, Expect, Index, IndexEntry, Kind, Pki};
-use crate::register::{rfc3339, Category, Switch};
+use crate::access::{Category, Switch};
+use crate::register::rfc3339;
 
 pub(super) const INDEX_HEADER: &str =
     "# The development PKI, one [[cert]] per certificate file (CONTRACT.md, \"Files\").\n\
