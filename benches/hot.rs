@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion};
+use folkreg::access::Category;
 use folkreg::access::{Access, View};
 use folkreg::model::Folkbokforingspost;
-use folkreg::access::Category;
 use folkreg::search::{parse_patterns, SearchQuery};
 use folkreg::soap::request::{self, Request};
 use folkreg::soap::response::{self, Answer};

@@ -112,7 +112,9 @@ pub fn stockholm(local: NaiveDateTime) -> DateTime<Utc> {
 
 /// An instant a person wrote that is none of the accepted forms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not RFC 3339 (2026-01-01T00:00:00Z) or a Swedish local time `YYYY-MM-DD [HH:MM]`")]
+#[error(
+    "`{0}` is not RFC 3339 (2026-01-01T00:00:00Z) or a Swedish local time `YYYY-MM-DD [HH:MM]`"
+)]
 pub struct TimeError(pub String);
 
 /// The one parser of instants written by people (config, register, command line), with one

@@ -324,7 +324,8 @@ impl Config {
             ));
         }
         let daily_at = raw.load.daily_at.unwrap_or_else(|| "05:30".into());
-        let daily_at = Daily::parse(&daily_at).map_err(|e| invalid("load.daily_at", e.to_string()))?;
+        let daily_at =
+            Daily::parse(&daily_at).map_err(|e| invalid("load.daily_at", e.to_string()))?;
         let max_hits = raw.soap.max_hits.unwrap_or(DEFAULT_MAX_HITS);
         if max_hits == 0 || max_hits > 10_000 {
             return Err(invalid(

@@ -607,7 +607,7 @@ async fn lamna_infil(
     id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
     use crate::avisering::feed::Staged;
-    use crate::avisering::urval::Infilrutin;
+    use crate::register::urval_orders::Infilrutin;
     let order = delivery_order(org, order_id)?;
     if !order.takes_infil() {
         return Err(Fault::BadRequest(format!(

@@ -10,8 +10,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
-use folkreg::config::Config;
 use folkreg::access::{Category, Switch};
+use folkreg::config::Config;
 use folkreg::register::{self, CertSource, OrgNr, Register, RegisterError};
 use folkreg::store::Store;
 

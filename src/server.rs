@@ -13,11 +13,11 @@ use tokio::sync::watch;
 
 use crate::audit::{AuditLog, AuditOptions};
 use crate::avisering::feed::Feed;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::load::job::Job;
 use crate::metrics::Metrics;
 use crate::register::{Organisation, Register};
-use crate::clock::{Clock, SystemClock};
 use crate::schedule::Windows;
 use crate::soap::Fault;
 use crate::store::Store;

@@ -312,15 +312,9 @@ async fn lulea_example_2_is_drawn_at_the_nightly_run() {
         .find(|o| o.urval.iter().any(|u| u.id == LULEA))
         .expect("Norrby");
     let order = org.urval.iter().find(|u| u.id == LULEA).expect("order");
-    let again = folkreg::avisering::urval::select(
-        order,
-        &org.access(),
-        &store.snapshot(),
-        year,
-        seed,
-        &[],
-    )
-    .expect("select");
+    let again =
+        folkreg::avisering::urval::select(order, &org.access(), &store.snapshot(), year, seed, &[])
+            .expect("select");
     let again: Vec<String> = again
         .hits
         .iter()

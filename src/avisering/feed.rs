@@ -28,9 +28,10 @@ use crate::register::{Organisation, Register};
 use crate::store::journal::Change;
 use crate::store::{Store, StoreError};
 
-use super::order::{Order, Periodicitet, Population};
 use super::select::{changed_terms, notices_with_diff, Fil, Kind, Notice};
-use super::urval::{self, Infilrutin, Urval, UrvalOrder, UrvalPeriod, UrvalTyp};
+use super::urval::{self, UrvalTyp};
+use crate::register::orders::{Order, Periodicitet, Population};
+use crate::register::urval_orders::{Infilrutin, Urval, UrvalOrder, UrvalPeriod};
 
 /// One writer of cursors at a time in this process (production, infil replacement): each
 /// reads a cursor, changes it and writes it back. (One process owns a store: sled locks it.)
@@ -1016,7 +1017,7 @@ pub fn render(n: &Notice, undergrupp: Option<u16>) -> Vec<u8> {
 pub fn terms_of(termer: &str) -> TermMask {
     termer
         .split_whitespace()
-        .filter_map(super::order::term_by_name)
+        .filter_map(crate::register::orders::term_by_name)
         .fold(TermMask::NONE, |m, t| m.union(TermMask::of(&[t])))
 }
 

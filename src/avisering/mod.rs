@@ -3,11 +3,10 @@
 //! urval order selects, and the deliveries both are fetched as.
 
 pub mod feed;
-pub mod order;
 pub mod select;
 pub mod urval;
 
-use crate::register::Organisation;
+use crate::register::{orders as order, urval_orders, Organisation};
 
 /// One of an organisation's delivery orders: avisering or urval.
 #[derive(Debug, Clone, Copy)]
@@ -15,7 +14,7 @@ pub enum OrderRef<'a> {
     /// An avisering order.
     Avisering(&'a order::Order),
     /// An urval order.
-    Urval(&'a urval::UrvalOrder),
+    Urval(&'a urval_orders::UrvalOrder),
 }
 
 impl<'a> OrderRef<'a> {

@@ -25,7 +25,7 @@ use crate::delivery::xml::{write_post, PostStyle};
 use crate::model::{Folkbokforingspost, SvenskAdress};
 use crate::store::journal::Change;
 
-use super::order::{Order, Posttyp};
+use crate::register::orders::{Order, Posttyp};
 
 /// Which delivery file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

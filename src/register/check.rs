@@ -38,9 +38,9 @@ struct RawOrganisation {
     #[serde(default)]
     certificate: Vec<RawCertificate>,
     #[serde(default)]
-    avisering: Vec<crate::avisering::order::RawOrder>,
+    avisering: Vec<super::orders::RawOrder>,
     #[serde(default)]
-    urval: Vec<crate::avisering::urval::RawUrval>,
+    urval: Vec<super::urval_orders::RawUrval>,
 }
 
 #[derive(Deserialize)]

@@ -38,7 +38,9 @@ use crate::access::{Access, Category, Switch};
 
 mod check;
 pub mod edit;
+pub mod orders;
 mod orgnr;
+pub mod urval_orders;
 
 pub use edit::{add_cert, add_org, remove_cert, revoke_cert, CertSource};
 pub use orgnr::{OrgNr, OrgNrError};
@@ -59,9 +61,9 @@ pub struct Organisation {
     /// The certificates it may call with.
     pub certificates: Vec<CertPermission>,
     /// Its avisering orders (`[[organisation.avisering]]`), each one of its bestallningar.
-    pub avisering: Vec<crate::avisering::order::Order>,
+    pub avisering: Vec<orders::Order>,
     /// Its urval orders (`[[organisation.urval]]`), each one of its bestallningar.
-    pub urval: Vec<crate::avisering::urval::UrvalOrder>,
+    pub urval: Vec<urval_orders::UrvalOrder>,
 }
 
 impl Organisation {

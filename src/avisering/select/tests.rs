@@ -1,7 +1,7 @@
 use super::*;
-use crate::avisering::order::{Kategori, Periodicitet, Population, Sokbegrepp};
-use crate::model::tests::sample;
 use crate::access::Category;
+use crate::model::tests::sample;
+use crate::register::orders::{Kategori, Periodicitet, Population, Sokbegrepp};
 
 const YEAR: i32 = 2026;
 
@@ -15,7 +15,7 @@ fn order(posttyp: Posttyp) -> Order {
     Order {
         id: "AV-1".into(),
         population: Population::Sokbegrepp(Sokbegrepp {
-            kommun: vec![super::super::order::Intervall::value(&kommun)],
+            kommun: vec![crate::register::orders::Intervall::value(&kommun)],
             ..Sokbegrepp::default()
         }),
         kategorier: [Kategori::Folkbokforda].into(),

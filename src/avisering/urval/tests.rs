@@ -4,8 +4,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::*;
 use crate::avisering::feed::{Feed, Header};
-use crate::avisering::order::Intervall;
 use crate::avisering::select::Fil;
+use crate::register::orders::{self as order, Intervall};
+use crate::register::urval_orders::*;
 use crate::register::{Organisation, Register};
 use crate::store::Store;
 
@@ -346,15 +347,7 @@ fn intervals_select_a_range_as_of_the_run() {
     assert!(later.is_empty(), "{later:?}");
     // Nothing matches: an empty selection, not an error.
     let (r, none) = only("[[organisation.urval]]\nid = \"U1\"\nsok = { lan = [\"00\"] }\n");
-    let s = select(
-        &none,
-        &org(&r).access(),
-        &f.store.snapshot(),
-        2026,
-        1,
-        &[],
-    )
-    .expect("select");
+    let s = select(&none, &org(&r).access(), &f.store.snapshot(), 2026, 1, &[]).expect("select");
     assert!(s.hits.is_empty());
 }
 
