@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use folkreg::avisering::feed::Feed;
-use folkreg::pnr::Pnr;
+use folkreg::ids::pnr::Pnr;
 use folkreg::register::Register;
 use folkreg::store::Store;
 

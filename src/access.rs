@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ids::pnr::PnrKind;
 use crate::model::{Folkbokforingspost, Identitetstyp};
-use crate::pnr::PnrKind;
 
 /// A category or switch name that does not exist (register file, command line).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

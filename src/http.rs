@@ -383,17 +383,17 @@ async fn soap_answer(
         )));
     }
     let b = request.bestallning();
-    trail.bestallningsid = b.bestallnings_id.clone();
+    trail.bestallningsid = b.bestallnings_id.to_string();
     if let Request::Personpost { person_id, .. } = &request {
         trail.asked.push(person_id.as_str().to_owned());
     }
-    if b.org_nr != org.orgnr.to_string() {
+    if b.org_nr != org.orgnr {
         return Err(Fault::OrgMismatch);
     }
-    if !org.bestallningar.contains(&b.bestallnings_id) {
+    if !org.allows_bestallning(b.bestallnings_id.as_str()) {
         return Err(Fault::UnknownBestallning);
     }
-    let order_id = b.bestallnings_id.clone();
+    let order_id = b.bestallnings_id.to_string();
     match request {
         Request::HamtaAvisering {
             lopnummer,
@@ -592,7 +592,7 @@ async fn hamta_avisering(
 struct InfilPage {
     sida: u64,
     antal_sidor: u64,
-    personer: Vec<crate::pnr::Pnr>,
+    personer: Vec<crate::ids::pnr::Pnr>,
     svar_direkt: bool,
 }
 

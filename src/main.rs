@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 
 use folkreg::access::{Category, Switch};
 use folkreg::config::Config;
-use folkreg::register::{self, CertSource, OrgNr, Register, RegisterError};
+use folkreg::ids::OrgNr;
+use folkreg::register::{self, CertSource, Register, RegisterError};
 use folkreg::store::Store;
 
 #[derive(Parser)]
@@ -211,10 +212,10 @@ enum AuditCommand {
         dir: Option<PathBuf>,
         /// Lines that asked for or returned this identity number.
         #[arg(long, value_parser = parse_pnr)]
-        pnr: Option<folkreg::pnr::Pnr>,
+        pnr: Option<folkreg::ids::pnr::Pnr>,
         /// Lines of this organisation (10 or 12 digits).
         #[arg(long, value_parser = parse_org)]
-        org: Option<folkreg::register::OrgNr>,
+        org: Option<folkreg::ids::OrgNr>,
         /// From this time (inclusive): RFC 3339, or local `YYYY-MM-DD [HH:MM]` (Stockholm).
         #[arg(long, value_parser = parse_instant)]
         from: Option<chrono::DateTime<chrono::Utc>>,
@@ -224,13 +225,13 @@ enum AuditCommand {
     },
 }
 
-fn parse_pnr(s: &str) -> Result<folkreg::pnr::Pnr, String> {
-    folkreg::pnr::Pnr::parse_lenient(s, chrono::Local::now().date_naive())
+fn parse_pnr(s: &str) -> Result<folkreg::ids::pnr::Pnr, String> {
+    folkreg::ids::pnr::Pnr::parse_lenient(s, chrono::Local::now().date_naive())
         .map_err(|e| e.to_string())
 }
 
-fn parse_org(s: &str) -> Result<folkreg::register::OrgNr, String> {
-    folkreg::register::OrgNr::parse(s).map_err(|e| e.to_string())
+fn parse_org(s: &str) -> Result<folkreg::ids::OrgNr, String> {
+    folkreg::ids::OrgNr::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -15,8 +15,8 @@ use quick_xml::reader::Reader;
 use folkreg::access::{Access, Grant, Term, TERM_TABLE};
 use folkreg::access::{Category, Switch};
 use folkreg::delivery::{DeliveryHeader, DeliveryRecord, DeliveryTyp, GroupSet, Posttyp};
+use folkreg::ids::pnr::{Pnr, PnrKind};
 use folkreg::model::{AvregistreringsorsakKod, Folkbokforingspost, Identitetstyp};
-use folkreg::pnr::{Pnr, PnrKind};
 use folkreg::soap::response::{answer, Answer};
 use folkreg::store::Store;
 

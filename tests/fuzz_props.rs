@@ -8,7 +8,8 @@ use std::io::Cursor;
 use std::sync::OnceLock;
 
 use folkreg::delivery::DeliveryReader;
-use folkreg::pnr::{Pnr, PnrError};
+use folkreg::ids::pnr::{Pnr, PnrError};
+use folkreg::ids::{BestallningsId, OrgNr};
 use folkreg::soap::request::{parse, parse_infil};
 use folkreg::soap::{Fault, Request};
 use proptest::prelude::*;
@@ -117,12 +118,12 @@ fn check_answer(r: &Result<Request, Fault>) -> Result<(), TestCaseError> {
     match r {
         Ok(req) => {
             let b = req.bestallning();
-            prop_assert!(
-                b.org_nr.len() == 10 && b.org_nr.bytes().all(|c| c.is_ascii_digit()),
-                "OrgNr normalised to 10 digits: {:?}",
-                b.org_nr
+            // The typed values re-parse to themselves: nothing invalid got through.
+            prop_assert_eq!(OrgNr::parse(&b.org_nr.to_string()), Ok(b.org_nr));
+            prop_assert_eq!(
+                BestallningsId::parse(b.bestallnings_id.as_str()),
+                Ok(b.bestallnings_id.clone())
             );
-            prop_assert!(!b.bestallnings_id.is_empty());
             if let Request::Personpost { person_id, .. } = req {
                 prop_assert_eq!(Pnr::parse(person_id.as_str()), Ok(*person_id));
             }

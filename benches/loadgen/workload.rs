@@ -10,8 +10,8 @@ use folkreg::access::{Category, Switch};
 use rand::Rng;
 use serde::Deserialize;
 
+use folkreg::ids::pnr::Pnr;
 use folkreg::model::Identitetstyp;
-use folkreg::pnr::Pnr;
 
 /// Most distinct envelopes kept per kind: enough that caches see a realistic spread, few
 /// enough that building them stays a small part of a run.

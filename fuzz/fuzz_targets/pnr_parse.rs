@@ -2,7 +2,7 @@
 //! that says what is wrong with it; the lenient forms give only valid numbers.
 #![no_main]
 
-use folkreg::pnr::{Pnr, PnrError};
+use folkreg::ids::pnr::{Pnr, PnrError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

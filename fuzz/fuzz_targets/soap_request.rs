@@ -2,7 +2,7 @@
 //! fault (FR1101/FR1102) with its Swedish / English text — never a panic.
 #![no_main]
 
-use folkreg::pnr::Pnr;
+use folkreg::ids::pnr::Pnr;
 use folkreg::soap::request::{parse, parse_infil};
 use folkreg::soap::{Fault, Request};
 use libfuzzer_sys::fuzz_target;

@@ -31,7 +31,7 @@ pub const OUTCOME_NOT_FOUND: &str = "not_found";
 
 /// One served request, as one line of the audit log.
 ///
-/// Identity numbers are the 12-digit form ([`crate::pnr::Pnr::as_str`]). What a search asked
+/// Identity numbers are the 12-digit form ([`crate::ids::pnr::Pnr::as_str`]). What a search asked
 /// for (names, addresses) is deliberately absent: the log records whose data left, not what
 /// the caller typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Stockholm;
 
 use super::{parse_file_name, AuditEntry, AuditError, Name};
-use crate::pnr::Pnr;
-use crate::register::OrgNr;
+use crate::ids::pnr::Pnr;
+use crate::ids::OrgNr;
 
 /// Which lines [`search`] returns: those matching every criterion given (none = all).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::*;
 use crate::clock::{Clock, ManualClock, SystemClock};
-use crate::pnr::Pnr;
-use crate::register::OrgNr;
+use crate::ids::pnr::Pnr;
+use crate::ids::OrgNr;
 
 fn pnr(serial: u16) -> Pnr {
     let born = NaiveDate::from_ymd_opt(1980, 5, 17).expect("date");

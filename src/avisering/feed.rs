@@ -154,7 +154,7 @@ pub enum Staged {
         of: u64,
     },
     /// Every page is in: these numbers, sorted, each once.
-    Complete(Vec<crate::pnr::Pnr>),
+    Complete(Vec<crate::ids::pnr::Pnr>),
 }
 
 /// Where an infil upload stands after a page.
@@ -247,7 +247,7 @@ impl Feed {
         fil: Fil,
         from: u64,
         count: u64,
-    ) -> Result<Vec<(crate::pnr::Pnr, sled::IVec)>, StoreError> {
+    ) -> Result<Vec<(crate::ids::pnr::Pnr, sled::IVec)>, StoreError> {
         let start = record_key(order, lopnummer, fil, from);
         let end = record_key(order, lopnummer, fil, from.saturating_add(count));
         self.records
@@ -256,7 +256,7 @@ impl Feed {
                 let (_, v) = kv?;
                 let pnr = v
                     .get(..12)
-                    .and_then(|k| crate::pnr::Pnr::from_key(k).ok())
+                    .and_then(|k| crate::ids::pnr::Pnr::from_key(k).ok())
                     .ok_or_else(|| {
                         StoreError::Transaction("feed record without a number".into())
                     })?;
@@ -348,7 +348,7 @@ impl Feed {
     pub fn replace_infil(
         &self,
         order: &str,
-        pnrs: impl IntoIterator<Item = crate::pnr::Pnr>,
+        pnrs: impl IntoIterator<Item = crate::ids::pnr::Pnr>,
     ) -> Result<u64, StoreError> {
         let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
         let Some(mut cursor) = self.cursor(order)? else {
@@ -382,7 +382,7 @@ impl Feed {
         order: &str,
         sida: u64,
         antal_sidor: u64,
-        personer: &[crate::pnr::Pnr],
+        personer: &[crate::ids::pnr::Pnr],
     ) -> Result<InfilUpload, StoreError> {
         Ok(
             match self.stage_pages(order, sida, antal_sidor, personer)? {
@@ -399,7 +399,7 @@ impl Feed {
         order: &str,
         sida: u64,
         antal_sidor: u64,
-        personer: &[crate::pnr::Pnr],
+        personer: &[crate::ids::pnr::Pnr],
     ) -> Result<Staged, StoreError> {
         let prefix = order_key(order);
         if sida == 1 {
@@ -435,7 +435,7 @@ impl Feed {
         all.dedup();
         let pnrs = all
             .iter()
-            .filter_map(|b| crate::pnr::Pnr::from_key(b).ok())
+            .filter_map(|b| crate::ids::pnr::Pnr::from_key(b).ok())
             .collect::<Vec<_>>();
         let mut batch = sled::Batch::default();
         for kv in self.staging.scan_prefix(&prefix) {
@@ -450,14 +450,14 @@ impl Feed {
         &self,
         order: &str,
         generation: u64,
-    ) -> Result<Vec<crate::pnr::Pnr>, StoreError> {
+    ) -> Result<Vec<crate::ids::pnr::Pnr>, StoreError> {
         let prefix = infil_key(order, generation, &[]);
         let mut out = Vec::new();
         for kv in self.infil.scan_prefix(&prefix) {
             let (k, _) = kv?;
             if let Some(p) = k
                 .get(prefix.len()..)
-                .and_then(|b| crate::pnr::Pnr::from_key(b).ok())
+                .and_then(|b| crate::ids::pnr::Pnr::from_key(b).ok())
             {
                 out.push(p);
             }
@@ -630,7 +630,7 @@ impl Feed {
         cursor: &mut Cursor,
         now: DateTime<Utc>,
         seqs: (u64, u64),
-        records: impl Iterator<Item = Result<(Fil, crate::pnr::Pnr, Vec<u8>), StoreError>>,
+        records: impl Iterator<Item = Result<(Fil, crate::ids::pnr::Pnr, Vec<u8>), StoreError>>,
         urval: Option<(&UrvalState, &UrvalMeta)>,
     ) -> Result<Produced, StoreError> {
         /// Records between flushes: bounded memory for an urval of the whole register.
@@ -813,7 +813,7 @@ impl Feed {
         store: &Store,
         org: &Organisation,
         order: &UrvalOrder,
-        infil: &[crate::pnr::Pnr],
+        infil: &[crate::ids::pnr::Pnr],
         now: DateTime<Utc>,
     ) -> Result<Produced, StoreError> {
         let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
@@ -918,7 +918,7 @@ struct UrvalRun<'a> {
     typ: UrvalTyp,
     /// The period it runs for (None for svar direkt).
     period: Option<String>,
-    infil: &'a [crate::pnr::Pnr],
+    infil: &'a [crate::ids::pnr::Pnr],
     now: DateTime<Utc>,
 }
 

@@ -27,8 +27,8 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Access, Term, TermMask};
+use crate::ids::pnr::Pnr;
 use crate::model::Folkbokforingspost;
-use crate::pnr::Pnr;
 use crate::store::{Snapshot, StoreError};
 
 use crate::register::orders;

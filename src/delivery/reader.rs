@@ -15,8 +15,8 @@ use super::{
     DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryRecord, DeliveryTyp, Group, GroupSet,
     Posttyp, DELIVERY_NS,
 };
+use crate::ids::pnr::{Pnr, PnrKind};
 use crate::model::*;
-use crate::pnr::{Pnr, PnrKind};
 
 /// Longest text of one term, in characters: the longest register term (an address line) is
 /// far shorter; anything longer is a broken file.

@@ -10,8 +10,8 @@ use crate::delivery::{
     merge, writer::write_delivery, DeliveryError, DeliveryHeader, DeliveryReader, DeliveryRecord,
     DeliveryTyp, GroupSet, Posttyp,
 };
+use crate::ids::pnr::Pnr;
 use crate::model::Folkbokforingspost;
-use crate::pnr::Pnr;
 
 /// What `generate` wrote.
 #[derive(Debug, Clone)]

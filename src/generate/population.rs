@@ -9,8 +9,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::names::*;
+use crate::ids::pnr::Pnr;
 use crate::model::*;
-use crate::pnr::Pnr;
 use crate::refdata::{self, Kommun};
 
 /// Shared state while generating: the random source, the numbers in use, the places.

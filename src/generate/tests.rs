@@ -2,8 +2,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::*;
 use crate::delivery::Posttyp;
+use crate::ids::pnr::Pnr;
 use crate::model::*;
-use crate::pnr::Pnr;
 
 fn today() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()

@@ -14,7 +14,7 @@ pub use datum::{Datum, DatumError};
 
 use serde::{Deserialize, Serialize};
 
-use crate::pnr::Pnr;
+use crate::ids::pnr::Pnr;
 
 /// Version of the store encoding. Bump it and add a migration arm in [`decode`] when a field
 /// is added or changed; records written by older versions stay readable.

@@ -2,7 +2,7 @@
 
 use super::OpError;
 use crate::access::{Access, View};
-use crate::pnr::Pnr;
+use crate::ids::pnr::Pnr;
 use crate::store::Snapshot;
 
 /// The answer to a lookup: the person as the caller may see it, or nothing.

@@ -12,8 +12,8 @@ use toml::Spanned;
 
 use super::{Category, CertPermission, OrgNr, Organisation, Problem, RegisterError, Switch};
 
-/// Longest `BestallningsId` accepted, as the request parser limits it.
-const MAX_BESTALLNINGSID: usize = 64;
+use crate::ids::bestallning::MAX_LEN as MAX_BESTALLNINGSID;
+use crate::ids::BestallningsId;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,24 +284,21 @@ fn names<T: Ord + Copy>(
     out
 }
 
-fn bestallningar(list: Option<&Names>, problems: &mut Problems<'_>) -> Vec<String> {
+fn bestallningar(list: Option<&Names>, problems: &mut Problems<'_>) -> Vec<BestallningsId> {
     let field = "organisation.bestallningar";
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<BestallningsId> = Vec::new();
     for id in list.map(|l| l.get_ref().as_slice()).unwrap_or_default() {
         let s = id.get_ref();
-        if s.is_empty()
-            || s.len() > MAX_BESTALLNINGSID
-            || !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
-        {
-            problems.add(
+        match BestallningsId::parse(s) {
+            Err(_) => problems.add(
                 id.span(),
                 field,
                 format!("`{s}` is not a BestallningsId (1–{MAX_BESTALLNINGSID} letters, digits and '-')"),
-            );
-        } else if out.contains(s) {
-            problems.add(id.span(), field, format!("`{s}` is listed twice"));
-        } else {
-            out.push(s.clone());
+            ),
+            Ok(b) if out.contains(&b) => {
+                problems.add(id.span(), field, format!("`{s}` is listed twice"))
+            }
+            Ok(b) => out.push(b),
         }
     }
     out

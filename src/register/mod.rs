@@ -39,11 +39,10 @@ use crate::access::{Access, Category, Switch};
 mod check;
 pub mod edit;
 pub mod orders;
-mod orgnr;
 pub mod urval_orders;
 
+use crate::ids::{BestallningsId, OrgNr, OrgNrError};
 pub use edit::{add_cert, add_org, remove_cert, revoke_cert, CertSource};
-pub use orgnr::{OrgNr, OrgNrError};
 
 /// One organisation as the register lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +56,7 @@ pub struct Organisation {
     /// Which kinds of numbers and special terms it may receive.
     pub switches: BTreeSet<Switch>,
     /// The `BestallningsId` values it may send.
-    pub bestallningar: Vec<String>,
+    pub bestallningar: Vec<BestallningsId>,
     /// The certificates it may call with.
     pub certificates: Vec<CertPermission>,
     /// Its avisering orders (`[[organisation.avisering]]`), each one of its bestallningar.
@@ -486,7 +485,12 @@ impl Register {
                 org.namn,
                 join(org.categories.iter().map(|c| c.as_str()).collect()),
                 join(org.switches.iter().map(|s| s.as_str()).collect()),
-                join(org.bestallningar.iter().map(String::as_str).collect()),
+                join(
+                    org.bestallningar
+                        .iter()
+                        .map(BestallningsId::as_str)
+                        .collect()
+                ),
             ));
             if org.certificates.is_empty() {
                 out.push_str("  certificates:  none\n");

@@ -13,7 +13,8 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
 use super::{Fault, AVI_NS, SOAP11_NS, SOAP12_NS, V1_NS};
-use crate::pnr::Pnr;
+use crate::ids::pnr::Pnr;
+use crate::ids::{BestallningsId, OrgNr};
 use crate::search::{parse_patterns, SearchQuery, WordPattern};
 
 /// Deepest element nesting accepted: a Navet request is 5 deep inside the envelope.
@@ -88,10 +89,10 @@ impl Request {
 /// `Bestallning`: who orders, and under which order id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bestallning {
-    /// Organisationsnummer, normalised to 10 digits (the request sends `16` + 10 digits).
-    pub org_nr: String,
+    /// Organisationsnummer (the request sends `16` + 10 digits, or the 10 digits).
+    pub org_nr: OrgNr,
     /// `BestallningsId`, e.g. `00000079-FO01-0001`.
-    pub bestallnings_id: String,
+    pub bestallnings_id: BestallningsId,
 }
 
 /// One element of the request tree.
@@ -266,28 +267,23 @@ fn bestallning(op: &Element) -> Result<Bestallning, Fault> {
         .required("OrgNr")?
         .value()
         .ok_or_else(|| bad("OrgNr is empty"))?;
-    let org_nr = match org.len() {
-        12 if org.starts_with("16") => &org[2..],
-        10 => org,
-        _ => {
-            return Err(bad(
-                "OrgNr must be 12 digits (16 + organisationsnummer) or 10 digits",
-            ))
-        }
-    };
-    if !org_nr.bytes().all(|c| c.is_ascii_digit()) {
+    if org.len() != 10 && !(org.len() == 12 && org.starts_with("16")) {
+        return Err(bad(
+            "OrgNr must be 12 digits (16 + organisationsnummer) or 10 digits",
+        ));
+    }
+    if !org.bytes().all(|c| c.is_ascii_digit()) {
         return Err(bad("OrgNr must be digits"));
     }
+    let org_nr = OrgNr::parse(org).map_err(|e| bad(format!("OrgNr: {e}")))?;
     let id = b
         .required("BestallningsId")?
         .value()
         .ok_or_else(|| bad("BestallningsId is empty"))?;
-    if id.len() > 64 || !id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
-        return Err(bad("BestallningsId must be letters, digits and '-'"));
-    }
+    let bestallnings_id = BestallningsId::parse(id).map_err(|e| bad(e.to_string()))?;
     Ok(Bestallning {
-        org_nr: org_nr.to_owned(),
-        bestallnings_id: id.to_owned(),
+        org_nr,
+        bestallnings_id,
     })
 }
 

@@ -7,8 +7,8 @@
 //! Protected persons get no search keys at all: a search cannot find, count or spend time on
 //! them (DOMAIN.md §4), which is stronger than filtering them out afterwards.
 
+use crate::ids::pnr::Pnr;
 use crate::model::Folkbokforingspost;
-use crate::pnr::Pnr;
 use crate::search::{fodelsetid, words};
 
 /// Förnamn words.

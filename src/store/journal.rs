@@ -13,8 +13,8 @@
 //! Keys: load sequence number (8 bytes, big-endian) ‖ identity number (12 ASCII digits).
 //! Values: postcard of (old encoded record, new encoded record), either absent.
 
+use crate::ids::pnr::Pnr;
 use crate::model::{self, Folkbokforingspost};
-use crate::pnr::Pnr;
 
 use super::{Store, StoreError};
 

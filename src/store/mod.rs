@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::{merge, DeliveryHeader, DeliveryRecord, Posttyp};
+use crate::ids::pnr::Pnr;
 use crate::model::{self, Folkbokforingspost};
-use crate::pnr::Pnr;
 use crate::search::SearchQuery;
 
 use segment::{Segment, SegmentWriter};

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::x509::X509Name;
 
 use super::TlsError;
-use crate::register::OrgNr;
+use crate::ids::OrgNr;
 
 /// DER content octets of OID 2.5.4.97 (organizationIdentifier).
 const OID_ORGANIZATION_IDENTIFIER: &[u8] = &[0x55, 0x04, 0x61];

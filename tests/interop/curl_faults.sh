@@ -34,7 +34,7 @@ P=/na/na_epersondata/V2/personpostXML
 expect "lookup ok" 200 "" $P "$(pp "$org" "$bid" 189001012385)"
 expect "bad Luhn" 500 FR1101 $P "$(pp "$org" "$bid" 198602212395)"
 expect "malformed XML" 500 FR1101 $P "<S:Envelope"
-expect "OrgNr of another organisation" 500 FR1201 $P "$(pp 165560000005 "$bid" 198602212394)"
+expect "OrgNr of another organisation" 500 FR1201 $P "$(pp 165560000001 "$bid" 198602212394)"
 expect "unknown BestallningsId" 500 FR1202 $P "$(pp "$org" 99999999-XX01-0001 198602212394)"
 expect "too large" 413 FR1401 $P "$(head -c 70000 /dev/zero | tr '\0' ' ')$(pp "$org" "$bid" 198602212394)"
 expect "wrong method" 405 "" $P "" -X PUT

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeZone};
 use super::*;
 use crate::access::PROTECTED_MINIMAL;
 use crate::avisering::select::notices;
-use crate::pnr::Pnr;
+use crate::ids::pnr::Pnr;
 
 const PERSONS: usize = 600;
 const KEEP: chrono::Duration = chrono::Duration::days(30);

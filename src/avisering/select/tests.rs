@@ -342,7 +342,7 @@ fn numbers_the_organisation_may_not_see_are_never_delivered() {
     let mut p = sample();
     let date = chrono::NaiveDate::from_ymd_opt(1990, 5, 3).expect("date");
     p.personpost.person_id =
-        crate::pnr::Pnr::from_parts(date, 123, true).expect("samordningsnummer");
+        crate::ids::pnr::Pnr::from_parts(date, 123, true).expect("samordningsnummer");
     p.personpost.identitetstyp = crate::model::Identitetstyp::Samordningsnummer;
     let n = notices(
         &order(Posttyp::Totalpost),

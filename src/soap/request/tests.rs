@@ -46,7 +46,7 @@ fn personpost_as_clients_send_it() {
             bestallning,
             person_id,
         } => {
-            assert_eq!(bestallning.org_nr, "2021004748");
+            assert_eq!(bestallning.org_nr.to_string(), "2021004748");
             assert_eq!(bestallning.bestallnings_id, "00000079-FO01-0001");
             assert_eq!(person_id.as_str(), "198602212394");
         }

@@ -21,7 +21,8 @@ use time::OffsetDateTime;
 mod cases;
 mod text;
 
-use crate::register::{OrgNr, Register, RegisterError};
+use crate::ids::OrgNr;
+use crate::register::{Register, RegisterError};
 use cases::{ClientSpec, IdForm, Issuer, OrgSpec, Validity, CLIENTS};
 use text::{index_entries, readme, register_toml, INDEX_HEADER};
 
