@@ -17,8 +17,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::app::AppState;
 use crate::load::job::Outcome;
-use crate::server::AppState;
 
 /// Time a client has to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,7 +80,7 @@ async fn handle(req: &Request<Incoming>, state: Arc<AppState>) -> Response<Full<
             }
         }
         (&Method::GET, "/metrics") => {
-            let mut r = text_response(StatusCode::OK, state.metrics.render(&state));
+            let mut r = text_response(StatusCode::OK, state.metrics_text());
             r.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -95,7 +95,7 @@ async fn handle(req: &Request<Incoming>, state: Arc<AppState>) -> Response<Full<
             ),
         },
         (&Method::POST, "/load") => {
-            let ran = crate::server::load_now(state).await;
+            let ran = state.load_now().await;
             let status = match ran.outcome {
                 Outcome::Ok | Outcome::Nothing | Outcome::Never => StatusCode::OK,
                 Outcome::Locked => StatusCode::CONFLICT,

@@ -19,11 +19,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::avisering::urval::UrvalTyp;
 use crate::avisering::OrderRef;
 use crate::ops::{self, OpError};
-use crate::server::AppState;
 use crate::soap::{self, response::Answer, Fault, Request};
 use crate::tls::PeerIdentity;
 

@@ -43,6 +43,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod app;
 pub mod audit;
 pub mod avisering;
 pub mod clock;

@@ -15,9 +15,33 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::expiry::Owner;
-use crate::load::job::Outcome;
-use crate::server::AppState;
+use crate::avisering::feed::OrderSummary;
+use crate::expiry::{Expiring, Owner};
+use crate::load::job::{JobState, Outcome};
+use crate::store::StoreInfo;
+use crate::tls::FailureReason;
+
+/// The state gauges' values at one scrape, read by the application and handed in, so this
+/// module knows nothing of where they come from.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Whether a maintenance window is open now.
+    pub maintenance_open: bool,
+    /// The store's generation, records and löpnummer.
+    pub store: StoreInfo,
+    /// Client certificates refused at the handshake, by reason, since start.
+    pub handshake_refused: Vec<(FailureReason, u64)>,
+    /// What expires when (server certificate, CAs, CRLs, registered client certificates).
+    pub expiry: Vec<Expiring>,
+    /// The load job's last run.
+    pub job: std::sync::Arc<JobState>,
+    /// Where every avisering order stands.
+    pub avisering: Vec<OrderSummary>,
+    /// Audit lines written and fsyncs made since start.
+    pub audit_lines: u64,
+    /// Audit fsyncs made since start.
+    pub audit_syncs: u64,
+}
 
 /// Labels of a request series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -290,25 +314,22 @@ impl Metrics {
         self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
-    /// The Prometheus text exposition, with the state gauges read now.
-    pub fn render(&self, state: &AppState) -> String {
-        let now = state.clock.now();
-        self.maintenance
-            .set(i64::from(state.windows.load().open_at(now).is_some()));
-        let info = state.store.info();
+    /// The Prometheus text exposition, with the state gauges of `now`.
+    pub fn render(&self, now: Snapshot) -> String {
+        self.maintenance.set(i64::from(now.maintenance_open));
+        let info = &now.store;
         self.store_generation.set(saturating(info.generation));
         self.store_records.set(saturating(info.records));
         self.store_lopnummer
             .set(saturating(info.lopnummer.unwrap_or(0)));
-        for (reason, n) in state.tls.failures().snapshot() {
+        for (reason, n) in now.handshake_refused {
             self.handshake_refused
                 .get_or_create(&ReasonLabel {
                     reason: reason.as_str(),
                 })
                 .set(saturating(n));
         }
-        let register = state.register.load();
-        for e in crate::expiry::list(&state.tls.expiry(), &register, now) {
+        for e in now.expiry {
             let family = match e.owner {
                 Owner::Server => &self.expiry_days,
                 Owner::Client => &self.client_cert_expiry_days,
@@ -317,7 +338,7 @@ impl Metrics {
                 .get_or_create(&NameLabel { name: e.name })
                 .set(e.days);
         }
-        let job = state.loads.state();
+        let job = &now.job;
         let unix = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0)
         };
@@ -338,7 +359,7 @@ impl Metrics {
                 })
                 .set(saturating(n as u64));
         }
-        for o in state.avisering_summary() {
+        for o in now.avisering {
             let name = NameLabel {
                 name: o.order.clone(),
             };
@@ -352,8 +373,8 @@ impl Metrics {
                 .get_or_create(&name)
                 .set(saturating(o.backlog()));
         }
-        self.audit_lines.set(saturating(state.audit.lines()));
-        self.audit_syncs.set(saturating(state.audit.syncs()));
+        self.audit_lines.set(saturating(now.audit_lines));
+        self.audit_syncs.set(saturating(now.audit_syncs));
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -1,317 +1,15 @@
-//! `folkreg serve`: builds the shared state once, starts the SOAP and admin listeners, and
-//! shuts down gracefully on SIGTERM/SIGINT.
-//!
-//! On an empty data directory it first loads the built-in demo population through the one
-//! load path, so the README's single command gives a working service.
+//! The server's lifecycle: `folkreg serve` builds the state once ([`crate::app`]), binds the
+//! listeners and runs [`run`] until SIGTERM/SIGINT; the integration tests run the same
+//! [`run`] on ephemeral ports. Starts the SOAP and admin listeners and the background tasks
+//! (daily load job, expiry warnings, file watch, `SIGHUP`), and drains on shutdown.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::audit::{AuditLog, AuditOptions};
-use crate::avisering::feed::Feed;
-use crate::clock::{Clock, SystemClock};
+use crate::app::{build_state, AppState, StartError};
 use crate::config::Config;
-use crate::load::job::Job;
-use crate::metrics::Metrics;
-use crate::register::{Organisation, Register};
-use crate::schedule::Windows;
-use crate::soap::Fault;
-use crate::store::Store;
-use crate::tls::{PeerIdentity, TlsState};
-
-/// Persons in the built-in demo population: enough for realistic searches and every record
-/// kind, small enough to generate and load in a few seconds on first start.
-pub const DEMO_PERSONS: usize = 12_000;
-/// Seed of the demo population (the same data on every machine).
-pub const DEMO_SEED: u64 = 20261123;
-/// The demo population's "today", fixed so the data is the same whenever it is made.
-pub const DEMO_TODAY: (i32, u32, u32) = (2026, 11, 1);
-
-/// Everything a request needs, built once and shared.
-pub struct AppState {
-    /// The configuration.
-    pub config: Config,
-    /// The store.
-    pub store: Arc<Store>,
-    /// TLS configuration, swappable on reload.
-    pub tls: TlsState,
-    /// The organisation register, swappable on reload.
-    pub register: ArcSwap<Register>,
-    /// Counters for `/metrics`.
-    pub metrics: Metrics,
-    /// Where "now" comes from (tests set it).
-    pub clock: Arc<dyn Clock>,
-    /// The maintenance windows (DOMAIN.md §6); `[maintenance]` is re-read on reload, so an
-    /// operator announces a planned outage without a restart.
-    pub windows: ArcSwap<Windows>,
-    /// The audit log: one durable line per answered SOAP request.
-    pub audit: AuditLog,
-    /// The daily load job.
-    pub loads: Job,
-    /// The avisering deliveries (trees of the store's database), shared with blocking tasks.
-    pub feed: Arc<Feed>,
-}
-
-impl AppState {
-    /// The register entry permitting this certificate, or the FR1301 fault saying why not.
-    pub fn authorize(&self, peer: &PeerIdentity) -> Result<Arc<Organisation>, Fault> {
-        let Some(orgnr) = peer.orgnr.as_ref() else {
-            return Err(Fault::NotPermitted(
-                "the certificate carries no organisationsnummer".into(),
-            ));
-        };
-        let register = self.register.load();
-        match register.authorize(orgnr, &peer.fingerprint, self.clock.now()) {
-            Ok(org) => Ok(org.clone()),
-            Err(denied) => {
-                tracing::info!(org = %orgnr, reason = %denied, "certificate refused by the register");
-                Err(Fault::NotPermitted(denied.to_string()))
-            }
-        }
-    }
-
-    /// Re-reads the TLS files, CRLs and the register (`SIGHUP`, `POST /reload`). A file that
-    /// cannot be used is refused and the previous one stays in force; new handshakes use the
-    /// new TLS configuration, open connections carry on.
-    pub fn reload(&self) -> Result<(), String> {
-        // All or nothing: every kind of file is read and checked before any is put in force,
-        // so a refused reload leaves exactly what was there.
-        let tls = self
-            .tls
-            .prepare(&self.config.tls)
-            .map_err(|e| format!("TLS: {e}"));
-        let register = Register::load(&self.config.register).map_err(|e| format!("register: {e}"));
-        let windows = self.reread_windows();
-        match (tls, register, windows) {
-            (Ok(tls), Ok(register), Ok(windows)) => {
-                self.tls.install(tls);
-                self.register.store(Arc::new(register));
-                if let Some(w) = windows {
-                    self.windows.store(Arc::new(w));
-                }
-                self.metrics.reloaded(true);
-                tracing::info!("reloaded TLS files, CRLs, the register and [maintenance]");
-                // New avisering orders start here, not at the next load.
-                self.produce(&self.store);
-                self.warn_expiring();
-                Ok(())
-            }
-            (a, b, c) => {
-                let why: Vec<String> = [a.err(), b.err(), c.err()].into_iter().flatten().collect();
-                let why = why.join("; ");
-                self.metrics.reloaded(false);
-                tracing::warn!(error = %why, "reload refused; the previous files stay in force");
-                Err(why)
-            }
-        }
-    }
-
-    /// The `[maintenance]` windows of the config file as it is now (None without a file).
-    /// Other changed keys are only logged: they take effect at the next start.
-    fn reread_windows(&self) -> Result<Option<Windows>, String> {
-        let Some(path) = &self.config.source else {
-            return Ok(None);
-        };
-        let now = Config::from_file(path).map_err(|e| format!("config: {e}"))?;
-        let windows = now.maintenance.clone();
-        let others_changed = Config {
-            maintenance: self.config.maintenance.clone(),
-            ..now
-        } != self.config;
-        if others_changed {
-            tracing::warn!(
-                config = %path.display(),
-                "config changes other than [maintenance] take effect at the next restart"
-            );
-        }
-        Ok(Some(windows))
-    }
-
-    /// Produces the avisering deliveries the applied loads call for.
-    pub fn produce(&self, store: &Store) {
-        self.feed.produce_logged(
-            store,
-            &self.register.load(),
-            self.clock.now(),
-            self.config.avisering_keep_days,
-        );
-    }
-
-    /// Where every avisering order stands (empty if the feed cannot be read now).
-    pub fn avisering_summary(&self) -> Vec<crate::avisering::feed::OrderSummary> {
-        self.feed
-            .summary(&self.register.load())
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read the avisering feed");
-                Vec::new()
-            })
-    }
-
-    /// One nightly run (blocking): the load job, each applied delivery followed by the
-    /// avisering production; then the urval orders that are due, over the data as loaded;
-    /// then the state file `folkreg status` reads.
-    pub fn run_load_job(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Arc<crate::load::job::JobState> {
-        let ran = self
-            .loads
-            .run_now(&self.store, now, &mut |store| self.produce(store));
-        self.feed.run_urval_logged(
-            &self.store,
-            &self.register.load(),
-            now,
-            self.config.avisering_keep_days,
-        );
-        self.record_state();
-        ran
-    }
-
-    /// Records the store and the orders in the state file `folkreg status` reads.
-    pub fn record_state(&self) {
-        self.loads
-            .record_store(&self.store, self.avisering_summary(), self.clock.now());
-    }
-
-    /// Logs a warning for each certificate or CRL expiring within `[tls]
-    /// expiry_warning_days`.
-    pub fn warn_expiring(&self) -> usize {
-        let list = crate::expiry::list(&self.tls.expiry(), &self.register.load(), self.clock.now());
-        crate::expiry::warn(&list, self.config.expiry_warning_days)
-    }
-
-    /// The maintenance fault if a window is open now, with `Retry-After` to its end.
-    pub fn maintenance_fault(&self) -> Option<Fault> {
-        let now = self.clock.now();
-        self.windows
-            .load()
-            .open_at(now)
-            .map(|w| Fault::Maintenance {
-                retry_after: crate::schedule::retry_after(now, w.to),
-                reason: w.reason,
-            })
-    }
-}
-
-/// Errors that stop `serve` from starting.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The store cannot be opened.
-    #[error("cannot open the store in {path}: {source}")]
-    Store {
-        /// Where.
-        path: PathBuf,
-        /// Why.
-        source: crate::store::StoreError,
-    },
-    /// The demo data could not be made or loaded.
-    #[error("cannot load the demo population: {0}")]
-    Demo(String),
-    /// Start-up itself failed (the task building the state panicked).
-    #[error("start-up failed: {0}")]
-    Start(String),
-    /// TLS files are unusable.
-    #[error("TLS: {0}")]
-    Tls(#[from] crate::tls::TlsError),
-    /// The register is unusable.
-    #[error("register: {0}")]
-    Register(#[from] crate::register::RegisterError),
-    /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The audit log cannot be opened.
-    #[error("audit log: {0}")]
-    Audit(String),
-    /// The load job's state cannot be read.
-    #[error("load job: {0}")]
-    Load(#[from] crate::load::job::JobError),
-    /// The maintenance windows are unusable.
-    #[error("maintenance windows: {0}")]
-    Schedule(String),
-    /// Other I/O.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// Opens the store (loading the demo population into an empty one) and builds the state.
-pub fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
-    build_state_with(config, Arc::new(SystemClock))
-}
-
-/// [`build_state`] with a clock of the caller's choosing.
-pub fn build_state_with(
-    config: Config,
-    clock: Arc<dyn Clock>,
-) -> Result<Arc<AppState>, ServeError> {
-    let windows = config.maintenance.clone();
-    let store_dir = config.store_dir();
-    std::fs::create_dir_all(&store_dir)?;
-    let store =
-        Store::open(&store_dir, config.cache_bytes).map_err(|source| ServeError::Store {
-            path: store_dir.clone(),
-            source,
-        })?;
-    let loads = Job::new(&config)?;
-    // Deliveries waiting in the inbox are the operator's data: the job loads them once the
-    // listeners are up. Only a store with nothing to load gets the demo population, and only
-    // where the configuration allows it.
-    if !store.snapshot().has_data() {
-        if !config.load.demo {
-            tracing::warn!(inbox = %loads.inbox().display(), "empty store and `[load] demo = false`: no data until a FULL delivery is loaded");
-        } else if crate::load::job::waiting(loads.inbox())?.is_empty() {
-            load_demo(&config, &store)?;
-        }
-    }
-    let tls = TlsState::new(&config.tls)?;
-    let register = Register::load(&config.register)?;
-    let audit = AuditLog::open(
-        AuditOptions::new(&config.audit_dir).max_bytes(config.audit_max_bytes),
-        clock.clone(),
-    )
-    .map_err(|e| ServeError::Audit(e.to_string()))?;
-    let feed = Arc::new(Feed::open(&store).map_err(|source| ServeError::Store {
-        path: store_dir.clone(),
-        source,
-    })?);
-    Ok(Arc::new(AppState {
-        config,
-        store: Arc::new(store),
-        tls,
-        register: ArcSwap::from_pointee(register),
-        metrics: Metrics::new(),
-        clock,
-        windows: ArcSwap::from_pointee(windows),
-        audit,
-        loads,
-        feed,
-    }))
-}
-
-fn load_demo(config: &Config, store: &Store) -> Result<(), ServeError> {
-    let (y, m, d) = DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d)
-        .ok_or_else(|| ServeError::Demo("bad demo date".into()))?;
-    let dir = config.data_dir.join("demo");
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("leverans-demo-FULL.xml.gz");
-    tracing::info!(
-        persons = DEMO_PERSONS,
-        "empty store: generating and loading the demo population"
-    );
-    crate::generate::write_full(DEMO_PERSONS, DEMO_SEED, today, Some(&file))
-        .map_err(|e| ServeError::Demo(e.to_string()))?;
-    crate::load::load_file(store, &file, false).map_err(|e| ServeError::Demo(e.to_string()))?;
-    Ok(())
-}
 
 /// The two listening sockets, bound by the caller: `serve` binds the configured addresses,
 /// tests bind `127.0.0.1:0` (mini-redis's `start_server`).
@@ -324,11 +22,11 @@ pub struct Listeners {
 
 impl Listeners {
     /// Binds the configured SOAP and admin addresses.
-    pub async fn bind(config: &Config) -> Result<Listeners, ServeError> {
+    pub async fn bind(config: &Config) -> Result<Listeners, StartError> {
         let bind = |addr: std::net::SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
-                .map_err(|source| ServeError::Bind { addr, source })
+                .map_err(|source| StartError::Bind { addr, source })
         };
         Ok(Listeners {
             soap: bind(config.soap_listen).await?,
@@ -338,10 +36,10 @@ impl Listeners {
 }
 
 /// Runs the service until SIGTERM or SIGINT.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = tokio::task::spawn_blocking(move || build_state(config))
         .await
-        .map_err(|e| ServeError::Start(e.to_string()))??;
+        .map_err(|e| StartError::Start(e.to_string()))??;
     let listeners = Listeners::bind(&state.config).await?;
     run(listeners, state, shutdown_signal()).await
 }
@@ -353,7 +51,7 @@ pub async fn run(
     listeners: Listeners,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), ServeError> {
+) -> Result<(), StartError> {
     let Listeners {
         soap: listener,
         admin,
@@ -390,7 +88,7 @@ pub async fn run(
     let _ = tx.send(true);
     let _ = server.await;
     let _ = admin.await;
-    state.store.flush().map_err(|source| ServeError::Store {
+    state.store.flush().map_err(|source| StartError::Store {
         path: state.config.store_dir(),
         source,
     })?;
@@ -445,15 +143,6 @@ async fn warn_expiring_daily(state: Arc<AppState>) {
     loop {
         state.warn_expiring();
         tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
-    }
-}
-
-/// Runs the load job now, off the async workers (`POST /load`).
-pub async fn load_now(state: Arc<AppState>) -> Arc<crate::load::job::JobState> {
-    let s = state.clone();
-    match tokio::task::spawn_blocking(move || s.run_load_job(s.clock.now())).await {
-        Ok(st) => st,
-        Err(_) => state.loads.state(),
     }
 }
 

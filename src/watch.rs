@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::server::AppState;
+use crate::app::AppState;
 
 /// What a path looks like now: enough to notice a rewrite or a replacement.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,10 +36,10 @@ async fn every_answered_request_has_its_line_even_after_sigkill() {
     let mut server = RealServer::start(&[], &[]).await;
     let lund = cert("client-lund");
     let norrby = cert("client-norrby");
-    let (y, m, d) = folkreg::server::DEMO_TODAY;
+    let (y, m, d) = folkreg::app::DEMO_TODAY;
     let pop = folkreg::generate::population(
-        folkreg::server::DEMO_PERSONS,
-        folkreg::server::DEMO_SEED,
+        folkreg::app::DEMO_PERSONS,
+        folkreg::app::DEMO_SEED,
         chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date"),
     );
     // Answered lookups: (certificate, asked number) → expected outcome.

@@ -71,7 +71,7 @@ pub fn accepted_client(with_categories: &[&str]) -> CertEntry {
 /// A running server on 127.0.0.1 with its own data directory.
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
-    pub state: Arc<folkreg::server::AppState>,
+    pub state: Arc<folkreg::app::AppState>,
     pub data: tempfile::TempDir,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -107,7 +107,7 @@ impl TestServer {
                 .expect("test config");
         prepare(&mut config);
         let state =
-            tokio::task::spawn_blocking(move || folkreg::server::build_state_with(config, clock))
+            tokio::task::spawn_blocking(move || folkreg::app::build_state_with(config, clock))
                 .await
                 .expect("join")
                 .expect("server state");
@@ -558,12 +558,12 @@ pub fn series(text: &str, name_and_labels: &str) -> Option<f64> {
 /// The demo population's FULL delivery exactly as `serve` makes it, written to `dir`, so that
 /// tests can make the deltas that follow it.
 pub fn demo_full(dir: &Path) -> PathBuf {
-    let (y, m, d) = folkreg::server::DEMO_TODAY;
+    let (y, m, d) = folkreg::app::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let full = dir.join("leverans-demo-FULL.xml.gz");
     folkreg::generate::write_full(
-        folkreg::server::DEMO_PERSONS,
-        folkreg::server::DEMO_SEED,
+        folkreg::app::DEMO_PERSONS,
+        folkreg::app::DEMO_SEED,
         today,
         Some(&full),
     )
