@@ -2,7 +2,7 @@
 //!
 //! | group      | case                                   | baseline                                 |
 //! |------------|----------------------------------------|------------------------------------------|
-//! | `envelope` | `soap::request::parse` (personpost, namnsökning) | a quick-xml event scan of the same bytes |
+//! | `envelope` | `ops::Operation::parse` (personpost, namnsökning) | a quick-xml event scan of the same bytes |
 //! | `decode`   | `model::decode` of a stored record     | copying the encoded bytes (`to_vec`)     |
 //! | `render`   | `soap::response::answer`, one whole record | copying a pre-rendered answer of it  |
 //! | `mask`     | `Access::view`, restricted and full    | `View::whole`                            |
@@ -25,8 +25,8 @@ use criterion::{BatchSize, Criterion};
 use folkreg::access::Category;
 use folkreg::access::{Access, View};
 use folkreg::model::Folkbokforingspost;
+use folkreg::ops::Operation;
 use folkreg::search::{parse_patterns, SearchQuery};
-use folkreg::soap::request::{self, Request};
 use folkreg::soap::response::{self, Answer};
 use folkreg::store::{SearchOutcome, Store};
 
@@ -115,13 +115,13 @@ fn envelope(c: &mut Criterion) {
     let personpost = personpost_body("198602212394").into_bytes();
     let namnsokning = namnsokning_body("ander*", "stockholm").into_bytes();
     assert!(
-        matches!(request::parse(&personpost), Ok(Request::Personpost { .. })),
+        matches!(Operation::parse(&personpost), Ok(Operation::Personpost(_))),
         "the personpost body parses"
     );
     assert!(
         matches!(
-            request::parse(&namnsokning),
-            Ok(Request::Namnsokning { .. })
+            Operation::parse(&namnsokning),
+            Ok(Operation::Namnsokning(_))
         ),
         "the namnsokning body parses"
     );
@@ -137,13 +137,13 @@ fn envelope(c: &mut Criterion) {
         b.iter(|| scan(black_box(&personpost)))
     });
     g.bench_function("parse_personpost", |b| {
-        b.iter(|| request::parse(black_box(&personpost)).is_ok())
+        b.iter(|| Operation::parse(black_box(&personpost)).is_ok())
     });
     g.bench_function("scan_namnsokning", |b| {
         b.iter(|| scan(black_box(&namnsokning)))
     });
     g.bench_function("parse_namnsokning", |b| {
-        b.iter(|| request::parse(black_box(&namnsokning)).is_ok())
+        b.iter(|| Operation::parse(black_box(&namnsokning)).is_ok())
     });
     g.finish();
 }

@@ -101,9 +101,9 @@ impl AppState {
             }
             (tls, register, config) => {
                 let error = ReloadError {
-                    tls: tls.err(),
-                    register: register.err(),
-                    config: config.err(),
+                    tls: tls.err().map(Box::new),
+                    register: register.err().map(Box::new),
+                    config: config.err().map(Box::new),
                 };
                 self.metrics.reloaded(false);
                 tracing::warn!(error = %error, "reload refused; the previous files stay in force");
@@ -186,6 +186,18 @@ impl AppState {
         crate::expiry::warn(&list, self.config.expiry_warning_days)
     }
 
+    /// What the operations of request `id` work on, with "now" read once for the request.
+    pub fn ops_context(&self, id: crate::ops::RequestId) -> crate::ops::Context<'_> {
+        crate::ops::Context {
+            store: &self.store,
+            feed: &self.feed,
+            now: self.clock.now(),
+            max_hits: self.config.max_hits,
+            page_size: u64::from(self.config.avisering_page_size),
+            request_id: id,
+        }
+    }
+
     /// The metrics in the Prometheus text format, with the state gauges read now.
     pub fn metrics_text(&self) -> String {
         let now = self.clock.now();
@@ -232,11 +244,11 @@ impl AppState {
 #[error("{}", self.reasons())]
 pub struct ReloadError {
     /// The TLS files or CRLs.
-    pub tls: Option<crate::tls::TlsError>,
+    pub tls: Option<Box<crate::tls::TlsError>>,
     /// The register.
-    pub register: Option<crate::register::RegisterError>,
+    pub register: Option<Box<crate::register::RegisterError>>,
     /// The config file (its `[maintenance]` is re-read).
-    pub config: Option<crate::config::ConfigError>,
+    pub config: Option<Box<crate::config::ConfigError>>,
 }
 
 impl ReloadError {

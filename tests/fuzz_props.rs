@@ -10,8 +10,16 @@ use std::sync::OnceLock;
 use folkreg::delivery::DeliveryReader;
 use folkreg::ids::pnr::{Pnr, PnrError};
 use folkreg::ids::{BestallningsId, OrgNr};
-use folkreg::soap::request::{parse, parse_infil};
-use folkreg::soap::{Fault, Request};
+use folkreg::ops::{Operation, Personpost};
+use folkreg::soap::Fault;
+
+fn parse(body: &[u8]) -> Result<Operation, Fault> {
+    Operation::parse(body)
+}
+
+fn parse_infil(body: &[u8]) -> Result<Operation, Fault> {
+    Operation::parse_infil(body)
+}
 use proptest::prelude::*;
 
 const V1: &str = "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
@@ -114,7 +122,7 @@ fn infil() -> String {
 
 /// What any parse of any bytes must give: a request whose parts are valid, or a caller's
 /// fault (FR1101/FR1102) with a Swedish / English text.
-fn check_answer(r: &Result<Request, Fault>) -> Result<(), TestCaseError> {
+fn check_answer(r: &Result<Operation, Fault>) -> Result<(), TestCaseError> {
     match r {
         Ok(req) => {
             let b = req.bestallning();
@@ -124,7 +132,7 @@ fn check_answer(r: &Result<Request, Fault>) -> Result<(), TestCaseError> {
                 BestallningsId::parse(b.bestallnings_id.as_str()),
                 Ok(b.bestallnings_id.clone())
             );
-            if let Request::Personpost { person_id, .. } = req {
+            if let Operation::Personpost(Personpost { person_id, .. }) = req {
                 prop_assert_eq!(Pnr::parse(person_id.as_str()), Ok(*person_id));
             }
         }
@@ -260,7 +268,7 @@ proptest! {
         let got = parse(personpost(&escaped).as_bytes());
         let trimmed = s.trim();
         match (got, Pnr::parse(trimmed)) {
-            (Ok(Request::Personpost { person_id, .. }), Ok(p)) => prop_assert_eq!(person_id, p),
+            (Ok(Operation::Personpost(Personpost { person_id, .. })), Ok(p)) => prop_assert_eq!(person_id, p),
             (Err(f), Err(e)) => {
                 prop_assert_eq!(f.code(), "FR1101");
                 let want = if trimmed.is_empty() {
@@ -356,15 +364,15 @@ proptest! {
 fn the_valid_inputs_are_valid() {
     assert!(matches!(
         parse(personpost("196510213637").as_bytes()),
-        Ok(Request::Personpost { .. })
+        Ok(Operation::Personpost(_))
     ));
     assert!(matches!(
         parse(namnsokning().as_bytes()),
-        Ok(Request::Namnsokning { .. })
+        Ok(Operation::Namnsokning(_))
     ));
     assert!(matches!(
         parse_infil(infil().as_bytes()),
-        Ok(Request::LamnaInfil { .. })
+        Ok(Operation::LamnaInfil(_))
     ));
     assert_eq!(read_delivery(delivery().0.clone()), Ok(6));
     assert_eq!(read_delivery(gzip(&delivery().0)), Ok(6));

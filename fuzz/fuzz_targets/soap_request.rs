@@ -3,16 +3,21 @@
 #![no_main]
 
 use folkreg::ids::pnr::Pnr;
-use folkreg::soap::request::{parse, parse_infil};
-use folkreg::soap::{Fault, Request};
+use folkreg::ids::{BestallningsId, OrgNr};
+use folkreg::ops::{Operation, Personpost};
+use folkreg::soap::Fault;
 use libfuzzer_sys::fuzz_target;
 
-fn check(r: Result<Request, Fault>) {
+fn check(r: Result<Operation, Fault>) {
     match r {
         Ok(req) => {
             let b = req.bestallning();
-            assert!(b.org_nr.len() == 10 && b.org_nr.bytes().all(|c| c.is_ascii_digit()));
-            if let Request::Personpost { person_id, .. } = req {
+            assert_eq!(OrgNr::parse(&b.org_nr.to_string()), Ok(b.org_nr));
+            assert_eq!(
+                BestallningsId::parse(b.bestallnings_id.as_str()),
+                Ok(b.bestallnings_id.clone())
+            );
+            if let Operation::Personpost(Personpost { person_id, .. }) = req {
                 assert_eq!(Pnr::parse(person_id.as_str()), Ok(person_id));
             }
         }
@@ -24,6 +29,6 @@ fn check(r: Result<Request, Fault>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    check(parse(data));
-    check(parse_infil(data));
+    check(Operation::parse(data));
+    check(Operation::parse_infil(data));
 });

@@ -1,9 +1,51 @@
 //! `personpostXML`: one person by identity number.
 
-use super::OpError;
+use super::{Caller, Context, OpError, Trail};
 use crate::access::{Access, View};
 use crate::ids::pnr::Pnr;
+use crate::soap::request::{bad, bestallning, Bestallning, Element};
+use crate::soap::response::{self, Answer};
+use crate::soap::Fault;
 use crate::store::Snapshot;
+
+/// `PersonpostRequest{Bestallning, PersonId}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Personpost {
+    /// The order.
+    pub bestallning: Bestallning,
+    /// The number asked for.
+    pub person_id: Pnr,
+}
+
+impl Personpost {
+    /// Reads the request from its operation element.
+    pub fn parse(op: &Element) -> Result<Personpost, Fault> {
+        let v = op
+            .required("PersonId")?
+            .value()
+            .ok_or_else(|| bad("PersonId is empty"))?;
+        Ok(Personpost {
+            bestallning: bestallning(op)?,
+            person_id: Pnr::parse(v).map_err(|e| bad(format!("PersonId: {e}")))?,
+        })
+    }
+
+    /// Looks the person up in one snapshot and renders what the caller may see.
+    pub fn apply(
+        self,
+        cx: &Context<'_>,
+        caller: &Caller,
+        trail: &mut Trail,
+    ) -> Result<Vec<u8>, OpError> {
+        let access = caller.org.access();
+        let posts = run(&cx.store.snapshot(), &access, &self.person_id)?;
+        trail.returned = posts
+            .iter()
+            .map(|v| v.post.pnr().as_str().to_owned())
+            .collect();
+        Ok(response::answer(Answer::Personpost, &posts))
+    }
+}
 
 /// The answer to a lookup: the person as the caller may see it, or nothing.
 ///

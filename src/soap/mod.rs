@@ -1,5 +1,6 @@
 //! SOAP 1.1: request envelopes in ([`request`]), answers and faults out ([`response`],
-//! [`fault`]), in the wire format of Navet ePersondata V2 (WIRE.md).
+//! [`fault`]), the endpoints and their WSDLs ([`service`]), in the wire format of Navet
+//! ePersondata V2 (WIRE.md).
 //!
 //! Owns the namespaces and prefixes clients depend on (`S`, `ns0`), the limits on what a
 //! request may contain, and the one [`Fault`] type. Never decides who may see what.
@@ -7,9 +8,10 @@
 pub mod fault;
 pub mod request;
 pub mod response;
+pub mod service;
 
 pub use fault::Fault;
-pub use request::{Bestallning, Request};
+pub use request::Bestallning;
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";

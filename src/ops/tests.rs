@@ -1,4 +1,14 @@
+//! Each operation's request as clients send it, and every refusal naming what was wrong:
+//! the envelope (soap::request) and the operation elements (ops/*) parsed together, as the
+//! listener does.
+
 use super::*;
+use crate::soap::request::SOKVILLKOR_NAMN;
+use crate::soap::V1_NS;
+
+fn parse(body: &[u8]) -> Result<Operation, Fault> {
+    Operation::parse(body)
+}
 
 const V1: &str = V1_NS;
 
@@ -32,7 +42,7 @@ fn search(fields: &[(&str, &str)]) -> String {
     )
 }
 
-fn code(r: Result<Request, Fault>) -> String {
+fn code(r: Result<Operation, Fault>) -> String {
     match r {
         Ok(_) => "ok".into(),
         Err(f) => format!("{}: {}", f.code(), f.beskrivning()),
@@ -42,10 +52,10 @@ fn code(r: Result<Request, Fault>) -> String {
 #[test]
 fn personpost_as_clients_send_it() {
     match parse(personpost("198602212394").as_bytes()).unwrap() {
-        Request::Personpost {
+        Operation::Personpost(Personpost {
             bestallning,
             person_id,
-        } => {
+        }) => {
             assert_eq!(bestallning.org_nr.to_string(), "2021004748");
             assert_eq!(bestallning.bestallnings_id, "00000079-FO01-0001");
             assert_eq!(person_id.as_str(), "198602212394");
@@ -194,7 +204,7 @@ fn search_fields_and_ranges() {
         .as_bytes(),
     )
     .unwrap();
-    let Request::Namnsokning { query, .. } = r else {
+    let Operation::Namnsokning(Namnsokning { query, .. }) = r else {
         panic!()
     };
     assert_eq!(query.fodelse_from, Some(19800101));

@@ -1,0 +1,129 @@
+//! `hamtaAvisering`: one page of one file of an order's delivery (avisering or urval).
+//! Asking for löpnummer N acknowledges every delivery before it (DOMAIN.md §5).
+
+use super::{Caller, Context, OpError, Trail};
+use crate::avisering::select::Fil;
+use crate::avisering::urval::UrvalTyp;
+use crate::soap::request::{bad, bestallning, Bestallning, Element};
+use crate::soap::response::{self, AviseringPage, UrvalInfo};
+use crate::soap::Fault;
+
+/// `HamtaAviseringRequest{Bestallning, Lopnummer, Fil?, Sida?}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HamtaAvisering {
+    /// The avisering or urval order.
+    pub bestallning: Bestallning,
+    /// The delivery; asking for it acknowledges every earlier one.
+    pub lopnummer: u64,
+    /// File `A` (default) or `B`.
+    pub fil_b: bool,
+    /// Page, from 1.
+    pub sida: u64,
+}
+
+impl HamtaAvisering {
+    /// Reads the request from its operation element.
+    pub fn parse(op: &Element) -> Result<HamtaAvisering, Fault> {
+        let number = |name: &'static str, default: Option<u64>| -> Result<u64, Fault> {
+            match (op.child(name).and_then(Element::value), default) {
+                (Some(v), _) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| bad(format!("{name} must be a whole number from 1"))),
+                (None, Some(d)) => Ok(d),
+                (None, None) => Err(bad(format!("element {name} is missing"))),
+            }
+        };
+        let fil_b = match op.child("Fil").and_then(Element::value) {
+            None | Some("A") => false,
+            Some("B") => true,
+            Some(_) => return Err(bad("Fil must be A or B")),
+        };
+        Ok(HamtaAvisering {
+            bestallning: bestallning(op)?,
+            lopnummer: number("Lopnummer", None)?,
+            fil_b,
+            sida: number("Sida", Some(1))?,
+        })
+    }
+
+    /// Acknowledges the earlier deliveries and answers the page asked for (or `EJ_KLAR`).
+    /// The store work runs off the async workers.
+    pub async fn apply(
+        self,
+        cx: &Context<'_>,
+        caller: &Caller,
+        trail: &mut Trail,
+    ) -> Result<Vec<u8>, OpError> {
+        let HamtaAvisering {
+            lopnummer,
+            fil_b,
+            sida,
+            ..
+        } = self;
+        let order = caller.delivery_order()?;
+        if fil_b && !order.split() {
+            return Err(Fault::BadRequest(
+                "this order has no file B (it chose no fewer terms for protected persons)".into(),
+            )
+            .into());
+        }
+        let posttyp = order.posttyp();
+        let page_size = cx.page_size;
+        let order_id = caller.order_id.to_string();
+        let now = cx.now;
+        let page = cx
+            .on_feed(move |feed| {
+                let Some(cursor) = feed.cursor(&order_id)? else {
+                    return Ok(None);
+                };
+                feed.acknowledge(&order_id, lopnummer - 1, now)?;
+                if lopnummer >= cursor.next_lopnummer {
+                    return Ok(None);
+                }
+                let header = feed
+                    .header(&order_id, lopnummer)?
+                    .ok_or(Fault::DeliveryRemoved(lopnummer))?;
+                let fil = if fil_b { Fil::B } else { Fil::A };
+                let antal = header.antal[usize::from(fil_b)];
+                let sidor = antal.div_ceil(page_size).max(1);
+                if sida > sidor {
+                    return Err(Fault::BadRequest(format!(
+                        "Sida {sida}: file {} of delivery {lopnummer} has {sidor} page(s)",
+                        if fil_b { "B" } else { "A" }
+                    ))
+                    .into());
+                }
+                let records =
+                    feed.records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?;
+                let meta = feed.urval_meta(&order_id, lopnummer)?;
+                Ok(Some((header, sidor, records, meta)))
+            })
+            .await?;
+        let Some((header, sidor, records, meta)) = page else {
+            return Ok(response::avisering(None, &[]));
+        };
+        trail.returned = records.iter().map(|(p, _)| p.as_str().to_owned()).collect();
+        let urval = meta.map(|m| UrvalInfo {
+            typ: m.typ.name(),
+            slumpfro: m.slumpfro,
+            undergrupper: m.undergrupper,
+            ej_funna: matches!(m.typ, UrvalTyp::Infil | UrvalTyp::SvarDirekt).then_some(m.ej_funna),
+        });
+        let info = AviseringPage {
+            lopnummer,
+            posttyp,
+            fil: if fil_b { "B" } else { "A" },
+            skapad: header
+                .skapad
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            antal: header.antal,
+            antal_sidor: sidor,
+            sida,
+            urval,
+        };
+        let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_ref()).collect();
+        Ok(response::avisering(Some(&info), &bodies))
+    }
+}
