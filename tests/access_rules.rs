@@ -13,7 +13,8 @@ use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
 use folkreg::access::{Access, Grant, Term, TERM_TABLE};
-use folkreg::delivery::{DeliveryHeader, DeliveryRecord, DeliveryTyp, GroupSet, Posttyp};
+use folkreg::loadfile::{DeliveryHeader, DeliveryTyp};
+use folkreg::model::change::{DeliveryRecord, GroupSet, Posttyp};
 use folkreg::model::{AvregistreringsorsakKod, Folkbokforingspost, Identitetstyp};
 use folkreg::pnr::{Pnr, PnrKind};
 use folkreg::register::{Category, Switch};

@@ -7,7 +7,7 @@
 use std::io::Cursor;
 use std::sync::OnceLock;
 
-use folkreg::delivery::DeliveryReader;
+use folkreg::loadfile::DeliveryReader;
 use folkreg::pnr::{Pnr, PnrError};
 use folkreg::soap::request::{parse, parse_infil};
 use folkreg::soap::{Fault, Request};

@@ -33,7 +33,7 @@ fn chain(dir: &Path, deltas: usize) -> Vec<PathBuf> {
 
 /// An identity number the FULL delivery holds.
 fn someone_in(full: &Path) -> String {
-    let mut reader = folkreg::delivery::DeliveryReader::open(full).expect("open");
+    let mut reader = folkreg::loadfile::DeliveryReader::open(full).expect("open");
     let first = reader.next().expect("a record").expect("valid");
     first.post.pnr().to_string()
 }

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::population::{die, emigrate, mark_dead_relation, relate, set_aviseringsnamn, Gen, Home};
-use crate::delivery::{merge, DeliveryRecord, Group, GroupSet, Posttyp};
+use crate::model::change::{merge, DeliveryRecord, Group, GroupSet, Posttyp};
 use crate::model::*;
 use crate::pnr::Pnr;
 

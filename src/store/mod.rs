@@ -34,7 +34,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{merge, DeliveryHeader, DeliveryRecord, Posttyp};
+use crate::loadfile::DeliveryHeader;
+use crate::model::change::{merge, DeliveryRecord, Posttyp};
 use crate::model::{self, Folkbokforingspost};
 use crate::pnr::Pnr;
 use crate::search::SearchQuery;

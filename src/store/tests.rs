@@ -1,5 +1,6 @@
 use super::*;
-use crate::delivery::{DeliveryTyp, GroupSet};
+use crate::loadfile::DeliveryTyp;
+use crate::model::change::GroupSet;
 use crate::model::tests::sample;
 use crate::search::parse_patterns;
 
@@ -250,7 +251,7 @@ fn delta_applies_in_order_all_or_nothing() {
     let mut a2 = a.clone();
     a2.personpost.namn.efternamn = Some("Holm".into());
     let mut present = GroupSet::default();
-    present.insert(crate::delivery::Group::Namn);
+    present.insert(crate::model::change::Group::Namn);
     let recs = vec![
         total(c.clone()),
         DeliveryRecord {

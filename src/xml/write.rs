@@ -1,4 +1,5 @@
-//! The one XML rendering of `Folkbokforingspost`, shared by load files and SOAP answers.
+//! The one XML rendering of `Folkbokforingspost`, shared by load files, SOAP answers and
+//! avisering.
 //!
 //! The element order here is the order `wsdl/epersondata.xsd` fixes (WIRE.md,
 //! "Folkbokforingspost"); change both together. A term without a value is left out, never
@@ -9,8 +10,8 @@ use std::io::Write;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::{Group, GroupSet, Posttyp};
 use crate::access::{Term, TermMask};
+use crate::model::change::{Group, GroupSet, Posttyp};
 use crate::model::{Datum, Folkbokforingspost, Identitetstyp, Relationsperson, SvenskAdress};
 
 /// How a record is written.
