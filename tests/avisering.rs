@@ -21,7 +21,7 @@ fn demo_chain(dir: &Path, n: usize) -> Vec<PathBuf> {
     for i in 0..n {
         let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
         let prev = out.last().expect("prev").clone();
-        folkreg::generate::write_delta(&prev, 400, 70 + i as u64, today, Some(&next))
+        folkreg::dev::generate::write_delta(&prev, 400, 70 + i as u64, today, Some(&next))
             .expect("delta");
         out.push(next);
     }

@@ -6,8 +6,8 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use folkreg::dev::devcerts::{Expect, Index, IndexEntry, Kind};
 use folkreg::register::{Category, Register, Switch};
-use folkreg::tls::devcerts::{Expect, Index, IndexEntry, Kind};
 use folkreg::tls::{
     client_verifier, FailureReason, HandshakeFailures, PeerIdentity, TlsFiles, TlsState,
 };

@@ -57,7 +57,7 @@ async fn the_log_holds_no_identity_number_name_or_address() {
     let addr = server.addr;
     let (y, m, d) = folkreg::server::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let pop = folkreg::generate::population(
+    let pop = folkreg::dev::generate::population(
         folkreg::server::DEMO_PERSONS,
         folkreg::server::DEMO_SEED,
         today,

@@ -142,7 +142,7 @@ fn is_male(pnr: &str) -> bool {
 fn population_with_lulea(dir: &Path) -> std::path::PathBuf {
     let (y, m, d) = folkreg::server::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let mut posts: Vec<Folkbokforingspost> = folkreg::generate::population(20_000, 31, today);
+    let mut posts: Vec<Folkbokforingspost> = folkreg::dev::generate::population(20_000, 31, today);
     let year = year_now();
     let mut count: BTreeMap<(bool, usize), usize> = BTreeMap::new();
     for post in &mut posts {
@@ -509,7 +509,7 @@ async fn svar_direkt_answers_each_infil_at_once() {
 fn demo_numbers(n: usize) -> Vec<String> {
     let (y, m, d) = folkreg::server::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    folkreg::generate::population(
+    folkreg::dev::generate::population(
         folkreg::server::DEMO_PERSONS,
         folkreg::server::DEMO_SEED,
         today,

@@ -528,7 +528,7 @@ fn index_search_agrees_with_checking_every_record() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 1 << 24).unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
-    let mut people = crate::generate::population(3_000, 5, today);
+    let mut people = crate::dev::generate::population(3_000, 5, today);
     load_full(&store, 1, &people);
 
     let check = |store: &Store, people: &[Folkbokforingspost]| {
