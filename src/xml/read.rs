@@ -330,15 +330,80 @@ const PERSONPOST_CHILDREN: &[&str] = &[
     "Samordningsnummeruppgifter",
 ];
 
+/// `Personpost`: each part of the record in the order the format fixes; every part present
+/// (even empty) is marked in `present`, so an ändringspost replaces or clears that group.
 fn personpost(cx: &Ctx, pp: &Node, present: &mut GroupSet) -> Result<Personpost, DeliveryError> {
     cx.check_children("Personpost", pp, PERSONPOST_CHILDREN)?;
-    let has = |name: &str| child(pp, name).is_some();
-    let mark = |present: &mut GroupSet, name: &str, g: Group| {
-        if has(name) {
+    let mut mark = |name: &str, g: Group| {
+        if child(pp, name).is_some() {
             present.insert(g);
         }
     };
-    // PersonId.
+    let (person_id, identitetstyp) = person_id(cx, pp)?;
+    let hanvisning = hanvisning(cx, pp)?;
+    mark("HanvisningsPersonNr", Group::Hanvisning);
+    let avregistrering = avregistrering(cx, pp)?;
+    mark("Avregistrering", Group::Avregistrering);
+    let antraffad_dod = cx.date("Personpost", pp, "AntraffadDodDatum")?;
+    mark("AntraffadDodDatum", Group::AntraffadDod);
+    let namn = namn(cx, pp)?;
+    mark("Namn", Group::Namn);
+    let folkbokforing = folkbokforing(cx, pp)?;
+    mark("Folkbokforing", Group::Folkbokforing);
+    let adresser = match child(pp, "Adresser") {
+        None => Adresser::default(),
+        Some(a) => adresser(cx, a)?,
+    };
+    mark("Adresser", Group::Adresser);
+    let fodelse = fodelse(cx, pp)?;
+    mark("Fodelse", Group::Fodelse);
+    let invandringsdatum = invandring(cx, pp)?;
+    mark("Invandring", Group::Invandring);
+    let rostratt_datum = cx.date("Personpost", pp, "RostrattDatum")?;
+    mark("RostrattDatum", Group::Rostratt);
+    let civilstand = civilstand(cx, pp)?;
+    mark("Civilstand", Group::Civilstand);
+    let medborgarskap = medborgarskap(cx, pp)?;
+    mark("Medborgarskap", Group::Medborgarskap);
+    let relationer = relationer(cx, pp)?;
+    mark("Relationer", Group::Relationer);
+    let uppehallsratt = uppehallsratt(cx, pp)?;
+    mark("Uppehallsratt", Group::Uppehallsratt);
+    let nordiskt_personnummer = nordiskt_personnummer(cx, pp)?;
+    mark("NordisktPersonnummer", Group::NordisktPersonnummer);
+    kon_fodelsetid(cx, pp, &person_id)?;
+    let taxering = taxering(cx, pp)?;
+    mark("Taxering", Group::Taxering);
+    let historik = historik(cx, pp)?;
+    mark("Historik", Group::Historik);
+    let samordning = samordning(cx, pp)?;
+    mark("Samordningsnummeruppgifter", Group::Samordning);
+
+    Ok(Personpost {
+        person_id,
+        identitetstyp,
+        hanvisning,
+        avregistrering,
+        antraffad_dod,
+        namn,
+        folkbokforing,
+        adresser,
+        fodelse,
+        invandringsdatum,
+        rostratt_datum,
+        civilstand,
+        medborgarskap,
+        relationer,
+        uppehallsratt,
+        nordiskt_personnummer,
+        taxering,
+        historik,
+        samordning,
+    })
+}
+
+/// `PersonId`: the identity number and which kind of number it is.
+fn person_id(cx: &Ctx, pp: &Node) -> Result<(Pnr, Identitetstyp), DeliveryError> {
     let id = child(pp, "PersonId")
         .ok_or_else(|| cx.err("Personpost", DeliveryErrorKind::Missing("PersonId")))?;
     cx.check_children(
@@ -372,7 +437,11 @@ fn personpost(cx: &Ctx, pp: &Node, present: &mut GroupSet) -> Result<Personpost,
             "a samordningsnummer belongs in TilldelatPersonNrSamordningsNr",
         ));
     }
+    Ok((person_id, identitetstyp))
+}
 
+/// Every `HanvisningsPersonNr` (an empty one only marks the group).
+fn hanvisning(cx: &Ctx, pp: &Node) -> Result<Vec<Pnr>, DeliveryError> {
     let mut hanvisning = Vec::new();
     for h in pp
         .children
@@ -384,194 +453,187 @@ fn personpost(cx: &Ctx, pp: &Node, present: &mut GroupSet) -> Result<Personpost,
             hanvisning.push(cx.pnr("Personpost/HanvisningsPersonNr", t)?);
         }
     }
-    mark(present, "HanvisningsPersonNr", Group::Hanvisning);
+    Ok(hanvisning)
+}
 
-    let avregistrering = match child(pp, "Avregistrering").filter(|n| !n.children.is_empty()) {
+/// `Avregistrering`; an empty element is none.
+fn avregistrering(cx: &Ctx, pp: &Node) -> Result<Option<Avregistrering>, DeliveryError> {
+    let Some(a) = child(pp, "Avregistrering").filter(|n| !n.children.is_empty()) else {
+        return Ok(None);
+    };
+    let path = "Personpost/Avregistrering";
+    cx.check_children(
+        path,
+        a,
+        &[
+            "AvregistreringsorsakKod",
+            "Avregistreringsdatum",
+            "AvlidenDatum",
+        ],
+    )?;
+    let kod = cx.required(path, a, "AvregistreringsorsakKod")?;
+    Ok(Some(Avregistrering {
+        orsak: AvregistreringsorsakKod::from_code(&kod).ok_or_else(|| {
+            cx.invalid(&format!("{path}/AvregistreringsorsakKod"), "unknown code")
+        })?,
+        datum: cx.required_date(path, a, "Avregistreringsdatum")?,
+        avliden_datum: cx.date(path, a, "AvlidenDatum")?,
+    }))
+}
+
+/// `Namn`: tilltalsnamnsmarkering (two digits), the names, aviseringsnamn (at most 36).
+fn namn(cx: &Ctx, pp: &Node) -> Result<Namn, DeliveryError> {
+    let Some(n) = child(pp, "Namn") else {
+        return Ok(Namn::default());
+    };
+    let path = "Personpost/Namn";
+    cx.check_children(
+        path,
+        n,
+        &[
+            "Tilltalsnamnsmarkering",
+            "Fornamn",
+            "Mellannamn",
+            "Efternamn",
+            "Aviseringsnamn",
+        ],
+    )?;
+    let tilltal = match cx.text(n, "Tilltalsnamnsmarkering") {
         None => None,
-        Some(a) => {
-            let path = "Personpost/Avregistrering";
-            cx.check_children(
-                path,
-                a,
-                &[
-                    "AvregistreringsorsakKod",
-                    "Avregistreringsdatum",
-                    "AvlidenDatum",
-                ],
-            )?;
-            let kod = cx.required(path, a, "AvregistreringsorsakKod")?;
-            Some(Avregistrering {
-                orsak: AvregistreringsorsakKod::from_code(&kod).ok_or_else(|| {
-                    cx.invalid(&format!("{path}/AvregistreringsorsakKod"), "unknown code")
-                })?,
-                datum: cx.required_date(path, a, "Avregistreringsdatum")?,
-                avliden_datum: cx.date(path, a, "AvlidenDatum")?,
-            })
+        Some(t) if t.len() == 2 && t.bytes().all(|c| c.is_ascii_digit()) => t.parse().ok(),
+        Some(_) => {
+            return Err(cx.invalid(
+                &format!("{path}/Tilltalsnamnsmarkering"),
+                "must be two digits",
+            ))
         }
     };
-    mark(present, "Avregistrering", Group::Avregistrering);
-    let antraffad_dod = cx.date("Personpost", pp, "AntraffadDodDatum")?;
-    mark(present, "AntraffadDodDatum", Group::AntraffadDod);
+    let aviseringsnamn = cx.string(n, "Aviseringsnamn");
+    if aviseringsnamn
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > 36)
+    {
+        return Err(cx.invalid(
+            &format!("{path}/Aviseringsnamn"),
+            "longer than 36 characters",
+        ));
+    }
+    Ok(Namn {
+        tilltalsnamnsmarkering: tilltal,
+        fornamn: cx.string(n, "Fornamn"),
+        mellannamn: cx.string(n, "Mellannamn"),
+        efternamn: cx.string(n, "Efternamn"),
+        aviseringsnamn,
+    })
+}
 
-    let namn = match child(pp, "Namn") {
-        None => Namn::default(),
-        Some(n) => {
-            let path = "Personpost/Namn";
-            cx.check_children(
-                path,
-                n,
-                &[
-                    "Tilltalsnamnsmarkering",
-                    "Fornamn",
-                    "Mellannamn",
-                    "Efternamn",
-                    "Aviseringsnamn",
-                ],
-            )?;
-            let tilltal = match cx.text(n, "Tilltalsnamnsmarkering") {
-                None => None,
-                Some(t) if t.len() == 2 && t.bytes().all(|c| c.is_ascii_digit()) => t.parse().ok(),
-                Some(_) => {
-                    return Err(cx.invalid(
-                        &format!("{path}/Tilltalsnamnsmarkering"),
-                        "must be two digits",
-                    ))
-                }
-            };
-            let aviseringsnamn = cx.string(n, "Aviseringsnamn");
-            if aviseringsnamn
-                .as_ref()
-                .is_some_and(|a| a.chars().count() > 36)
-            {
-                return Err(cx.invalid(
-                    &format!("{path}/Aviseringsnamn"),
-                    "longer than 36 characters",
-                ));
-            }
-            Namn {
-                tilltalsnamnsmarkering: tilltal,
-                fornamn: cx.string(n, "Fornamn"),
-                mellannamn: cx.string(n, "Mellannamn"),
-                efternamn: cx.string(n, "Efternamn"),
-                aviseringsnamn,
-            }
-        }
+/// `Folkbokforing`: the län and kommun must exist together; an empty element is none.
+fn folkbokforing(cx: &Ctx, pp: &Node) -> Result<Option<Folkbokforing>, DeliveryError> {
+    let Some(f) = child(pp, "Folkbokforing").filter(|n| !n.children.is_empty()) else {
+        return Ok(None);
     };
-    mark(present, "Namn", Group::Namn);
+    let path = "Personpost/Folkbokforing";
+    cx.check_children(
+        path,
+        f,
+        &[
+            "Folkbokforingsdatum",
+            "LanKod",
+            "KommunKod",
+            "Fastighetsbeteckning",
+            "FiktivtNr",
+            "Distrikt",
+            "PaKommunSkriven",
+        ],
+    )?;
+    let lan_kod = cx.required(path, f, "LanKod")?;
+    cx.lan(&format!("{path}/LanKod"), &lan_kod)?;
+    let kommun_kod = cx.required(path, f, "KommunKod")?;
+    if crate::refdata::kommun(&format!("{lan_kod}{kommun_kod}")).is_none() {
+        return Err(cx.invalid(&format!("{path}/KommunKod"), "no such kommun in the län"));
+    }
+    let pa_kommun_skriven = match cx.text(f, "PaKommunSkriven") {
+        None | Some("N") => false,
+        Some("J") => true,
+        Some(_) => return Err(cx.invalid(&format!("{path}/PaKommunSkriven"), "must be J or N")),
+    };
+    Ok(Some(Folkbokforing {
+        folkbokforingsdatum: cx.required_date(path, f, "Folkbokforingsdatum")?,
+        lan_kod,
+        kommun_kod,
+        fastighetsbeteckning: cx.string(f, "Fastighetsbeteckning"),
+        fiktivt_nr: cx.string(f, "FiktivtNr"),
+        distrikt: cx.string(f, "Distrikt"),
+        pa_kommun_skriven,
+    }))
+}
 
-    let folkbokforing = match child(pp, "Folkbokforing").filter(|n| !n.children.is_empty()) {
+/// `Fodelse`: the date, and the hemort in Sweden or the place abroad.
+fn fodelse(cx: &Ctx, pp: &Node) -> Result<Fodelse, DeliveryError> {
+    let Some(f) = child(pp, "Fodelse") else {
+        return Ok(Fodelse::default());
+    };
+    let path = "Personpost/Fodelse";
+    cx.check_children(path, f, &["Fodelsedatum", "HemortSverige", "OrtUtlandet"])?;
+    let hemort_sverige = match child(f, "HemortSverige") {
         None => None,
-        Some(f) => {
-            let path = "Personpost/Folkbokforing";
-            cx.check_children(
-                path,
-                f,
-                &[
-                    "Folkbokforingsdatum",
-                    "LanKod",
-                    "KommunKod",
-                    "Fastighetsbeteckning",
-                    "FiktivtNr",
-                    "Distrikt",
-                    "PaKommunSkriven",
-                ],
-            )?;
-            let lan_kod = cx.required(path, f, "LanKod")?;
-            cx.lan(&format!("{path}/LanKod"), &lan_kod)?;
-            let kommun_kod = cx.required(path, f, "KommunKod")?;
-            if crate::refdata::kommun(&format!("{lan_kod}{kommun_kod}")).is_none() {
-                return Err(cx.invalid(&format!("{path}/KommunKod"), "no such kommun in the län"));
-            }
-            let pa_kommun_skriven = match cx.text(f, "PaKommunSkriven") {
-                None | Some("N") => false,
-                Some("J") => true,
-                Some(_) => {
-                    return Err(cx.invalid(&format!("{path}/PaKommunSkriven"), "must be J or N"))
-                }
-            };
-            Some(Folkbokforing {
-                folkbokforingsdatum: cx.required_date(path, f, "Folkbokforingsdatum")?,
+        Some(h) => {
+            let p = "Personpost/Fodelse/HemortSverige";
+            cx.check_children(p, h, &["LanKod", "ForsamlingKommun"])?;
+            let lan_kod = cx.required(p, h, "LanKod")?;
+            cx.lan(&format!("{p}/LanKod"), &lan_kod)?;
+            Some(HemortSverige {
                 lan_kod,
-                kommun_kod,
-                fastighetsbeteckning: cx.string(f, "Fastighetsbeteckning"),
-                fiktivt_nr: cx.string(f, "FiktivtNr"),
-                distrikt: cx.string(f, "Distrikt"),
-                pa_kommun_skriven,
+                forsamling_kommun: cx.required(p, h, "ForsamlingKommun")?,
             })
         }
     };
-    mark(present, "Folkbokforing", Group::Folkbokforing);
-
-    let adresser = match child(pp, "Adresser") {
-        None => Adresser::default(),
-        Some(a) => adresser(cx, a)?,
-    };
-    mark(present, "Adresser", Group::Adresser);
-
-    let fodelse = match child(pp, "Fodelse") {
-        None => Fodelse::default(),
-        Some(f) => {
-            let path = "Personpost/Fodelse";
-            cx.check_children(path, f, &["Fodelsedatum", "HemortSverige", "OrtUtlandet"])?;
-            let hemort_sverige = match child(f, "HemortSverige") {
-                None => None,
-                Some(h) => {
-                    let p = "Personpost/Fodelse/HemortSverige";
-                    cx.check_children(p, h, &["LanKod", "ForsamlingKommun"])?;
-                    let lan_kod = cx.required(p, h, "LanKod")?;
-                    cx.lan(&format!("{p}/LanKod"), &lan_kod)?;
-                    Some(HemortSverige {
-                        lan_kod,
-                        forsamling_kommun: cx.required(p, h, "ForsamlingKommun")?,
-                    })
-                }
-            };
-            let ort_utlandet = match child(f, "OrtUtlandet") {
-                None => None,
-                Some(o) => {
-                    let p = "Personpost/Fodelse/OrtUtlandet";
-                    cx.check_children(p, o, &["Fodelseort", "Fodelseland"])?;
-                    Some(OrtUtlandet {
-                        fodelseort: cx.required(p, o, "Fodelseort")?,
-                        fodelseland: cx.required(p, o, "Fodelseland")?,
-                    })
-                }
-            };
-            Fodelse {
-                fodelsedatum: cx.date(path, f, "Fodelsedatum")?,
-                hemort_sverige,
-                ort_utlandet,
-            }
+    let ort_utlandet = match child(f, "OrtUtlandet") {
+        None => None,
+        Some(o) => {
+            let p = "Personpost/Fodelse/OrtUtlandet";
+            cx.check_children(p, o, &["Fodelseort", "Fodelseland"])?;
+            Some(OrtUtlandet {
+                fodelseort: cx.required(p, o, "Fodelseort")?,
+                fodelseland: cx.required(p, o, "Fodelseland")?,
+            })
         }
     };
-    mark(present, "Fodelse", Group::Fodelse);
+    Ok(Fodelse {
+        fodelsedatum: cx.date(path, f, "Fodelsedatum")?,
+        hemort_sverige,
+        ort_utlandet,
+    })
+}
 
-    let invandringsdatum = match child(pp, "Invandring") {
-        None => None,
+/// `Invandring`: its date.
+fn invandring(cx: &Ctx, pp: &Node) -> Result<Option<Datum>, DeliveryError> {
+    match child(pp, "Invandring") {
+        None => Ok(None),
         Some(i) => {
             cx.check_children("Personpost/Invandring", i, &["Invandringsdatum"])?;
-            cx.date("Personpost/Invandring", i, "Invandringsdatum")?
+            cx.date("Personpost/Invandring", i, "Invandringsdatum")
         }
-    };
-    mark(present, "Invandring", Group::Invandring);
-    let rostratt_datum = cx.date("Personpost", pp, "RostrattDatum")?;
-    mark(present, "RostrattDatum", Group::Rostratt);
+    }
+}
 
-    let civilstand = match child(pp, "Civilstand").filter(|n| !n.children.is_empty()) {
-        None => None,
-        Some(c) => {
-            let path = "Personpost/Civilstand";
-            cx.check_children(path, c, &["CivilstandKod", "CivilstandDatum"])?;
-            let kod = cx.required(path, c, "CivilstandKod")?;
-            Some(Civilstand {
-                kod: CivilstandKod::from_code(&kod)
-                    .ok_or_else(|| cx.invalid(&format!("{path}/CivilstandKod"), "unknown code"))?,
-                datum: cx.date(path, c, "CivilstandDatum")?,
-            })
-        }
+/// `Civilstand`; an empty element is none.
+fn civilstand(cx: &Ctx, pp: &Node) -> Result<Option<Civilstand>, DeliveryError> {
+    let Some(c) = child(pp, "Civilstand").filter(|n| !n.children.is_empty()) else {
+        return Ok(None);
     };
-    mark(present, "Civilstand", Group::Civilstand);
+    let path = "Personpost/Civilstand";
+    cx.check_children(path, c, &["CivilstandKod", "CivilstandDatum"])?;
+    let kod = cx.required(path, c, "CivilstandKod")?;
+    Ok(Some(Civilstand {
+        kod: CivilstandKod::from_code(&kod)
+            .ok_or_else(|| cx.invalid(&format!("{path}/CivilstandKod"), "unknown code"))?,
+        datum: cx.date(path, c, "CivilstandDatum")?,
+    }))
+}
 
+/// Every non-empty `Medborgarskap`.
+fn medborgarskap(cx: &Ctx, pp: &Node) -> Result<Vec<Medborgarskap>, DeliveryError> {
     let mut medborgarskap = Vec::new();
     for m in pp
         .children
@@ -587,8 +649,11 @@ fn personpost(cx: &Ctx, pp: &Node, present: &mut GroupSet) -> Result<Personpost,
             datum: cx.date(path, m, "Medborgarskapsdatum")?,
         });
     }
-    mark(present, "Medborgarskap", Group::Medborgarskap);
+    Ok(medborgarskap)
+}
 
+/// `Relationer`: each `Relation`.
+fn relationer(cx: &Ctx, pp: &Node) -> Result<Vec<Relation>, DeliveryError> {
     let mut relationer = Vec::new();
     if let Some(rs) = child(pp, "Relationer") {
         cx.check_children("Personpost/Relationer", rs, &["Relation"])?;
@@ -596,37 +661,42 @@ fn personpost(cx: &Ctx, pp: &Node, present: &mut GroupSet) -> Result<Personpost,
             relationer.push(relation(cx, r)?);
         }
     }
-    mark(present, "Relationer", Group::Relationer);
+    Ok(relationer)
+}
 
-    let uppehallsratt = match child(pp, "Uppehallsratt").filter(|n| !n.children.is_empty()) {
-        None => None,
-        Some(u) => {
-            let path = "Personpost/Uppehallsratt";
-            cx.check_children(path, u, &["Typ", "Datum"])?;
-            Some(Uppehallsratt {
-                typ: cx.required(path, u, "Typ")?,
-                datum: cx.date(path, u, "Datum")?,
-            })
-        }
+/// `Uppehallsratt`; an empty element is none.
+fn uppehallsratt(cx: &Ctx, pp: &Node) -> Result<Option<Uppehallsratt>, DeliveryError> {
+    let Some(u) = child(pp, "Uppehallsratt").filter(|n| !n.children.is_empty()) else {
+        return Ok(None);
     };
-    mark(present, "Uppehallsratt", Group::Uppehallsratt);
-    let nordiskt_personnummer =
-        match child(pp, "NordisktPersonnummer").filter(|n| !n.children.is_empty()) {
-            None => None,
-            Some(n) => {
-                let path = "Personpost/NordisktPersonnummer";
-                cx.check_children(path, n, &["Nummer", "Landkod"])?;
-                let landkod = cx.required(path, n, "Landkod")?;
-                cx.land(&format!("{path}/Landkod"), &landkod)?;
-                Some(NordisktPersonnummer {
-                    nummer: cx.required(path, n, "Nummer")?,
-                    landkod,
-                })
-            }
-        };
-    mark(present, "NordisktPersonnummer", Group::NordisktPersonnummer);
+    let path = "Personpost/Uppehallsratt";
+    cx.check_children(path, u, &["Typ", "Datum"])?;
+    Ok(Some(Uppehallsratt {
+        typ: cx.required(path, u, "Typ")?,
+        datum: cx.date(path, u, "Datum")?,
+    }))
+}
 
-    // Kon and Fodelsetid are derived from the number; if given they must agree with it.
+/// `NordisktPersonnummer`; an empty element is none.
+fn nordiskt_personnummer(
+    cx: &Ctx,
+    pp: &Node,
+) -> Result<Option<NordisktPersonnummer>, DeliveryError> {
+    let Some(n) = child(pp, "NordisktPersonnummer").filter(|n| !n.children.is_empty()) else {
+        return Ok(None);
+    };
+    let path = "Personpost/NordisktPersonnummer";
+    cx.check_children(path, n, &["Nummer", "Landkod"])?;
+    let landkod = cx.required(path, n, "Landkod")?;
+    cx.land(&format!("{path}/Landkod"), &landkod)?;
+    Ok(Some(NordisktPersonnummer {
+        nummer: cx.required(path, n, "Nummer")?,
+        landkod,
+    }))
+}
+
+/// `Kon` and `Fodelsetid` are derived from the number; if given they must agree with it.
+fn kon_fodelsetid(cx: &Ctx, pp: &Node, person_id: &Pnr) -> Result<(), DeliveryError> {
     if let Some(k) = cx.text(pp, "Kon") {
         if k != if person_id.is_male() { "M" } else { "K" } {
             return Err(cx.invalid("Personpost/Kon", "does not agree with the identity number"));
@@ -641,141 +711,125 @@ fn personpost(cx: &Ctx, pp: &Node, present: &mut GroupSet) -> Result<Personpost,
             ));
         }
     }
+    Ok(())
+}
 
-    let taxering = match child(pp, "Taxering") {
+/// `Taxering`: the income and every property; none if it has neither.
+fn taxering(cx: &Ctx, pp: &Node) -> Result<Option<Taxering>, DeliveryError> {
+    let Some(t) = child(pp, "Taxering") else {
+        return Ok(None);
+    };
+    cx.check_children("Personpost/Taxering", t, &["Inkomst", "Fastighet"])?;
+    let inkomst = match child(t, "Inkomst") {
         None => None,
-        Some(t) => {
-            let path = "Personpost/Taxering";
-            cx.check_children(path, t, &["Inkomst", "Fastighet"])?;
-            let inkomst = match child(t, "Inkomst") {
-                None => None,
-                Some(i) => {
-                    let p = "Personpost/Taxering/Inkomst";
-                    cx.check_children(p, i, &["Ar", "Summa"])?;
-                    Some(Inkomst {
-                        ar: cx
-                            .required(p, i, "Ar")?
-                            .parse()
-                            .map_err(|_| cx.invalid(&format!("{p}/Ar"), "must be a year"))?,
-                        summa: cx.required(p, i, "Summa")?.parse().map_err(|_| {
-                            cx.invalid(&format!("{p}/Summa"), "must be whole kronor")
-                        })?,
-                    })
-                }
-            };
-            let mut fastigheter = Vec::new();
-            for f in t.children.iter().filter(|c| c.name == "Fastighet") {
-                let p = "Personpost/Taxering/Fastighet";
-                cx.check_children(p, f, &["Beteckning", "Kommun"])?;
-                let kommun = cx.required(p, f, "Kommun")?;
-                if crate::refdata::kommun(&kommun).is_none() {
-                    return Err(cx.invalid(&format!("{p}/Kommun"), "unknown kommunkod"));
-                }
-                fastigheter.push(Fastighetsinnehav {
-                    beteckning: cx.required(p, f, "Beteckning")?,
-                    kommun,
-                });
-            }
-            (inkomst.is_some() || !fastigheter.is_empty()).then_some(Taxering {
-                inkomst,
-                fastigheter,
+        Some(i) => {
+            let p = "Personpost/Taxering/Inkomst";
+            cx.check_children(p, i, &["Ar", "Summa"])?;
+            Some(Inkomst {
+                ar: cx
+                    .required(p, i, "Ar")?
+                    .parse()
+                    .map_err(|_| cx.invalid(&format!("{p}/Ar"), "must be a year"))?,
+                summa: cx
+                    .required(p, i, "Summa")?
+                    .parse()
+                    .map_err(|_| cx.invalid(&format!("{p}/Summa"), "must be whole kronor"))?,
             })
         }
     };
-    mark(present, "Taxering", Group::Taxering);
-
-    let mut historik = Vec::new();
-    if let Some(h) = child(pp, "Historik") {
-        cx.check_children("Personpost/Historik", h, &["Folkbokforing"])?;
-        for f in &h.children {
-            let path = "Personpost/Historik/Folkbokforing";
-            cx.check_children(
-                path,
-                f,
-                &[
-                    "FolkbokforingstypKod",
-                    "Folkbokforingsdatum",
-                    "LanKod",
-                    "KommunKod",
-                    "Fastighetsbeteckning",
-                ],
-            )?;
-            let typ = cx.required(path, f, "FolkbokforingstypKod")?;
-            let lan_kod = cx.string(f, "LanKod");
-            if let Some(l) = &lan_kod {
-                cx.lan(&format!("{path}/LanKod"), l)?;
-            }
-            historik.push(HistorikPost {
-                typ: Folkbokforingstyp::from_code(&typ).ok_or_else(|| {
-                    cx.invalid(&format!("{path}/FolkbokforingstypKod"), "unknown code")
-                })?,
-                datum: cx.required_date(path, f, "Folkbokforingsdatum")?,
-                lan_kod,
-                kommun_kod: cx.string(f, "KommunKod"),
-                fastighetsbeteckning: cx.string(f, "Fastighetsbeteckning"),
-            });
+    let mut fastigheter = Vec::new();
+    for f in t.children.iter().filter(|c| c.name == "Fastighet") {
+        let p = "Personpost/Taxering/Fastighet";
+        cx.check_children(p, f, &["Beteckning", "Kommun"])?;
+        let kommun = cx.required(p, f, "Kommun")?;
+        if crate::refdata::kommun(&kommun).is_none() {
+            return Err(cx.invalid(&format!("{p}/Kommun"), "unknown kommunkod"));
         }
+        fastigheter.push(Fastighetsinnehav {
+            beteckning: cx.required(p, f, "Beteckning")?,
+            kommun,
+        });
     }
-    mark(present, "Historik", Group::Historik);
+    Ok(
+        (inkomst.is_some() || !fastigheter.is_empty()).then_some(Taxering {
+            inkomst,
+            fastigheter,
+        }),
+    )
+}
 
-    let samordning =
-        match child(pp, "Samordningsnummeruppgifter").filter(|n| !n.children.is_empty()) {
-            None => None,
-            Some(s) => {
-                let path = "Personpost/Samordningsnummeruppgifter";
-                cx.check_children(
-                    path,
-                    s,
-                    &[
-                        "Identitetsstatus",
-                        "IdentitetsstatusDatum",
-                        "IdentitetsstatusOrsak",
-                        "Tilldelningsdatum",
-                        "PreliminartVilandeforklaringsdatum",
-                        "Fornyelsedatum",
-                        "Identitetsniva",
-                        "IdentitetsnivaDatum",
-                    ],
-                )?;
-                Some(Samordningsuppgifter {
-                    identitetsstatus: cx.required(path, s, "Identitetsstatus")?,
-                    identitetsstatus_datum: cx.date(path, s, "IdentitetsstatusDatum")?,
-                    identitetsstatus_orsak: cx.string(s, "IdentitetsstatusOrsak"),
-                    tilldelningsdatum: cx.date(path, s, "Tilldelningsdatum")?,
-                    preliminart_vilandeforklaringsdatum: cx.date(
-                        path,
-                        s,
-                        "PreliminartVilandeforklaringsdatum",
-                    )?,
-                    fornyelsedatum: cx.date(path, s, "Fornyelsedatum")?,
-                    identitetsniva: cx.string(s, "Identitetsniva"),
-                    identitetsniva_datum: cx.date(path, s, "IdentitetsnivaDatum")?,
-                })
-            }
-        };
-    mark(present, "Samordningsnummeruppgifter", Group::Samordning);
+/// `Historik`: each earlier `Folkbokforing`.
+fn historik(cx: &Ctx, pp: &Node) -> Result<Vec<HistorikPost>, DeliveryError> {
+    let mut historik = Vec::new();
+    let Some(h) = child(pp, "Historik") else {
+        return Ok(historik);
+    };
+    cx.check_children("Personpost/Historik", h, &["Folkbokforing"])?;
+    for f in &h.children {
+        let path = "Personpost/Historik/Folkbokforing";
+        cx.check_children(
+            path,
+            f,
+            &[
+                "FolkbokforingstypKod",
+                "Folkbokforingsdatum",
+                "LanKod",
+                "KommunKod",
+                "Fastighetsbeteckning",
+            ],
+        )?;
+        let typ = cx.required(path, f, "FolkbokforingstypKod")?;
+        let lan_kod = cx.string(f, "LanKod");
+        if let Some(l) = &lan_kod {
+            cx.lan(&format!("{path}/LanKod"), l)?;
+        }
+        historik.push(HistorikPost {
+            typ: Folkbokforingstyp::from_code(&typ).ok_or_else(|| {
+                cx.invalid(&format!("{path}/FolkbokforingstypKod"), "unknown code")
+            })?,
+            datum: cx.required_date(path, f, "Folkbokforingsdatum")?,
+            lan_kod,
+            kommun_kod: cx.string(f, "KommunKod"),
+            fastighetsbeteckning: cx.string(f, "Fastighetsbeteckning"),
+        });
+    }
+    Ok(historik)
+}
 
-    Ok(Personpost {
-        person_id,
-        identitetstyp,
-        hanvisning,
-        avregistrering,
-        antraffad_dod,
-        namn,
-        folkbokforing,
-        adresser,
-        fodelse,
-        invandringsdatum,
-        rostratt_datum,
-        civilstand,
-        medborgarskap,
-        relationer,
-        uppehallsratt,
-        nordiskt_personnummer,
-        taxering,
-        historik,
-        samordning,
-    })
+/// `Samordningsnummeruppgifter`; an empty element is none.
+fn samordning(cx: &Ctx, pp: &Node) -> Result<Option<Samordningsuppgifter>, DeliveryError> {
+    let Some(s) = child(pp, "Samordningsnummeruppgifter").filter(|n| !n.children.is_empty()) else {
+        return Ok(None);
+    };
+    let path = "Personpost/Samordningsnummeruppgifter";
+    cx.check_children(
+        path,
+        s,
+        &[
+            "Identitetsstatus",
+            "IdentitetsstatusDatum",
+            "IdentitetsstatusOrsak",
+            "Tilldelningsdatum",
+            "PreliminartVilandeforklaringsdatum",
+            "Fornyelsedatum",
+            "Identitetsniva",
+            "IdentitetsnivaDatum",
+        ],
+    )?;
+    Ok(Some(Samordningsuppgifter {
+        identitetsstatus: cx.required(path, s, "Identitetsstatus")?,
+        identitetsstatus_datum: cx.date(path, s, "IdentitetsstatusDatum")?,
+        identitetsstatus_orsak: cx.string(s, "IdentitetsstatusOrsak"),
+        tilldelningsdatum: cx.date(path, s, "Tilldelningsdatum")?,
+        preliminart_vilandeforklaringsdatum: cx.date(
+            path,
+            s,
+            "PreliminartVilandeforklaringsdatum",
+        )?,
+        fornyelsedatum: cx.date(path, s, "Fornyelsedatum")?,
+        identitetsniva: cx.string(s, "Identitetsniva"),
+        identitetsniva_datum: cx.date(path, s, "IdentitetsnivaDatum")?,
+    }))
 }
 
 fn svensk_adress(cx: &Ctx, path: &str, n: &Node) -> Result<SvenskAdress, DeliveryError> {
