@@ -60,7 +60,7 @@ fn today() -> chrono::NaiveDate {
 
 /// Every `len / SAMPLE`-th record of the generated population.
 fn sample_posts() -> Vec<Folkbokforingspost> {
-    let all = folkreg::generate::population(persons(), 1, today());
+    let all = folkreg::dev::generate::population(persons(), 1, today());
     let step = (all.len() / SAMPLE).max(1);
     all.into_iter().step_by(step).take(SAMPLE).collect()
 }
@@ -271,7 +271,7 @@ fn store(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory for the store");
     let file = dir.path().join("full.xml.gz");
     let started = std::time::Instant::now();
-    folkreg::generate::write_full(persons(), 1, today(), Some(&file))
+    folkreg::dev::generate::write_full(persons(), 1, today(), Some(&file))
         .expect("generate the FULL delivery");
     let store = Store::open(&dir.path().join("store"), 256 << 20).expect("open the store");
     let report = folkreg::load::load_file(&store, &file, false).expect("load the delivery");

@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
         None => {
             let file = dir.path().join("full.xml.gz");
             let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
-            folkreg::generate::write_full(persons(), 1, today, Some(&file)).expect("generate");
+            folkreg::dev::generate::write_full(persons(), 1, today, Some(&file)).expect("generate");
             let store = Store::open(&dir.path().join("store"), 256 << 20).expect("open");
             let report = folkreg::load::load_file(&store, &file, false).expect("load");
             eprintln!("loaded {report}");

@@ -109,7 +109,7 @@ fn main() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
         let full = tmp.path().join("full.xml.gz");
         eprintln!("generating and loading {} persons …", args.persons);
-        folkreg::generate::write_full(args.persons, 1, today, Some(&full)).expect("generate");
+        folkreg::dev::generate::write_full(args.persons, 1, today, Some(&full)).expect("generate");
         folkreg::load::load_file(&store, &full, false).expect("load");
     }
     let feed = Feed::open(&store).expect("feed");

@@ -7,7 +7,7 @@
 //!   counting hits);
 //! - **which terms** of it ([`TermMask`]): [`TERM_TABLE`] says per term which category or
 //!   switch allows it; the categories of the caller become one mask, and the renderer
-//!   (`delivery::xml::write_post`) writes only the terms in it. Operations never check a
+//!   (`xml::write::write_post`) writes only the terms in it. Operations never check a
 //!   category themselves.
 //!
 //! Must never: let a protected person into a search result, or give a caller without

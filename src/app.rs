@@ -366,6 +366,8 @@ pub fn build_state_with(
     }))
 }
 
+/// The demo population is made by the generator, which is dev tooling (feature `dev-tools`).
+#[cfg(feature = "dev-tools")]
 fn load_demo(config: &Config, store: &Store) -> Result<(), StartError> {
     let (y, m, d) = DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d)
@@ -377,8 +379,16 @@ fn load_demo(config: &Config, store: &Store) -> Result<(), StartError> {
         persons = DEMO_PERSONS,
         "empty store: generating and loading the demo population"
     );
-    crate::generate::write_full(DEMO_PERSONS, DEMO_SEED, today, Some(&file))
+    crate::dev::generate::write_full(DEMO_PERSONS, DEMO_SEED, today, Some(&file))
         .map_err(|e| StartError::Demo(e.to_string()))?;
     crate::load::load_file(store, &file, false).map_err(|e| StartError::Demo(e.to_string()))?;
+    Ok(())
+}
+
+/// Without the generator there is no demo population: an empty store stays empty, as with
+/// `[load] demo = false`.
+#[cfg(not(feature = "dev-tools"))]
+fn load_demo(config: &Config, _store: &Store) -> Result<(), StartError> {
+    tracing::warn!(inbox = %config.load.inbox.display(), "empty store and no demo population in this build (feature `dev-tools`): no data until a FULL delivery is loaded");
     Ok(())
 }

@@ -36,6 +36,7 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// (Re)create the development PKI and `deploy/register.dev.toml`.
+    #[cfg(feature = "dev-tools")]
     DevCerts {
         /// Output folder.
         #[arg(long, default_value = "certs-dev")]
@@ -63,6 +64,7 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Write a synthetic, deterministic delivery: a FULL population, or the next DELTA.
+    #[cfg(feature = "dev-tools")]
     Generate {
         /// Number of persons (for a FULL delivery).
         #[arg(long, required_unless_present = "delta_of")]
@@ -403,6 +405,7 @@ fn print_windows(out: &mut String, config: &Config, now: DateTime<Utc>) -> Resul
     Ok(())
 }
 
+#[cfg(feature = "dev-tools")]
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|e| format!("`{s}` is not YYYY-MM-DD: {e}"))
@@ -502,6 +505,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        #[cfg(feature = "dev-tools")]
         Command::DevCerts { out, register } => {
             let register = register.unwrap_or_else(|| {
                 if out == std::path::Path::new("certs-dev") {
@@ -510,7 +514,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     out.join("register.dev.toml")
                 }
             });
-            let made = folkreg::tls::devcerts::dev_certs(&out, &register)?;
+            let made = folkreg::dev::devcerts::dev_certs(&out, &register)?;
             println!(
                 "wrote the development PKI to {} and its register to {}",
                 made.dir.display(),
@@ -577,6 +581,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        #[cfg(feature = "dev-tools")]
         Command::Generate {
             persons,
             seed,
@@ -588,7 +593,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
             let written = match (delta_of, changes) {
                 (Some(prev), Some(changes)) => {
-                    folkreg::generate::write_delta(&prev, changes, seed, today, out.as_deref())
+                    folkreg::dev::generate::write_delta(&prev, changes, seed, today, out.as_deref())
                         .map_err(|e| Failure {
                             code: if e.is_input_error() { 2 } else { 1 },
                             error: e.into(),
@@ -596,7 +601,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 _ => {
                     let n = persons.context("--persons is required")?;
-                    folkreg::generate::write_full(n, seed, today, out.as_deref())?
+                    folkreg::dev::generate::write_full(n, seed, today, out.as_deref())?
                 }
             };
             println!("{written}");

@@ -12,10 +12,10 @@ use proptest::prelude::*;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
-use folkreg::access::{Access, Grant, Term, TERM_TABLE};
-use folkreg::access::{Category, Switch};
-use folkreg::delivery::{DeliveryHeader, DeliveryRecord, DeliveryTyp, GroupSet, Posttyp};
+use folkreg::access::{Access, Category, Grant, Switch, Term, TERM_TABLE};
 use folkreg::ids::pnr::{Pnr, PnrKind};
+use folkreg::loadfile::{DeliveryHeader, DeliveryTyp};
+use folkreg::model::change::{DeliveryRecord, GroupSet, Posttyp};
 use folkreg::model::{AvregistreringsorsakKod, Folkbokforingspost, Identitetstyp};
 use folkreg::soap::response::{answer, Answer};
 use folkreg::store::Store;
@@ -316,7 +316,7 @@ fn secrets(post: &Folkbokforingspost) -> Vec<String> {
 
 #[test]
 fn every_category_set_and_record_kind_serves_exactly_the_allowed_terms() {
-    let pop = folkreg::generate::population(4_000, 20261123, today());
+    let pop = folkreg::dev::generate::population(4_000, 20261123, today());
     let kinds = kinds(&pop);
     let mut checked = 0;
     for categories in subsets(&Category::ALL) {
@@ -361,7 +361,7 @@ fn every_category_set_and_record_kind_serves_exactly_the_allowed_terms() {
 
 #[test]
 fn every_answer_about_a_protected_person_carries_the_marking() {
-    let pop = folkreg::generate::population(4_000, 7, today());
+    let pop = folkreg::dev::generate::population(4_000, 7, today());
     for categories in subsets(&Category::ALL) {
         let access = Access::new(categories.iter().copied(), Switch::ALL);
         for post in pop.iter().filter(|p| p.is_protected()) {
@@ -381,7 +381,7 @@ fn every_answer_about_a_protected_person_carries_the_marking() {
 
 #[test]
 fn fingerade_personuppgifter_have_no_link() {
-    let pop = folkreg::generate::population(20_000, 11, today());
+    let pop = folkreg::dev::generate::population(20_000, 11, today());
     let ob: BTreeSet<Pnr> = pop
         .iter()
         .filter(|p| {
@@ -415,7 +415,7 @@ fn fingerade_personuppgifter_have_no_link() {
 
 #[test]
 fn after_change_of_legal_gender_only_old_refers_to_new() {
-    let pop = folkreg::generate::population(20_000, 3, today());
+    let pop = folkreg::dev::generate::population(20_000, 3, today());
     let by_pnr: HashMap<Pnr, &Folkbokforingspost> = pop.iter().map(|p| (p.pnr(), p)).collect();
     let access = Access::full();
     let mut seen = (0, 0);
@@ -502,7 +502,7 @@ proptest! {
         with_sekretess in any::<bool>(),
         by_postort in any::<bool>(),
     ) {
-        let pop = folkreg::generate::population(600, seed, today());
+        let pop = folkreg::dev::generate::population(600, seed, today());
         let ordinary: Vec<&Folkbokforingspost> = pop
             .iter()
             .filter(|p| !p.is_protected() && p.personpost.namn.efternamn.is_some()

@@ -37,7 +37,7 @@ async fn every_answered_request_has_its_line_even_after_sigkill() {
     let lund = cert("client-lund");
     let norrby = cert("client-norrby");
     let (y, m, d) = folkreg::app::DEMO_TODAY;
-    let pop = folkreg::generate::population(
+    let pop = folkreg::dev::generate::population(
         folkreg::app::DEMO_PERSONS,
         folkreg::app::DEMO_SEED,
         chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date"),

@@ -21,7 +21,7 @@ fn demo_chain(dir: &Path, n: usize) -> Vec<PathBuf> {
     for i in 0..n {
         let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
         let prev = out.last().expect("prev").clone();
-        folkreg::generate::write_delta(&prev, 400, 70 + i as u64, today, Some(&next))
+        folkreg::dev::generate::write_delta(&prev, 400, 70 + i as u64, today, Some(&next))
             .expect("delta");
         out.push(next);
     }
@@ -262,7 +262,7 @@ async fn an_infil_order_gets_changes_of_exactly_its_numbers() {
     .await;
     let exempel = cert("client-exempel");
     // The delta's changed persons: half of them go in the infil, in two pages.
-    let mut reader = folkreg::delivery::DeliveryReader::open(&chain[1]).expect("delta");
+    let mut reader = folkreg::loadfile::DeliveryReader::open(&chain[1]).expect("delta");
     let changed: Vec<String> = (&mut reader)
         .map(|r| r.expect("record").post.pnr().to_string())
         .collect();

@@ -61,7 +61,7 @@ fn delta(dir: &Path) -> PathBuf {
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let full = demo_full(dir);
     let next = dir.join("leverans-000002-DELTA.xml.gz");
-    folkreg::generate::write_delta(&full, 3000, 4242, today, Some(&next)).expect("delta");
+    folkreg::dev::generate::write_delta(&full, 3000, 4242, today, Some(&next)).expect("delta");
     next
 }
 

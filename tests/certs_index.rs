@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use folkreg::access::{Category, Switch};
+use folkreg::dev::devcerts::{Expect, Index, IndexEntry, Kind};
 use folkreg::register::Register;
-use folkreg::tls::devcerts::{Expect, Index, IndexEntry, Kind};
 use folkreg::tls::{
     client_verifier, FailureReason, HandshakeFailures, PeerIdentity, TlsFiles, TlsState,
 };

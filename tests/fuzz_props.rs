@@ -7,9 +7,9 @@
 use std::io::Cursor;
 use std::sync::OnceLock;
 
-use folkreg::delivery::DeliveryReader;
 use folkreg::ids::pnr::{Pnr, PnrError};
 use folkreg::ids::{BestallningsId, OrgNr};
+use folkreg::loadfile::DeliveryReader;
 use folkreg::ops::{Operation, Personpost};
 use folkreg::soap::Fault;
 
@@ -160,7 +160,7 @@ fn delivery() -> &'static (Vec<u8>, Vec<String>) {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("d.xml");
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
-        folkreg::generate::write_full(6, 11, today, Some(&path)).expect("write");
+        folkreg::dev::generate::write_full(6, 11, today, Some(&path)).expect("write");
         let numbers = DeliveryReader::open(&path)
             .expect("open")
             .map(|r| r.expect("valid").post.pnr().as_str().to_owned())

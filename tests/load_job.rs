@@ -19,12 +19,12 @@ fn chain(dir: &Path, deltas: usize) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).expect("dir");
     let today = NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
     let full = dir.join("leverans-000001-FULL.xml.gz");
-    folkreg::generate::write_full(PERSONS, 11, today, Some(&full)).expect("full");
+    folkreg::dev::generate::write_full(PERSONS, 11, today, Some(&full)).expect("full");
     let mut out = vec![full];
     for i in 0..deltas {
         let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
         let prev = out.last().expect("previous").clone();
-        folkreg::generate::write_delta(&prev, 10, 50 + i as u64, today, Some(&next))
+        folkreg::dev::generate::write_delta(&prev, 10, 50 + i as u64, today, Some(&next))
             .expect("delta");
         out.push(next);
     }
@@ -33,7 +33,7 @@ fn chain(dir: &Path, deltas: usize) -> Vec<PathBuf> {
 
 /// An identity number the FULL delivery holds.
 fn someone_in(full: &Path) -> String {
-    let mut reader = folkreg::delivery::DeliveryReader::open(full).expect("open");
+    let mut reader = folkreg::loadfile::DeliveryReader::open(full).expect("open");
     let first = reader.next().expect("a record").expect("valid");
     first.post.pnr().to_string()
 }

@@ -57,8 +57,11 @@ async fn the_log_holds_no_identity_number_name_or_address() {
     let addr = server.addr;
     let (y, m, d) = folkreg::app::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let pop =
-        folkreg::generate::population(folkreg::app::DEMO_PERSONS, folkreg::app::DEMO_SEED, today);
+    let pop = folkreg::dev::generate::population(
+        folkreg::app::DEMO_PERSONS,
+        folkreg::app::DEMO_SEED,
+        today,
+    );
     // Every kind of record: the first protected, samordningsnummer, deregistered, and a
     // spread of ordinary ones.
     let mut asked: Vec<&Folkbokforingspost> = pop.iter().step_by(2_000).collect();

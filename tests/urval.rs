@@ -142,7 +142,7 @@ fn is_male(pnr: &str) -> bool {
 fn population_with_lulea(dir: &Path) -> std::path::PathBuf {
     let (y, m, d) = folkreg::app::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let mut posts: Vec<Folkbokforingspost> = folkreg::generate::population(20_000, 31, today);
+    let mut posts: Vec<Folkbokforingspost> = folkreg::dev::generate::population(20_000, 31, today);
     let year = year_now();
     let mut count: BTreeMap<(bool, usize), usize> = BTreeMap::new();
     for post in &mut posts {
@@ -181,21 +181,21 @@ fn population_with_lulea(dir: &Path) -> std::path::PathBuf {
     }
     assert!(count.values().all(|n| *n >= 80), "{count:?}");
     let full = dir.join("leverans-000001-FULL.xml.gz");
-    let header = folkreg::delivery::DeliveryHeader {
+    let header = folkreg::loadfile::DeliveryHeader {
         lopnummer: 1,
-        typ: folkreg::delivery::DeliveryTyp::Full,
+        typ: folkreg::loadfile::DeliveryTyp::Full,
         skapad: "2026-11-02T01:00:00+01:00".into(),
         antal: posts.len() as u64,
     };
-    let records: Vec<folkreg::delivery::DeliveryRecord> = posts
+    let records: Vec<folkreg::model::change::DeliveryRecord> = posts
         .into_iter()
-        .map(|post| folkreg::delivery::DeliveryRecord {
-            posttyp: folkreg::delivery::Posttyp::Total,
+        .map(|post| folkreg::model::change::DeliveryRecord {
+            posttyp: folkreg::model::change::Posttyp::Total,
             post,
-            present: folkreg::delivery::GroupSet::ALL,
+            present: folkreg::model::change::GroupSet::ALL,
         })
         .collect();
-    folkreg::delivery::writer::write_delivery(&full, &header, &records).expect("write FULL");
+    folkreg::loadfile::writer::write_delivery(&full, &header, &records).expect("write FULL");
     full
 }
 
@@ -503,7 +503,7 @@ async fn svar_direkt_answers_each_infil_at_once() {
 fn demo_numbers(n: usize) -> Vec<String> {
     let (y, m, d) = folkreg::app::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    folkreg::generate::population(folkreg::app::DEMO_PERSONS, folkreg::app::DEMO_SEED, today)
+    folkreg::dev::generate::population(folkreg::app::DEMO_PERSONS, folkreg::app::DEMO_SEED, today)
         .iter()
         .filter(|p| {
             p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer

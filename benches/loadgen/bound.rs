@@ -24,7 +24,7 @@ use folkreg::tls::HandshakeFailures;
 /// A typical personpostXML answer: the record of median rendered size among the first
 /// ordinary persons of the population.
 pub fn typical_answer(persons: usize, seed: u64, today: NaiveDate, access: &Access) -> Bytes {
-    let population = folkreg::generate::population(persons.min(20_000), seed, today);
+    let population = folkreg::dev::generate::population(persons.min(20_000), seed, today);
     let mut rendered: Vec<Vec<u8>> = population
         .iter()
         .filter(|p| p.personpost.identitetstyp == Identitetstyp::Personnummer && !p.is_protected())

@@ -203,7 +203,7 @@ impl Workload {
         mix: Mix,
         rng: &mut impl Rng,
     ) -> Result<Workload, String> {
-        let population = folkreg::generate::population(persons, seed, today);
+        let population = folkreg::dev::generate::population(persons, seed, today);
         let held: HashSet<Pnr> = population.iter().map(|p| p.pnr()).collect();
         let step = (population.len() / MAX_BODIES).max(1);
         let existing: Vec<Bytes> = population

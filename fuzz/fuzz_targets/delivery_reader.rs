@@ -5,7 +5,7 @@
 
 use std::io::Cursor;
 
-use folkreg::delivery::DeliveryReader;
+use folkreg::loadfile::DeliveryReader;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

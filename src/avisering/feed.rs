@@ -23,10 +23,10 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Term, TermMask};
-use crate::delivery::xml::{write_post, write_svensk_adress, PostStyle};
 use crate::register::{Organisation, Register};
 use crate::store::journal::Change;
 use crate::store::{Store, StoreError};
+use crate::xml::write::{write_post, write_svensk_adress, PostStyle};
 
 use super::select::{changed_terms, notices_with_diff, Fil, Kind, Notice};
 use super::urval::{self, UrvalTyp};

@@ -21,9 +21,9 @@
 //! the previous one goes with it (föregående folkbokföringsadress, 8.33).
 
 use crate::access::{Access, Term, TermMask};
-use crate::delivery::xml::{write_post, PostStyle};
 use crate::model::{Folkbokforingspost, SvenskAdress};
 use crate::store::journal::Change;
+use crate::xml::write::{write_post, PostStyle};
 
 use crate::register::orders::{Order, Posttyp};
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{load_file, LoadError};
 use crate::config::Config;
-use crate::delivery::{DeliveryHeader, DeliveryReader, DeliveryTyp};
+use crate::loadfile::{DeliveryHeader, DeliveryReader, DeliveryTyp};
 use crate::schedule::Daily;
 use crate::store::{Store, StoreInfo};
 

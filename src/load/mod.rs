@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod job;
 
-use crate::delivery::{DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp};
+use crate::loadfile::{DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp};
 use crate::store::{LoadSummary, Store, StoreError};
 
 /// What one applied file did.
@@ -92,7 +92,7 @@ impl LoadError {
     pub fn is_input_error(&self) -> bool {
         match self {
             LoadError::Delivery { source, .. } => {
-                !matches!(source.kind, crate::delivery::DeliveryErrorKind::Io(_))
+                !matches!(source.kind, crate::loadfile::DeliveryErrorKind::Io(_))
                     || source.record.is_some()
             }
             LoadError::Refused { .. } => true,
@@ -171,7 +171,7 @@ pub struct ArchivePlan {
 pub fn archive_plan(dir: &Path) -> Result<ArchivePlan, LoadError> {
     let io = |e: std::io::Error| LoadError::Delivery {
         path: dir.to_owned(),
-        source: DeliveryError::file(crate::delivery::DeliveryErrorKind::Io(e)),
+        source: DeliveryError::file(crate::loadfile::DeliveryErrorKind::Io(e)),
     };
     let paths = deliveries_in(dir).map_err(io)?;
     let headers = order_files(&paths)?;
@@ -243,7 +243,7 @@ const PIPELINE_BATCH: usize = 256;
 /// Batches the parsing thread may be ahead.
 const PIPELINE_DEPTH: usize = 8;
 
-type Batch = Vec<Result<crate::delivery::DeliveryRecord, DeliveryError>>;
+type Batch = Vec<Result<crate::model::change::DeliveryRecord, DeliveryError>>;
 
 /// Reads records in batches into `tx` until the end, the first error (sent as the batch's
 /// last item), or the receiver is gone (the build failed).

@@ -2,10 +2,11 @@
 //!
 //! Owns the typed record every other module works with and its compact store encoding
 //! ([`encode`]/[`decode`], a schema version byte followed by postcard). It never decides who
-//! may see what (that is `access`) and never touches XML (that is `delivery::xml`).
+//! may see what (that is `access`) and never touches XML (that is `xml`).
 //!
 //! Field names follow the register's Swedish terms, ASCII-folded, as on the wire.
 
+pub mod change;
 mod codes;
 mod datum;
 

@@ -607,7 +607,7 @@ mod edits {
     fn add_cert_from_a_pem_checks_the_organisation_and_records_expiry() {
         let dir = tempfile::tempdir().expect("dir");
         let register = dir.path().join("register.toml");
-        crate::tls::devcerts::dev_certs(dir.path(), &register).expect("dev certs");
+        crate::dev::devcerts::dev_certs(dir.path(), &register).expect("dev certs");
         let target = dir.path().join("r.toml");
         std::fs::write(&target, GOOD).expect("write");
         let pem = dir.path().join("client-unregistered.pem");

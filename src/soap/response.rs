@@ -8,7 +8,7 @@ use quick_xml::Writer;
 
 use super::{Fault, AVI_NS, PERSONPOST_V2_NS, SOAP11_NS, V1_NS};
 use crate::access::View;
-use crate::delivery::xml::{write_post, PostStyle};
+use crate::xml::write::{write_post, PostStyle};
 
 /// Which answer element wraps the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

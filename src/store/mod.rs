@@ -34,8 +34,9 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{merge, DeliveryHeader, DeliveryRecord, Posttyp};
 use crate::ids::pnr::Pnr;
+use crate::loadfile::DeliveryHeader;
+use crate::model::change::{merge, DeliveryRecord, Posttyp};
 use crate::model::{self, Folkbokforingspost};
 use crate::search::SearchQuery;
 

@@ -1,5 +1,6 @@
 use super::*;
-use crate::delivery::{DeliveryTyp, GroupSet};
+use crate::loadfile::DeliveryTyp;
+use crate::model::change::GroupSet;
 use crate::model::tests::sample;
 use crate::search::parse_patterns;
 
@@ -250,7 +251,7 @@ fn delta_applies_in_order_all_or_nothing() {
     let mut a2 = a.clone();
     a2.personpost.namn.efternamn = Some("Holm".into());
     let mut present = GroupSet::default();
-    present.insert(crate::delivery::Group::Namn);
+    present.insert(crate::model::change::Group::Namn);
     let recs = vec![
         total(c.clone()),
         DeliveryRecord {
@@ -527,7 +528,7 @@ fn index_search_agrees_with_checking_every_record() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 1 << 24).unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
-    let mut people = crate::generate::population(3_000, 5, today);
+    let mut people = crate::dev::generate::population(3_000, 5, today);
     load_full(&store, 1, &people);
 
     let check = |store: &Store, people: &[Folkbokforingspost]| {

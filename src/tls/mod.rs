@@ -41,7 +41,6 @@ use x509_parser::x509::X509Name;
 
 pub use crate::config::TlsFiles;
 
-pub mod devcerts;
 mod identity;
 mod verifier;
 

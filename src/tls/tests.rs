@@ -16,7 +16,8 @@ struct Pki {
 impl Pki {
     fn new() -> Pki {
         let dir = tempfile::tempdir().expect("temp dir");
-        devcerts::dev_certs(dir.path(), &dir.path().join("register.dev.toml")).expect("dev certs");
+        crate::dev::devcerts::dev_certs(dir.path(), &dir.path().join("register.dev.toml"))
+            .expect("dev certs");
         Pki { dir }
     }
 

@@ -561,7 +561,7 @@ pub fn demo_full(dir: &Path) -> PathBuf {
     let (y, m, d) = folkreg::app::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let full = dir.join("leverans-demo-FULL.xml.gz");
-    folkreg::generate::write_full(
+    folkreg::dev::generate::write_full(
         folkreg::app::DEMO_PERSONS,
         folkreg::app::DEMO_SEED,
         today,

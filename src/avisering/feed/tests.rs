@@ -23,12 +23,12 @@ fn at(day: u32) -> DateTime<Utc> {
 /// A FULL delivery and `deltas` deltas, made in `dir`.
 fn chain(dir: &std::path::Path, deltas: usize, seed: u64) -> Vec<PathBuf> {
     let full = dir.join("l1.xml.gz");
-    crate::generate::write_full(PERSONS, seed, today(), Some(&full)).expect("full");
+    crate::dev::generate::write_full(PERSONS, seed, today(), Some(&full)).expect("full");
     let mut out = vec![full];
     for i in 0..deltas {
         let next = dir.join(format!("l{}.xml.gz", i + 2));
         let prev = out.last().expect("prev").clone();
-        crate::generate::write_delta(&prev, 60, seed * 100 + i as u64, today(), Some(&next))
+        crate::dev::generate::write_delta(&prev, 60, seed * 100 + i as u64, today(), Some(&next))
             .expect("delta");
         out.push(next);
     }

@@ -23,7 +23,7 @@ fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().expect("tmp");
     let full = tmp.path().join("l1.xml.gz");
     let today = NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
-    crate::generate::write_full(PERSONS, 9, today, Some(&full)).expect("full");
+    crate::dev::generate::write_full(PERSONS, 9, today, Some(&full)).expect("full");
     let store = Store::open(&tmp.path().join("store"), 8 << 20).expect("store");
     crate::load::load_file(&store, &full, false).expect("full");
     let feed = Feed::open(&store).expect("feed");

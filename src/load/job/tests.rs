@@ -15,12 +15,12 @@ fn now() -> DateTime<Utc> {
 /// löpnummer order.
 fn chain(dir: &Path, deltas: usize) -> Vec<PathBuf> {
     let full = dir.join("leverans-000001-FULL.xml.gz");
-    crate::generate::write_full(PERSONS, 7, today(), Some(&full)).expect("full");
+    crate::dev::generate::write_full(PERSONS, 7, today(), Some(&full)).expect("full");
     let mut out = vec![full];
     for i in 0..deltas {
         let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
         let prev = out.last().expect("previous").clone();
-        crate::generate::write_delta(&prev, 5, 100 + i as u64, today(), Some(&next))
+        crate::dev::generate::write_delta(&prev, 5, 100 + i as u64, today(), Some(&next))
             .expect("delta");
         out.push(next);
     }

@@ -8,8 +8,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::population::{die, emigrate, mark_dead_relation, relate, set_aviseringsnamn, Gen, Home};
-use crate::delivery::{merge, DeliveryRecord, Group, GroupSet, Posttyp};
 use crate::ids::pnr::Pnr;
+use crate::model::change::{merge, DeliveryRecord, Group, GroupSet, Posttyp};
 use crate::model::*;
 
 /// The change kinds, cycled so every kind occurs in any delta of a dozen changes or more.

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::delivery::{
-    merge, writer::write_delivery, DeliveryError, DeliveryHeader, DeliveryReader, DeliveryRecord,
-    DeliveryTyp, GroupSet, Posttyp,
-};
 use crate::ids::pnr::Pnr;
+use crate::loadfile::{
+    writer::write_delivery, DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp,
+};
+use crate::model::change::{merge, DeliveryRecord, GroupSet, Posttyp};
 use crate::model::Folkbokforingspost;
 
 /// What `generate` wrote.

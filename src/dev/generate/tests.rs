@@ -1,8 +1,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::*;
-use crate::delivery::Posttyp;
 use crate::ids::pnr::Pnr;
+use crate::model::change::Posttyp;
 use crate::model::*;
 
 fn today() -> chrono::NaiveDate {
@@ -205,7 +205,7 @@ fn delta_has_every_change_kind_once_per_person() {
         new.iter().any(|r| !r.post.personpost.hanvisning.is_empty()),
         "number changes"
     );
-    let after = |r: &crate::delivery::DeliveryRecord| state.get(&r.post.pnr());
+    let after = |r: &crate::model::change::DeliveryRecord| state.get(&r.post.pnr());
     let kinds = |f: &dyn Fn(&Folkbokforingspost, &Folkbokforingspost) -> bool| {
         recs.iter()
             .filter(|r| before.contains_key(&r.post.pnr()))

@@ -294,7 +294,7 @@ pub(super) fn readme(index: &Index) -> String {
 
 const README_HEAD: &str = r#"# certs-dev — the development PKI
 
-Made by `folkreg dev-certs` (src/tls/devcerts/) and committed so that the README's commands,
+Made by `folkreg dev-certs` (src/dev/devcerts/) and committed so that the README's commands,
 the tests and third-party clients work on a fresh checkout. **Nothing here is secret**: every
 private key is published. Never trust `root-ca.pem` outside development.
 

@@ -1,55 +1,11 @@
-//! Load files in the Navet XML delivery format (WIRE.md, "Load file").
+//! The vocabulary of a change to a record: what a record in a load file does (`Posttyp`), the
+//! term groups an ändringspost carries (`Group`, `GroupSet`), the record with both
+//! (`DeliveryRecord`), and how a change merges into a stored record (`merge`).
 //!
-//! Owns the delivery header, the record kinds (totalpost, ändringspost, borttag), how an
-//! ändringspost merges into a stored record, the streaming reader (constant memory, `.xml.gz`
-//! too, every record validated) and the writer. `xml` holds the one rendering of
-//! `Folkbokforingspost` that load files and SOAP responses share.
-//!
-//! Never logs values from a record: errors name the record's position and the element.
+//! Knows nothing of XML or files: `xml` reads and writes these, `loadfile` streams them,
+//! `store` applies them.
 
-pub mod reader;
-pub mod writer;
-pub mod xml;
-
-pub use reader::DeliveryReader;
-pub use writer::DeliveryWriter;
-
-use crate::model::Folkbokforingspost;
-
-/// The namespace of the delivery envelope (`Navetavisering`).
-pub const DELIVERY_NS: &str = "urn:folkreg:leverans:1";
-
-/// FULL replaces the whole store; DELTA applies changes to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryTyp {
-    /// Every record of the register; replaces the store.
-    Full,
-    /// Changes since the previous delivery.
-    Delta,
-}
-
-impl DeliveryTyp {
-    /// Wire spelling.
-    pub fn code(self) -> &'static str {
-        match self {
-            DeliveryTyp::Full => "FULL",
-            DeliveryTyp::Delta => "DELTA",
-        }
-    }
-}
-
-/// The attributes of `Navetavisering`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryHeader {
-    /// Löpnummer: deltas apply in order, each the previous + 1.
-    pub lopnummer: u64,
-    /// FULL or DELTA.
-    pub typ: DeliveryTyp,
-    /// When the delivery was made (RFC 3339 with offset), kept as written.
-    pub skapad: String,
-    /// Number of records; must equal the count in the file.
-    pub antal: u64,
-}
+use super::Folkbokforingspost;
 
 /// What a record in a delivery does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,68 +167,5 @@ pub fn merge(stored: &mut Folkbokforingspost, change: &Folkbokforingspost, prese
         stored.sekretessmarkering = change.sekretessmarkering;
         stored.skyddad_folkbokforing = change.skyddad_folkbokforing;
         stored.skyddsdatum = change.skyddsdatum;
-    }
-}
-
-/// Where in a delivery something is wrong: record position (1-based) and element path.
-#[derive(Debug, thiserror::Error)]
-#[error("{}{}{kind}", .record.map(|r| format!("record {r}: ")).unwrap_or_default(), .element.as_ref().map(|e| format!("element {e}: ")).unwrap_or_default())]
-pub struct DeliveryError {
-    /// 1-based position of the record in the file, if inside one.
-    pub record: Option<u64>,
-    /// Element path inside the record (e.g. `Personpost/Namn/Fornamn`), if known.
-    pub element: Option<String>,
-    /// What is wrong.
-    pub kind: DeliveryErrorKind,
-}
-
-/// What is wrong with a delivery. Never carries a value from the file.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryErrorKind {
-    /// Reading the file failed (including a truncated gzip stream).
-    #[error("cannot read: {0}")]
-    Io(#[from] std::io::Error),
-    /// The XML is not well-formed, or not UTF-8.
-    #[error("malformed XML: {0}")]
-    Xml(String),
-    /// DOCTYPE or entity declarations are refused.
-    #[error("DOCTYPE and entity declarations are not allowed")]
-    Doctype,
-    /// The root is not `Navetavisering` in the delivery namespace.
-    #[error("root element must be Navetavisering in namespace {DELIVERY_NS}")]
-    Root,
-    /// A header attribute is missing or invalid.
-    #[error("header attribute {0} is missing or invalid")]
-    Header(&'static str),
-    /// `Antal` differs from the number of records.
-    #[error("header Antal is {declared} but the file has {found} records")]
-    Antal {
-        /// As declared.
-        declared: u64,
-        /// As counted.
-        found: u64,
-    },
-    /// An element that the format does not have here.
-    #[error("unexpected element")]
-    UnexpectedElement,
-    /// A required element is missing.
-    #[error("required element {0} is missing")]
-    Missing(&'static str),
-    /// A value is invalid; the text says how (never the value itself).
-    #[error("invalid value: {0}")]
-    Invalid(String),
-    /// A text value longer than the format allows.
-    #[error("text longer than {0} characters")]
-    TooLong(usize),
-}
-
-impl DeliveryError {
-    /// An error outside any record.
-    pub fn file(kind: DeliveryErrorKind) -> DeliveryError {
-        DeliveryError {
-            record: None,
-            element: None,
-            kind,
-        }
     }
 }

@@ -1,6 +1,9 @@
 use super::*;
-use crate::delivery::writer::write_delivery;
+use crate::ids::pnr::Pnr;
+use crate::loadfile::writer::write_delivery;
+use crate::model::change::{merge, Group, GroupSet};
 use crate::model::tests::sample;
+use crate::model::*;
 use proptest::prelude::*;
 
 fn header(antal: u64) -> DeliveryHeader {
@@ -171,7 +174,7 @@ fn andringspost_and_borttag_round_trip() {
         "an empty element clears"
     );
     let mut merged = rich();
-    crate::delivery::merge(&mut merged, &back[0].post, back[0].present);
+    merge(&mut merged, &back[0].post, back[0].present);
     assert_eq!(merged.personpost.namn.efternamn.as_deref(), Some("Holm"));
     assert_eq!(merged.personpost.avregistrering, None);
     assert!(!merged.sekretessmarkering, "Skydd N lifts the protection");

@@ -8,8 +8,9 @@ use std::path::Path;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::xml::{write_post, PostStyle};
-use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryRecord, DELIVERY_NS};
+use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DELIVERY_NS};
+use crate::model::change::DeliveryRecord;
+use crate::xml::write::{write_post, PostStyle};
 
 /// Where the bytes go.
 enum Sink {

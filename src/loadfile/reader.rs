@@ -1,0 +1,412 @@
+//! Streaming reader of delivery files: constant memory whatever the file size (one record's
+//! small element tree at a time), `.xml.gz` detected by its magic bytes, every value validated
+//! (each record's tree by [`crate::xml::read`]).
+//!
+//! Errors name the record's 1-based position and the element path, and say what is wrong —
+//! never the value, so a report can be logged without leaking personal data.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryTyp, DELIVERY_NS};
+use crate::model::change::{DeliveryRecord, Posttyp};
+use crate::xml::read::{record, shown, Node};
+
+/// Longest text of one term, in characters: the longest register term (an address line) is
+/// far shorter; anything longer is a broken file.
+pub const MAX_TEXT: usize = 200;
+/// Deepest nesting inside a record (Personpost/Relationer/Relation/... is 4).
+const MAX_DEPTH: usize = 8;
+/// Most elements in one record: a person with many relations has about 150.
+const MAX_ELEMENTS: usize = 5_000;
+
+/// Reads a delivery file record by record.
+pub struct DeliveryReader {
+    reader: Reader<BufReader<Box<dyn Read + Send>>>,
+    buf: Vec<u8>,
+    header: DeliveryHeader,
+    count: u64,
+    done: bool,
+}
+
+fn at(record: Option<u64>, element: Option<String>, kind: DeliveryErrorKind) -> DeliveryError {
+    DeliveryError {
+        record,
+        element,
+        kind,
+    }
+}
+
+/// A problem of our own wording (never text from the file).
+fn xml_err(record: Option<u64>, what: &'static str) -> DeliveryError {
+    at(record, None, DeliveryErrorKind::Xml(what.to_owned()))
+}
+
+/// quick-xml's error, said in words that carry nothing from the file.
+fn xml_fault(record: Option<u64>, element: Option<String>, e: &quick_xml::Error) -> DeliveryError {
+    at(record, element, DeliveryErrorKind::Xml(xml_problem(e)))
+}
+
+/// What is wrong with the XML. quick-xml's own texts quote the file — the names of
+/// mismatched tags, of unknown entities — and in a broken file anything can stand there (an
+/// identity number, a name); a report is logged and written beside the file, so it says what
+/// is wrong in fixed words and leaves the place to the record number and element path.
+fn xml_problem(e: &quick_xml::Error) -> String {
+    use quick_xml::errors::IllFormedError;
+    use quick_xml::Error;
+    match e {
+        Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file ends early (truncated, or a cut-off gzip stream)".to_owned()
+        }
+        Error::Io(e) => format!("cannot read: {}", e.kind()),
+        // Fixed texts ("unclosed tag", ...) and positions only.
+        Error::Syntax(e) => e.to_string(),
+        Error::InvalidAttr(e) => format!("invalid attribute: {e}"),
+        Error::IllFormed(e) => match e {
+            IllFormedError::MissingDeclVersion(_) => "the XML declaration has no version",
+            IllFormedError::MissingDoctypeName => "a DOCTYPE without a name",
+            IllFormedError::MissingEndTag(_) => "an element is not closed",
+            IllFormedError::UnmatchedEndTag(_) => "an end tag without its start tag",
+            IllFormedError::MismatchedEndTag { .. } => "an end tag does not match its start tag",
+            IllFormedError::DoubleHyphenInComment => "'--' inside a comment",
+        }
+        .to_owned(),
+        Error::Encoding(_) => "the file is not UTF-8".to_owned(),
+        Error::Escape(_) => "an unknown entity or an invalid character reference".to_owned(),
+        Error::Namespace(_) => "an undeclared or invalid namespace prefix".to_owned(),
+    }
+}
+
+impl DeliveryReader {
+    /// Opens a file and reads its header.
+    pub fn open(path: &Path) -> Result<DeliveryReader, DeliveryError> {
+        let file = File::open(path).map_err(|e| DeliveryError::file(e.into()))?;
+        DeliveryReader::new(file)
+    }
+
+    /// Reads a delivery from any byte source (gzip-compressed or not, told by its magic
+    /// bytes) up to and including its header; the records follow as an iterator.
+    pub fn new(source: impl Read + Send + 'static) -> Result<DeliveryReader, DeliveryError> {
+        let mut file = BufReader::new(source);
+        let gz = file
+            .fill_buf()
+            .map_err(|e| DeliveryError::file(e.into()))?
+            .starts_with(&[0x1f, 0x8b]);
+        let inner: Box<dyn Read + Send> = if gz {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        let mut reader = Reader::from_reader(BufReader::with_capacity(1 << 16, inner));
+        reader.config_mut().trim_text(true);
+        reader.config_mut().check_end_names = true;
+        let mut buf = Vec::with_capacity(4096);
+        let header = loop {
+            buf.clear();
+            match reader
+                .read_event_into(&mut buf)
+                .map_err(|e| xml_fault(None, None, &e))?
+            {
+                Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::Text(_) => {}
+                Event::DocType(_) => return Err(DeliveryError::file(DeliveryErrorKind::Doctype)),
+                Event::Start(e) => break parse_header(&e)?,
+                _ => return Err(DeliveryError::file(DeliveryErrorKind::Root)),
+            }
+        };
+        // Then the list element.
+        loop {
+            buf.clear();
+            match reader
+                .read_event_into(&mut buf)
+                .map_err(|e| xml_fault(None, None, &e))?
+            {
+                Event::Comment(_) | Event::Text(_) => {}
+                Event::Start(e) if e.local_name().as_ref() == b"Folkbokforingsposter" => break,
+                _ => {
+                    return Err(at(
+                        None,
+                        Some("Folkbokforingsposter".into()),
+                        DeliveryErrorKind::Missing("Folkbokforingsposter"),
+                    ))
+                }
+            }
+        }
+        Ok(DeliveryReader {
+            reader,
+            buf,
+            header,
+            count: 0,
+            done: false,
+        })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &DeliveryHeader {
+        &self.header
+    }
+
+    fn next_record(&mut self) -> Result<Option<DeliveryRecord>, DeliveryError> {
+        loop {
+            self.buf.clear();
+            let pos = Some(self.count + 1);
+            match self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(|e| xml_fault(pos, None, &e))?
+            {
+                Event::Comment(_) | Event::Text(_) => {}
+                Event::Start(e) if e.local_name().as_ref() == b"Folkbokforingspost" => {
+                    self.count += 1;
+                    let posttyp = posttyp_of(&e)
+                        .map_err(|k| at(pos, Some("Folkbokforingspost".into()), k))?;
+                    let start = owned_start(&e);
+                    let node = read_tree(&mut self.reader, &mut self.buf, start, pos)?;
+                    return record(&node, posttyp, self.count).map(Some);
+                }
+                Event::Empty(e) if e.local_name().as_ref() == b"Folkbokforingspost" => {
+                    self.count += 1;
+                    return Err(at(
+                        pos,
+                        Some("Folkbokforingspost".into()),
+                        DeliveryErrorKind::Missing("Personpost"),
+                    ));
+                }
+                Event::End(e) if e.local_name().as_ref() == b"Folkbokforingsposter" => {
+                    self.finish_envelope()?;
+                    if self.count != self.header.antal {
+                        return Err(DeliveryError::file(DeliveryErrorKind::Antal {
+                            declared: self.header.antal,
+                            found: self.count,
+                        }));
+                    }
+                    return Ok(None);
+                }
+                Event::Eof => {
+                    return Err(xml_err(
+                        None,
+                        "the file ends inside the delivery (truncated?)",
+                    ))
+                }
+                _ => return Err(at(pos, None, DeliveryErrorKind::UnexpectedElement)),
+            }
+        }
+    }
+
+    fn finish_envelope(&mut self) -> Result<(), DeliveryError> {
+        let mut closed = false;
+        loop {
+            self.buf.clear();
+            match self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(|e| xml_fault(None, None, &e))?
+            {
+                Event::End(e) if !closed && e.local_name().as_ref() == b"Navetavisering" => {
+                    closed = true
+                }
+                Event::Text(_) | Event::Comment(_) => {}
+                Event::Eof if closed => return Ok(()),
+                Event::Eof => {
+                    return Err(xml_err(
+                        None,
+                        "the file ends before </Navetavisering> (truncated?)",
+                    ))
+                }
+                _ => return Err(xml_err(None, "content after the delivery")),
+            }
+        }
+    }
+}
+
+impl Iterator for DeliveryReader {
+    type Item = Result<DeliveryRecord, DeliveryError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_record() {
+            Ok(Some(r)) => Some(Ok(r)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn parse_header(e: &BytesStart<'_>) -> Result<DeliveryHeader, DeliveryError> {
+    if e.local_name().as_ref() != b"Navetavisering" {
+        return Err(DeliveryError::file(DeliveryErrorKind::Root));
+    }
+    let mut ns_ok = false;
+    let (mut lop, mut typ, mut skapad, mut antal) = (None, None, None, None);
+    for a in e.attributes() {
+        let a = a.map_err(|e| xml_fault(None, None, &e.into()))?;
+        let v = a
+            .unescape_value()
+            .map_err(|e| xml_fault(None, None, &e))?
+            .into_owned();
+        match a.key.as_ref() {
+            b"xmlns" => ns_ok = v == DELIVERY_NS,
+            k if k.starts_with(b"xmlns:") => {
+                ns_ok |= v == DELIVERY_NS && e.name().prefix().is_some()
+            }
+            b"Lopnummer" => lop = Some(v),
+            b"Typ" => typ = Some(v),
+            b"Skapad" => skapad = Some(v),
+            b"Antal" => antal = Some(v),
+            _ => {}
+        }
+    }
+    if !ns_ok {
+        return Err(DeliveryError::file(DeliveryErrorKind::Root));
+    }
+    let header = |name| DeliveryError::file(DeliveryErrorKind::Header(name));
+    let lopnummer = lop
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| header("Lopnummer"))?;
+    let typ = match typ.as_deref() {
+        Some("FULL") => DeliveryTyp::Full,
+        Some("DELTA") => DeliveryTyp::Delta,
+        _ => return Err(header("Typ")),
+    };
+    let skapad = skapad
+        .filter(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
+        .ok_or_else(|| header("Skapad"))?;
+    let antal = antal
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| header("Antal"))?;
+    Ok(DeliveryHeader {
+        lopnummer,
+        typ,
+        skapad,
+        antal,
+    })
+}
+
+fn posttyp_of(e: &BytesStart<'_>) -> Result<Posttyp, DeliveryErrorKind> {
+    for a in e.attributes() {
+        let a = a.map_err(|e| DeliveryErrorKind::Xml(xml_problem(&e.into())))?;
+        if a.key.as_ref() == b"Posttyp" {
+            return match a.value.as_ref() {
+                b"T" => Ok(Posttyp::Total),
+                b"A" => Ok(Posttyp::Andring),
+                b"B" => Ok(Posttyp::Borttag),
+                _ => Err(DeliveryErrorKind::Invalid(
+                    "Posttyp must be T, A or B".into(),
+                )),
+            };
+        }
+    }
+    Err(DeliveryErrorKind::Invalid(
+        "attribute Posttyp is missing".into(),
+    ))
+}
+
+fn owned_start(e: &BytesStart<'_>) -> Node {
+    let mut n = Node {
+        name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+        ..Default::default()
+    };
+    for a in e.attributes().flatten() {
+        if let Ok(v) = a.unescape_value() {
+            n.attrs.push((
+                String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned(),
+                v.into_owned(),
+            ));
+        }
+    }
+    n
+}
+
+/// The path below the record's own element, `None` at the record itself.
+fn stack_path(stack: &[Node]) -> Option<String> {
+    (stack.len() > 1).then(|| {
+        stack
+            .iter()
+            .skip(1)
+            .map(|n| shown(&n.name))
+            .collect::<Vec<_>>()
+            .join("/")
+    })
+}
+
+fn read_tree<R: BufRead>(
+    reader: &mut Reader<R>,
+    buf: &mut Vec<u8>,
+    root: Node,
+    pos: Option<u64>,
+) -> Result<Node, DeliveryError> {
+    let mut stack = vec![root];
+    let mut count = 0usize;
+    loop {
+        buf.clear();
+        let ev = reader
+            .read_event_into(buf)
+            .map_err(|e| xml_fault(pos, stack_path(&stack), &e))?;
+        match ev {
+            Event::Start(e) => {
+                count += 1;
+                if stack.len() > MAX_DEPTH || count > MAX_ELEMENTS {
+                    return Err(at(
+                        pos,
+                        stack_path(&stack),
+                        DeliveryErrorKind::Invalid("record nested too deep or too large".into()),
+                    ));
+                }
+                stack.push(owned_start(&e));
+            }
+            Event::Empty(e) => {
+                count += 1;
+                let node = owned_start(&e);
+                if let Some(top) = stack.last_mut() {
+                    top.children.push(node);
+                }
+            }
+            Event::End(_) => {
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| xml_err(pos, "unbalanced end tag"))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => return Ok(node),
+                }
+            }
+            Event::Text(t) => {
+                let text = t
+                    .unescape()
+                    .map_err(|e| xml_fault(pos, stack_path(&stack), &e))?;
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&text);
+                    if top.text.chars().count() > MAX_TEXT {
+                        return Err(at(
+                            pos,
+                            stack_path(&stack),
+                            DeliveryErrorKind::TooLong(MAX_TEXT),
+                        ));
+                    }
+                }
+            }
+            Event::CData(_) | Event::DocType(_) | Event::Decl(_) => {
+                return Err(at(
+                    pos,
+                    stack_path(&stack),
+                    DeliveryErrorKind::UnexpectedElement,
+                ))
+            }
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => return Err(xml_err(pos, "the file ends inside a record (truncated?)")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
