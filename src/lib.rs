@@ -58,6 +58,7 @@ pub mod config;
 #[cfg(feature = "dev-tools")]
 pub mod dev;
 pub mod expiry;
+pub mod fsutil;
 pub mod http;
 pub mod ids;
 pub mod load;

@@ -14,7 +14,7 @@ use folkreg::access::{Category, Switch};
 use folkreg::config::Config;
 use folkreg::ids::OrgNr;
 use folkreg::register::{self, CertSource, Register, RegisterError};
-use folkreg::store::Store;
+use folkreg::store::{Store, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -272,7 +272,7 @@ fn print_status(config: &Config) -> Result<(), Failure> {
                 Some((store.size_on_disk()?, store.directory_bytes())),
             )
         }
-        Err(e) if e.to_string().contains("lock") => {
+        Err(StoreError::Locked(_)) => {
             wln!(
                 out,
                 "store:      in use by a running folkreg serve; as it recorded at {}",
@@ -764,7 +764,7 @@ fn open_store(config: &Config) -> Result<Store, Failure> {
     let dir = config.store_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Store::open(&dir, config.cache_bytes).map_err(|e| {
-        let why = if e.to_string().contains("lock") {
+        let why = if matches!(e, StoreError::Locked(_)) {
             format!(
                 "cannot open the store in {}: a running `folkreg serve` holds it. To load into \
                  it, put the files in its inbox ({}) and run its load job now: \

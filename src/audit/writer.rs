@@ -412,12 +412,10 @@ fn create_dir(dir: &Path) -> Result<(), AuditError> {
 /// Makes a newly created file's name durable, not only its contents.
 fn sync_dir(dir: &Path) -> Result<(), AuditError> {
     #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| AuditError::Sync {
-            path: dir.to_owned(),
-            source: Arc::new(e),
-        })?;
+    crate::fsutil::sync_dir(dir).map_err(|e| AuditError::Sync {
+        path: dir.to_owned(),
+        source: Arc::new(e),
+    })?;
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())

@@ -141,18 +141,9 @@ impl JobState {
         self.written = Some(now);
         let me = &*self;
         let path = data_dir.join(STATE_FILE);
-        let tmp = data_dir.join(format!(".{STATE_FILE}.tmp"));
         let json = serde_json::to_vec_pretty(&me)
             .map_err(|e| JobError::State(path.clone(), e.to_string()))?;
-        let io = |e| JobError::Io(path.clone(), e);
-        {
-            use std::io::Write;
-            let mut f = File::create(&tmp).map_err(io)?;
-            f.write_all(&json).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        sync_dir(data_dir).map_err(io)
+        crate::fsutil::write_atomic(&path, &json).map_err(|e| JobError::Io(path.clone(), e))
     }
 
     /// The files the last run refused.
@@ -472,8 +463,8 @@ fn file_away(inbox: &Path, path: &Path, folder: &str, mut handled: Handled) -> H
             target = dir.join(super::numbered_name(&name, n));
         }
         std::fs::rename(path, &target)?;
-        sync_dir(&dir)?;
-        sync_dir(inbox)?;
+        crate::fsutil::sync_dir(&dir)?;
+        crate::fsutil::sync_dir(inbox)?;
         Ok(name_of(&target))
     });
     match moved {
@@ -492,10 +483,6 @@ fn name_of(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

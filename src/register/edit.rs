@@ -8,7 +8,6 @@
 //! Edits are not locked against each other: run one at a time (they are operator commands).
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -327,49 +326,8 @@ fn commit(path: &Path, doc: &DocumentMut) -> Result<(), RegisterError> {
             problems,
         });
     }
-    write_atomic(path, text.as_bytes()).map_err(|source| RegisterError::Write {
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|source| RegisterError::Write {
         path: path.to_owned(),
         source,
     })
-}
-
-/// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a
-/// partial one, also across a crash: temporary file in the same folder, fsync, rename, fsync
-/// of the folder. Keeps the old file's permissions.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?
-        .to_string_lossy();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            f.set_permissions(meta.permissions())?;
-        }
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable only once the folder is; not every platform can fsync one.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

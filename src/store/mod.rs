@@ -80,7 +80,10 @@ pub struct StoreInfo {
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled failed (I/O, corruption, or the directory is locked by another process).
+    /// Another process (a running `folkreg serve`, another load) has the store open.
+    #[error("the store in {0} is in use by another process")]
+    Locked(PathBuf),
+    /// sled failed (I/O or corruption).
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
     /// A stored record cannot be decoded.
@@ -101,6 +104,18 @@ pub enum StoreError {
     /// A delivery does not fit the store; nothing was changed.
     #[error("{0}")]
     Refused(Refusal),
+}
+
+/// sled's error for a directory another process holds, as [`StoreError::Locked`]. sled 0.34
+/// reports its failed `flock` only as the text of an `io::Error` ("could not acquire lock on
+/// …"), so this is the one place that reads it.
+fn locked(dir: &Path, e: sled::Error) -> StoreError {
+    match &e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked(dir.to_owned())
+        }
+        _ => StoreError::Sled(e),
+    }
 }
 
 /// Why a delivery is refused. The position is the 1-based record number in the file.
@@ -301,7 +316,8 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
-            .open()?;
+            .open()
+            .map_err(|e| locked(dir, e))?;
         let segments = dir.join(SEGMENTS);
         std::fs::create_dir_all(&segments)?;
         let meta = db.open_tree(META_TREE)?;
@@ -504,7 +520,7 @@ fn remove_leftover_files(dir: &Path, keep: Option<u64>) -> Result<(), StoreError
         }
     }
     if removed {
-        segment::sync_dir(dir)?;
+        crate::fsutil::sync_dir(dir)?;
     }
     Ok(())
 }
@@ -709,7 +725,7 @@ impl FullBuild<'_> {
                 let path = segment_path(&self.store.segments, old.generation, kind);
                 std::fs::remove_file(&path)?;
             }
-            segment::sync_dir(&self.store.segments)?;
+            crate::fsutil::sync_dir(&self.store.segments)?;
         }
         Ok(LoadSummary {
             added: info.records.saturating_sub(old.records),

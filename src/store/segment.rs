@@ -375,7 +375,7 @@ impl SegmentWriter {
         self.out.get_ref().sync_all()?;
         std::fs::rename(&self.tmp, &self.path)?;
         if let Some(dir) = self.path.parent() {
-            sync_dir(dir)?;
+            crate::fsutil::sync_dir(dir)?;
         }
         Segment::open(&self.path)
     }
@@ -386,12 +386,6 @@ impl Drop for SegmentWriter {
         // Unfinished: the temporary file is of no use (finish renamed it otherwise).
         let _ = std::fs::remove_file(&self.tmp);
     }
-}
-
-/// Makes a rename or removal in `dir` durable.
-pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
 }
 
 fn le_u64(b: &[u8]) -> u64 {

@@ -14,9 +14,7 @@ fn reopen(dir: &std::path::Path, cache: u64) -> Store {
 fn open_when_unlocked(dir: &std::path::Path, cache: u64) -> Result<Store, StoreError> {
     for _ in 0..100 {
         match Store::open(dir, cache) {
-            Err(e) if e.to_string().contains("lock") => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
+            Err(StoreError::Locked(_)) => std::thread::sleep(std::time::Duration::from_millis(50)),
             other => return other,
         }
     }
@@ -612,4 +610,16 @@ fn index_search_agrees_with_checking_every_record() {
         )
         .unwrap();
     check(&store, &people);
+}
+
+#[test]
+fn a_store_open_elsewhere_is_locked_not_an_io_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = Store::open(dir.path(), 1 << 20).expect("first open");
+    match Store::open(dir.path(), 1 << 20) {
+        Err(StoreError::Locked(at)) => assert_eq!(at, dir.path()),
+        Err(other) => panic!("expected Locked, got {other}"),
+        Ok(_) => panic!("a second open of a held store succeeded"),
+    }
+    drop(first);
 }

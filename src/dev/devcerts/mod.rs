@@ -525,8 +525,7 @@ pub fn dev_certs(out: &Path, register: &Path) -> Result<DevCerts, DevCertsError>
     }
     write(out, "crl.pem", &pki.crls, false)?;
 
-    crate::register::edit::write_atomic(register, register_text.as_bytes())
-        .map_err(io(register))?;
+    crate::fsutil::write_atomic(register, register_text.as_bytes()).map_err(io(register))?;
 
     let index = Index {
         register: relative_path(register, out),
