@@ -231,7 +231,7 @@ async fn soap_call(
             .and_then(|p| p.orgnr.as_ref())
             .map(|o| o.wire())
             .unwrap_or_default(),
-        cert: peer.map(|p| hex::encode(p.fingerprint)).unwrap_or_default(),
+        cert: peer.map(PeerIdentity::fingerprint_hex).unwrap_or_default(),
         operation: service.name().to_owned(),
         bestallningsid: trail.bestallningsid,
         hits: u32::try_from(trail.returned.len()).unwrap_or(u32::MAX),

@@ -33,10 +33,6 @@ use super::urval::{self, UrvalTyp};
 use crate::register::orders::{Order, Periodicitet, Population};
 use crate::register::urval_orders::{Infilrutin, Urval, UrvalOrder, UrvalPeriod};
 
-/// One writer of cursors at a time in this process (production, infil replacement): each
-/// reads a cursor, changes it and writes it back. (One process owns a store: sled locks it.)
-static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 const CURSORS: &str = "feed:cursor";
 const HEADERS: &str = "feed:header";
 const RECORDS: &str = "feed:record";
@@ -108,8 +104,18 @@ impl OrderSummary {
     }
 }
 
-/// The feed's trees.
+/// How long an acknowledged delivery is kept (`[avisering] keep_days`).
+fn keep(days: u32) -> chrono::Duration {
+    chrono::Duration::days(i64::from(days))
+}
+
+/// The feed's trees. Open one `Feed` per store and share it (`Arc`): its writer lock is what
+/// keeps two writers of one cursor apart.
 pub struct Feed {
+    /// One writer of cursors at a time (production, infil replacement, urval runs): each
+    /// reads a cursor, changes it and writes it back. (One process owns a store: sled locks
+    /// it.)
+    writer: std::sync::Mutex<()>,
     cursors: sled::Tree,
     headers: sled::Tree,
     records: sled::Tree,
@@ -155,20 +161,6 @@ pub enum Staged {
     },
     /// Every page is in: these numbers, sorted, each once.
     Complete(Vec<crate::ids::pnr::Pnr>),
-}
-
-/// Where an infil upload stands after a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InfilUpload {
-    /// Pages received so far of this many.
-    Receiving {
-        /// Pages received.
-        pages: u64,
-        /// Pages in all.
-        of: u64,
-    },
-    /// Every page is in: the order's population is now these many numbers.
-    Replaced(u64),
 }
 
 /// The value under `key`, decoded, if there is one.
@@ -219,6 +211,7 @@ impl Feed {
     /// The feed of this store.
     pub fn open(store: &Store) -> Result<Feed, StoreError> {
         Ok(Feed {
+            writer: std::sync::Mutex::new(()),
             cursors: store.tree(CURSORS)?,
             headers: store.tree(HEADERS)?,
             records: store.tree(RECORDS)?,
@@ -273,7 +266,7 @@ impl Feed {
         through: u64,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let Some(mut cursor) = self.cursor(order)? else {
             return Ok(());
         };
@@ -350,7 +343,7 @@ impl Feed {
         order: &str,
         pnrs: impl IntoIterator<Item = crate::ids::pnr::Pnr>,
     ) -> Result<u64, StoreError> {
-        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let Some(mut cursor) = self.cursor(order)? else {
             return Err(StoreError::Transaction(format!(
                 "order {order} is not enrolled in the feed yet"
@@ -373,23 +366,6 @@ impl Feed {
         self.infil.flush()?;
         self.remove_prefix(&infil_key(order, old, &[]))?;
         Ok(n)
-    }
-
-    /// Takes one page of an infil upload (`lamnaInfil`). Page 1 starts a new upload; when
-    /// every page of it is in, the order's infil is replaced by all of them in one step.
-    pub fn stage_infil(
-        &self,
-        order: &str,
-        sida: u64,
-        antal_sidor: u64,
-        personer: &[crate::ids::pnr::Pnr],
-    ) -> Result<InfilUpload, StoreError> {
-        Ok(
-            match self.stage_pages(order, sida, antal_sidor, personer)? {
-                Staged::Receiving { pages, of } => InfilUpload::Receiving { pages, of },
-                Staged::Complete(pnrs) => InfilUpload::Replaced(self.replace_infil(order, pnrs)?),
-            },
-        )
     }
 
     /// Takes one page of an infil upload; when every page is in, hands over all the numbers
@@ -521,7 +497,7 @@ impl Feed {
         now: DateTime<Utc>,
         keep: chrono::Duration,
     ) -> Result<Vec<Produced>, StoreError> {
-        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let seq = store.load_seq()?;
         let week = {
             let local = now.with_timezone(&chrono_tz::Europe::Stockholm).iso_week();
@@ -572,8 +548,7 @@ impl Feed {
         now: DateTime<Utc>,
         keep_days: u32,
     ) {
-        let keep = chrono::Duration::days(i64::from(keep_days));
-        if let Err(e) = self.produce(store, register, now, keep) {
+        if let Err(e) = self.produce(store, register, now, keep(keep_days)) {
             tracing::error!(error = %e, "avisering deliveries not produced now; they will be on the next run");
         }
     }
@@ -727,7 +702,7 @@ impl Feed {
         now: DateTime<Utc>,
         keep: chrono::Duration,
     ) -> Result<Vec<Produced>, StoreError> {
-        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let week = {
             let local = now.with_timezone(&chrono_tz::Europe::Stockholm).iso_week();
             (local.year(), local.week())
@@ -800,8 +775,7 @@ impl Feed {
         now: DateTime<Utc>,
         keep_days: u32,
     ) {
-        let keep = chrono::Duration::days(i64::from(keep_days));
-        if let Err(e) = self.run_urval(store, register, now, keep) {
+        if let Err(e) = self.run_urval(store, register, now, keep(keep_days)) {
             tracing::error!(error = %e, "urval not run now; it stays due for the next run");
         }
     }
@@ -816,7 +790,7 @@ impl Feed {
         infil: &[crate::ids::pnr::Pnr],
         now: DateTime<Utc>,
     ) -> Result<Produced, StoreError> {
-        let _one = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let Some(mut cursor) = self.cursor(&order.id)? else {
             return Err(StoreError::Transaction(format!(
                 "order {} is not enrolled in the feed yet",
