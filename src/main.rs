@@ -532,7 +532,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let files = match archive {
                 None => files,
                 Some(dir) => {
-                    let plan = folkreg::load::archive_plan(&dir).map_err(usage)?;
+                    let plan = folkreg::load::plan::restore(&dir).map_err(usage)?;
                     if plan.files.is_empty() {
                         return Err(usage(anyhow::anyhow!(
                             "{}: no FULL delivery in the archive",

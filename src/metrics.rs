@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 
 use crate::avisering::feed::OrderSummary;
 use crate::expiry::{Expiring, Owner};
-use crate::load::job::{JobState, Outcome};
+use crate::load::job::{FileResult, JobState, Outcome};
 use crate::store::StoreInfo;
 use crate::tls::FailureReason;
 
@@ -351,11 +351,11 @@ impl Metrics {
                 })
                 .set(i64::from(outcome == job.outcome));
         }
-        for result in ["applied", "already_applied", "rejected", "kept"] {
+        for result in FileResult::ALL {
             let n = job.files.iter().filter(|h| h.result == result).count();
             self.load_files
                 .get_or_create(&ResultLabel {
-                    result: result.to_owned(),
+                    result: result.as_str().to_owned(),
                 })
                 .set(saturating(n as u64));
         }

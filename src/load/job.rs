@@ -26,9 +26,9 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::plan::{self, Decision, Plan, Step};
 use super::{load_file, LoadError};
 use crate::config::Config;
-use crate::loadfile::{DeliveryHeader, DeliveryReader, DeliveryTyp};
 use crate::schedule::Daily;
 use crate::store::{Store, StoreInfo};
 
@@ -83,6 +83,47 @@ impl Outcome {
     }
 }
 
+/// What a run did with one delivery file (as the state file and the metrics name it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileResult {
+    /// Applied and archived.
+    Applied,
+    /// Applied before (a repeat, or a crash between the commit and the move): archived in
+    /// `archive/repeated/` without applying.
+    AlreadyApplied,
+    /// Refused: moved to `rejected/` with its reason.
+    Rejected,
+    /// Left in the inbox for the next run: the machine failed, not the file.
+    Kept,
+}
+
+impl FileResult {
+    /// Every result, in the order status and metrics list them.
+    pub const ALL: [FileResult; 4] = [
+        FileResult::Applied,
+        FileResult::AlreadyApplied,
+        FileResult::Rejected,
+        FileResult::Kept,
+    ];
+
+    /// The name in the state file, `folkreg status` and the metrics' `result` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileResult::Applied => "applied",
+            FileResult::AlreadyApplied => "already_applied",
+            FileResult::Rejected => "rejected",
+            FileResult::Kept => "kept",
+        }
+    }
+}
+
+impl std::fmt::Display for FileResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// What happened to one delivery file in a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handled {
@@ -90,8 +131,8 @@ pub struct Handled {
     pub file: String,
     /// Its löpnummer, if its header could be read.
     pub lopnummer: Option<u64>,
-    /// `applied`, `already_applied`, `rejected` or `kept` (left in the inbox: machine failure).
-    pub result: String,
+    /// What the run did with it.
+    pub result: FileResult,
     /// Records applied (for `applied`).
     #[serde(default)]
     pub records: u64,
@@ -148,7 +189,9 @@ impl JobState {
 
     /// The files the last run refused.
     pub fn rejected(&self) -> impl Iterator<Item = &Handled> {
-        self.files.iter().filter(|h| h.result == "rejected")
+        self.files
+            .iter()
+            .filter(|h| h.result == FileResult::Rejected)
     }
 }
 
@@ -270,25 +313,18 @@ fn run_locked(
     }
     // Headers first: the run order is the löpnummer order, whatever the names say. A file
     // whose header cannot be read has no place in that order, so nothing is applied.
-    let mut ordered = Vec::with_capacity(paths.len());
-    for path in paths {
-        match DeliveryReader::open(&path) {
-            Ok(r) => ordered.push((path, r.header().clone())),
-            Err(source) => {
-                let why = LoadError::Delivery {
-                    path: path.clone(),
-                    source,
-                };
-                files.push(reject(inbox, &path, None, &why.to_string()));
-                return Outcome::Failed;
-            }
+    let plan = match Plan::read(&paths) {
+        Ok(plan) => plan,
+        Err(why) => {
+            let path = why.path().to_owned();
+            files.push(reject(inbox, &path, None, &why.to_string()));
+            return Outcome::Failed;
         }
-    }
-    ordered.sort_by_key(|(_, h)| (h.lopnummer, h.typ != DeliveryTyp::Full));
+    };
     // A store that failed a write (a full disk) refuses every write after it until it is
     // reopened: trying would only repeat the old error, and blame the delivery's size.
     if let Err(e) = store.flush() {
-        if let Some((path, header)) = ordered.first() {
+        if let Some(Step { path, header }) = plan.steps.first() {
             let why = format!(
                 "the store cannot be written since an earlier failure ({e}); {RESTART_HINT}"
             );
@@ -297,9 +333,9 @@ fn run_locked(
         }
         return Outcome::Failed;
     }
-    for (path, header) in ordered {
+    for Step { path, header } in plan.steps {
         let lopnummer = header.lopnummer;
-        match decide(&store.info(), &header) {
+        match plan::decide(&store.info(), &header) {
             Decision::Apply => {}
             Decision::Refuse(why) => {
                 files.push(reject(inbox, &path, Some(lopnummer), &why));
@@ -311,7 +347,7 @@ fn run_locked(
                     inbox,
                     &path,
                     lopnummer,
-                    "already_applied",
+                    FileResult::AlreadyApplied,
                     0,
                     Some(why),
                 ));
@@ -325,7 +361,7 @@ fn run_locked(
                     inbox,
                     &path,
                     lopnummer,
-                    "applied",
+                    FileResult::Applied,
                     report.records,
                     None,
                 ))
@@ -360,43 +396,9 @@ fn kept(path: &Path, lopnummer: u64, why: String) -> Handled {
     Handled {
         file: name_of(path),
         lopnummer: Some(lopnummer),
-        result: "kept".into(),
+        result: FileResult::Kept,
         records: 0,
         reason: Some(why),
-    }
-}
-
-/// What to do with a delivery, given the store it would go into.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    Apply,
-    /// Applied before (repeated delivery, or a crash between the commit and the move).
-    Already(String),
-    /// Would take the store back to older data.
-    Refuse(String),
-}
-
-fn decide(at: &StoreInfo, header: &DeliveryHeader) -> Decision {
-    let Some(current) = at.lopnummer.filter(|_| at.generation > 0) else {
-        return Decision::Apply;
-    };
-    let n = header.lopnummer;
-    match header.typ {
-        DeliveryTyp::Delta if n <= current => Decision::Already(format!(
-            "löpnummer {n} is already applied (the store is at {current}); archived without applying"
-        )),
-        DeliveryTyp::Full
-            if n == current && at.skapad.as_deref() == Some(header.skapad.as_str()) =>
-        {
-            Decision::Already(format!(
-                "this FULL delivery (löpnummer {n}, created {}) is the one the store holds; archived without applying",
-                header.skapad
-            ))
-        }
-        DeliveryTyp::Full if n < current => Decision::Refuse(format!(
-            "FULL delivery löpnummer {n} is older than the data served (löpnummer {current}); loading it would take the store back (use `folkreg load` to restore on purpose)"
-        )),
-        _ => Decision::Apply,
     }
 }
 
@@ -406,18 +408,18 @@ fn archive(
     inbox: &Path,
     path: &Path,
     lopnummer: u64,
-    result: &str,
+    result: FileResult,
     records: u64,
     reason: Option<String>,
 ) -> Handled {
     let handled = Handled {
         file: name_of(path),
         lopnummer: Some(lopnummer),
-        result: result.into(),
+        result,
         records,
         reason,
     };
-    let folder = if result == "already_applied" {
+    let folder = if result == FileResult::AlreadyApplied {
         REPEATED
     } else {
         ARCHIVE
@@ -435,7 +437,7 @@ fn reject(inbox: &Path, path: &Path, lopnummer: Option<u64>, why: &str) -> Handl
         Handled {
             file: name_of(path),
             lopnummer,
-            result: "rejected".into(),
+            result: FileResult::Rejected,
             records: 0,
             reason: Some(why.to_owned()),
         },

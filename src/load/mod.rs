@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub mod job;
+pub mod plan;
 
-use crate::loadfile::{DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp};
+use plan::{Plan, Step};
+
+use crate::loadfile::{DeliveryError, DeliveryReader, DeliveryTyp};
 use crate::store::{LoadSummary, Store, StoreError};
 
 /// What one applied file did.
@@ -88,6 +91,15 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// The file it is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::Delivery { path, .. }
+            | LoadError::Refused { path, .. }
+            | LoadError::Store { path, .. } => path,
+        }
+    }
+
     /// Whether the input was at fault (exit code 2) rather than the machine (exit code 1).
     pub fn is_input_error(&self) -> bool {
         match self {
@@ -99,21 +111,6 @@ impl LoadError {
             LoadError::Store { .. } => false,
         }
     }
-}
-
-/// Reads the headers and orders the files by löpnummer (a FULL before a DELTA of the same
-/// number). A file whose header cannot be read fails the whole run before anything is applied.
-pub fn order_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, DeliveryHeader)>, LoadError> {
-    let mut out = Vec::with_capacity(files.len());
-    for path in files {
-        let reader = DeliveryReader::open(path).map_err(|source| LoadError::Delivery {
-            path: path.clone(),
-            source,
-        })?;
-        out.push((path.clone(), reader.header().clone()));
-    }
-    out.sort_by_key(|(_, h)| (h.lopnummer, h.typ != DeliveryTyp::Full));
-    Ok(out)
 }
 
 /// The extensions of a delivery file's name.
@@ -155,61 +152,6 @@ pub fn deliveries_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// What to load to rebuild a store from a delivery archive (`inbox/archive/`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivePlan {
-    /// The newest FULL delivery, then the deltas after it, one per löpnummer, in order.
-    pub files: Vec<PathBuf>,
-    /// Files left out: older deliveries and repeats of a löpnummer.
-    pub left_out: usize,
-    /// The first missing löpnummer, if the deltas stop short of the newest one archived.
-    pub gap: Option<u64>,
-}
-
-/// Plans a restore from the delivery files in `dir` ([`deliveries_in`]): the newest FULL (highest löpnummer, then latest `Skapad`), then each later
-/// löpnummer once, up to the first gap.
-pub fn archive_plan(dir: &Path) -> Result<ArchivePlan, LoadError> {
-    let io = |e: std::io::Error| LoadError::Delivery {
-        path: dir.to_owned(),
-        source: DeliveryError::file(crate::loadfile::DeliveryErrorKind::Io(e)),
-    };
-    let paths = deliveries_in(dir).map_err(io)?;
-    let headers = order_files(&paths)?;
-    let total = headers.len();
-    let Some((full_at, _)) = headers
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, h))| h.typ == DeliveryTyp::Full)
-        .max_by(|(_, (_, a)), (_, (_, b))| (a.lopnummer, &a.skapad).cmp(&(b.lopnummer, &b.skapad)))
-    else {
-        return Ok(ArchivePlan {
-            files: Vec::new(),
-            left_out: total,
-            gap: None,
-        });
-    };
-    let (full, full_header) = &headers[full_at];
-    let mut files = vec![full.clone()];
-    let mut next = full_header.lopnummer + 1;
-    let mut gap = None;
-    for (path, h) in &headers {
-        if h.typ != DeliveryTyp::Delta || h.lopnummer < next {
-            continue;
-        }
-        if h.lopnummer > next {
-            gap = Some(next);
-            break;
-        }
-        files.push(path.clone());
-        next += 1;
-    }
-    Ok(ArchivePlan {
-        left_out: total - files.len(),
-        files,
-        gap,
-    })
-}
-
 /// Applies files in löpnummer order; stops at the first failure. Returns what was applied
 /// before it, and the failure.
 ///
@@ -221,12 +163,12 @@ pub fn load_files(
     force: bool,
     after_each: &mut dyn FnMut(&Store),
 ) -> (Vec<FileReport>, Option<LoadError>) {
-    let ordered = match order_files(files) {
-        Ok(o) => o,
+    let plan = match Plan::read(files) {
+        Ok(p) => p,
         Err(e) => return (Vec::new(), Some(e)),
     };
     let mut done = Vec::new();
-    for (path, _) in ordered {
+    for Step { path, .. } in plan.steps {
         match load_file(store, &path, force) {
             Ok(r) => {
                 after_each(store);

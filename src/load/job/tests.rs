@@ -1,4 +1,6 @@
 use super::*;
+use crate::load::plan::decide;
+use crate::loadfile::{DeliveryHeader, DeliveryTyp};
 use chrono::{NaiveDate, TimeZone};
 
 const PERSONS: usize = 60;
@@ -96,7 +98,7 @@ fn applies_in_lopnummer_order_and_archives() {
     assert_eq!(state.outcome, Outcome::Ok, "{state:?}");
     let order: Vec<_> = state.files.iter().map(|h| h.lopnummer).collect();
     assert_eq!(order, [Some(1), Some(2), Some(3)]);
-    assert!(state.files.iter().all(|h| h.result == "applied"));
+    assert!(state.files.iter().all(|h| h.result == FileResult::Applied));
     assert_eq!(state.files[0].records, PERSONS as u64);
     assert_eq!(f.store.info().lopnummer, Some(3));
     assert_eq!(state.store.lopnummer, Some(3));
@@ -177,7 +179,7 @@ fn a_repeated_delivery_is_archived_without_applying() {
     let state = f.run();
     assert_eq!(state.outcome, Outcome::Ok);
     assert_eq!(state.files.len(), 1);
-    assert_eq!(state.files[0].result, "already_applied");
+    assert_eq!(state.files[0].result, FileResult::AlreadyApplied);
     assert_eq!(f.store.info(), info);
     // Kept apart from the applied files, so a restore never takes it.
     assert_eq!(f.names(ARCHIVE), ["l1.xml.gz", "l2.xml.gz"]);
@@ -294,7 +296,7 @@ fn a_store_is_rebuilt_from_the_archive() {
         f.deliver(i, &format!("{name}.xml.gz"));
     }
     std::fs::write(f.inbox.join("e.xml.gz.reason"), "not a delivery").expect("write");
-    let plan = crate::load::archive_plan(&f.inbox).expect("plan");
+    let plan = crate::load::plan::restore(&f.inbox).expect("plan");
     let names: Vec<String> = plan.files.iter().map(|p| name_of(p)).collect();
     assert_eq!(names, ["a.xml.gz", "b.xml.gz", "c.xml.gz"]);
     assert_eq!(plan.left_out, 2);
@@ -306,6 +308,6 @@ fn a_store_is_rebuilt_from_the_archive() {
     // Nothing but deltas: nothing to restore from.
     let empty = tempfile::tempdir().expect("tmp");
     std::fs::copy(&f.made[1], empty.path().join("d.xml.gz")).expect("copy");
-    let plan = crate::load::archive_plan(empty.path()).expect("plan");
+    let plan = crate::load::plan::restore(empty.path()).expect("plan");
     assert!(plan.files.is_empty());
 }
