@@ -24,14 +24,6 @@ use crate::soap::Fault;
 use crate::store::Store;
 use crate::tls::{PeerIdentity, TlsState};
 
-/// Persons in the built-in demo population: enough for realistic searches and every record
-/// kind, small enough to generate and load in a few seconds on first start.
-pub const DEMO_PERSONS: usize = 12_000;
-/// Seed of the demo population (the same data on every machine).
-pub const DEMO_SEED: u64 = 20261123;
-/// The demo population's "today", fixed so the data is the same whenever it is made.
-pub const DEMO_TODAY: (i32, u32, u32) = (2026, 11, 1);
-
 /// Everything a request needs, built once and shared.
 pub struct AppState {
     /// The configuration.
@@ -278,12 +270,12 @@ pub enum StartError {
         /// Why.
         source: crate::store::StoreError,
     },
-    /// The demo data could not be made or loaded.
+    /// The first data of an empty store could not be made or loaded.
     #[error("cannot load the demo population: {0}")]
-    Demo(String),
+    Demo(Box<dyn std::error::Error + Send + Sync>),
     /// Start-up itself failed (the task building the state panicked).
     #[error("start-up failed: {0}")]
-    Start(String),
+    Start(#[from] tokio::task::JoinError),
     /// TLS files are unusable.
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
@@ -300,27 +292,30 @@ pub enum StartError {
     },
     /// The audit log cannot be opened.
     #[error("audit log: {0}")]
-    Audit(String),
+    Audit(#[from] crate::audit::AuditError),
     /// The load job's state cannot be read.
     #[error("load job: {0}")]
     Load(#[from] crate::load::job::JobError),
-    /// The maintenance windows are unusable.
-    #[error("maintenance windows: {0}")]
-    Schedule(String),
     /// Other I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Opens the store (loading the demo population into an empty one) and builds the state.
-pub fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
-    build_state_with(config, Arc::new(SystemClock))
+/// Fills an empty store with its first data (the demo population of `folkreg serve`'s one
+/// command, made by dev tooling the application does not know): given to [`build_state`] by
+/// the command line, absent in tests and in a build without `dev-tools`.
+pub type Seed = fn(&Config, &Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Opens the store (seeding an empty one with `seed`) and builds the state.
+pub fn build_state(config: Config, seed: Option<Seed>) -> Result<Arc<AppState>, StartError> {
+    build_state_with(config, Arc::new(SystemClock), seed)
 }
 
 /// [`build_state`] with a clock of the caller's choosing.
 pub fn build_state_with(
     config: Config,
     clock: Arc<dyn Clock>,
+    seed: Option<Seed>,
 ) -> Result<Arc<AppState>, StartError> {
     let windows = config.maintenance.clone();
     let store_dir = config.store_dir();
@@ -338,7 +333,12 @@ pub fn build_state_with(
         if !config.load.demo {
             tracing::warn!(inbox = %loads.inbox().display(), "empty store and `[load] demo = false`: no data until a FULL delivery is loaded");
         } else if crate::load::job::waiting(loads.inbox())?.is_empty() {
-            load_demo(&config, &store)?;
+            match seed {
+                Some(seed) => seed(&config, &store).map_err(StartError::Demo)?,
+                None => {
+                    tracing::warn!(inbox = %loads.inbox().display(), "empty store and no demo population in this build (feature `dev-tools`): no data until a FULL delivery is loaded")
+                }
+            }
         }
     }
     let tls = TlsState::new(&config.tls)?;
@@ -346,8 +346,7 @@ pub fn build_state_with(
     let audit = AuditLog::open(
         AuditOptions::new(&config.audit_dir).max_bytes(config.audit_max_bytes),
         clock.clone(),
-    )
-    .map_err(|e| StartError::Audit(e.to_string()))?;
+    )?;
     let feed = Arc::new(Feed::open(&store).map_err(|source| StartError::Store {
         path: store_dir.clone(),
         source,
@@ -364,31 +363,4 @@ pub fn build_state_with(
         loads,
         feed,
     }))
-}
-
-/// The demo population is made by the generator, which is dev tooling (feature `dev-tools`).
-#[cfg(feature = "dev-tools")]
-fn load_demo(config: &Config, store: &Store) -> Result<(), StartError> {
-    let (y, m, d) = DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d)
-        .ok_or_else(|| StartError::Demo("bad demo date".into()))?;
-    let dir = config.data_dir.join("demo");
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("leverans-demo-FULL.xml.gz");
-    tracing::info!(
-        persons = DEMO_PERSONS,
-        "empty store: generating and loading the demo population"
-    );
-    crate::dev::generate::write_full(DEMO_PERSONS, DEMO_SEED, today, Some(&file))
-        .map_err(|e| StartError::Demo(e.to_string()))?;
-    crate::load::load_file(store, &file, false).map_err(|e| StartError::Demo(e.to_string()))?;
-    Ok(())
-}
-
-/// Without the generator there is no demo population: an empty store stays empty, as with
-/// `[load] demo = false`.
-#[cfg(not(feature = "dev-tools"))]
-fn load_demo(config: &Config, _store: &Store) -> Result<(), StartError> {
-    tracing::warn!(inbox = %config.load.inbox.display(), "empty store and no demo population in this build (feature `dev-tools`): no data until a FULL delivery is loaded");
-    Ok(())
 }

@@ -465,7 +465,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(folkreg::server::serve(config))?;
+            #[cfg(feature = "dev-tools")]
+            let seed: Option<folkreg::app::Seed> = Some(folkreg::dev::demo::seed);
+            #[cfg(not(feature = "dev-tools"))]
+            let seed: Option<folkreg::app::Seed> = None;
+            runtime.block_on(folkreg::server::serve(config, seed))?;
             Ok(())
         }
         Command::Audit {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::app::{build_state, AppState, StartError};
+use crate::app::{build_state, AppState, Seed, StartError};
 use crate::config::Config;
 
 /// The two listening sockets, bound by the caller: `serve` binds the configured addresses,
@@ -35,11 +35,9 @@ impl Listeners {
     }
 }
 
-/// Runs the service until SIGTERM or SIGINT.
-pub async fn serve(config: Config) -> Result<(), StartError> {
-    let state = tokio::task::spawn_blocking(move || build_state(config))
-        .await
-        .map_err(|e| StartError::Start(e.to_string()))??;
+/// Runs the service until SIGTERM or SIGINT; an empty store gets its first data from `seed`.
+pub async fn serve(config: Config, seed: Option<Seed>) -> Result<(), StartError> {
+    let state = tokio::task::spawn_blocking(move || build_state(config, seed)).await??;
     let listeners = Listeners::bind(&state.config).await?;
     run(listeners, state, shutdown_signal()).await
 }

@@ -36,10 +36,10 @@ async fn every_answered_request_has_its_line_even_after_sigkill() {
     let mut server = RealServer::start(&[], &[]).await;
     let lund = cert("client-lund");
     let norrby = cert("client-norrby");
-    let (y, m, d) = folkreg::app::DEMO_TODAY;
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
     let pop = folkreg::dev::generate::population(
-        folkreg::app::DEMO_PERSONS,
-        folkreg::app::DEMO_SEED,
+        folkreg::dev::demo::DEMO_PERSONS,
+        folkreg::dev::demo::DEMO_SEED,
         chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date"),
     );
     // Answered lookups: (certificate, asked number) → expected outcome.

@@ -14,7 +14,7 @@ const ORDER: &str = "00000079-AV03-0001";
 
 /// The demo population's FULL delivery (as serve makes it) and `n` deltas after it.
 fn demo_chain(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let (y, m, d) = folkreg::app::DEMO_TODAY;
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let full = demo_full(dir);
     let mut out = vec![full];

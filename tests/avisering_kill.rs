@@ -57,7 +57,7 @@ fn register() -> String {
 }
 
 fn delta(dir: &Path) -> PathBuf {
-    let (y, m, d) = folkreg::app::DEMO_TODAY;
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let full = demo_full(dir);
     let next = dir.join("leverans-000002-DELTA.xml.gz");

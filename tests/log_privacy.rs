@@ -55,11 +55,11 @@ fn byte_lists(text: &str) -> Vec<String> {
 async fn the_log_holds_no_identity_number_name_or_address() {
     let mut server = RealServer::start(&[], &[("RUST_LOG", "trace")]).await;
     let addr = server.addr;
-    let (y, m, d) = folkreg::app::DEMO_TODAY;
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let pop = folkreg::dev::generate::population(
-        folkreg::app::DEMO_PERSONS,
-        folkreg::app::DEMO_SEED,
+        folkreg::dev::demo::DEMO_PERSONS,
+        folkreg::dev::demo::DEMO_SEED,
         today,
     );
     // Every kind of record: the first protected, samordningsnummer, deregistered, and a

@@ -140,7 +140,7 @@ fn is_male(pnr: &str) -> bool {
 /// women in each of example 2's age groups: the generated population, with such persons
 /// moved to Luleå (folkbokföring and address) until every group has 80.
 fn population_with_lulea(dir: &Path) -> std::path::PathBuf {
-    let (y, m, d) = folkreg::app::DEMO_TODAY;
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let mut posts: Vec<Folkbokforingspost> = folkreg::dev::generate::population(20_000, 31, today);
     let year = year_now();
@@ -501,17 +501,21 @@ async fn svar_direkt_answers_each_infil_at_once() {
 
 /// Numbers of the demo population the server loads (unprotected personnummer).
 fn demo_numbers(n: usize) -> Vec<String> {
-    let (y, m, d) = folkreg::app::DEMO_TODAY;
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    folkreg::dev::generate::population(folkreg::app::DEMO_PERSONS, folkreg::app::DEMO_SEED, today)
-        .iter()
-        .filter(|p| {
-            p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
-                && !p.is_protected()
-        })
-        .take(n)
-        .map(|p| p.pnr().as_str().to_owned())
-        .collect()
+    folkreg::dev::generate::population(
+        folkreg::dev::demo::DEMO_PERSONS,
+        folkreg::dev::demo::DEMO_SEED,
+        today,
+    )
+    .iter()
+    .filter(|p| {
+        p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
+            && !p.is_protected()
+    })
+    .take(n)
+    .map(|p| p.pnr().as_str().to_owned())
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

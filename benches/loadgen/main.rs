@@ -77,10 +77,10 @@ enum Cmd {
 #[derive(Args, Clone)]
 struct PopulationArgs {
     /// Persons in the server's population (the generator rebuilds the same numbers).
-    #[arg(long, default_value_t = folkreg::app::DEMO_PERSONS)]
+    #[arg(long, default_value_t = folkreg::dev::demo::DEMO_PERSONS)]
     persons: usize,
     /// The population's seed.
-    #[arg(long, default_value_t = folkreg::app::DEMO_SEED)]
+    #[arg(long, default_value_t = folkreg::dev::demo::DEMO_SEED)]
     seed: u64,
     /// The population's "today" (YYYY-MM-DD).
     #[arg(long, default_value = "2026-11-01")]

@@ -106,11 +106,12 @@ impl TestServer {
             folkreg::config::Config::from_str_at(&toml, &repo().join("folkreg-test.toml"))
                 .expect("test config");
         prepare(&mut config);
-        let state =
-            tokio::task::spawn_blocking(move || folkreg::app::build_state_with(config, clock))
-                .await
-                .expect("join")
-                .expect("server state");
+        let state = tokio::task::spawn_blocking(move || {
+            folkreg::app::build_state_with(config, clock, Some(folkreg::dev::demo::seed))
+        })
+        .await
+        .expect("join")
+        .expect("server state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -558,12 +559,12 @@ pub fn series(text: &str, name_and_labels: &str) -> Option<f64> {
 /// The demo population's FULL delivery exactly as `serve` makes it, written to `dir`, so that
 /// tests can make the deltas that follow it.
 pub fn demo_full(dir: &Path) -> PathBuf {
-    let (y, m, d) = folkreg::app::DEMO_TODAY;
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
     let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
     let full = dir.join("leverans-demo-FULL.xml.gz");
     folkreg::dev::generate::write_full(
-        folkreg::app::DEMO_PERSONS,
-        folkreg::app::DEMO_SEED,
+        folkreg::dev::demo::DEMO_PERSONS,
+        folkreg::dev::demo::DEMO_SEED,
         today,
         Some(&full),
     )
