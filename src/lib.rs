@@ -2,48 +2,75 @@
 //! Skatteverket's Navet ePersondata V2.
 //!
 //! # Layout
-//! - [`logging`]: ordinary logs (tracing) — format, level, and what must never be in them.
-//! - [`config`]: typed configuration, defaults, validation with file:line errors.
-//! - [`pnr`]: identity numbers — parse, validate, normalise to 12 digits.
-//! - [`model`]: the person record (`Folkbokforingspost`) and its compact store encoding;
-//!   `model::change`: what a record in a load file does (totalpost, ändringspost, borttag),
-//!   its term groups, and how a change merges into a stored record.
-//! - [`refdata`]: the 21 län and 290 kommuner, embedded.
-//! - [`xml`]: record formats — the one description of `Folkbokforingspost` on the wire:
-//!   `xml::write` (answers, load files, avisering), `xml::read` (a record's element tree →
-//!   a validated record), and the errors that name a record and element.
-//! - [`loadfile`]: load files (Navet XML delivery format): header, streaming reader over
-//!   `.xml`/`.xml.gz`, writer; each record through `xml`.
-//! - `dev` (feature `dev-tools`, on by default): dev tooling outside the service's path —
-//!   `dev::generate`, the deterministic synthetic population and its delta deliveries (also
-//!   the demo population at first start), and `dev::devcerts`, the development PKI.
-//! - [`store`]: the sled store — generations, indexes, consistent snapshot reads.
-//! - [`load`]: the one load path (CLI, first start, daily job); `load::job`: the daily
-//!   job over the inbox — archive/rejected, the load lock, its state file.
-//! - [`search`]: namnsökning semantics — folding, patterns, the match on a record.
-//! - [`schedule`]: maintenance windows and the daily load time, on an injectable clock.
-//! - [`register`]: organisations, certificates, categories and switches.
-//! - [`tls`]: rustls configuration, the client verifier, peer identity.
-//! - [`watch`]: reload when the TLS files or the register change (polled, debounced).
-//! - [`expiry`]: what expires when (server certificate, CAs, CRLs, client certificates).
-//! - [`soap`]: envelopes in, answers and faults out (Navet's wire format).
-//! - [`ops`]: one file per SOAP operation.
-//! - [`access`]: what a caller may see — the one place with those rules.
-//! - [`avisering`]: delivery orders — ändringsavisering (`order`, `select`: what each load's
-//!   changes mean for an order), urval / slumpmässigt urval / infil (`urval`), and the feed
-//!   of numbered deliveries both are fetched from (`feed`, `hamtaAvisering`).
-//! - [`http`]: the SOAP listener — accept, TLS, limits, routing, graceful shutdown.
-//! - [`admin`]: the admin listener — health, liveness, readiness, metrics, reload, load now.
-//! - [`metrics`]: the Prometheus metrics, registered once.
-//! - [`server`]: `folkreg serve` — state built once, listeners, signals.
-//! - [`audit`]: the audit log — one JSON line per served request, synced before the answer
-//!   leaves (group commit), rotated by size and Stockholm day; search for the DPO.
+//!
+//! The house has floors. A module imports only from its own floor or the floors below it,
+//! never from above, and there is no import circle; `layout_tests` checks both against the
+//! table below on every `cargo test`. Top to bottom:
+//!
+//! 1. **Listeners** (transport only)
+//!    - [`server`]: the lifecycle — `run(listeners, state, shutdown)` for `folkreg serve` and
+//!      the tests alike; signals; background tasks (daily load, expiry warnings, watch).
+//!    - [`http`]: the SOAP listener — accept, TLS, peer identity, limits, body, route by
+//!      path; writes the audit line before the answer leaves.
+//!    - [`admin`]: the admin listener — health, liveness, readiness, metrics, reload, load.
+//!    - [`watch`]: reload when the TLS files, the register or the config change.
+//! 2. **Application**
+//!    - [`app`]: `AppState`, built once; who may call, whether the service is closed,
+//!      all-or-nothing reload, the nightly run (load → avisering → urval), the ops context.
+//!    - [`metrics`]: the Prometheus metrics, registered once; state gauges from a snapshot
+//!      the application hands in.
+//! 3. **Operations** — [`ops`]: one file per SOAP operation (personpostXML, namnsokningXML,
+//!    hamtaAvisering, lamnaInfil), each parsing its own request and owning its flow;
+//!    `ops::caller` makes the OrgNr / BestallningsId checks once; one error map to faults.
+//! 4. **Wire** — [`soap`]: envelopes in (with limits), answers and faults out, the service
+//!    table and its WSDLs (Navet's SOAP 1.1 wire format).
+//! 5. **Domain services**
+//!    - [`load`]: the one load plan (`load::plan`) and path (`load_file`); `load::job`: the
+//!      daily job over the inbox — archive/rejected, the load lock, its state file.
+//!    - [`avisering`]: ändringsavisering (`select`: what each load's changes mean for an
+//!      order), urval / slumpmässigt urval / infil (`urval`), and the feed of numbered
+//!      deliveries both are fetched from (`feed`).
+//! 6. **Registry and configuration**
+//!    - [`register`]: organisations, certificates, bestallningar, and their avisering and
+//!      urval orders (`register::orders`, `register::urval_orders`); `register check`/edits.
+//!    - [`config`]: typed configuration — parsed once (windows, daily time, TLS files),
+//!      defaults, errors with file:line.
+//!    - [`tls`]: rustls configuration, the client verifier, peer identity, hot reload.
+//!    - [`expiry`]: what expires when (server certificate, CAs, CRLs, client certificates).
+//! 7. **Storage**
+//!    - [`store`]: segment files plus a sled overlay — generations, indexes, snapshots.
+//!    - [`audit`]: one JSON line per answered request, synced before the answer leaves;
+//!      rotation; search for the DPO.
+//!    - [`fsutil`]: atomic file replacement and directory sync, written once.
+//! 8. **Record formats**
+//!    - [`xml`]: the one description of `Folkbokforingspost` on the wire — `xml::write`
+//!      (answers, load files, avisering), `xml::read` (element tree → validated record).
+//!    - [`loadfile`]: load files — header, streaming reader over `.xml`/`.xml.gz`, writer.
+//! 9. **Rules**
+//!    - [`access`]: what a caller may see — categories, switches, the term table; the one
+//!      place with those rules.
+//!    - [`search`]: namnsökning semantics — folding, patterns, the match on a record.
+//!    - [`schedule`]: maintenance windows and the daily load time.
+//! 10. **Vocabulary**
+//!    - [`clock`]: `Clock` (now, sleep until), Swedish local time, the one parser of written
+//!      instants.
+//!    - [`ids`]: `Pnr`, `OrgNr`, `BestallningsId` — parsed once at the edge.
+//!    - [`model`]: the person record and its store encoding; `model::change`: what a record
+//!      of a load file does to a stored one.
+//!    - [`refdata`]: the 21 län and 290 kommuner, embedded. [`logging`]: the log format and
+//!      what must never be in it.
+//!
+//! **Tools**, outside the house: `dev` (cargo feature `dev-tools`, on by default) — the
+//! synthetic population generator, the demo population, the development PKI. Nothing above
+//! imports it; the command line hands the demo population to [`app`] as its `Seed`.
 //!
 //! A request flows one way: TLS handshake (client verifier) → peer identity → register entry
-//! → SOAP parse → operation → store snapshot → access → render → audit → response.
+//! (`app`) → body → `ops::Operation::parse` → `ops::Caller::check` → the operation (store
+//! snapshot → access → `xml::write`) → audit → response.
 //!
-//! A load flows file → `loadfile::reader` (validated records, each by `xml::read`) → `load`
-//! → `store` (a new generation for a full delivery, one atomic batch for a delta).
+//! A load flows file → `load::plan` → `loadfile` reader (each record through `xml::read`) →
+//! `store` (a new generation for a full delivery, one atomic batch for a delta) → the
+//! avisering production.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -77,3 +104,6 @@ pub mod store;
 pub mod tls;
 pub mod watch;
 pub mod xml;
+
+#[cfg(test)]
+mod layout_tests;
