@@ -460,18 +460,7 @@ fn chain(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Serve { config } => {
-            let config = Config::discover(config.as_deref()).map_err(usage)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            #[cfg(feature = "dev-tools")]
-            let seed: Option<folkreg::app::Seed> = Some(folkreg::dev::demo::seed);
-            #[cfg(not(feature = "dev-tools"))]
-            let seed: Option<folkreg::app::Seed> = None;
-            runtime.block_on(folkreg::server::serve(config, seed))?;
-            Ok(())
-        }
+        Command::Serve { config } => serve_command(config.as_deref()),
         Command::Audit {
             command:
                 AuditCommand::Search {
@@ -491,41 +480,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         .audit_dir
                 }
             };
-            let query = folkreg::audit::AuditQuery { pnr, org, from, to };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = folkreg::audit::search_summary(&dir, &query, &mut out)?;
-            std::io::Write::flush(&mut out)?;
-            eprintln!(
-                "{} matching lines; {} files read, {} skipped by date{}",
-                summary.matched,
-                summary.files_read,
-                summary.files_skipped,
-                if summary.torn.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} with a torn last line (skipped)", summary.torn.len())
-                }
-            );
-            Ok(())
+            audit_search(&dir, folkreg::audit::AuditQuery { pnr, org, from, to })
         }
         #[cfg(feature = "dev-tools")]
-        Command::DevCerts { out, register } => {
-            let register = register.unwrap_or_else(|| {
-                if out == std::path::Path::new("certs-dev") {
-                    PathBuf::from("deploy/register.dev.toml")
-                } else {
-                    out.join("register.dev.toml")
-                }
-            });
-            let made = folkreg::dev::devcerts::dev_certs(&out, &register)?;
-            println!(
-                "wrote the development PKI to {} and its register to {}",
-                made.dir.display(),
-                made.register.display()
-            );
-            Ok(())
-        }
+        Command::DevCerts { out, register } => dev_certs_command(&out, register),
         Command::Load {
             config,
             force,
@@ -535,55 +493,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let config = Config::discover(config.as_deref()).map_err(usage)?;
             let files = match archive {
                 None => files,
-                Some(dir) => {
-                    let plan = folkreg::load::plan::restore(&dir).map_err(usage)?;
-                    if plan.files.is_empty() {
-                        return Err(usage(anyhow::anyhow!(
-                            "{}: no FULL delivery in the archive",
-                            dir.display()
-                        )));
-                    }
-                    eprintln!(
-                        "restoring from {}: {} file(s), {} older or repeated left out{}",
-                        dir.display(),
-                        plan.files.len(),
-                        plan.left_out,
-                        plan.gap
-                            .map(|g| format!(
-                                "; löpnummer {g} is missing, so the deltas after it are left out"
-                            ))
-                            .unwrap_or_default()
-                    );
-                    plan.files
-                }
+                Some(dir) => restore_files(&dir)?,
             };
-            // The same lock as serve's load job: one loader per data directory.
-            let _lock = folkreg::load::job::LoadLock::try_acquire(&config.data_dir)?;
-            let store = open_store(&config)?;
-            // The change feed is produced after each applied file, as serve's job does.
-            let register = Register::load(&config.register);
-            if let Err(e) = &register {
-                eprintln!(
-                    "warning: {e}: avisering deliveries will be produced when serve next starts"
-                );
-            }
-            let feed = folkreg::avisering::feed::Feed::open(&store)?;
-            let (done, failure) = folkreg::load::load_files(&store, &files, force, &mut |store| {
-                if let Ok(r) = &register {
-                    feed.produce_logged(store, r, Utc::now(), config.avisering_keep_days);
-                }
-            });
-            for r in &done {
-                println!("{r}");
-            }
-            if let Some(e) = failure {
-                let code = if e.is_input_error() { 2 } else { 1 };
-                return Err(Failure {
-                    code,
-                    error: e.into(),
-                });
-            }
-            Ok(())
+            load_command(&config, &files, force)
         }
         #[cfg(feature = "dev-tools")]
         Command::Generate {
@@ -595,21 +507,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             today,
         } => {
             let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
-            let written = match (delta_of, changes) {
-                (Some(prev), Some(changes)) => {
-                    folkreg::dev::generate::write_delta(&prev, changes, seed, today, out.as_deref())
-                        .map_err(|e| Failure {
-                            code: if e.is_input_error() { 2 } else { 1 },
-                            error: e.into(),
-                        })?
-                }
-                _ => {
-                    let n = persons.context("--persons is required")?;
-                    folkreg::dev::generate::write_full(n, seed, today, out.as_deref())?
-                }
-            };
-            println!("{written}");
-            Ok(())
+            generate_command(persons, seed, out.as_deref(), delta_of, changes, today)
         }
         Command::Status { config } => {
             let config = Config::discover(config.as_deref()).map_err(usage)?;
@@ -627,6 +525,137 @@ fn run(cli: Cli) -> Result<(), Failure> {
             register_command(&path, action)
         }
     }
+}
+
+/// `folkreg serve`: the service until SIGTERM/SIGINT; an empty store gets the demo
+/// population where this build has the dev tooling.
+fn serve_command(config: Option<&Path>) -> Result<(), Failure> {
+    let config = Config::discover(config).map_err(usage)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    #[cfg(feature = "dev-tools")]
+    let seed: Option<folkreg::app::Seed> = Some(folkreg::dev::demo::seed);
+    #[cfg(not(feature = "dev-tools"))]
+    let seed: Option<folkreg::app::Seed> = None;
+    runtime.block_on(folkreg::server::serve(config, seed))?;
+    Ok(())
+}
+
+/// `folkreg audit search`: matching lines to standard output, a summary to standard error.
+fn audit_search(dir: &Path, query: folkreg::audit::AuditQuery) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = folkreg::audit::search_summary(dir, &query, &mut out)?;
+    std::io::Write::flush(&mut out)?;
+    eprintln!(
+        "{} matching lines; {} files read, {} skipped by date{}",
+        summary.matched,
+        summary.files_read,
+        summary.files_skipped,
+        if summary.torn.is_empty() {
+            String::new()
+        } else {
+            format!("; {} with a torn last line (skipped)", summary.torn.len())
+        }
+    );
+    Ok(())
+}
+
+/// `folkreg dev-certs`: the development PKI and its register.
+#[cfg(feature = "dev-tools")]
+fn dev_certs_command(out: &Path, register: Option<PathBuf>) -> Result<(), Failure> {
+    let register = register.unwrap_or_else(|| {
+        if out == Path::new("certs-dev") {
+            PathBuf::from("deploy/register.dev.toml")
+        } else {
+            out.join("register.dev.toml")
+        }
+    });
+    let made = folkreg::dev::devcerts::dev_certs(out, &register)?;
+    println!(
+        "wrote the development PKI to {} and its register to {}",
+        made.dir.display(),
+        made.register.display()
+    );
+    Ok(())
+}
+
+/// `folkreg load --archive DIR`: the files of a restore, said on standard error.
+fn restore_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
+    let plan = folkreg::load::plan::restore(dir).map_err(usage)?;
+    if plan.files.is_empty() {
+        return Err(usage(anyhow::anyhow!(
+            "{}: no FULL delivery in the archive",
+            dir.display()
+        )));
+    }
+    eprintln!(
+        "restoring from {}: {} file(s), {} older or repeated left out{}",
+        dir.display(),
+        plan.files.len(),
+        plan.left_out,
+        plan.gap
+            .map(|g| format!("; löpnummer {g} is missing, so the deltas after it are left out"))
+            .unwrap_or_default()
+    );
+    Ok(plan.files)
+}
+
+/// `folkreg load`: the files in löpnummer order, each atomically, with the change feed
+/// produced after each as serve's job does.
+fn load_command(config: &Config, files: &[PathBuf], force: bool) -> Result<(), Failure> {
+    // The same lock as serve's load job: one loader per data directory.
+    let _lock = folkreg::load::job::LoadLock::try_acquire(&config.data_dir)?;
+    let store = open_store(config)?;
+    let register = Register::load(&config.register);
+    if let Err(e) = &register {
+        eprintln!("warning: {e}: avisering deliveries will be produced when serve next starts");
+    }
+    let feed = folkreg::avisering::feed::Feed::open(&store)?;
+    let (done, failure) = folkreg::load::load_files(&store, files, force, &mut |store| {
+        if let Ok(r) = &register {
+            feed.produce_logged(store, r, Utc::now(), config.avisering_keep_days);
+        }
+    });
+    for r in &done {
+        println!("{r}");
+    }
+    match failure {
+        Some(e) => Err(Failure {
+            code: if e.is_input_error() { 2 } else { 1 },
+            error: e.into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `folkreg generate`: a FULL delivery, or the delta after one.
+#[cfg(feature = "dev-tools")]
+fn generate_command(
+    persons: Option<usize>,
+    seed: u64,
+    out: Option<&Path>,
+    delta_of: Option<PathBuf>,
+    changes: Option<usize>,
+    today: chrono::NaiveDate,
+) -> Result<(), Failure> {
+    let written = match (delta_of, changes) {
+        (Some(prev), Some(changes)) => {
+            folkreg::dev::generate::write_delta(&prev, changes, seed, today, out).map_err(|e| {
+                Failure {
+                    code: if e.is_input_error() { 2 } else { 1 },
+                    error: e.into(),
+                }
+            })?
+        }
+        _ => {
+            let n = persons.context("--persons is required")?;
+            folkreg::dev::generate::write_full(n, seed, today, out)?
+        }
+    };
+    println!("{written}");
+    Ok(())
 }
 
 /// `folkreg register ...` on the register file `path`.
