@@ -230,6 +230,76 @@ impl AppState {
     }
 }
 
+/// What `folkreg status` shows, gathered without a running service: the store (or, while
+/// `serve` holds it, what the service last recorded), the load job's last run, the inbox and
+/// where each avisering order stands.
+#[derive(Debug)]
+pub struct StatusReport {
+    /// The store's generation, records, löpnummer and load times.
+    pub store: crate::store::StoreInfo,
+    /// Bytes on disk and bytes of segment directories in memory (not while `serve` runs).
+    pub size: Option<(u64, usize)>,
+    /// Whether a running `folkreg serve` holds the store (the figures are as it recorded).
+    pub held_by_serve: bool,
+    /// The load job's state file, with the avisering orders as they stand now.
+    pub job: crate::load::job::JobState,
+    /// Delivery files waiting in the inbox.
+    pub waiting: usize,
+}
+
+/// Why `folkreg status` could not gather its report.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// The load job's state file or the inbox cannot be read.
+    #[error("{0}")]
+    Job(#[from] crate::load::job::JobError),
+    /// The store cannot be opened or read.
+    #[error("cannot open the store in {path}: {source}")]
+    Store {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: crate::store::StoreError,
+    },
+}
+
+impl StatusReport {
+    /// Reads the state file, then the store itself unless a running `serve` holds it.
+    pub fn gather(config: &Config) -> Result<StatusReport, StatusError> {
+        let mut job = crate::load::job::JobState::read(&config.data_dir)?;
+        let dir = config.store_dir();
+        let store_err = |source| StatusError::Store {
+            path: dir.clone(),
+            source,
+        };
+        let (store, size, held_by_serve) = match Store::open(&dir, config.cache_bytes) {
+            Ok(store) => {
+                // No serve running: the orders as the store and the register say now.
+                if let Ok(register) = Register::load(&config.register) {
+                    if let Ok(summary) = Feed::open(&store).and_then(|f| f.summary(&register)) {
+                        job.avisering = summary;
+                    }
+                }
+                let size = (
+                    store.size_on_disk().map_err(store_err)?,
+                    store.directory_bytes(),
+                );
+                (store.info(), Some(size), false)
+            }
+            Err(crate::store::StoreError::Locked(_)) => (job.store.clone(), None, true),
+            Err(e) => return Err(store_err(e)),
+        };
+        let waiting = crate::load::job::waiting(&config.load.inbox)?.len();
+        Ok(StatusReport {
+            store,
+            size,
+            held_by_serve,
+            job,
+            waiting,
+        })
+    }
+}
+
 /// A refused reload: every file that could not be used, and why (the others were fine but
 /// are not put in force either).
 #[derive(Debug, thiserror::Error)]

@@ -252,40 +252,21 @@ macro_rules! wln {
 /// `folkreg status`: the store, the load job and the maintenance windows. While `serve` holds
 /// the store, its figures come from the state file `serve` keeps.
 fn print_status(config: &Config) -> Result<(), Failure> {
-    use folkreg::load::job::{self, JobState};
+    let now = Utc::now();
+    let report = folkreg::app::StatusReport::gather(config).map_err(|e| match e {
+        folkreg::app::StatusError::Job(_) => usage(e),
+        folkreg::app::StatusError::Store { .. } => Failure::from(anyhow::Error::new(e)),
+    })?;
     let mut out = String::new();
-    let mut job_state = JobState::read(&config.data_dir).map_err(usage)?;
+    let (info, job_state) = (&report.store, &report.job);
     wln!(out, "data_dir:   {}", config.data_dir.display());
-    let dir = config.store_dir();
-    let (info, size) = match Store::open(&dir, config.cache_bytes) {
-        Ok(store) => {
-            // No serve running: the orders as the store and the register say now.
-            if let Ok(register) = Register::load(&config.register) {
-                if let Ok(summary) =
-                    folkreg::avisering::feed::Feed::open(&store).and_then(|f| f.summary(&register))
-                {
-                    job_state.avisering = summary;
-                }
-            }
-            (
-                store.info(),
-                Some((store.size_on_disk()?, store.directory_bytes())),
-            )
-        }
-        Err(StoreError::Locked(_)) => {
-            wln!(
-                out,
-                "store:      in use by a running folkreg serve; as it recorded at {}",
-                job_state.written.map(local).unwrap_or_else(|| "-".into())
-            );
-            (job_state.store.clone(), None)
-        }
-        Err(e) => {
-            return Err(anyhow::Error::new(e)
-                .context(format!("cannot open the store in {}", dir.display()))
-                .into())
-        }
-    };
+    if report.held_by_serve {
+        wln!(
+            out,
+            "store:      in use by a running folkreg serve; as it recorded at {}",
+            job_state.written.map(local).unwrap_or_else(|| "-".into())
+        );
+    }
     wln!(out, "generation: {}", info.generation);
     wln!(out, "records:    {}", info.records);
     wln!(out, "löpnummer:  {}", opt(info.lopnummer));
@@ -295,20 +276,18 @@ fn print_status(config: &Config) -> Result<(), Failure> {
         info.loaded_at.as_deref().unwrap_or("never")
     );
     wln!(out, "delivered:  {}", info.skapad.as_deref().unwrap_or("-"));
-    if let Some((size, directory)) = size {
+    if let Some((size, directory)) = report.size {
         wln!(
             out,
             "store size: {size} bytes on disk; {directory} bytes of segment directories in memory"
         );
     }
-    let daily = config.load.daily_at;
-    let now = Utc::now();
     wln!(
         out,
         "load job:   daily at {} from {}; next run {}",
         config.load.daily_at,
         config.load.inbox.display(),
-        local(daily.next_after(now))
+        local(config.load.daily_at.next_after(now))
     );
     wln!(
         out,
@@ -336,11 +315,10 @@ fn print_status(config: &Config) -> Result<(), Failure> {
                 .unwrap_or_default()
         );
     }
-    let waiting = job::waiting(&config.load.inbox).map_err(usage)?;
     wln!(
         out,
         "  waiting:  {} delivery file(s) in the inbox",
-        waiting.len()
+        report.waiting
     );
     if !job_state.avisering.is_empty() {
         wln!(
