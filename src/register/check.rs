@@ -224,7 +224,7 @@ fn check_organisation(
                     avisering.push(order);
                 }
             }
-            Err((field, message)) => problems.add(span, &format!("organisation.{field}"), message),
+            Err(p) => problems.add(span, &format!("organisation.{}", p.field), p.message),
         }
     }
     let mut urval = Vec::new();
@@ -236,7 +236,7 @@ fn check_organisation(
                     urval.push(order);
                 }
             }
-            Err((field, message)) => problems.add(span, &format!("organisation.{field}"), message),
+            Err(p) => problems.add(span, &format!("organisation.{}", p.field), p.message),
         }
     }
     if problems.list.len() != before {

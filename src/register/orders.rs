@@ -534,9 +534,29 @@ pub fn term_by_name(name: &str) -> Option<Term> {
     Term::ALL.into_iter().find(|t| t.name() == name)
 }
 
+/// The first thing wrong with an order in the register file: the field (its path under
+/// `organisation.`) and what is wrong, for `register check`'s `FILE:LINE: field: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderProblem {
+    /// The field, e.g. `avisering.kommun`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<(String, String)> for OrderProblem {
+    fn from((field, message): (String, String)) -> Self {
+        OrderProblem { field, message }
+    }
+}
+
 impl RawOrder {
-    /// The order, or the first thing wrong with it as (field, message).
-    pub(crate) fn check(self) -> Result<Order, (String, String)> {
+    /// The order, or the first thing wrong with it.
+    pub(crate) fn check(self) -> Result<Order, OrderProblem> {
+        self.check_fields().map_err(OrderProblem::from)
+    }
+
+    fn check_fields(self) -> Result<Order, (String, String)> {
         let sok = RawSok {
             lan: self.lan,
             kommun: self.kommun,

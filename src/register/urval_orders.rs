@@ -186,8 +186,12 @@ pub const MAX_SORT_KEYS: usize = 3;
 pub const MAX_ANTAL: u32 = 1_000_000;
 
 impl RawUrval {
-    /// The order, or the first thing wrong with it as (field, message).
-    pub(crate) fn check(self) -> Result<UrvalOrder, (String, String)> {
+    /// The order, or the first thing wrong with it.
+    pub(crate) fn check(self) -> Result<UrvalOrder, super::orders::OrderProblem> {
+        self.check_fields().map_err(Into::into)
+    }
+
+    fn check_fields(self) -> Result<UrvalOrder, (String, String)> {
         let err = |field: &str, msg: String| Err((format!("urval.{field}"), msg));
         let urval = match (self.infil, self.undergrupper.is_empty()) {
             (Some(rutin), true) => {
