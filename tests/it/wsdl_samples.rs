@@ -2,11 +2,10 @@
 //! spec itself, put in the V1 namespace as its text says every request element is) and the
 //! README's `examples/`. The responses are validated where the server tests produce them.
 
-mod common;
 
-use common::{repo, xmllint};
+use crate::common::{repo, xmllint};
 
-const V1: &str = "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
+use folkreg::soap::V1_NS;
 
 /// The operation element of a SOAP envelope (between `Body>` and `</…Body>`).
 fn body_of(envelope: &str) -> &str {
@@ -47,7 +46,7 @@ fn the_wire_md_samples_validate() {
             .next()
             .expect("root")
             .to_owned();
-        let xml = sample.replacen(&format!("<{root}>"), &format!("<{root} xmlns=\"{V1}\">"), 1);
+        let xml = sample.replacen(&format!("<{root}>"), &format!("<{root} xmlns=\"{V1_NS}\">"), 1);
         xmllint(&xml).unwrap_or_else(|e| panic!("WIRE.md sample {root} is refused: {e}\n{xml}"));
         checked += 1;
     }
@@ -62,7 +61,7 @@ fn the_readme_examples_validate() {
         // The operation element inherits the v1 prefix from the envelope: declare it here.
         let root_end = body.find('>').expect("root tag");
         let xml = format!(
-            "{} xmlns:v1=\"{V1}\"{}",
+            "{} xmlns:v1=\"{V1_NS}\"{}",
             &body[..root_end],
             &body[root_end..]
         );

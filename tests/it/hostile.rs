@@ -10,20 +10,16 @@
 //! `body_timeout_seconds`) so the slow cases take seconds, not minutes. Nothing here asserts
 //! how long anything took: a deadline only stops a hung case from hanging the suite.
 
-mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
+use folkreg::soap::{SOAP11_NS, V1_NS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const INFIL: &str = "/na/na_avisering/V1/lamnaInfil";
-const V1: &str = "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
-const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// Ingvar Kenneth Daniel Ekström of the demo population (README, "Try it").
 const KNOWN: &str = "196510213637";
 /// The server's connection limit in this test.
@@ -152,7 +148,7 @@ fn lund() -> CertEntry {
 
 fn envelope(inner: &str) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11}" xmlns:v1="{V1}"><S:Body>{inner}</S:Body></S:Envelope>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11_NS}" xmlns:v1="{V1_NS}"><S:Body>{inner}</S:Body></S:Envelope>"#
     )
 }
 
@@ -250,7 +246,7 @@ fn infil_with_attributes(n: usize, xmlns: bool) -> String {
         }
     }
     format!(
-        r#"<S:Envelope xmlns:S="{SOAP11}"><S:Body><LamnaInfilRequest xmlns="urn:folkreg:avisering:1"><Bestallning><OrgNr>162120000134</OrgNr><BestallningsId>00000079-AV02-0002</BestallningsId></Bestallning><Sida>1</Sida><AntalSidor>1</AntalSidor><PersonNr{attrs}>{KNOWN}</PersonNr></LamnaInfilRequest></S:Body></S:Envelope>"#
+        r#"<S:Envelope xmlns:S="{SOAP11_NS}"><S:Body><LamnaInfilRequest xmlns="urn:folkreg:avisering:1"><Bestallning><OrgNr>162120000134</OrgNr><BestallningsId>00000079-AV02-0002</BestallningsId></Bestallning><Sida>1</Sida><AntalSidor>1</AntalSidor><PersonNr{attrs}>{KNOWN}</PersonNr></LamnaInfilRequest></S:Body></S:Envelope>"#
     )
 }
 
@@ -286,7 +282,7 @@ fn cases() -> Vec<Case> {
     // unclosed there (the depth limit acts long before the end), and whole to lamnaInfil.
     let deep_open = envelope(&"<a>".repeat(10_000));
     let deep_infil = format!(
-        r#"<S:Envelope xmlns:S="{SOAP11}"><S:Body>{}{}</S:Body></S:Envelope>"#,
+        r#"<S:Envelope xmlns:S="{SOAP11_NS}"><S:Body>{}{}</S:Body></S:Envelope>"#,
         "<a>".repeat(10_000),
         "</a>".repeat(10_000)
     );
@@ -302,10 +298,10 @@ fn cases() -> Vec<Case> {
     for u in pp.replace("UTF-8", "UTF-16").encode_utf16() {
         utf16.extend_from_slice(&u.to_le_bytes());
     }
-    let soap12 = pp.replace(SOAP11, "http://www.w3.org/2003/05/soap-envelope");
+    let soap12 = pp.replace(SOAP11_NS, folkreg::soap::SOAP12_NS);
     let no_body = envelope("").replace("<S:Body></S:Body>", "<S:Header/>");
     let two_ops = envelope(&format!("{}{}", operation(KNOWN), operation(KNOWN)));
-    let wrong_ns = pp.replace(V1, "urn:not-navet");
+    let wrong_ns = pp.replace(V1_NS, "urn:not-navet");
     let unknown_op = pp.replace("PersonpostRequest", "PersonpostXMLRequest");
     let id = |v: &str| post(personpost(v));
     let fault = |code, text| Expect::Fault(500, code, text);

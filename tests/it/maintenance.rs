@@ -1,16 +1,13 @@
 //! The maintenance window through the real server: an injected clock for the edges, and the
 //! real binary under `faketime` for the black-box view.
 
-mod common;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use common::*;
+use crate::common::*;
 use folkreg::schedule::ManualClock;
 
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -54,13 +51,6 @@ async fn every_operation_answers_the_maintenance_fault_inside_the_window() {
     clock.set(utc("2026-11-23T05:15:00Z"));
     assert_eq!(server.post(&client, PP, &lookup).await.status, 200);
     server.stop().await;
-}
-
-fn assert_valid_fault(body: &str) {
-    assert!(
-        body.contains("<S:Fault>") && body.contains("Beskrivning"),
-        "{body}"
-    );
 }
 
 /// The real binary with its clock set by libfaketime to Monday 06:05 Stockholm time.
@@ -109,7 +99,7 @@ fn status_lists_the_windows() {
     .expect("config");
     let out = std::process::Command::new("faketime")
         .arg("2026-11-23 05:05:00")
-        .arg(env!("CARGO_BIN_EXE_folkreg"))
+        .arg(BIN)
         .args(["status", "--config"])
         .arg(&config)
         .env("TZ", "UTC")

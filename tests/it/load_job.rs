@@ -4,14 +4,12 @@
 //! the lock keeps a second loader out; `folkreg status` and `/metrics` show the state; and
 //! under `faketime` the job runs by itself at `[load] daily_at`.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use common::*;
+use crate::common::*;
 
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
 const PERSONS: usize = 300;
 
 /// A FULL delivery and `deltas` deltas after it, made in `dir`, in löpnummer order.
@@ -39,7 +37,7 @@ fn someone_in(full: &Path) -> String {
 }
 
 fn status(server: &RealServer) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = std::process::Command::new(BIN)
         .args(["status", "--config"])
         .arg(server.work.path().join("folkreg.toml"))
         .output()
@@ -165,7 +163,7 @@ async fn missed_run_at_start_then_load_now_and_the_lock() {
     assert_eq!(files_in(&inbox), ["d5.xml.gz"]);
     drop(held);
     // `folkreg load` cannot open the store serve holds, and says where to put the file.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = std::process::Command::new(BIN)
         .args(["load", "--config"])
         .arg(server.work.path().join("folkreg.toml"))
         .arg(inbox.join("d5.xml.gz"))
