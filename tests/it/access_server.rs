@@ -2,10 +2,8 @@
 //! organisations (`certs-dev/index.toml`) differ in categories and switches, and each gets
 //! exactly its share of the demo population. Every answer validates against the XSD.
 
-
 use crate::common::*;
 use folkreg::model::{Folkbokforingspost, Identitetstyp};
-
 
 /// A caller: its certificate, organisation and order id.
 struct Caller {

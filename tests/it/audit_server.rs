@@ -2,12 +2,10 @@
 //! before the answer left — also when the server is killed with SIGKILL right after — and
 //! `folkreg audit search` finds them by person and by organisation.
 
-
 use std::collections::BTreeMap;
 
 use crate::common::*;
 use folkreg::audit::AuditEntry;
-
 
 fn audit_lines(dir: &std::path::Path) -> Vec<AuditEntry> {
     let mut files: Vec<_> = std::fs::read_dir(dir)

@@ -3,7 +3,6 @@
 //! `hamtaAvisering` over mutual TLS; acknowledgement by asking for the next löpnummer,
 //! "not yet produced", removal after the retention period, and the audit line.
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::*;

@@ -3,14 +3,12 @@
 //! `certs-dev/`: a refusal exits 2 naming file, line and field; an edit keeps the comments,
 //! and a refused edit leaves the file byte for byte as it was.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use sha2::{Digest, Sha256};
 
 use crate::common::{folkreg, folkreg_env};
-
 
 /// A temporary copy of the development register, and the folder it lives in.
 struct Reg {

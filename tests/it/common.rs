@@ -454,8 +454,7 @@ impl RealServer {
         let config_path = work.path().join("folkreg.toml");
         if copy_demo {
             copy_demo_if_loaded(
-                &folkreg::config::Config::from_str_at(&config, &config_path)
-                    .expect("test config"),
+                &folkreg::config::Config::from_str_at(&config, &config_path).expect("test config"),
             );
         }
         std::fs::write(&config_path, config).expect("config");
@@ -726,10 +725,7 @@ pub fn demo_data() -> &'static Path {
         if dir.is_dir() {
             return dir;
         }
-        let scratch = root.join(format!(
-            ".demo-store-{key}.{}.{built}",
-            std::process::id()
-        ));
+        let scratch = root.join(format!(".demo-store-{key}.{}.{built}", std::process::id()));
         let _ = std::fs::remove_dir_all(&scratch);
         // What `server::load_demo` does in an empty data directory.
         let demo = scratch.join("demo");
@@ -777,7 +773,8 @@ pub fn demo_data() -> &'static Path {
 pub fn copy_demo_if_loaded(config: &folkreg::config::Config) {
     let store = config.store_dir();
     let empty_store = std::fs::read_dir(&store).map_or(true, |mut d| d.next().is_none());
-    let inbox_empty = folkreg::load::job::waiting(&config.load.inbox).map_or(true, |w| w.is_empty());
+    let inbox_empty =
+        folkreg::load::job::waiting(&config.load.inbox).map_or(true, |w| w.is_empty());
     if config.load.demo && empty_store && inbox_empty {
         copy_dir(demo_data(), &config.data_dir);
     }

@@ -15,7 +15,6 @@ use proptest::prelude::*;
 
 use crate::common::{gzip, personpost_body};
 
-
 /// One edit of a byte string.
 #[derive(Debug, Clone)]
 enum Mutation {

@@ -13,7 +13,6 @@
 //!   error, and `folkreg status` after; the store is compared record by record. `SIGKILL`
 //!   mid-load is in the kill tests (`tests/kill/load_faults.rs`).
 
-
 use std::path::Path;
 use std::process::Command;
 

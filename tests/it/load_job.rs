@@ -4,11 +4,10 @@
 //! the lock keeps a second loader out; `folkreg status` and `/metrics` show the state; and
 //! under `faketime` the job runs by itself at `[load] daily_at`.
 
-
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
 use crate::common::*;
+use chrono::NaiveDate;
 
 const PERSONS: usize = 300;
 

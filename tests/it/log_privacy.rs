@@ -4,12 +4,10 @@
 //! carry identity numbers and names — and then its whole log is searched for every identity
 //! number of the demo population and the names and addresses of the persons asked about.
 
-
 use std::collections::HashSet;
 
 use crate::common::*;
 use folkreg::model::Folkbokforingspost;
-
 
 /// Names, addresses and numbers of a person, as they could appear in a log.
 fn personal_texts(p: &Folkbokforingspost) -> Vec<String> {

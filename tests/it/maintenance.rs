@@ -1,13 +1,11 @@
 //! The maintenance window through the real server: an injected clock for the edges, and the
 //! real binary under `faketime` for the black-box view.
 
-
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use crate::common::*;
+use chrono::{DateTime, Utc};
 use folkreg::schedule::ManualClock;
-
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)

@@ -2,10 +2,8 @@
 //! both operations, the faults, WSDL serving, every certificate of `certs-dev/index.toml`
 //! against its expected outcome, and every answer validated against `wsdl/epersondata.xsd`.
 
-
 use crate::common::*;
 use folkreg::model::{Folkbokforingspost, Identitetstyp};
-
 
 fn ordinary(server: &TestServer) -> Folkbokforingspost {
     let snap = server.state.store.snapshot();

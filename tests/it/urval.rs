@@ -2,12 +2,11 @@
 //! orders in the register, run by the nightly job (`POST /load` runs it now) or at once by
 //! `lamnaInfil` with `SvarDirekt`, fetched page by page with `hamtaAvisering`.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use chrono::Datelike;
 use crate::common::*;
+use chrono::Datelike;
 use folkreg::model::Folkbokforingspost;
 
 const LULEA: &str = "00000079-UR02-0009";
@@ -504,14 +503,14 @@ async fn svar_direkt_answers_each_infil_at_once() {
 /// Numbers of the demo population the server loads (unprotected personnummer).
 fn demo_numbers(n: usize) -> Vec<String> {
     demo_population()
-    .iter()
-    .filter(|p| {
-        p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
-            && !p.is_protected()
-    })
-    .take(n)
-    .map(|p| p.pnr().as_str().to_owned())
-    .collect()
+        .iter()
+        .filter(|p| {
+            p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
+                && !p.is_protected()
+        })
+        .take(n)
+        .map(|p| p.pnr().as_str().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

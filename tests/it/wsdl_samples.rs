@@ -2,7 +2,6 @@
 //! spec itself, put in the V1 namespace as its text says every request element is) and the
 //! README's `examples/`. The responses are validated where the server tests produce them.
 
-
 use crate::common::{repo, xmllint};
 
 use folkreg::soap::V1_NS;
@@ -22,7 +21,7 @@ fn the_wire_md_samples_validate() {
     let wire = std::fs::read_to_string(repo().join("../shared/spec/WIRE.md"))
         .expect("../shared/spec/WIRE.md beside the repository");
     let requests = wire
-        .split("## Requests (Known)")
+        .split("## Requests (Known")
         .nth(1)
         .and_then(|s| s.split("```").nth(1))
         .expect("the request samples block");
@@ -46,7 +45,11 @@ fn the_wire_md_samples_validate() {
             .next()
             .expect("root")
             .to_owned();
-        let xml = sample.replacen(&format!("<{root}>"), &format!("<{root} xmlns=\"{V1_NS}\">"), 1);
+        let xml = sample.replacen(
+            &format!("<{root}>"),
+            &format!("<{root} xmlns=\"{V1_NS}\">"),
+            1,
+        );
         xmllint(&xml).unwrap_or_else(|e| panic!("WIRE.md sample {root} is refused: {e}\n{xml}"));
         checked += 1;
     }

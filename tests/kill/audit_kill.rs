@@ -72,7 +72,12 @@ fn acknowledged_lines_survive_sigkill() {
     for kill_after in [1, 200, 2_000, 10_000] {
         let tmp = tempfile::tempdir().expect("tmp");
         let mut child = Command::new(&exe)
-            .args(["--exact", "audit_kill::audit_kill_child", "--ignored", "--nocapture"])
+            .args([
+                "--exact",
+                "audit_kill::audit_kill_child",
+                "--ignored",
+                "--nocapture",
+            ])
             .args(["--test-threads", "1"])
             .env(CHILD_ENV, tmp.path())
             .stdout(Stdio::piped())

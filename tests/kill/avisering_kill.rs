@@ -2,7 +2,6 @@
 //! deliveries for many orders, restarted, and then every order holds exactly the deliveries a
 //! server that was never killed produced from the same data — nothing lost, nothing twice.
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
