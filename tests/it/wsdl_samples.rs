@@ -21,7 +21,7 @@ fn the_wire_md_samples_validate() {
     let wire = std::fs::read_to_string(repo().join("../shared/spec/WIRE.md"))
         .expect("../shared/spec/WIRE.md beside the repository");
     let requests = wire
-        .split("## Requests (Known")
+        .split("## Requests (Known)")
         .nth(1)
         .and_then(|s| s.split("```").nth(1))
         .expect("the request samples block");
