@@ -11,16 +11,7 @@ const ORDER: &str = "00000079-AV03-0001";
 
 /// The demo population's FULL delivery (as serve makes it) and `n` deltas after it.
 fn demo_chain(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let full = demo_full(dir);
-    let mut out = vec![full];
-    for i in 0..n {
-        let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
-        let prev = out.last().expect("prev").clone();
-        folkreg::generate::write_delta(&prev, 400, 70 + i as u64, demo_today(), Some(&next))
-            .expect("delta");
-        out.push(next);
-    }
-    out
+    delivery_chain(dir, demo_full(dir), n, 400, 70, demo_today())
 }
 
 fn request(lopnummer: u64, sida: Option<u64>) -> String {

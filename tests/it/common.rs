@@ -1008,3 +1008,25 @@ pub fn store_status(dir: &Path) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `full` and `n` deltas after it, made in `dir` as `leverans-00000N-DELTA.xml.gz` (N from
+/// 2), each of `changes` changes, with the seeds `seed`, `seed + 1`, …: a chain in löpnummer
+/// order.
+pub fn delivery_chain(
+    dir: &Path,
+    full: PathBuf,
+    n: usize,
+    changes: usize,
+    seed: u64,
+    today: chrono::NaiveDate,
+) -> Vec<PathBuf> {
+    let mut out = vec![full];
+    for i in 0..n {
+        let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
+        let prev = out.last().expect("previous").clone();
+        folkreg::generate::write_delta(&prev, changes, seed + i as u64, today, Some(&next))
+            .expect("delta");
+        out.push(next);
+    }
+    out
+}

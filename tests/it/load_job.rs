@@ -17,15 +17,7 @@ fn chain(dir: &Path, deltas: usize) -> Vec<PathBuf> {
     let today = NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
     let full = dir.join("leverans-000001-FULL.xml.gz");
     folkreg::generate::write_full(PERSONS, 11, today, Some(&full)).expect("full");
-    let mut out = vec![full];
-    for i in 0..deltas {
-        let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
-        let prev = out.last().expect("previous").clone();
-        folkreg::generate::write_delta(&prev, 10, 50 + i as u64, today, Some(&next))
-            .expect("delta");
-        out.push(next);
-    }
-    out
+    delivery_chain(dir, full, deltas, 10, 50, today)
 }
 
 /// An identity number the FULL delivery holds.

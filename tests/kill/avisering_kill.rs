@@ -54,10 +54,8 @@ fn register() -> String {
 }
 
 fn delta(dir: &Path) -> PathBuf {
-    let full = demo_full(dir);
-    let next = dir.join("leverans-000002-DELTA.xml.gz");
-    folkreg::generate::write_delta(&full, 3000, 4242, demo_today(), Some(&next)).expect("delta");
-    next
+    let mut chain = delivery_chain(dir, demo_full(dir), 1, 3000, 4242, demo_today());
+    chain.pop().expect("the delta")
 }
 
 async fn server() -> RealServer {
