@@ -77,7 +77,7 @@ async fn the_real_binary_closes_under_faketime() {
     assert!(metrics.contains("\nfolkreg_maintenance 1\n"), "{metrics}");
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
-    // The demo load took some faked seconds; the window ends at 05:15:00 UTC.
+    // The window ends at 05:15:00 UTC; start-up took some faked seconds.
     let retry: u64 = r
         .header("retry-after")
         .and_then(|v| v.parse().ok())
