@@ -65,7 +65,7 @@ fn sample_posts() -> Vec<Folkbokforingspost> {
     all.into_iter().step_by(step).take(SAMPLE).collect()
 }
 
-/// A personpostXML request as Navet clients send it (tests/common `personpost_body`).
+/// A personpostXML request as Navet clients send it (tests/it/common.rs `personpost_body`).
 fn personpost_body(pnr: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -77,7 +77,7 @@ fn personpost_body(pnr: &str) -> String {
 }
 
 /// A namnsokningXML request with all ten SokvillkorNamn children, as WIRE.md requires
-/// (tests/common `namnsokning_body`): surname prefix and postort set, the rest empty.
+/// (tests/it/common.rs `namnsokning_body`): surname prefix and postort set, the rest empty.
 fn namnsokning_body(efter_mellan: &str, postort: &str) -> String {
     let mut inner = String::new();
     for name in folkreg::soap::request::SOKVILLKOR_NAMN {

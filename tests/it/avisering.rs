@@ -3,29 +3,15 @@
 //! `hamtaAvisering` over mutual TLS; acknowledgement by asking for the next löpnummer,
 //! "not yet produced", removal after the retention period, and the audit line.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
-const AV: &str = "/na/na_avisering/V1/hamtaAvisering";
 const ORDER: &str = "00000079-AV03-0001";
 
 /// The demo population's FULL delivery (as serve makes it) and `n` deltas after it.
 fn demo_chain(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let full = demo_full(dir);
-    let mut out = vec![full];
-    for i in 0..n {
-        let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
-        let prev = out.last().expect("prev").clone();
-        folkreg::dev::generate::write_delta(&prev, 400, 70 + i as u64, today, Some(&next))
-            .expect("delta");
-        out.push(next);
-    }
-    out
+    delivery_chain(dir, demo_full(dir), n, 400, 70, demo_today())
 }
 
 fn request(lopnummer: u64, sida: Option<u64>) -> String {
@@ -172,7 +158,7 @@ async fn an_organisation_follows_its_population_by_pulling_deliveries() {
         series(&metrics, &format!("folkreg_avisering_backlog{label}")),
         Some(1.0)
     );
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let status = std::process::Command::new(BIN)
         .args(["status", "--config"])
         .arg(server.work.path().join("folkreg.toml"))
         .output()
@@ -231,7 +217,7 @@ fn infil_request(sida: u64, antal_sidor: u64, personer: &[String]) -> String {
     let exempel = cert("client-exempel");
     lamna_infil_body(
         exempel.org.as_deref().expect("org"),
-        INFIL,
+        INFIL_ORDER,
         sida,
         antal_sidor,
         None,
@@ -239,7 +225,7 @@ fn infil_request(sida: u64, antal_sidor: u64, personer: &[String]) -> String {
     )
 }
 
-const INFIL: &str = "00000079-AV03-0002";
+const INFIL_ORDER: &str = "00000079-AV03-0002";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infil_order_gets_changes_of_exactly_its_numbers() {
@@ -249,9 +235,9 @@ async fn an_infil_order_gets_changes_of_exactly_its_numbers() {
         let reg = std::fs::read_to_string(repo().join("deploy/register.dev.toml")).expect("reg");
         let reg = reg.replace(
             "bestallningar = [\"00000079-FO03-0001\"]",
-            &format!("bestallningar = [\"00000079-FO03-0001\", \"{INFIL}\"]"),
+            &format!("bestallningar = [\"00000079-FO03-0001\", \"{INFIL_ORDER}\"]"),
         ) + &format!(
-            "\n[[organisation.avisering]]\nid = \"{INFIL}\"\nposttyp = \"totalpost\"\ninfil = true\n"
+            "\n[[organisation.avisering]]\nid = \"{INFIL_ORDER}\"\nposttyp = \"totalpost\"\ninfil = true\n"
         );
         let copy = work.join("register.toml");
         std::fs::write(&copy, reg).expect("register copy");
@@ -299,7 +285,7 @@ async fn an_infil_order_gets_changes_of_exactly_its_numbers() {
     std::fs::copy(&chain[1], server.data().join("inbox/d2.xml.gz")).expect("copy");
     let (code, body) = server.admin("POST", "/load").await;
     assert_eq!(code, 200, "{body}");
-    let body = request(1, None).replace(ORDER, INFIL);
+    let body = request(1, None).replace(ORDER, INFIL_ORDER);
     let r = server.post(&exempel, AV, &body).await;
     assert_eq!(r.text_of("Status").as_deref(), Some("KLAR"), "{}", r.body);
     let antal: usize = r.text_of("AntalPosterA").expect("n").parse().expect("n");

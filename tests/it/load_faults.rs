@@ -9,106 +9,14 @@
 //!   the delivery names are answered exactly as before.
 //! - The machine failing mid-load, through `folkreg load`: the disk filling up (a small tmpfs
 //!   in a private mount namespace where the machine allows it, and a file-size limit,
-//!   `RLIMIT_FSIZE`, which works everywhere) and `SIGKILL` (the delivery fed through a FIFO,
-//!   so the kill lands mid-file every time). The report is the exit code and standard error,
-//!   and `folkreg status` after; the store is compared record by record.
+//!   `RLIMIT_FSIZE`, which works everywhere). The report is the exit code and standard
+//!   error, and `folkreg status` after; the store is compared record by record. `SIGKILL`
+//!   mid-load is in the kill tests (`tests/kill/load_faults.rs`).
 
-mod common;
+use std::path::Path;
+use std::process::Command;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use common::*;
-use folkreg::store::{Store, StoreInfo};
-use sha2::{Digest, Sha256};
-
-const BIN: &str = env!("CARGO_BIN_EXE_folkreg");
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-
-fn folkreg(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run folkreg")
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "{}", text(&o));
-    o
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `folkreg generate` of a FULL delivery (löpnummer 1) into `name` (gzip if `.gz`).
-fn full(dir: &Path, name: &str, persons: usize, seed: u64) -> PathBuf {
-    let (p, s) = (persons.to_string(), seed.to_string());
-    ok(folkreg(
-        dir,
-        &[
-            "generate",
-            "--persons",
-            &p,
-            "--seed",
-            &s,
-            "--today",
-            "2026-11-01",
-            "--out",
-            name,
-        ],
-    ));
-    dir.join(name)
-}
-
-/// `folkreg generate --delta-of` into `out`.
-fn delta(dir: &Path, previous: &Path, out: &str, seed: u64, today: &str) -> PathBuf {
-    let s = seed.to_string();
-    ok(folkreg(
-        dir,
-        &[
-            "generate",
-            "--delta-of",
-            previous.to_str().expect("path"),
-            "--changes",
-            "12",
-            "--seed",
-            &s,
-            "--today",
-            today,
-            "--out",
-            out,
-        ],
-    ));
-    dir.join(out)
-}
-
-/// The XML text of a delivery file, gzip or not.
-fn read_plain(path: &Path) -> Vec<u8> {
-    use std::io::Read;
-    let bytes = std::fs::read(path).expect("read");
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .expect("gunzip");
-        out
-    } else {
-        bytes
-    }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).expect("gzip");
-    e.finish().expect("gzip")
-}
+use crate::common::*;
 
 /// The identity numbers of a delivery's records, in order.
 fn numbers(xml: &str) -> Vec<String> {
@@ -138,9 +46,9 @@ fn store_of(json: &serde_json::Value) -> serde_json::Value {
 async fn refused_deliveries_leave_the_served_data_as_it_was() {
     let made = tempfile::tempdir().expect("tmp");
     let m = made.path();
-    let full1 = full(m, "l1-full.xml.gz", 300, 11);
-    let d2 = delta(m, &full1, "l2.xml.gz", 21, "2026-11-02");
-    let d3 = delta(m, &d2, "l3.xml", 22, "2026-11-03");
+    let full1 = generate_full(m, "l1-full.xml.gz", 300, 11, "2026-11-01");
+    let d2 = generate_delta(m, &full1, "l2.xml.gz", 12, 21, "2026-11-02");
+    let d3 = generate_delta(m, &d2, "l3.xml", 12, 22, "2026-11-03");
     let server = RealServer::start_custom(&[], &[], |work, config| {
         let inbox = work.join("data/inbox");
         std::fs::create_dir_all(&inbox).expect("inbox");
@@ -315,163 +223,6 @@ async fn refused_deliveries_leave_the_served_data_as_it_was() {
     assert_ne!(answers(&server).await, served_before);
 }
 
-/// Every record of the store in key order (digest), and its info.
-fn state_of(data: &Path) -> (String, StoreInfo) {
-    let mut tries = 0;
-    let store = loop {
-        match Store::open(&data.join("store"), 1 << 26) {
-            Ok(s) => break s,
-            Err(e) if tries < 100 && e.to_string().contains("lock") => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(e) => panic!("open the store: {e}"),
-        }
-    };
-    let snap = store.snapshot();
-    let mut h = Sha256::new();
-    let mut n = 0;
-    for rec in snap.iter() {
-        h.update(folkreg::model::encode(&rec.expect("every record decodes")));
-        n += 1;
-    }
-    assert_eq!(
-        n,
-        snap.info().records,
-        "records counted in meta are the records"
-    );
-    (hex::encode(h.finalize()), snap.info())
-}
-
-/// A work folder with `folkreg.toml`, the store loaded with FULL A and its delta 2, and a
-/// second FULL B (another population, the next löpnummer) to load into it.
-struct CliFixture {
-    dir: tempfile::TempDir,
-    full_b: PathBuf,
-}
-
-fn cli_fixture(persons: usize, b_plain: bool) -> CliFixture {
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path();
-    std::fs::write(
-        d.join("folkreg.toml"),
-        "data_dir = \"data\"\ncache_mb = 32\n",
-    )
-    .expect("config");
-    let a = full(d, "a-full.xml.gz", persons, 7);
-    let a2 = delta(d, &a, "a-2.xml.gz", 8, "2026-11-02");
-    ok(folkreg(d, &["load", "a-full.xml.gz", "a-2.xml.gz"]));
-    assert!(a2.exists());
-    // B: another population, written as löpnummer 3 so that it is the next delivery.
-    let b = full(d, "b-raw.xml.gz", persons, 9);
-    let xml = String::from_utf8(read_plain(&b)).expect("UTF-8").replacen(
-        "Lopnummer=\"1\"",
-        "Lopnummer=\"3\"",
-        1,
-    );
-    let name = if b_plain {
-        "b-full.xml"
-    } else {
-        "b-full.xml.gz"
-    };
-    let bytes = if b_plain {
-        xml.into_bytes()
-    } else {
-        gzip(xml.as_bytes())
-    };
-    std::fs::write(d.join(name), bytes).expect("write B");
-    CliFixture {
-        full_b: d.join(name),
-        dir,
-    }
-}
-
-/// What `folkreg status` says about the store (its other lines tell the time).
-fn status(dir: &Path) -> String {
-    text(&ok(folkreg(dir, &["status"])))
-        .lines()
-        .filter(|l| {
-            ["generation", "records", "löpnummer", "last load"]
-                .iter()
-                .any(|k| l.contains(k))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-#[test]
-#[ignore = "flaky: the loader reads the file twice through one FIFO and the second pass sometimes starts mid-file (2 of 6 runs); SIGKILL mid-load is covered by tests/crash_load.rs"]
-fn sigkill_mid_load_leaves_the_old_store() {
-    use std::io::Write;
-    let f = cli_fixture(12_000, true);
-    let d = f.dir.path();
-    let before = state_of(&d.join("data"));
-    let status_before = status(d);
-    let bytes = std::fs::read(&f.full_b).expect("B");
-    // The loader reads B through a FIFO: once the first 60% of it is written (the loader has
-    // taken all but a pipe's worth), it is in the middle of building the new generation.
-    let fifo = d.join("b-fifo.xml");
-    ok(Command::new("mkfifo").arg(&fifo).output().expect("mkfifo"));
-    let mut child = Command::new(BIN)
-        .args(["load", fifo.to_str().expect("path")])
-        .current_dir(d)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("folkreg load");
-    // The header is read once to order the files (the rest of this first pass is refused
-    // with a broken pipe), then the file is opened again and read whole. Opening a FIFO
-    // waits for its reader: if the loader is gone instead, fail with what it said rather
-    // than wait forever.
-    // The first pass gets the start of the file only (its header is in the first KB) and
-    // the writer closes at once; the second open waits until the loader has closed its
-    // first one, so the two passes never share a pipe (or its unread bytes).
-    {
-        let mut w = open_for_writing(&fifo, &mut child, "open #1");
-        let _ = w.write_all(&bytes[..bytes.len().min(16 * 1024)]);
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while fifo_open_in(child.id(), &fifo) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the loader keeps the first pass open"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let mut w = open_for_writing(&fifo, &mut child, "open #2");
-    let part = bytes.len() * 6 / 10;
-    w.write_all(&bytes[..part])
-        .expect("first 60% taken by the loader");
-    child.kill().expect("SIGKILL");
-    let exit = child.wait().expect("wait");
-    drop(w);
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&exit),
-        Some(9),
-        "killed, not finished: {exit:?}"
-    );
-    assert_eq!(
-        state_of(&d.join("data")),
-        before,
-        "the store as before, record by record"
-    );
-    assert_eq!(
-        status(d),
-        status_before,
-        "folkreg status reports the same store"
-    );
-    // And the store takes the delivery afterwards (the half-built generation is dropped).
-    let o = ok(folkreg(d, &["load", f.full_b.to_str().expect("path")]));
-    assert!(
-        text(&o).contains("löpnummer 3 FULL: 12000 records"),
-        "{}",
-        text(&o)
-    );
-    let after = state_of(&d.join("data"));
-    assert_eq!(after.1.lopnummer, Some(3));
-    assert_eq!(after.1.generation, before.1.generation + 1);
-}
-
 /// Bytes allocated under `dir`, recursively (sled's files are sparse: a tmpfs counts the
 /// allocated blocks, not the length).
 fn du(dir: &Path) -> u64 {
@@ -526,8 +277,8 @@ fn file_size_limit_mid_load_leaves_the_old_store() {
     let f = cli_fixture(3_000, false);
     let d = f.dir.path();
     let (_, growth) = growth_of_b(&f);
-    let before = state_of(&d.join("data"));
-    let status_before = status(d);
+    let before = store_state(&d.join("data"));
+    let status_before = store_status(d);
     let db = std::fs::metadata(d.join("data/store/db"))
         .expect("db")
         .len();
@@ -553,11 +304,11 @@ fn file_size_limit_mid_load_leaves_the_old_store() {
         "{report}"
     );
     assert_eq!(
-        state_of(&d.join("data")),
+        store_state(&d.join("data")),
         before,
         "the store as before, record by record"
     );
-    assert_eq!(status(d), status_before);
+    assert_eq!(store_status(d), status_before);
     let o = ok(folkreg(d, &["load", "b-full.xml.gz"]));
     assert!(text(&o).contains("löpnummer 3 FULL"), "{}", text(&o));
 }
@@ -570,8 +321,8 @@ fn disk_full_mid_load_leaves_the_old_store() {
     let f = cli_fixture(3_000, false);
     let d = f.dir.path();
     let (base, growth) = growth_of_b(&f);
-    let before = state_of(&d.join("data"));
-    let status_before = status(d);
+    let before = store_state(&d.join("data"));
+    let status_before = store_status(d);
     let size_kib = (du(&d.join("data")) + growth / 2) / 1024 + 64;
     let script = format!(
         r#"set -u
@@ -620,11 +371,11 @@ rm -rf after && cp -a mnt/data after
     std::fs::remove_dir_all(d.join("data")).expect("rm");
     std::fs::rename(d.join("after"), d.join("data")).expect("mv");
     assert_eq!(
-        state_of(&d.join("data")),
+        store_state(&d.join("data")),
         before,
         "the store as before, record by record"
     );
-    assert_eq!(status(d), status_before);
+    assert_eq!(store_status(d), status_before);
     let o = ok(folkreg(d, &["load", "b-full.xml.gz"]));
     assert!(text(&o).contains("löpnummer 3 FULL"), "{}", text(&o));
 }
@@ -637,9 +388,9 @@ rm -rf after && cp -a mnt/data after
 async fn disk_full_in_serve_keeps_serving() {
     let made = tempfile::tempdir().expect("tmp");
     let m = made.path();
-    let a = full(m, "a-full.xml.gz", 3_000, 7);
+    let a = generate_full(m, "a-full.xml.gz", 3_000, 7, "2026-11-01");
     let b = {
-        let raw = full(m, "b-raw.xml.gz", 3_000, 9);
+        let raw = generate_full(m, "b-raw.xml.gz", 3_000, 9, "2026-11-01");
         let xml = String::from_utf8(read_plain(&raw))
             .expect("UTF-8")
             .replacen("Lopnummer=\"1\"", "Lopnummer=\"2\"", 1);
@@ -783,39 +534,4 @@ async fn disk_full_in_serve_keeps_serving() {
         );
         assert_eq!(server.admin("GET", "/healthz").await, (200, "ok\n".into()));
     }
-}
-
-/// Opens `fifo` for writing once `child` opens it for reading; if that does not happen
-/// within two minutes, kills the child and fails with its output.
-fn open_for_writing(
-    fifo: &std::path::Path,
-    child: &mut std::process::Child,
-    what: &str,
-) -> std::fs::File {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let path = fifo.to_owned();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(&path));
-    });
-    match rx.recv_timeout(std::time::Duration::from_secs(120)) {
-        Ok(file) => file.expect(what),
-        Err(_) => {
-            let _ = child.kill();
-            let mut said = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut said);
-            }
-            panic!("{what}: the loader never opened the FIFO; it said:\n{said}");
-        }
-    }
-}
-
-/// Whether process `pid` has `path` open.
-fn fifo_open_in(pid: u32, path: &std::path::Path) -> bool {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|fds| {
-            fds.filter_map(|e| e.ok())
-                .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == path))
-        })
-        .unwrap_or(false)
 }

@@ -6,69 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use folkreg::store::Store;
 use rand::{Rng, SeedableRng};
-use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_folkreg");
+use crate::common::*;
+
 const PERSONS: usize = 10_000;
 const RUNS: usize = 24;
 
-fn folkreg(args: &[&str], cwd: &Path) -> std::process::Output {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run folkreg");
-    assert!(
-        out.status.success(),
-        "folkreg {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A digest of every record in the store, in key order.
-/// Opens the store, waiting out the file lock of an earlier open in this process (sled lets
-/// go of it only when its background flusher has stopped).
-fn open_store(dir: &Path) -> Store {
-    let mut tries = 0;
-    loop {
-        match Store::open(dir, 1 << 26) {
-            Ok(s) => return s,
-            Err(e) if tries < 50 && e.to_string().contains("lock") => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("reopen store: {e}"),
-        }
-    }
-}
-
+/// A digest of every record in the store, in key order, and its löpnummer.
 fn digest(data_dir: &Path) -> (String, u64) {
-    let store = open_store(&data_dir.join("store"));
-    let snap = store.snapshot();
-    let mut h = Sha256::new();
-    let mut n = 0u64;
-    for rec in snap.iter() {
-        let rec = rec.expect("every record decodes");
-        h.update(folkreg::model::encode(&rec));
-        n += 1;
-    }
-    assert_eq!(
-        n,
-        snap.info().records,
-        "record count in meta matches the records"
-    );
-    // And it serves: a lookup by number finds the record.
-    if let Some(first) = snap.iter().next() {
-        let first = first.expect("a record decodes");
-        assert_eq!(snap.get(&first.pnr()).expect("lookup"), Some(first));
-    }
-    (
-        hex::encode(h.finalize()),
-        snap.info().lopnummer.unwrap_or(0),
-    )
+    let (digest, info) = store_state(data_dir);
+    (digest, info.lopnummer.unwrap_or(0))
 }
 
 fn write_config(dir: &Path) -> PathBuf {
@@ -83,53 +31,27 @@ fn sigkill_during_load_leaves_old_or_new_state() {
     let work = tmp.path();
     let deliveries = work.join("deliveries");
     std::fs::create_dir_all(&deliveries).unwrap();
-    let persons = PERSONS.to_string();
-    let full_a = deliveries.join("a-full.xml.gz");
-    let full_b = work.join("b-full.xml.gz");
-    folkreg(
-        &[
-            "generate",
-            "--persons",
-            &persons,
-            "--seed",
-            "7",
-            "--today",
-            "2026-11-20",
-            "--out",
-            full_a.to_str().unwrap(),
-        ],
+    let full_a = generate_full(
         work,
+        deliveries.join("a-full.xml.gz").to_str().unwrap(),
+        PERSONS,
+        7,
+        "2026-11-20",
     );
-    folkreg(
-        &[
-            "generate",
-            "--persons",
-            &persons,
-            "--seed",
-            "8",
-            "--today",
-            "2026-11-20",
-            "--out",
-            full_b.to_str().unwrap(),
-        ],
+    let full_b = generate_full(
         work,
+        work.join("b-full.xml.gz").to_str().unwrap(),
+        PERSONS,
+        8,
+        "2026-11-20",
     );
-    let delta = deliveries.join("a-delta-2.xml.gz");
-    folkreg(
-        &[
-            "generate",
-            "--delta-of",
-            full_a.to_str().unwrap(),
-            "--changes",
-            "3000",
-            "--seed",
-            "9",
-            "--today",
-            "2026-11-21",
-            "--out",
-            delta.to_str().unwrap(),
-        ],
+    let delta = generate_delta(
         work,
+        &full_a,
+        deliveries.join("a-delta-2.xml.gz").to_str().unwrap(),
+        3000,
+        9,
+        "2026-11-21",
     );
 
     // Reference states, each from a clean load.
@@ -137,7 +59,7 @@ fn sigkill_during_load_leaves_old_or_new_state() {
         let d = tempfile::tempdir().unwrap();
         write_config(d.path());
         for f in files {
-            folkreg(&["load", f.to_str().unwrap()], d.path());
+            ok(folkreg(d.path(), &["load", f.to_str().unwrap()]));
         }
         digest(&d.path().join("data")).0
     };
@@ -152,7 +74,7 @@ fn sigkill_during_load_leaves_old_or_new_state() {
     std::fs::create_dir_all(&cfg_dir).unwrap();
     write_config(&cfg_dir);
     let t = Instant::now();
-    folkreg(&["load", full_a.to_str().unwrap()], &cfg_dir);
+    ok(folkreg(&cfg_dir, &["load", full_a.to_str().unwrap()]));
     let full_time = t.elapsed();
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261123);

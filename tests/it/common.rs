@@ -1,16 +1,30 @@
-//! Shared by the integration tests: start the real server on an ephemeral port with the
-//! development PKI from `certs-dev/`, and talk to it over real TLS.
-
-#![allow(dead_code)]
+//! Shared by the integration tests: start the real server (in process, or the `folkreg`
+//! binary) on ephemeral ports with the development PKI from `certs-dev/` and a copy of the
+//! demo store built once per test run, talk to it over real TLS, run the CLI, and make and
+//! inspect deliveries and stores.
+//!
+//! Compiled into both test binaries (`tests/it`, and `tests/kill` through `#[path]`).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::{Command, Output};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+
+/// The `folkreg` binary built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_folkreg");
+/// `personpostXML` (DOMAIN.md, WIRE.md).
+pub const PP: &str = "/na/na_epersondata/V2/personpostXML";
+/// `namnsokningXML`.
+pub const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
+/// `hamtaAvisering`.
+pub const AV: &str = "/na/na_avisering/V1/hamtaAvisering";
+/// `lamnaInfil`.
+pub const INFIL: &str = "/na/na_avisering/V1/lamnaInfil";
 
 /// One `[[cert]]` of `certs-dev/index.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,8 +37,6 @@ pub struct CertEntry {
     pub bestallningsid: Option<String>,
     #[serde(default)]
     pub categories: Vec<String>,
-    #[serde(default)]
-    pub switches: Vec<String>,
     pub expect: Option<String>,
     pub why: Option<String>,
 }
@@ -68,13 +80,16 @@ pub fn accepted_client(with_categories: &[&str]) -> CertEntry {
         .expect("an accepted client certificate")
 }
 
-/// A running server on 127.0.0.1 with its own data directory.
+/// The real server loop ([`folkreg::server::run`]) in this process, on 127.0.0.1 with its
+/// own data directory (a copy of the demo store) and a clock the test may set.
 pub struct TestServer {
+    /// The SOAP listener.
     pub addr: std::net::SocketAddr,
     pub state: Arc<folkreg::app::AppState>,
-    pub data: tempfile::TempDir,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Holds `data/` (removed on drop).
+    _work: tempfile::TempDir,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), folkreg::app::StartError>>,
 }
 
 impl TestServer {
@@ -99,7 +114,7 @@ impl TestServer {
     ) -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let toml = format!(
-            "data_dir = {:?}\ncache_mb = 64\n[soap]\nlisten = \"127.0.0.1:0\"\n",
+            "data_dir = {:?}\ncache_mb = 64\n[soap]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             data.path().join("data")
         );
         let mut config =
@@ -107,34 +122,45 @@ impl TestServer {
                 .expect("test config");
         prepare(&mut config);
         let state = tokio::task::spawn_blocking(move || {
+            copy_demo_if_loaded(&config);
             folkreg::app::build_state_with(config, clock, Some(folkreg::dev::demo::seed))
         })
         .await
         .expect("join")
         .expect("server state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(folkreg::http::run(listener, state.clone(), rx));
+        let listeners = folkreg::server::Listeners {
+            soap: tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+            admin: tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        };
+        let addr = listeners.soap.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(folkreg::server::run(listeners, state.clone(), async {
+            let _ = stopped.await;
+        }));
         TestServer {
             addr,
             state,
-            data,
+            _work: data,
             stop,
             task,
         }
     }
 
+    /// Shuts the server down as SIGTERM does (drain, flush, close the audit log) and checks
+    /// that it stopped cleanly.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// A TLS connector presenting this client certificate (leaf + chain from its PEM).
-    pub fn connector(&self, client: &CertEntry) -> tokio_rustls::TlsConnector {
-        connector_for(client)
+        let TestServer {
+            state, stop, task, ..
+        } = self;
+        drop(state);
+        let _ = stop.send(());
+        task.await
+            .expect("the server task")
+            .expect("the server stops cleanly");
     }
 
     /// POSTs a SOAP body with this certificate on a fresh connection.
@@ -333,12 +359,17 @@ pub fn xmllint(xml: &str) -> Result<(), String> {
 
 /// Validates `xml` against the schema `wsdl/SCHEMA`.
 pub fn xmllint_with(xml: &str, schema: &str) -> Result<(), String> {
+    xmllint_schema(xml, &repo().join("wsdl").join(schema))
+}
+
+/// Validates `xml` against the schema file `schema` (which may import others beside it).
+pub fn xmllint_schema(xml: &str, schema: &Path) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let f = dir.path().join("document.xml");
     std::fs::write(&f, xml).expect("write document");
     let out = std::process::Command::new("xmllint")
         .args(["--noout", "--schema"])
-        .arg(repo().join("wsdl").join(schema))
+        .arg(schema)
         .arg(&f)
         .output()
         .expect("xmllint (libxml2-utils) is installed by .ci/run");
@@ -381,9 +412,17 @@ pub fn free_port() -> u16 {
 
 impl RealServer {
     /// Starts `folkreg serve`, through `wrapper` (e.g. `["faketime", "2026-11-23 05:05:00"]`)
-    /// if given, with these extra environment variables, and waits until it serves.
+    /// if given, with these extra environment variables, and waits until it serves. Where
+    /// the server would load the demo population (an empty store, an empty inbox, `[load]
+    /// demo` on), the data directory gets a copy of the demo store instead.
     pub async fn start(wrapper: &[&str], env: &[(&str, &str)]) -> RealServer {
         RealServer::start_custom(wrapper, env, |_, config| config).await
+    }
+
+    /// [`RealServer::start`], except that the server generates and loads the demo population
+    /// itself at start, for a test about that start.
+    pub async fn start_generating_demo(wrapper: &[&str], env: &[(&str, &str)]) -> RealServer {
+        RealServer::spawn(wrapper, env, |_, config| config, false).await
     }
 
     /// [`RealServer::start`] with the config file's text passed through `edit` first (given
@@ -393,6 +432,15 @@ impl RealServer {
         wrapper: &[&str],
         env: &[(&str, &str)],
         edit: impl FnOnce(&Path, String) -> String,
+    ) -> RealServer {
+        RealServer::spawn(wrapper, env, edit, true).await
+    }
+
+    async fn spawn(
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        edit: impl FnOnce(&Path, String) -> String,
+        copy_demo: bool,
     ) -> RealServer {
         let work = tempfile::tempdir().expect("temp dir");
         let port = free_port();
@@ -409,17 +457,21 @@ impl RealServer {
         );
         let config = edit(work.path(), config);
         let config_path = work.path().join("folkreg.toml");
+        if copy_demo {
+            copy_demo_if_loaded(
+                &folkreg::config::Config::from_str_at(&config, &config_path).expect("test config"),
+            );
+        }
         std::fs::write(&config_path, config).expect("config");
         let log = work.path().join("serve.log");
         let file = std::fs::File::create(&log).expect("log file");
-        let bin = env!("CARGO_BIN_EXE_folkreg");
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
-                let mut c = std::process::Command::new(first);
-                c.args(rest).arg(bin);
+                let mut c = Command::new(first);
+                c.args(rest).arg(BIN);
                 c
             }
-            None => std::process::Command::new(bin),
+            None => Command::new(BIN),
         };
         // Its own process group: a wrapper such as `faketime` forks the server, and killing
         // the wrapper alone would leave the server running after the test.
@@ -429,49 +481,42 @@ impl RealServer {
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::from(file.try_clone().expect("log")))
             .stderr(std::process::Stdio::from(file));
-        let mut child = cmd.spawn().expect("folkreg serve");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.contains("folkreg serving") {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("serve exited ({status}):\n{text}");
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "serve did not start:\n{text}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-        RealServer {
+        let child = cmd.spawn().expect("folkreg serve");
+        let mut server = RealServer {
             child,
             addr: format!("127.0.0.1:{port}").parse().expect("addr"),
             admin: format!("127.0.0.1:{admin_port}").parse().expect("addr"),
             work,
             log,
+        };
+        server.wait_serving(0, Duration::from_secs(300)).await;
+        server
+    }
+
+    /// Waits until the log says "folkreg serving" more than `before` times, checking every
+    /// 10 ms; panics with the log if the server exits or `limit` passes first.
+    async fn wait_serving(&mut self, before: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if text.matches("folkreg serving").count() > before {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("serve exited ({status}):\n{text}");
+            }
+            assert!(Instant::now() < deadline, "serve did not start:\n{text}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     /// A plain-HTTP request to the admin listener: (status, body).
     pub async fn admin(&self, method: &str, path: &str) -> (u16, String) {
-        let mut tcp = TcpStream::connect(self.admin)
-            .await
-            .expect("admin listener");
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-        tcp.write_all(req.as_bytes()).await.expect("write");
-        let mut buf = Vec::new();
-        tcp.read_to_end(&mut buf).await.expect("read");
-        let r = HttpResponse::parse(&buf).expect("an HTTP response");
-        (r.status, r.body)
+        admin_at(self.admin, method, path).await
     }
 
-    /// Starts `folkreg serve` again on the same work directory and config (after a kill), and
-    /// waits until it serves again.
-    /// SIGKILL to the server's process group (the server and any wrapper around it).
+    /// SIGKILL to the server's process group (the server and any wrapper around it), then
+    /// waits for it.
     fn kill(&mut self) {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
@@ -481,6 +526,10 @@ impl RealServer {
         let _ = self.child.wait();
     }
 
+    /// SIGKILLs the server if it still runs, starts `folkreg serve` again on the same work
+    /// directory and config (without the wrapper or extra environment of the first start;
+    /// the log is appended to), and waits until it serves again.
+    #[allow(dead_code, reason = "used by the kill tests only")]
     pub async fn restart(&mut self) {
         self.kill();
         let before = std::fs::read_to_string(&self.log)
@@ -491,7 +540,7 @@ impl RealServer {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        self.child = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+        self.child = Command::new(BIN)
             .process_group(0)
             .args(["serve", "--config"])
             .arg(self.work.path().join("folkreg.toml"))
@@ -499,18 +548,7 @@ impl RealServer {
             .stderr(std::process::Stdio::from(file))
             .spawn()
             .expect("folkreg serve");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if text.matches("folkreg serving").count() > before {
-                break;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("serve exited on restart ({status}):\n{text}");
-            }
-            assert!(std::time::Instant::now() < deadline, "no restart:\n{text}");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        self.wait_serving(before, Duration::from_secs(120)).await;
     }
 
     /// Whether the server process is still running.
@@ -554,22 +592,6 @@ pub fn series(text: &str, name_and_labels: &str) -> Option<f64> {
         .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
-}
-
-/// The demo population's FULL delivery exactly as `serve` makes it, written to `dir`, so that
-/// tests can make the deltas that follow it.
-pub fn demo_full(dir: &Path) -> PathBuf {
-    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let full = dir.join("leverans-demo-FULL.xml.gz");
-    folkreg::dev::generate::write_full(
-        folkreg::dev::demo::DEMO_PERSONS,
-        folkreg::dev::demo::DEMO_SEED,
-        today,
-        Some(&full),
-    )
-    .expect("demo FULL");
-    full
 }
 
 /// A `hamtaAvisering` request body: delivery `lopnummer` of `order`, optionally file `fil`
@@ -637,4 +659,379 @@ pub fn validate_avisering(body: &str) {
     if let Err(e) = xmllint_with(&body[start..end], "avisering.xsd") {
         panic!("answer does not validate: {e}");
     }
+}
+
+/// A plain-HTTP request to an admin listener at `addr`: (status, body).
+pub async fn admin_at(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("admin listener");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tcp.read_to_end(&mut buf).await.expect("read");
+    let r = HttpResponse::parse(&buf).expect("an HTTP response");
+    (r.status, r.body)
+}
+
+/// Panics unless `body` is a complete SOAP fault: a `faultcode`, the `Fel` detail, and a
+/// Swedish / English text.
+pub fn assert_valid_fault(body: &str) {
+    assert!(body.contains("<S:Fault><faultcode>S:"), "{body}");
+    assert!(body.contains("<detail><ns0:Fel xmlns:ns0="), "{body}");
+    assert!(body.contains("Beskrivning"), "{body}");
+    assert!(body.contains(" / "), "Swedish / English: {body}");
+}
+
+// The demo population, made once per test run.
+
+/// The demo population's "today" ([`folkreg::dev::demo::DEMO_TODAY`]).
+pub fn demo_today() -> chrono::NaiveDate {
+    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
+    chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date")
+}
+
+/// The demo population as `serve` generates it, made once per test binary.
+pub fn demo_population() -> &'static [folkreg::model::Folkbokforingspost] {
+    static POP: OnceLock<Vec<folkreg::model::Folkbokforingspost>> = OnceLock::new();
+    POP.get_or_init(|| {
+        folkreg::dev::generate::population(
+            folkreg::dev::demo::DEMO_PERSONS,
+            folkreg::dev::demo::DEMO_SEED,
+            demo_today(),
+        )
+    })
+}
+
+/// A data directory holding what `serve` leaves in an empty one after loading the demo
+/// population (`store/` and `demo/leverans-demo-FULL.xml.gz`), built once per test run and
+/// shared by every test process: under the target directory, named after the `folkreg`
+/// binary it was built for, made in a scratch directory and renamed into place whole, so
+/// that concurrent test processes either find it complete or build their own and keep the
+/// first one renamed. Copied, never opened in place.
+pub fn demo_data() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let bin = std::fs::metadata(BIN).expect("the folkreg binary");
+        let built = bin
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
+        let key = format!(
+            "{}-{}-{y}{m:02}{d:02}-{:x}-{built:x}",
+            folkreg::dev::demo::DEMO_PERSONS,
+            folkreg::dev::demo::DEMO_SEED,
+            bin.len()
+        );
+        let dir = root.join(format!("demo-store-{key}"));
+        if dir.is_dir() {
+            return dir;
+        }
+        let scratch = root.join(format!(".demo-store-{key}.{}.{built}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        // What `server::load_demo` does in an empty data directory.
+        let demo = scratch.join("demo");
+        std::fs::create_dir_all(&demo).expect("demo dir");
+        let file = demo.join("leverans-demo-FULL.xml.gz");
+        folkreg::dev::generate::write_full(
+            folkreg::dev::demo::DEMO_PERSONS,
+            folkreg::dev::demo::DEMO_SEED,
+            demo_today(),
+            Some(&file),
+        )
+        .expect("demo FULL");
+        {
+            let store_dir = scratch.join("store");
+            std::fs::create_dir_all(&store_dir).expect("store dir");
+            let store = folkreg::store::Store::open(&store_dir, 64 << 20).expect("demo store");
+            folkreg::load::load_file(&store, &file, false).expect("demo load");
+            store.flush().expect("flush");
+        }
+        // sled lets go of the store's files only when its flusher has stopped; the copy
+        // must not take them mid-write, so the store is reopened (which waits) and closed.
+        drop(open_store(&scratch.join("store")));
+        match std::fs::rename(&scratch, &dir) {
+            Ok(()) => {
+                // Stores of earlier builds.
+                for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name.starts_with("demo-store-") && e.path() != dir {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+            // Another test process renamed its copy first.
+            Err(_) if dir.is_dir() => {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
+            Err(e) => panic!("{}: {e}", dir.display()),
+        }
+        dir
+    })
+}
+
+/// Copies the demo data directory into `config`'s data directory if the server would load
+/// the demo population at start: `[load] demo` on, an empty store, an empty inbox.
+pub fn copy_demo_if_loaded(config: &folkreg::config::Config) {
+    let store = config.store_dir();
+    let empty_store = std::fs::read_dir(&store).map_or(true, |mut d| d.next().is_none());
+    let inbox_empty =
+        folkreg::load::job::waiting(&config.load.inbox).map_or(true, |w| w.is_empty());
+    if config.load.demo && empty_store && inbox_empty {
+        copy_dir(demo_data(), &config.data_dir);
+    }
+}
+
+/// Copies `from` into `to` recursively (`to` and its parents are created).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let e = e.expect("dir entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target)
+                .unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+        }
+    }
+}
+
+/// The demo population's FULL delivery exactly as `serve` makes it, copied to `dir`, so that
+/// tests can make the deltas that follow it.
+pub fn demo_full(dir: &Path) -> PathBuf {
+    let full = dir.join("leverans-demo-FULL.xml.gz");
+    std::fs::copy(demo_data().join("demo/leverans-demo-FULL.xml.gz"), &full).expect("demo FULL");
+    full
+}
+
+// The command line.
+
+/// Runs `folkreg ARGS` in `dir` (without `FOLKREG_CONFIG` from the environment).
+pub fn folkreg(dir: &Path, args: &[&str]) -> Output {
+    folkreg_env(dir, args, &[])
+}
+
+/// [`folkreg`] with these environment variables set.
+pub fn folkreg_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).current_dir(dir).env_remove("FOLKREG_CONFIG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run folkreg")
+}
+
+/// `o`, after checking that it succeeded.
+pub fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", text(&o));
+    o
+}
+
+/// Standard output and then standard error.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+// Deliveries and stores.
+
+/// `bytes` gzip-compressed.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// The XML text of a delivery file, gzip or not.
+pub fn read_plain(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let bytes = std::fs::read(path).expect("read");
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        out
+    } else {
+        bytes
+    }
+}
+
+/// Opens the store in `dir`, waiting out the file lock of an earlier open in this process
+/// (sled lets go of it only when its background flusher has stopped).
+pub fn open_store(dir: &Path) -> folkreg::store::Store {
+    let mut tries = 0;
+    loop {
+        match folkreg::store::Store::open(dir, 1 << 26) {
+            Ok(s) => return s,
+            Err(e) if tries < 100 && e.to_string().contains("lock") => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("open the store: {e}"),
+        }
+    }
+}
+
+/// A digest of every record of the store in `data_dir/store`, in key order, and its info;
+/// checks that the count in the store's meta is the records' and that a lookup by number
+/// finds a record.
+pub fn store_state(data_dir: &Path) -> (String, folkreg::store::StoreInfo) {
+    use sha2::Digest;
+    let store = open_store(&data_dir.join("store"));
+    let snap = store.snapshot();
+    let mut h = sha2::Sha256::new();
+    let mut n = 0u64;
+    for rec in snap.iter() {
+        h.update(folkreg::model::encode(&rec.expect("every record decodes")));
+        n += 1;
+    }
+    assert_eq!(
+        n,
+        snap.info().records,
+        "records counted in meta are the records"
+    );
+    // And it serves: a lookup by number finds the record.
+    if let Some(first) = snap.iter().next() {
+        let first = first.expect("a record decodes");
+        assert_eq!(snap.get(&first.pnr()).expect("lookup"), Some(first));
+    }
+    (hex::encode(h.finalize()), snap.info())
+}
+
+/// `folkreg generate` of a FULL delivery (löpnummer 1) of `persons` into `dir/name` (gzip if
+/// `.gz`).
+pub fn generate_full(dir: &Path, name: &str, persons: usize, seed: u64, today: &str) -> PathBuf {
+    let (p, s) = (persons.to_string(), seed.to_string());
+    ok(folkreg(
+        dir,
+        &[
+            "generate",
+            "--persons",
+            &p,
+            "--seed",
+            &s,
+            "--today",
+            today,
+            "--out",
+            name,
+        ],
+    ));
+    dir.join(name)
+}
+
+/// `folkreg generate --delta-of previous` with `changes` changes into `dir/out`.
+pub fn generate_delta(
+    dir: &Path,
+    previous: &Path,
+    out: &str,
+    changes: usize,
+    seed: u64,
+    today: &str,
+) -> PathBuf {
+    let (c, s) = (changes.to_string(), seed.to_string());
+    ok(folkreg(
+        dir,
+        &[
+            "generate",
+            "--delta-of",
+            previous.to_str().expect("path"),
+            "--changes",
+            &c,
+            "--seed",
+            &s,
+            "--today",
+            today,
+            "--out",
+            out,
+        ],
+    ));
+    dir.join(out)
+}
+
+/// A work folder with `folkreg.toml`, the store loaded with FULL A and its delta 2, and a
+/// second FULL B (another population, the next löpnummer) to load into it.
+pub struct CliFixture {
+    pub dir: tempfile::TempDir,
+    pub full_b: PathBuf,
+}
+
+/// The [`CliFixture`] of `persons` persons; B plain XML if `b_plain`, else gzip.
+pub fn cli_fixture(persons: usize, b_plain: bool) -> CliFixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    std::fs::write(
+        d.join("folkreg.toml"),
+        "data_dir = \"data\"\ncache_mb = 32\n",
+    )
+    .expect("config");
+    let a = generate_full(d, "a-full.xml.gz", persons, 7, "2026-11-01");
+    let a2 = generate_delta(d, &a, "a-2.xml.gz", 12, 8, "2026-11-02");
+    ok(folkreg(d, &["load", "a-full.xml.gz", "a-2.xml.gz"]));
+    assert!(a2.exists());
+    // B: another population, written as löpnummer 3 so that it is the next delivery.
+    let b = generate_full(d, "b-raw.xml.gz", persons, 9, "2026-11-01");
+    let xml = String::from_utf8(read_plain(&b)).expect("UTF-8").replacen(
+        "Lopnummer=\"1\"",
+        "Lopnummer=\"3\"",
+        1,
+    );
+    let name = if b_plain {
+        "b-full.xml"
+    } else {
+        "b-full.xml.gz"
+    };
+    let bytes = if b_plain {
+        xml.into_bytes()
+    } else {
+        gzip(xml.as_bytes())
+    };
+    std::fs::write(d.join(name), bytes).expect("write B");
+    CliFixture {
+        full_b: d.join(name),
+        dir,
+    }
+}
+
+/// What `folkreg status` in `dir` says about the store (its other lines tell the time).
+pub fn store_status(dir: &Path) -> String {
+    text(&ok(folkreg(dir, &["status"])))
+        .lines()
+        .filter(|l| {
+            ["generation", "records", "löpnummer", "last load"]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `full` and `n` deltas after it, made in `dir` as `leverans-00000N-DELTA.xml.gz` (N from
+/// 2), each of `changes` changes, with the seeds `seed`, `seed + 1`, …: a chain in löpnummer
+/// order.
+pub fn delivery_chain(
+    dir: &Path,
+    full: PathBuf,
+    n: usize,
+    changes: usize,
+    seed: u64,
+    today: chrono::NaiveDate,
+) -> Vec<PathBuf> {
+    let mut out = vec![full];
+    for i in 0..n {
+        let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
+        let prev = out.last().expect("previous").clone();
+        folkreg::dev::generate::write_delta(&prev, changes, seed + i as u64, today, Some(&next))
+            .expect("delta");
+        out.push(next);
+    }
+    out
 }

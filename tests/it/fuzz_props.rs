@@ -11,7 +11,7 @@ use folkreg::ids::pnr::{Pnr, PnrError};
 use folkreg::ids::{BestallningsId, OrgNr};
 use folkreg::loadfile::DeliveryReader;
 use folkreg::ops::{Operation, Personpost};
-use folkreg::soap::Fault;
+use folkreg::soap::{Fault, V1_NS};
 
 fn parse(body: &[u8]) -> Result<Operation, Fault> {
     Operation::parse(body)
@@ -22,7 +22,7 @@ fn parse_infil(body: &[u8]) -> Result<Operation, Fault> {
 }
 use proptest::prelude::*;
 
-const V1: &str = "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
+use crate::common::{gzip, personpost_body};
 
 /// One edit of a byte string.
 #[derive(Debug, Clone)]
@@ -94,24 +94,13 @@ fn mutate(mut bytes: Vec<u8>, edits: &[Mutation]) -> Vec<u8> {
 }
 
 fn personpost(pnr: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v1="{V1}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-  <soapenv:Header/>
-  <soapenv:Body>
-    <v1:PersonpostRequest>
-      <v1:Bestallning><v1:OrgNr>162021004748</v1:OrgNr><v1:BestallningsId>00000079-FO01-0001</v1:BestallningsId></v1:Bestallning>
-      <v1:PersonId>{pnr}</v1:PersonId>
-    </v1:PersonpostRequest>
-  </soapenv:Body>
-</soapenv:Envelope>"#
-    )
+    personpost_body("162021004748", "00000079-FO01-0001", pnr)
 }
 
 fn namnsokning() -> String {
     format!(
         r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><S:Body>
-<NamnsokningRequest xmlns="{V1}"><Bestallning><OrgNr>2021004748</OrgNr><BestallningsId>00000079-FO01-0001</BestallningsId></Bestallning>
+<NamnsokningRequest xmlns="{V1_NS}"><Bestallning><OrgNr>2021004748</OrgNr><BestallningsId>00000079-FO01-0001</BestallningsId></Bestallning>
 <SokvillkorNamn><Adress xsi:nil="true"/><EfterMellanNamn>Ekstr*</EfterMellanNamn><FodelsetidFrom>1960</FodelsetidFrom><FodelsetidTom>196912</FodelsetidTom><Fornamn>Ingvar</Fornamn><Kon>M</Kon><PostnummerFrom>120 00</PostnummerFrom><PostnummerTom>17999</PostnummerTom><Postort>Solna</Postort><Kategori>FB</Kategori></SokvillkorNamn></NamnsokningRequest></S:Body></S:Envelope>"#
     )
 }
@@ -167,13 +156,6 @@ fn delivery() -> &'static (Vec<u8>, Vec<String>) {
             .collect();
         (std::fs::read(&path).expect("read"), numbers)
     })
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).expect("gzip");
-    e.finish().expect("gzip")
 }
 
 /// Reads a delivery from bytes to the end: Ok(number of records) or the first error's text.

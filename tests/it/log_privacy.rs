@@ -4,15 +4,10 @@
 //! carry identity numbers and names — and then its whole log is searched for every identity
 //! number of the demo population and the names and addresses of the persons asked about.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use folkreg::model::Folkbokforingspost;
-
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
 
 /// Names, addresses and numbers of a person, as they could appear in a log.
 fn personal_texts(p: &Folkbokforingspost) -> Vec<String> {
@@ -53,15 +48,10 @@ fn byte_lists(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_holds_no_identity_number_name_or_address() {
-    let mut server = RealServer::start(&[], &[("RUST_LOG", "trace")]).await;
+    // The server generates and loads the demo itself, so that the log of that is searched too.
+    let mut server = RealServer::start_generating_demo(&[], &[("RUST_LOG", "trace")]).await;
     let addr = server.addr;
-    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let pop = folkreg::dev::generate::population(
-        folkreg::dev::demo::DEMO_PERSONS,
-        folkreg::dev::demo::DEMO_SEED,
-        today,
-    );
+    let pop = demo_population();
     // Every kind of record: the first protected, samordningsnummer, deregistered, and a
     // spread of ordinary ones.
     let mut asked: Vec<&Folkbokforingspost> = pop.iter().step_by(2_000).collect();

@@ -4,16 +4,14 @@
 //! register (`folkreg register remove-cert`, then `SIGHUP`), and an unusable key is refused
 //! with the previous files kept in force. Not one request may fail on the way.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{CONNECTION, CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
@@ -22,7 +20,6 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
 /// A person of the demo population (README, "Try it").
 const PNR: &str = "196510213637";
 /// What the server logs after each reload it took (`AppState::reload`).
@@ -345,7 +342,7 @@ fn sha256_hex(der: &[u8]) -> String {
 
 /// `folkreg register --register FILE add-cert|remove-cert` for this client's certificate.
 async fn register_cli(register: &Path, action: &str, client: &CertEntry, certs: &Path) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_folkreg"));
+    let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("register")
         .arg("--register")
         .arg(register)
@@ -482,7 +479,7 @@ async fn rotation_without_restart_loses_no_request() {
     assert_eq!(answer.status, 200, "{}", answer.body);
 
     // Its certificate is removed from the register copy with the real CLI...
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = tokio::process::Command::new(BIN)
         .arg("register")
         .arg("--register")
         .arg(&register_copy)

@@ -4,14 +4,11 @@
 //! the lock keeps a second loader out; `folkreg status` and `/metrics` show the state; and
 //! under `faketime` the job runs by itself at `[load] daily_at`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::*;
 use chrono::NaiveDate;
-use common::*;
 
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
 const PERSONS: usize = 300;
 
 /// A FULL delivery and `deltas` deltas after it, made in `dir`, in löpnummer order.
@@ -20,15 +17,7 @@ fn chain(dir: &Path, deltas: usize) -> Vec<PathBuf> {
     let today = NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
     let full = dir.join("leverans-000001-FULL.xml.gz");
     folkreg::dev::generate::write_full(PERSONS, 11, today, Some(&full)).expect("full");
-    let mut out = vec![full];
-    for i in 0..deltas {
-        let next = dir.join(format!("leverans-{:06}-DELTA.xml.gz", i + 2));
-        let prev = out.last().expect("previous").clone();
-        folkreg::dev::generate::write_delta(&prev, 10, 50 + i as u64, today, Some(&next))
-            .expect("delta");
-        out.push(next);
-    }
-    out
+    delivery_chain(dir, full, deltas, 10, 50, today)
 }
 
 /// An identity number the FULL delivery holds.
@@ -39,7 +28,7 @@ fn someone_in(full: &Path) -> String {
 }
 
 fn status(server: &RealServer) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = std::process::Command::new(BIN)
         .args(["status", "--config"])
         .arg(server.work.path().join("folkreg.toml"))
         .output()
@@ -165,7 +154,7 @@ async fn missed_run_at_start_then_load_now_and_the_lock() {
     assert_eq!(files_in(&inbox), ["d5.xml.gz"]);
     drop(held);
     // `folkreg load` cannot open the store serve holds, and says where to put the file.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = std::process::Command::new(BIN)
         .args(["load", "--config"])
         .arg(server.work.path().join("folkreg.toml"))
         .arg(inbox.join("d5.xml.gz"))

@@ -1,26 +1,7 @@
 //! `folkreg generate`, `load` and `status` as an operator uses them: summaries, refusals with
 //! exit code 2 and a report naming record and element, löpnummer order, nothing half-applied.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_folkreg");
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run folkreg")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::common::{folkreg, text};
 
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -30,7 +11,7 @@ fn setup() -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::create_dir(dir.path().join("in")).unwrap();
-    let g = run(
+    let g = folkreg(
         dir.path(),
         &[
             "generate",
@@ -49,7 +30,7 @@ fn setup() -> tempfile::TempDir {
         ("in/full.xml.gz", "in/d2.xml.gz", "2026-11-02"),
         ("in/d2.xml.gz", "in/d3.xml", "2026-11-03"),
     ] {
-        let g = run(
+        let g = folkreg(
             dir.path(),
             &[
                 "generate",
@@ -73,7 +54,7 @@ fn loads_in_lopnummer_order_and_refuses_gaps_and_repeats() {
     let dir = setup();
     let d = dir.path();
     // Given out of order, applied in löpnummer order; the summary counts what changed.
-    let o = run(d, &["load", "in/d3.xml", "in/full.xml.gz", "in/d2.xml.gz"]);
+    let o = folkreg(d, &["load", "in/d3.xml", "in/full.xml.gz", "in/d2.xml.gz"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<_> = out.lines().collect();
@@ -89,7 +70,7 @@ fn loads_in_lopnummer_order_and_refuses_gaps_and_repeats() {
     assert!(lines.iter().all(|l| l.contains("records/s")));
 
     // The same delta again changes nothing and says so; exit 2.
-    let o = run(d, &["load", "in/d3.xml"]);
+    let o = folkreg(d, &["load", "in/d3.xml"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("löpnummer 3 is already applied; nothing was changed"),
@@ -97,7 +78,7 @@ fn loads_in_lopnummer_order_and_refuses_gaps_and_repeats() {
         text(&o)
     );
     // An older one is a gap/repeat, refused; --force applies it anyway.
-    let o = run(d, &["load", "in/d2.xml.gz"]);
+    let o = folkreg(d, &["load", "in/d2.xml.gz"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o).contains("3 is expected") || text(&o).contains("4 is expected"),
@@ -105,7 +86,7 @@ fn loads_in_lopnummer_order_and_refuses_gaps_and_repeats() {
         text(&o)
     );
 
-    let s = run(d, &["status"]);
+    let s = folkreg(d, &["status"]);
     assert!(
         String::from_utf8_lossy(&s.stdout).contains("löpnummer:  3"),
         "{}",
@@ -117,8 +98,8 @@ fn loads_in_lopnummer_order_and_refuses_gaps_and_repeats() {
 fn an_invalid_record_refuses_the_whole_file_with_a_precise_report() {
     let dir = setup();
     let d = dir.path();
-    assert!(run(d, &["load", "in/full.xml.gz"]).status.success());
-    let before = String::from_utf8_lossy(&run(d, &["status"]).stdout).into_owned();
+    assert!(folkreg(d, &["load", "in/full.xml.gz"]).status.success());
+    let before = String::from_utf8_lossy(&folkreg(d, &["status"]).stdout).into_owned();
 
     // Break the 57th record of the plain-text delta: a check digit in a PersonNr.
     let xml = std::fs::read_to_string(d.join("in/d3.xml")).unwrap();
@@ -141,8 +122,8 @@ fn an_invalid_record_refuses_the_whole_file_with_a_precise_report() {
     let pnr_prefix = line[at - 11..at].to_owned();
     std::fs::write(d.join("bad.xml"), lines.join("\n")).unwrap();
 
-    assert!(run(d, &["load", "in/d2.xml.gz"]).status.success());
-    let o = run(d, &["load", "bad.xml"]);
+    assert!(folkreg(d, &["load", "in/d2.xml.gz"]).status.success());
+    let o = folkreg(d, &["load", "bad.xml"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let report = text(&o);
     assert!(report.contains("record 57: element Personpost/PersonId/PersonNr: invalid value: identity number check digit is wrong"), "{report}");
@@ -150,7 +131,7 @@ fn an_invalid_record_refuses_the_whole_file_with_a_precise_report() {
         !report.contains(&pnr_prefix),
         "the report names no identity number: {report}"
     );
-    let after = String::from_utf8_lossy(&run(d, &["status"]).stdout).into_owned();
+    let after = String::from_utf8_lossy(&folkreg(d, &["status"]).stdout).into_owned();
     assert!(
         after.contains("löpnummer:  2"),
         "nothing of the bad file applied: {after}"
@@ -162,9 +143,9 @@ fn an_invalid_record_refuses_the_whole_file_with_a_precise_report() {
 fn bad_usage_and_config_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert_eq!(run(d, &["load"]).status.code(), Some(2), "no files");
+    assert_eq!(folkreg(d, &["load"]).status.code(), Some(2), "no files");
     std::fs::write(d.join("folkreg.toml"), "[soap]\nlisen = \"x\"\n").unwrap();
-    let o = run(d, &["status"]);
+    let o = folkreg(d, &["status"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("folkreg.toml:2"), "{}", text(&o));
 }

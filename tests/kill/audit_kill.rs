@@ -2,10 +2,10 @@
 //! audit files after the process is killed at an arbitrary moment, and the files still
 //! search cleanly.
 //!
-//! The test binary plays both parts. The parent re-runs itself
-//! (`--exact audit_kill_child --ignored`) with `FOLKREG_AUDIT_KILL_DIR` set; the child records
-//! from several tasks in a loop and prints `ACK <request_id>` after each acknowledged record;
-//! the parent kills it (`Child::kill` is SIGKILL on unix) after a number of acks, then reads
+//! The test binary plays both parts. The parent re-runs itself (`--exact
+//! audit_kill::audit_kill_child --ignored`) with `FOLKREG_AUDIT_KILL_DIR` set; the child
+//! records from several tasks in a loop and prints `ACK <request_id>` after each acknowledged
+//! record; the parent kills it (`Child::kill` is SIGKILL on unix) after a number of acks, then reads
 //! what the child printed before dying and looks for every id in the files.
 //!
 //! SIGKILL proves the line reached the kernel before the acknowledgement; that it also reached
@@ -72,7 +72,12 @@ fn acknowledged_lines_survive_sigkill() {
     for kill_after in [1, 200, 2_000, 10_000] {
         let tmp = tempfile::tempdir().expect("tmp");
         let mut child = Command::new(&exe)
-            .args(["--exact", "audit_kill_child", "--ignored", "--nocapture"])
+            .args([
+                "--exact",
+                "audit_kill::audit_kill_child",
+                "--ignored",
+                "--nocapture",
+            ])
             .args(["--test-threads", "1"])
             .env(CHILD_ENV, tmp.path())
             .stdout(Stdio::piped())

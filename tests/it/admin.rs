@@ -1,11 +1,7 @@
 //! The admin listener of the real binary: health, readiness, Prometheus metrics that move with
 //! the traffic, and reload (good files taken, a broken register refused with the old one kept).
 
-mod common;
-
-use common::*;
-
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_reload() {

@@ -7,23 +7,22 @@
 //!
 //! The server runs with short timeouts and a small connection limit (`[soap]
 //! max_connections`, `handshake_timeout_seconds`, `header_timeout_seconds`,
-//! `body_timeout_seconds`) so the slow cases take seconds, not minutes. Nothing here asserts
-//! how long anything took: a deadline only stops a hung case from hanging the suite.
-
-mod common;
+//! `body_timeout_seconds`) so the slow cases take seconds, not minutes. The quick cases run
+//! one after another; the slow ones (a timeout or `openssl` pauses to wait for) then run
+//! side by side, [`SLOW_AT_ONCE`] at a time, each on its own connection with its own lookup
+//! meanwhile and after; the connection flood runs last, alone, as it fills the server's
+//! connection limit. Nothing here asserts how long anything took: a deadline only stops a
+//! hung case from hanging the suite.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
+use folkreg::soap::{SOAP11_NS, V1_NS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const INFIL: &str = "/na/na_avisering/V1/lamnaInfil";
-const V1: &str = "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
-const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// Ingvar Kenneth Daniel Ekström of the demo population (README, "Try it").
 const KNOWN: &str = "196510213637";
 /// The server's connection limit in this test.
@@ -32,6 +31,10 @@ const MAX_CONNECTIONS: usize = 8;
 const TIMEOUT_SECONDS: u64 = 2;
 /// How long a case may take before it counts as hung (a guard, not an assertion of speed).
 const HUNG: Duration = Duration::from_secs(90);
+/// Slow cases run at once: each holds one of the server's connections, and its lookup
+/// meanwhile another, with one more for the steady client, within [`MAX_CONNECTIONS`]; so
+/// no lookup waits in the accept queue behind a case that waits for a timeout.
+const SLOW_AT_ONCE: usize = (MAX_CONNECTIONS - 1) / 2;
 
 /// What a case must get.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,7 +155,7 @@ fn lund() -> CertEntry {
 
 fn envelope(inner: &str) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11}" xmlns:v1="{V1}"><S:Body>{inner}</S:Body></S:Envelope>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11_NS}" xmlns:v1="{V1_NS}"><S:Body>{inner}</S:Body></S:Envelope>"#
     )
 }
 
@@ -250,7 +253,7 @@ fn infil_with_attributes(n: usize, xmlns: bool) -> String {
         }
     }
     format!(
-        r#"<S:Envelope xmlns:S="{SOAP11}"><S:Body><LamnaInfilRequest xmlns="urn:folkreg:avisering:1"><Bestallning><OrgNr>162120000134</OrgNr><BestallningsId>00000079-AV02-0002</BestallningsId></Bestallning><Sida>1</Sida><AntalSidor>1</AntalSidor><PersonNr{attrs}>{KNOWN}</PersonNr></LamnaInfilRequest></S:Body></S:Envelope>"#
+        r#"<S:Envelope xmlns:S="{SOAP11_NS}"><S:Body><LamnaInfilRequest xmlns="urn:folkreg:avisering:1"><Bestallning><OrgNr>162120000134</OrgNr><BestallningsId>00000079-AV02-0002</BestallningsId></Bestallning><Sida>1</Sida><AntalSidor>1</AntalSidor><PersonNr{attrs}>{KNOWN}</PersonNr></LamnaInfilRequest></S:Body></S:Envelope>"#
     )
 }
 
@@ -286,7 +289,7 @@ fn cases() -> Vec<Case> {
     // unclosed there (the depth limit acts long before the end), and whole to lamnaInfil.
     let deep_open = envelope(&"<a>".repeat(10_000));
     let deep_infil = format!(
-        r#"<S:Envelope xmlns:S="{SOAP11}"><S:Body>{}{}</S:Body></S:Envelope>"#,
+        r#"<S:Envelope xmlns:S="{SOAP11_NS}"><S:Body>{}{}</S:Body></S:Envelope>"#,
         "<a>".repeat(10_000),
         "</a>".repeat(10_000)
     );
@@ -302,10 +305,10 @@ fn cases() -> Vec<Case> {
     for u in pp.replace("UTF-8", "UTF-16").encode_utf16() {
         utf16.extend_from_slice(&u.to_le_bytes());
     }
-    let soap12 = pp.replace(SOAP11, "http://www.w3.org/2003/05/soap-envelope");
+    let soap12 = pp.replace(SOAP11_NS, folkreg::soap::SOAP12_NS);
     let no_body = envelope("").replace("<S:Body></S:Body>", "<S:Header/>");
     let two_ops = envelope(&format!("{}{}", operation(KNOWN), operation(KNOWN)));
-    let wrong_ns = pp.replace(V1, "urn:not-navet");
+    let wrong_ns = pp.replace(V1_NS, "urn:not-navet");
     let unknown_op = pp.replace("PersonpostRequest", "PersonpostXMLRequest");
     let id = |v: &str| post(personpost(v));
     let fault = |code, text| Expect::Fault(500, code, text);
@@ -462,7 +465,16 @@ async fn tls_to(
     connector_for(client).connect(name, tcp).await
 }
 
-async fn run_case(server: &RealServer, interaction: Interaction) -> Outcome {
+/// Where the server under test listens.
+#[derive(Clone, Copy)]
+struct Addrs {
+    /// SOAP over TLS.
+    soap: std::net::SocketAddr,
+    /// The admin listener.
+    admin: std::net::SocketAddr,
+}
+
+async fn run_case(server: Addrs, interaction: Interaction) -> Outcome {
     match interaction {
         Interaction::Post {
             path,
@@ -480,22 +492,22 @@ async fn run_case(server: &RealServer, interaction: Interaction) -> Outcome {
             ));
             let mut bytes = req.into_bytes();
             bytes.extend_from_slice(&body);
-            match tls_to(server.addr, &cert(client)).await {
+            match tls_to(server.soap, &cert(client)).await {
                 Ok(tls) => script(tls, vec![Step::Write(bytes)]).await,
                 Err(e) => Outcome::Closed(format!("handshake failed: {e}")),
             }
         }
-        Interaction::Tls { client, steps } => match tls_to(server.addr, &cert(client)).await {
+        Interaction::Tls { client, steps } => match tls_to(server.soap, &cert(client)).await {
             Ok(tls) => script(tls, steps).await,
             Err(e) => Outcome::Closed(format!("handshake failed: {e}")),
         },
-        Interaction::Tcp { steps } => match TcpStream::connect(server.addr).await {
+        Interaction::Tcp { steps } => match TcpStream::connect(server.soap).await {
             Ok(tcp) => script(tcp, steps).await,
             Err(e) => Outcome::Closed(format!("connect failed: {e}")),
         },
         Interaction::Flood { connections } => flood(server, connections).await,
         Interaction::Openssl { args, lines } => {
-            let addr = server.addr;
+            let addr = server.soap;
             tokio::task::spawn_blocking(move || openssl(addr, args, &lines))
                 .await
                 .expect("join")
@@ -505,16 +517,16 @@ async fn run_case(server: &RealServer, interaction: Interaction) -> Outcome {
 
 /// Opens `n` TCP connections that send nothing; while they are open a lookup and the admin
 /// listener must be served. Closed means: the server closed every one of them itself.
-async fn flood(server: &RealServer, n: usize) -> Outcome {
+async fn flood(server: Addrs, n: usize) -> Outcome {
     let mut held = Vec::with_capacity(n);
     for _ in 0..n {
-        match TcpStream::connect(server.addr).await {
+        match TcpStream::connect(server.soap).await {
             Ok(s) => held.push(s),
             Err(e) => return Outcome::Closed(format!("connect failed: {e}")),
         }
     }
-    let lookup = lookup_once(server.addr).await;
-    let health = server.admin("GET", "/healthz").await;
+    let lookup = lookup_once(server.soap).await;
+    let health = admin_at(server.admin, "GET", "/healthz").await;
     let mut closed = 0;
     for mut s in held {
         let mut b = [0u8; 64];
@@ -654,6 +666,51 @@ impl Steady {
     }
 }
 
+impl Case {
+    /// Whether the case waits for a server timeout, or pauses between `openssl` lines, or
+    /// floods the connection limit.
+    fn is_slow(&self) -> bool {
+        let waits = |steps: &[Step]| {
+            steps
+                .iter()
+                .any(|s| matches!(s, Step::Trickle(..) | Step::Forever(..) | Step::Wait(_)))
+        };
+        match &self.interaction {
+            Interaction::Post { .. } => false,
+            Interaction::Tls { steps, .. } | Interaction::Tcp { steps } => waits(steps),
+            Interaction::Flood { .. } | Interaction::Openssl { .. } => true,
+        }
+    }
+}
+
+/// Runs one case with, at the same time, one more lookup that must be served, and one after
+/// it; prints what happened, and returns it if it is not what the case must get.
+async fn check(server: Addrs, case: Case, steady_ok: Arc<AtomicU64>) -> Option<String> {
+    let name = case.name;
+    let served_before = steady_ok.load(Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let (outcome, meanwhile) = tokio::time::timeout(HUNG, async {
+        tokio::join!(run_case(server, case.interaction), async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            lookup_once(server.soap).await
+        })
+    })
+    .await
+    .unwrap_or_else(|_| (Outcome::Closed("HUNG".into()), Err("hung".into())));
+    let after = lookup_once(server.soap).await;
+    let line = format!(
+        "{name}: {outcome:?}; lookup meanwhile {meanwhile:?}, after {after:?}; steady client served {} during the case ({:.1} s)",
+        steady_ok.load(Ordering::Relaxed) - served_before,
+        started.elapsed().as_secs_f64()
+    );
+    eprintln!("{line}");
+    if !outcome.matches(&case.expect) || meanwhile.is_err() || after.is_err() {
+        Some(format!("{line}\n    expected {:?}", case.expect))
+    } else {
+        None
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_input_gets_exact_answers_while_others_are_served() {
     let mut server = RealServer::start_custom(&[], &[], |_, config| {
@@ -669,32 +726,32 @@ async fn hostile_input_gets_exact_answers_while_others_are_served() {
         .await
         .expect("the server answers before the battery");
     let steady = Steady::start(server.addr);
-    let mut report = Vec::new();
+    let addrs = Addrs {
+        soap: server.addr,
+        admin: server.admin,
+    };
+    let (slow, quick): (Vec<Case>, Vec<Case>) = cases().into_iter().partition(Case::is_slow);
+    let (flood, slow): (Vec<Case>, Vec<Case>) = slow
+        .into_iter()
+        .partition(|c| matches!(c.interaction, Interaction::Flood { .. }));
     let mut wrong = Vec::new();
-    for case in cases() {
-        let name = case.name;
-        let served_before = steady.ok.load(Ordering::Relaxed);
-        let started = std::time::Instant::now();
-        let (outcome, meanwhile) = tokio::time::timeout(HUNG, async {
-            // The case and, at the same time, one more lookup that must be served.
-            tokio::join!(run_case(&server, case.interaction), async {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                lookup_once(server.addr).await
-            })
-        })
-        .await
-        .unwrap_or_else(|_| (Outcome::Closed("HUNG".into()), Err("hung".into())));
-        let after = lookup_once(server.addr).await;
-        let line = format!(
-            "{name}: {outcome:?}; lookup meanwhile {meanwhile:?}, after {after:?}; steady client served {} during the case ({:.1} s)",
-            steady.ok.load(Ordering::Relaxed) - served_before,
-            started.elapsed().as_secs_f64()
-        );
-        eprintln!("{line}");
-        if !outcome.matches(&case.expect) || meanwhile.is_err() || after.is_err() {
-            wrong.push(format!("{line}\n    expected {:?}", case.expect));
-        }
-        report.push(line);
+    for case in quick {
+        wrong.extend(check(addrs, case, steady.ok.clone()).await);
+    }
+    let at_once = Arc::new(tokio::sync::Semaphore::new(SLOW_AT_ONCE));
+    let mut side_by_side = tokio::task::JoinSet::new();
+    for (i, case) in slow.into_iter().enumerate() {
+        let (at_once, ok) = (at_once.clone(), steady.ok.clone());
+        side_by_side.spawn(async move {
+            let _turn = at_once.acquire_owned().await.expect("semaphore");
+            (i, check(addrs, case, ok).await)
+        });
+    }
+    let mut slow_wrong = side_by_side.join_all().await;
+    slow_wrong.sort_by_key(|(i, _)| *i);
+    wrong.extend(slow_wrong.into_iter().flat_map(|(_, w)| w));
+    for case in flood {
+        wrong.extend(check(addrs, case, steady.ok.clone()).await);
     }
     let (served, failures) = steady.finish().await;
     eprintln!(

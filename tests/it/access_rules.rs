@@ -20,6 +20,8 @@ use folkreg::model::{AvregistreringsorsakKod, Folkbokforingspost, Identitetstyp}
 use folkreg::soap::response::{answer, Answer};
 use folkreg::store::Store;
 
+use crate::common::demo_today;
+
 /// The terms DOMAIN.md §4 lets a caller without `sekretess` see of a protected person: the
 /// number, the marking(s) and their date, avregistrering, hänvisningspersonnummer.
 const PROTECTED_TERMS: [Term; 4] = [
@@ -28,10 +30,6 @@ const PROTECTED_TERMS: [Term; 4] = [
     Term::Avregistrering,
     Term::Hanvisning,
 ];
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 1).expect("date")
-}
 
 fn subsets<T: Copy>(all: &[T]) -> Vec<Vec<T>> {
     (0..1u32 << all.len())
@@ -316,7 +314,7 @@ fn secrets(post: &Folkbokforingspost) -> Vec<String> {
 
 #[test]
 fn every_category_set_and_record_kind_serves_exactly_the_allowed_terms() {
-    let pop = folkreg::dev::generate::population(4_000, 20261123, today());
+    let pop = folkreg::dev::generate::population(4_000, 20261123, demo_today());
     let kinds = kinds(&pop);
     let mut checked = 0;
     for categories in subsets(&Category::ALL) {
@@ -361,7 +359,7 @@ fn every_category_set_and_record_kind_serves_exactly_the_allowed_terms() {
 
 #[test]
 fn every_answer_about_a_protected_person_carries_the_marking() {
-    let pop = folkreg::dev::generate::population(4_000, 7, today());
+    let pop = folkreg::dev::generate::population(4_000, 7, demo_today());
     for categories in subsets(&Category::ALL) {
         let access = Access::new(categories.iter().copied(), Switch::ALL);
         for post in pop.iter().filter(|p| p.is_protected()) {
@@ -381,7 +379,7 @@ fn every_answer_about_a_protected_person_carries_the_marking() {
 
 #[test]
 fn fingerade_personuppgifter_have_no_link() {
-    let pop = folkreg::dev::generate::population(20_000, 11, today());
+    let pop = folkreg::dev::generate::population(20_000, 11, demo_today());
     let ob: BTreeSet<Pnr> = pop
         .iter()
         .filter(|p| {
@@ -415,7 +413,7 @@ fn fingerade_personuppgifter_have_no_link() {
 
 #[test]
 fn after_change_of_legal_gender_only_old_refers_to_new() {
-    let pop = folkreg::dev::generate::population(20_000, 3, today());
+    let pop = folkreg::dev::generate::population(20_000, 3, demo_today());
     let by_pnr: HashMap<Pnr, &Folkbokforingspost> = pop.iter().map(|p| (p.pnr(), p)).collect();
     let access = Access::full();
     let mut seen = (0, 0);
@@ -502,7 +500,7 @@ proptest! {
         with_sekretess in any::<bool>(),
         by_postort in any::<bool>(),
     ) {
-        let pop = folkreg::dev::generate::population(600, seed, today());
+        let pop = folkreg::dev::generate::population(600, seed, demo_today());
         let ordinary: Vec<&Folkbokforingspost> = pop
             .iter()
             .filter(|p| !p.is_protected() && p.personpost.namn.efternamn.is_some()

@@ -1,16 +1,11 @@
 //! The maintenance window through the real server: an injected clock for the edges, and the
 //! real binary under `faketime` for the black-box view.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::*;
 use chrono::{DateTime, Utc};
-use common::*;
 use folkreg::clock::ManualClock;
-
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -56,13 +51,6 @@ async fn every_operation_answers_the_maintenance_fault_inside_the_window() {
     server.stop().await;
 }
 
-fn assert_valid_fault(body: &str) {
-    assert!(
-        body.contains("<S:Fault>") && body.contains("Beskrivning"),
-        "{body}"
-    );
-}
-
 /// The real binary with its clock set by libfaketime to Monday 06:05 Stockholm time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_binary_closes_under_faketime() {
@@ -89,7 +77,7 @@ async fn the_real_binary_closes_under_faketime() {
     assert!(metrics.contains("\nfolkreg_maintenance 1\n"), "{metrics}");
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
-    // The demo load took some faked seconds; the window ends at 05:15:00 UTC.
+    // The window ends at 05:15:00 UTC; start-up took some faked seconds.
     let retry: u64 = r
         .header("retry-after")
         .and_then(|v| v.parse().ok())
@@ -109,7 +97,7 @@ fn status_lists_the_windows() {
     .expect("config");
     let out = std::process::Command::new("faketime")
         .arg("2026-11-23 05:05:00")
-        .arg(env!("CARGO_BIN_EXE_folkreg"))
+        .arg(BIN)
         .args(["status", "--config"])
         .arg(&config)
         .env("TZ", "UTC")

@@ -2,13 +2,8 @@
 //! organisations (`certs-dev/index.toml`) differ in categories and switches, and each gets
 //! exactly its share of the demo population. Every answer validates against the XSD.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use folkreg::model::{Folkbokforingspost, Identitetstyp};
-
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
 
 /// A caller: its certificate, organisation and order id.
 struct Caller {

@@ -2,15 +2,10 @@
 //! before the answer left — also when the server is killed with SIGKILL right after — and
 //! `folkreg audit search` finds them by person and by organisation.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use folkreg::audit::AuditEntry;
-
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
 
 fn audit_lines(dir: &std::path::Path) -> Vec<AuditEntry> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -36,12 +31,7 @@ async fn every_answered_request_has_its_line_even_after_sigkill() {
     let mut server = RealServer::start(&[], &[]).await;
     let lund = cert("client-lund");
     let norrby = cert("client-norrby");
-    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
-    let pop = folkreg::dev::generate::population(
-        folkreg::dev::demo::DEMO_PERSONS,
-        folkreg::dev::demo::DEMO_SEED,
-        chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date"),
-    );
+    let pop = demo_population();
     // Answered lookups: (certificate, asked number) → expected outcome.
     let mut answered: Vec<(String, String, &'static str)> = Vec::new();
     for (i, p) in pop.iter().step_by(250).take(40).enumerate() {
@@ -122,7 +112,7 @@ async fn every_answered_request_has_its_line_even_after_sigkill() {
 
     // The data-protection officer's search, by person and by organisation.
     let (_, some_pnr, _) = &answered[3];
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = std::process::Command::new(BIN)
         .args(["audit", "search", "--dir"])
         .arg(&audit_dir)
         .args(["--pnr", some_pnr])
@@ -136,7 +126,7 @@ async fn every_answered_request_has_its_line_even_after_sigkill() {
     let found = String::from_utf8(out.stdout).expect("UTF-8");
     assert_eq!(found.lines().count(), 1, "{found}");
     assert!(found.contains(some_pnr.as_str()));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = std::process::Command::new(BIN)
         .args(["audit", "search", "--dir"])
         .arg(&audit_dir)
         .args(["--org", "162120000134"])
@@ -145,7 +135,7 @@ async fn every_answered_request_has_its_line_even_after_sigkill() {
     let found = String::from_utf8(out.stdout).expect("UTF-8");
     assert_eq!(found.lines().count(), 20, "norrby's 20 lookups");
     // A bad argument is a usage error naming it.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folkreg"))
+    let out = std::process::Command::new(BIN)
         .args(["audit", "search", "--dir"])
         .arg(&audit_dir)
         .args(["--from", "yesterday"])

@@ -2,13 +2,8 @@
 //! both operations, the faults, WSDL serving, every certificate of `certs-dev/index.toml`
 //! against its expected outcome, and every answer validated against `wsdl/epersondata.xsd`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use folkreg::model::{Folkbokforingspost, Identitetstyp};
-
-const PP: &str = "/na/na_epersondata/V2/personpostXML";
-const NS: &str = "/na/na_epersondata/V2/namnsokningXML";
 
 fn ordinary(server: &TestServer) -> Folkbokforingspost {
     let snap = server.state.store.snapshot();
@@ -211,12 +206,6 @@ async fn faults_and_http_errors() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, POST"));
     server.stop().await;
-}
-
-fn assert_valid_fault(body: &str) {
-    assert!(body.contains("<S:Fault><faultcode>S:"), "{body}");
-    assert!(body.contains("<detail><ns0:Fel xmlns:ns0="), "{body}");
-    assert!(body.contains(" / "), "Swedish / English: {body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

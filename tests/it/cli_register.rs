@@ -3,14 +3,12 @@
 //! `certs-dev/`: a refusal exits 2 naming file, line and field; an edit keeps the comments,
 //! and a refused edit leaves the file byte for byte as it was.
 
-mod common;
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_folkreg");
+use crate::common::{folkreg, folkreg_env};
 
 /// A temporary copy of the development register, and the folder it lives in.
 struct Reg {
@@ -38,7 +36,7 @@ impl Reg {
         let mut all = vec!["register"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--register", path_str(&self.path)]);
-        folkreg(self.dir.path(), &all, &[])
+        folkreg(self.dir.path(), &all)
     }
 
     fn text(&self) -> String {
@@ -56,17 +54,8 @@ impl Reg {
     }
 }
 
-fn folkreg(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args).current_dir(dir).env_remove("FOLKREG_CONFIG");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run folkreg")
-}
-
 fn dev_text() -> String {
-    std::fs::read_to_string(common::repo().join("deploy/register.dev.toml"))
+    std::fs::read_to_string(crate::common::repo().join("deploy/register.dev.toml"))
         .expect("deploy/register.dev.toml")
 }
 
@@ -88,14 +77,14 @@ fn both(o: &Output) -> String {
 
 /// The certificate file of a `certs-dev/index.toml` entry.
 fn cert_file(name: &str) -> PathBuf {
-    common::repo()
+    crate::common::repo()
         .join("certs-dev")
-        .join(common::cert(name).cert)
+        .join(crate::common::cert(name).cert)
 }
 
 /// SHA-256 of the certificate's DER, as the register writes it.
 fn fingerprint(name: &str) -> String {
-    let der = common::read_certs(&cert_file(name))
+    let der = crate::common::read_certs(&cert_file(name))
         .into_iter()
         .next()
         .expect("a certificate in the PEM");
@@ -220,7 +209,7 @@ fn check_finds_the_register_through_the_config() {
         ),
     ];
     for (what, args, env, code, file) in cases {
-        let o = folkreg(d, &args, &env);
+        let o = folkreg_env(d, &args, &env);
         assert_eq!(o.status.code(), Some(code), "{what}: {}", both(&o));
         // The file is named the way the config resolved it.
         let named = format!("{}", file.display());
@@ -363,7 +352,7 @@ fn check_reports_every_problem_in_file_order() {
 #[test]
 fn add_org_then_add_cert_shows_in_list() {
     let reg = Reg::dev();
-    let entry = common::cert("client-unknown-org");
+    let entry = crate::common::cert("client-unknown-org");
     let org12 = entry
         .org
         .clone()
@@ -522,7 +511,7 @@ fn a_refused_edit_leaves_the_file_byte_identical() {
     let lund_pem = cert_file("client-lund");
     let unregistered = cert_file("client-unregistered");
     let unknown = "0".repeat(64);
-    let not_a_certificate = common::repo().join("Cargo.toml");
+    let not_a_certificate = crate::common::repo().join("Cargo.toml");
     type Case<'a> = (&'a str, Vec<&'a str>, &'a str);
     // (what, arguments, words of the message)
     let cases: Vec<Case> = vec![

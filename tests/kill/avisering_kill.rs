@@ -2,13 +2,10 @@
 //! deliveries for many orders, restarted, and then every order holds exactly the deliveries a
 //! server that was never killed produced from the same data — nothing lost, nothing twice.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
-const AV: &str = "/na/na_avisering/V1/hamtaAvisering";
 const LAN: [&str; 21] = [
     "01", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "17", "18", "19", "20",
     "21", "22", "23", "24", "25",
@@ -57,12 +54,8 @@ fn register() -> String {
 }
 
 fn delta(dir: &Path) -> PathBuf {
-    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let full = demo_full(dir);
-    let next = dir.join("leverans-000002-DELTA.xml.gz");
-    folkreg::dev::generate::write_delta(&full, 3000, 4242, today, Some(&next)).expect("delta");
-    next
+    let mut chain = delivery_chain(dir, demo_full(dir), 1, 3000, 4242, demo_today());
+    chain.pop().expect("the delta")
 }
 
 async fn server() -> RealServer {

@@ -2,17 +2,13 @@
 //! orders in the register, run by the nightly job (`POST /load` runs it now) or at once by
 //! `lamnaInfil` with `SvarDirekt`, fetched page by page with `hamtaAvisering`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::common::*;
 use chrono::Datelike;
-use common::*;
 use folkreg::model::Folkbokforingspost;
 
-const AV: &str = "/na/na_avisering/V1/hamtaAvisering";
-const INFIL: &str = "/na/na_avisering/V1/lamnaInfil";
 const LULEA: &str = "00000079-UR02-0009";
 const NOTHING: &str = "00000079-UR02-0008";
 const SOK: &str = "00000079-UR02-0001";
@@ -140,9 +136,8 @@ fn is_male(pnr: &str) -> bool {
 /// women in each of example 2's age groups: the generated population, with such persons
 /// moved to Luleå (folkbokföring and address) until every group has 80.
 fn population_with_lulea(dir: &Path) -> std::path::PathBuf {
-    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    let mut posts: Vec<Folkbokforingspost> = folkreg::dev::generate::population(20_000, 31, today);
+    let mut posts: Vec<Folkbokforingspost> =
+        folkreg::dev::generate::population(20_000, 31, demo_today());
     let year = year_now();
     let mut count: BTreeMap<(bool, usize), usize> = BTreeMap::new();
     for post in &mut posts {
@@ -501,21 +496,15 @@ async fn svar_direkt_answers_each_infil_at_once() {
 
 /// Numbers of the demo population the server loads (unprotected personnummer).
 fn demo_numbers(n: usize) -> Vec<String> {
-    let (y, m, d) = folkreg::dev::demo::DEMO_TODAY;
-    let today = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
-    folkreg::dev::generate::population(
-        folkreg::dev::demo::DEMO_PERSONS,
-        folkreg::dev::demo::DEMO_SEED,
-        today,
-    )
-    .iter()
-    .filter(|p| {
-        p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
-            && !p.is_protected()
-    })
-    .take(n)
-    .map(|p| p.pnr().as_str().to_owned())
-    .collect()
+    demo_population()
+        .iter()
+        .filter(|p| {
+            p.personpost.identitetstyp == folkreg::model::Identitetstyp::Personnummer
+                && !p.is_protected()
+        })
+        .take(n)
+        .map(|p| p.pnr().as_str().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

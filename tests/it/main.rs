@@ -1,0 +1,24 @@
+//! The integration tests, as one binary: one module per subject, sharing the helpers in
+//! [`common`] (the servers, the CLI, deliveries and stores) and one demo store built per test
+//! run. The process-level kill tests are the other binary, `tests/kill`.
+
+mod common;
+
+mod access_rules;
+mod access_server;
+mod admin;
+mod audit_server;
+mod avisering;
+mod certs_index;
+mod cli_load;
+mod cli_register;
+mod fuzz_props;
+mod hostile;
+mod load_faults;
+mod load_job;
+mod log_privacy;
+mod maintenance;
+mod rotation;
+mod soap_server;
+mod urval;
+mod wsdl_samples;
