@@ -108,7 +108,8 @@ impl TestServer {
         Self::start_full(|_| {}, clock).await
     }
 
-    async fn start_full(
+    /// Starts a server after `prepare` changed the config, on a clock the test sets.
+    pub async fn start_full(
         prepare: impl FnOnce(&mut folkreg::config::Config),
         clock: Arc<dyn folkreg::clock::Clock>,
     ) -> TestServer {

@@ -1,8 +1,8 @@
 //! The daily load job inside the real `folkreg serve`: a run missed while the service was
 //! down happens at start (deliveries applied in löpnummer order, a refused one filed in
 //! `rejected/` with its reason, the service serving what it has); `POST /load` runs it now;
-//! the lock keeps a second loader out; `folkreg status` and `/metrics` show the state; and
-//! under `faketime` the job runs by itself at `[load] daily_at`.
+//! the lock keeps a second loader out; `folkreg status` and `/metrics` show the state; and on
+//! a clock the test moves, the job runs by itself at `[load] daily_at`, day after day.
 
 use std::path::{Path, PathBuf};
 
@@ -178,55 +178,65 @@ async fn missed_run_at_start_then_load_now_and_the_lock() {
     assert!(!log.contains(&pnr));
 }
 
+/// Waits (in real time, bounded) until `done` holds: the job runs on a blocking thread.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The real server loop on a clock the test moves: the job runs by itself at `[load]
+/// daily_at` (05:30 Stockholm time) and at no other moment, day after day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_by_itself_at_daily_at() {
-    if std::process::Command::new("faketime")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        panic!("faketime is needed (apt install faketime; .ci/run installs it)");
-    }
+    use folkreg::clock::ManualClock;
+    let utc = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("rfc3339")
+            .to_utc()
+    };
     let made_dir = tempfile::tempdir().expect("tmp");
     let made = chain(made_dir.path(), 1);
-    // 05:29:50 Stockholm time with the job at 05:30: the start-up run (never ran before)
-    // loads the FULL; the DELTA put in afterwards waits for 05:30.
-    let server = RealServer::start_custom(
-        &["faketime", "2026-11-24 04:29:50"],
-        &[("TZ", "UTC")],
-        |work, mut config| {
-            let inbox = work.join("data/inbox");
-            std::fs::create_dir_all(&inbox).expect("inbox");
-            std::fs::copy(&made[0], inbox.join("full.xml.gz")).expect("copy");
-            config.push_str("[load]\ndaily_at = \"05:30\"\n");
-            config
+    // 05:29:50 Stockholm time (CET) with the job at 05:30: the start-up run (the job never
+    // ran) loads the FULL; the DELTA put in afterwards waits for 05:30.
+    let clock = ManualClock::new(utc("2026-11-24T04:29:50Z"));
+    let full = made[0].clone();
+    let server = TestServer::start_full(
+        |config| {
+            std::fs::create_dir_all(&config.load.inbox).expect("inbox");
+            std::fs::copy(&full, config.load.inbox.join("full.xml.gz")).expect("copy");
+            config.load.daily_at = folkreg::schedule::Daily::parse("05:30").expect("time");
         },
+        std::sync::Arc::new(clock.clone()),
     )
     .await;
-    let inbox = server.data().join("inbox");
-    let lopnummer = |text: &str| series(text, "folkreg_store_lopnummer");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while lopnummer(&server.admin("GET", "/metrics").await.1) != Some(1.0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "FULL not loaded at start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let state = server.state.clone();
+    let inbox = state.config.load.inbox.clone();
+    let lopnummer = || state.store.info().lopnummer;
+    until("FULL not loaded at start", || lopnummer() == Some(1)).await;
+    until("FULL not archived", || files_in(&inbox).is_empty()).await;
     std::fs::copy(&made[1], inbox.join("delta.xml.gz")).expect("copy");
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Time does not move: whatever the wall clock does, the job does not run.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(files_in(&inbox), ["delta.xml.gz"], "not before 05:30");
-    while lopnummer(&server.admin("GET", "/metrics").await.1) != Some(2.0) {
-        assert!(std::time::Instant::now() < deadline, "no run at 05:30");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    // The löpnummer is in /metrics once the store has committed; the file is moved to
-    // archive/ a moment later (after the change feed's production).
-    while !files_in(&inbox).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "not archived");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let log = std::fs::read_to_string(&server.log).expect("log");
-    assert!(log.contains("next=2026-11-24 05:30:00 CET"), "{log}");
-    assert!(log.contains("next=2026-11-25 05:30:00 CET"), "{log}");
+    clock.set(utc("2026-11-24T04:29:59Z"));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(lopnummer(), Some(1), "not at 05:29:59");
+    clock.set(utc("2026-11-24T04:30:00Z"));
+    until("no run at 05:30", || lopnummer() == Some(2)).await;
+    until("not archived after the run", || files_in(&inbox).is_empty()).await;
+    let ran = |at: &str| state.loads.state().last_run == Some(utc(at));
+    assert!(ran("2026-11-24T04:30:00Z"), "{:?}", state.loads.state());
+    // The next day: nothing at 05:29, a run (with nothing to load) at 05:30.
+    clock.set(utc("2026-11-25T04:29:00Z"));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(ran("2026-11-24T04:30:00Z"), "no run before the next 05:30");
+    clock.set(utc("2026-11-25T04:30:00Z"));
+    until("no run the next day at 05:30", || {
+        ran("2026-11-25T04:30:00Z")
+    })
+    .await;
+    server.stop().await;
 }
