@@ -182,6 +182,16 @@ pub struct Trail {
     pub returned: Vec<String>,
 }
 
+impl Trail {
+    /// Notes the records an answer carries.
+    pub fn answered(&mut self, posts: &[crate::access::View]) {
+        self.returned = posts
+            .iter()
+            .map(|v| v.post.pnr().as_str().to_owned())
+            .collect();
+    }
+}
+
 /// A random id per request: in the audit line, in the fault text of an internal error and in
 /// the log lines about the request, so they can be joined without personal data in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,10 +35,7 @@ impl Namnsokning {
     ) -> Result<Vec<u8>, OpError> {
         let access = caller.org.access();
         let posts = run(&cx.store.snapshot(), &access, &self.query, cx.max_hits)?;
-        trail.returned = posts
-            .iter()
-            .map(|v| v.post.pnr().as_str().to_owned())
-            .collect();
+        trail.answered(&posts);
         Ok(response::answer(Answer::Namnsokning, &posts))
     }
 }

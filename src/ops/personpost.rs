@@ -39,10 +39,7 @@ impl Personpost {
     ) -> Result<Vec<u8>, OpError> {
         let access = caller.org.access();
         let posts = run(&cx.store.snapshot(), &access, &self.person_id)?;
-        trail.returned = posts
-            .iter()
-            .map(|v| v.post.pnr().as_str().to_owned())
-            .collect();
+        trail.answered(&posts);
         Ok(response::answer(Answer::Personpost, &posts))
     }
 }
