@@ -52,6 +52,10 @@ impl Personpost {
 /// Old and new numbers (hänvisning) are separate records: a lookup answers the record of the
 /// number asked for, whose `HanvisningsPersonNr` points the way the register holds it.
 ///
+/// A person is protected under every number: the snapshot says whether a record linked by
+/// hänvisning (either way) is protected, and [`Access::view`] answers such a record as
+/// protected (DOMAIN.md §4).
+///
 /// A number the caller may not see (samordningsnummer or tilldelat personnummer without the
 /// switch) answers exactly like a number that does not exist.
 pub fn run(
@@ -59,9 +63,9 @@ pub fn run(
     access: &Access,
     person_id: &Pnr,
 ) -> Result<Vec<View>, OpError> {
-    let found = snapshot.get(person_id)?;
+    let found = snapshot.get_for_answer(person_id)?;
     Ok(found
-        .and_then(|post| access.view(post))
+        .and_then(|found| access.view(found))
         .into_iter()
         .collect())
 }
