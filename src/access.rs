@@ -2,9 +2,12 @@
 //! §4). THE one place that decides visibility.
 //!
 //! Two decisions, both here:
-//! - **whether** the caller may see a record at all ([`Access::view`] returns `None`, and the
-//!   operations answer exactly as for a number that does not exist; searches skip it before
-//!   counting hits);
+//! - **whether** the caller may see a record at all, by [`Channel`]: a direct lookup
+//!   (personpostXML, namnsökning — [`Access::view`], [`Access::may_find`]) gives every
+//!   organisation the Navet 3.5 baseline, samordningsnummer and tilldelat personnummer
+//!   included; a delivery (avisering, urval — [`Access::may_see`]) only with the switch, and
+//!   a record it may not see is left out exactly as one that does not exist. A protected
+//!   person (on its own or through hänvisning, [`Protection`]) is never found by a search;
 //! - **which terms** of it ([`TermMask`]): [`TERM_TABLE`] says per term which category or
 //!   switch allows it; the categories of the caller become one mask, and the renderer
 //!   (`xml::write::write_post`) writes only the terms in it. Operations never check a
@@ -17,7 +20,6 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ids::pnr::PnrKind;
 use crate::model::{Folkbokforingspost, Identitetstyp};
 
 /// A category or switch name that does not exist (register file, command line).
@@ -454,7 +456,7 @@ impl Access {
     /// the categories (DOMAIN.md §4). A record refused here is skipped before hits are
     /// counted, so the answer does not differ from "no hit".
     pub fn may_find(&self, post: &Folkbokforingspost, protection: Protection) -> bool {
-        !post.is_protected() && !protection.any() && self.may_see(post)
+        !post.is_protected() && !protection.any() && self.may_see_on(Channel::Lookup, post)
     }
 
     /// The terms of this record the caller may see, judged on the record alone (a delivery's
@@ -486,14 +488,10 @@ impl Access {
             mut post,
             protection,
         } = found.into();
-        if !self.may_see(&post) {
+        // Every organisation may see samordningsnummer and tilldelat personnummer in a
+        // lookup, also as a hänvisning (Navet 3.5): the switches are a delivery's rule.
+        if !self.may_see_on(Channel::Lookup, &post) {
             return None;
-        }
-        if !self.samordningsnummer {
-            // A samordningsnummer is delivered only with the switch, also as a reference.
-            post.personpost
-                .hanvisning
-                .retain(|h| h.kind() != PnrKind::Samordningsnummer);
         }
         post.sekretessmarkering |= protection.linked_sekretessmarkering;
         post.skyddad_folkbokforing |= protection.linked_skyddad_folkbokforing;
@@ -656,6 +654,53 @@ mod tests {
         let all = Access::full();
         assert!(all.may_see(&post));
         assert!(!all.may_find(&post, Protection::unlinked(&post)));
+    }
+
+    #[test]
+    fn lookups_see_every_number_kind_deliveries_only_with_the_switch() {
+        let grund = Access::new([Category::Grund], []);
+        let mut post = crate::model::tests::sample();
+        for (typ, switch) in [
+            (Identitetstyp::Samordningsnummer, Switch::Samordningsnummer),
+            (
+                Identitetstyp::TilldelatPersonnummer,
+                Switch::TilldelatPersonnummer,
+            ),
+        ] {
+            post.personpost.identitetstyp = typ;
+            // Direct lookups: the 3.5 baseline, whatever the switches.
+            assert!(grund.may_see_on(Channel::Lookup, &post), "{typ:?}");
+            assert!(
+                grund.may_find(&post, Protection::unlinked(&post)),
+                "{typ:?}"
+            );
+            let v = grund.view(post.clone()).expect("answered in a lookup");
+            for t in [
+                Term::PersonId,
+                Term::Namn,
+                Term::Folkbokforing,
+                Term::Folkbokforingsadress,
+                Term::Avregistrering,
+            ] {
+                assert!(v.terms.contains(t), "{typ:?} {t:?}");
+            }
+            // Deliveries: only with the switch.
+            assert!(!grund.may_see(&post), "{typ:?}");
+            assert!(!grund.may_see_on(Channel::Delivery, &post), "{typ:?}");
+            let with = Access::new([Category::Grund], [switch]);
+            assert!(with.may_see(&post), "{typ:?}");
+        }
+        // A hänvisning to a samordningsnummer is kept in a lookup.
+        let mut post = crate::model::tests::sample();
+        let samordning = crate::ids::pnr::Pnr::from_parts(
+            chrono::NaiveDate::from_ymd_opt(1990, 5, 5).expect("a date"),
+            100,
+            true,
+        )
+        .expect("a samordningsnummer");
+        post.personpost.hanvisning = vec![samordning];
+        let v = grund.view(post).expect("answered");
+        assert_eq!(v.post.personpost.hanvisning, vec![samordning]);
     }
 
     #[test]

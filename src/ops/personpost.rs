@@ -56,8 +56,8 @@ impl Personpost {
 /// hänvisning (either way) is protected, and [`Access::view`] answers such a record as
 /// protected (DOMAIN.md §4).
 ///
-/// A number the caller may not see (samordningsnummer or tilldelat personnummer without the
-/// switch) answers exactly like a number that does not exist.
+/// Every organisation sees samordningsnummer and tilldelat personnummer here, whatever its
+/// switches (Navet 3.5, DOMAIN.md §1: the switches govern deliveries only).
 pub fn run(
     snapshot: &Snapshot<'_>,
     access: &Access,

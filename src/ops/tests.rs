@@ -243,7 +243,7 @@ mod privacy {
     use crate::loadfile::{DeliveryHeader, DeliveryTyp};
     use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
     use crate::model::tests::sample;
-    use crate::model::Folkbokforingspost;
+    use crate::model::{Folkbokforingspost, Identitetstyp};
     use crate::ops::{namnsokning, personpost, OpError};
     use crate::search::{parse_patterns, SearchQuery};
     use crate::soap::Fault;
@@ -414,5 +414,40 @@ mod privacy {
             !got[0].terms.contains(Term::Namn),
             "the far end is protected"
         );
+    }
+
+    #[test]
+    fn direct_lookups_give_every_organisation_samordningsnummer() {
+        let mut s = person(4, 150, true, "Samordnad");
+        s.personpost.identitetstyp = Identitetstyp::Samordningsnummer;
+        let mut t = person(6, 160, false, "Tilldelad");
+        t.personpost.identitetstyp = Identitetstyp::TilldelatPersonnummer;
+        let (_dir, store) = store_of(&[s.clone(), t.clone()]);
+        let snap = store.snapshot();
+        for p in [&s, &t] {
+            let got = personpost::run(&snap, &grund(), &p.pnr()).expect("lookup");
+            assert_eq!(
+                got.len(),
+                1,
+                "{:?} answered without the switch",
+                p.personpost.identitetstyp
+            );
+            for term in [
+                Term::PersonId,
+                Term::Namn,
+                Term::Folkbokforing,
+                Term::Folkbokforingsadress,
+                Term::Avregistrering,
+            ] {
+                assert!(got[0].terms.contains(term), "{term:?}");
+            }
+        }
+        let q = SearchQuery {
+            efter_mellan: parse_patterns("Samordnad").expect("a pattern"),
+            postort: parse_patterns("Stockholm").expect("a pattern"),
+            ..Default::default()
+        };
+        let got = namnsokning::run(&snap, &grund(), &q, 10).expect("hits");
+        assert_eq!(got.len(), 1, "found without the switch");
     }
 }
