@@ -34,7 +34,14 @@ impl Namnsokning {
         trail: &mut Trail,
     ) -> Result<Vec<u8>, OpError> {
         let access = caller.org.access();
-        let posts = run(&cx.store.snapshot(), &access, &self.query, cx.max_hits)?;
+        let posts = match run(&cx.store.snapshot(), &access, &self.query, cx.max_hits) {
+            Err(OpError::Fault(Fault::TooManyHits(limit))) => {
+                // The store stopped at the first visible hit past the limit: it saw limit + 1.
+                trail.hits_seen = Some(u32::try_from(limit.saturating_add(1)).unwrap_or(u32::MAX));
+                return Err(Fault::TooManyHits(limit).into());
+            }
+            r => r?,
+        };
         trail.returned = posts
             .iter()
             .map(|v| v.post.pnr().as_str().to_owned())

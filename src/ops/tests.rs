@@ -451,3 +451,84 @@ mod privacy {
         assert_eq!(got.len(), 1, "found without the switch");
     }
 }
+
+/// What the audit trail records (issue 17: audit truths).
+mod audit_trail {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn an_infil_page_records_the_numbers_received_as_asked() {
+        let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 3).expect("a date");
+        let other = crate::ids::pnr::Pnr::from_parts(date, 239, false).expect("a number");
+        let other = other.as_str();
+        let body = format!(
+            r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>
+<LamnaInfilRequest xmlns="{V1}"><Bestallning><OrgNr>2021004748</OrgNr><BestallningsId>00000079-FO01-0001</BestallningsId></Bestallning>
+<Sida>1</Sida><AntalSidor>1</AntalSidor><PersonNr>198602212394</PersonNr><PersonNr>{other}</PersonNr></LamnaInfilRequest></S:Body></S:Envelope>"#
+        );
+        let op = Operation::parse_infil(body.as_bytes()).expect("an infil page");
+        let mut trail = Trail::default();
+        op.note(&mut trail);
+        assert_eq!(trail.asked, vec!["198602212394", other]);
+    }
+
+    #[test]
+    fn a_search_refused_as_too_many_records_the_hits_it_saw() {
+        use crate::loadfile::{DeliveryHeader, DeliveryTyp};
+        use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Arc::new(Store::open(dir.path(), 1 << 24).expect("open the store"));
+        let mut b = store
+            .begin_full(&DeliveryHeader {
+                lopnummer: 1,
+                typ: DeliveryTyp::Full,
+                skapad: "2026-11-22T05:00:00+01:00".into(),
+                antal: 5,
+            })
+            .expect("begin");
+        for serial in 0..5u16 {
+            let mut p = crate::model::tests::sample();
+            let date = chrono::NaiveDate::from_ymd_opt(1970, 3, 1).expect("a date");
+            p.personpost.person_id =
+                crate::ids::pnr::Pnr::from_parts(date, 200 + serial, false).expect("a number");
+            b.add(&DeliveryRecord {
+                posttyp: Posttyp::Total,
+                post: p,
+                present: GroupSet::ALL,
+            })
+            .expect("add");
+        }
+        b.commit().expect("commit");
+        let feed = Arc::new(crate::avisering::feed::Feed::open(&store).expect("feed"));
+        let register = crate::register::Register::parse(
+            "[[organisation]]\norgnr = \"2021004748\"\nnamn = \"Exempel\"\n\
+             categories = [\"grund\"]\nbestallningar = [\"00000079-FO01-0001\"]\n",
+            std::path::Path::new("register.toml"),
+        )
+        .expect("a register");
+        let org = register.organisations()[0].clone();
+        let op = match Operation::parse(
+            search(&[("EfterMellanNamn", "Öberg"), ("Postort", "Stockholm")]).as_bytes(),
+        )
+        .expect("a search")
+        {
+            Operation::Namnsokning(n) => n,
+            other => panic!("{other:?}"),
+        };
+        let caller = Caller::check(org, &op.bestallning).expect("a caller");
+        let cx = Context {
+            store: &store,
+            feed: &feed,
+            now: chrono::Utc::now(),
+            max_hits: 3,
+            page_size: 100,
+            request_id: RequestId(1),
+        };
+        let mut trail = Trail::default();
+        let r = op.apply(&cx, &caller, &mut trail);
+        assert!(matches!(r, Err(OpError::Fault(Fault::TooManyHits(3)))));
+        assert!(trail.returned.is_empty());
+        assert_eq!(trail.hits(), 4, "more than 3: the search saw 4");
+    }
+}
