@@ -7,6 +7,7 @@
 //! | `render`   | `soap::response::answer`, one whole record | copying a pre-rendered answer of it  |
 //! | `mask`     | `Access::view`, restricted and full    | `View::whole`                            |
 //! | `store`    | `Snapshot::get`, `Snapshot::search`    | `model::decode` of an in-memory record   |
+//! | `store`    | `Snapshot::get_for_answer` (a lookup: record + hänvisning protection) | `Snapshot::get` |
 //!
 //! ```text
 //! cargo bench --bench hot
@@ -36,7 +37,7 @@ const SAMPLE: usize = 1024;
 const LIMIT: usize = 100;
 
 /// (group, case, baseline): the rows of the ratio table.
-const ROWS: [(&str, &str, &str); 8] = [
+const ROWS: [(&str, &str, &str); 9] = [
     ("envelope", "parse_personpost", "scan_personpost"),
     ("envelope", "parse_namnsokning", "scan_namnsokning"),
     ("decode", "decode", "to_vec"),
@@ -44,6 +45,7 @@ const ROWS: [(&str, &str, &str); 8] = [
     ("mask", "view_restricted", "view_whole"),
     ("mask", "view_full", "view_whole"),
     ("store", "get", "decode_in_memory"),
+    ("store", "get_for_answer", "get"),
     ("store", "search_prefix_postort", "decode_in_memory"),
 ];
 
@@ -299,7 +301,7 @@ fn store(c: &mut Criterion) {
     assert!(!queries.is_empty(), "some records give a search");
     let (mut hits, mut too_many) = (Vec::new(), 0usize);
     for q in &queries {
-        match snap.search(q, LIMIT, |p| full.may_find(p)) {
+        match snap.search(q, LIMIT, |p, protection| full.may_find(p, protection)) {
             Ok(SearchOutcome::Hits(h)) => hits.push(h.len()),
             Ok(SearchOutcome::TooMany) => too_many += 1,
             Err(e) => panic!("search failed in setup: {e}"),
@@ -359,11 +361,20 @@ fn store(c: &mut Criterion) {
             snap.get(black_box(&pnrs[i])).ok().flatten()
         })
     });
+    // What a lookup reads: the record and the hänvisning links followed for protection.
+    g.bench_function("get_for_answer", |b| {
+        b.iter(|| {
+            i = (i + 1) % pnrs.len();
+            snap.get_for_answer(black_box(&pnrs[i])).ok().flatten()
+        })
+    });
     g.bench_function("search_prefix_postort", |b| {
         b.iter(|| {
             i = (i + 1) % queries.len();
-            snap.search(black_box(&queries[i]), LIMIT, |p| full.may_find(p))
-                .is_ok()
+            snap.search(black_box(&queries[i]), LIMIT, |p, protection| {
+                full.may_find(p, protection)
+            })
+            .is_ok()
         })
     });
     g.finish();

@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % queries.len();
             black_box(matches!(
-                snap.search(&queries[i], 100, |_| true),
+                snap.search(&queries[i], 100, |_, _| true),
                 Ok(SearchOutcome::Hits(_))
             ))
         })
@@ -108,7 +108,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("surname_and_fornamn", |b| {
         b.iter(|| {
             i = (i + 1) % exact.len();
-            black_box(snap.search(&exact[i], 100, |_| true).is_ok())
+            black_box(snap.search(&exact[i], 100, |_, _| true).is_ok())
         })
     });
     g.finish();

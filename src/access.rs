@@ -2,9 +2,12 @@
 //! §4). THE one place that decides visibility.
 //!
 //! Two decisions, both here:
-//! - **whether** the caller may see a record at all ([`Access::view`] returns `None`, and the
-//!   operations answer exactly as for a number that does not exist; searches skip it before
-//!   counting hits);
+//! - **whether** the caller may see a record at all, by [`Channel`]: a direct lookup
+//!   (personpostXML, namnsökning — [`Access::view`], [`Access::may_find`]) gives every
+//!   organisation the Navet 3.5 baseline, samordningsnummer and tilldelat personnummer
+//!   included; a delivery (avisering, urval — [`Access::may_see`]) only with the switch, and
+//!   a record it may not see is left out exactly as one that does not exist. A protected
+//!   person (on its own or through hänvisning, [`Protection`]) is never found by a search;
 //! - **which terms** of it ([`TermMask`]): [`TERM_TABLE`] says per term which category or
 //!   switch allows it; the categories of the caller become one mask, and the renderer
 //!   (`xml::write::write_post`) writes only the terms in it. Operations never check a
@@ -17,7 +20,6 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ids::pnr::PnrKind;
 use crate::model::{Folkbokforingspost, Identitetstyp};
 
 /// A category or switch name that does not exist (register file, command line).
@@ -424,46 +426,148 @@ impl Access {
         self.mask
     }
 
-    /// Whether the caller may know this record exists: samordningsnummer and tilldelat
-    /// personnummer only with their switch (Navet 8.2, 8.3). One it may not is answered
-    /// exactly as a record that does not exist.
-    pub fn may_see(&self, post: &Folkbokforingspost) -> bool {
-        match post.personpost.identitetstyp {
-            Identitetstyp::Personnummer => true,
-            Identitetstyp::Samordningsnummer => self.samordningsnummer,
-            Identitetstyp::TilldelatPersonnummer => self.tilldelat_personnummer,
+    /// Whether the caller may know this record exists when it reaches it by `channel`.
+    ///
+    /// - [`Channel::Lookup`] (personpostXML, namnsökning): every record. Every organisation
+    ///   may see samordningsnummer and tilldelat personnummer with number, name, address,
+    ///   folkbokföring and avregistrering, whatever its switches (Navet 3.5, DOMAIN.md §1).
+    /// - [`Channel::Delivery`] (avisering, urval): samordningsnummer and tilldelat
+    ///   personnummer only with their switch (Navet 8.2, 8.3). One it may not see is left
+    ///   out exactly as a record that does not exist.
+    pub fn may_see_on(&self, channel: Channel, post: &Folkbokforingspost) -> bool {
+        match (channel, post.personpost.identitetstyp) {
+            (Channel::Lookup, _) => true,
+            (Channel::Delivery, Identitetstyp::Personnummer) => true,
+            (Channel::Delivery, Identitetstyp::Samordningsnummer) => self.samordningsnummer,
+            (Channel::Delivery, Identitetstyp::TilldelatPersonnummer) => {
+                self.tilldelat_personnummer
+            }
         }
     }
 
-    /// Whether the record may be in a search result: never a protected person, whatever
-    /// the categories (DOMAIN.md §4), and only records the caller may see at all.
-    pub fn may_find(&self, post: &Folkbokforingspost) -> bool {
-        !post.is_protected() && self.may_see(post)
+    /// Whether the caller may know this record exists in a **delivery** (avisering, urval):
+    /// [`Access::may_see_on`] with [`Channel::Delivery`].
+    pub fn may_see(&self, post: &Folkbokforingspost) -> bool {
+        self.may_see_on(Channel::Delivery, post)
     }
 
-    /// The terms of this record the caller may see.
+    /// Whether the record may be in a namnsökning result: never a protected person — on its
+    /// own or through a hänvisning link (`protection`, from the store snapshot) — whatever
+    /// the categories (DOMAIN.md §4). A record refused here is skipped before hits are
+    /// counted, so the answer does not differ from "no hit".
+    pub fn may_find(&self, post: &Folkbokforingspost, protection: Protection) -> bool {
+        !post.is_protected() && !protection.any() && self.may_see_on(Channel::Lookup, post)
+    }
+
+    /// The terms of this record the caller may see, judged on the record alone (a delivery's
+    /// rule: `avisering` decides its own protected-person cases with this).
     pub fn terms_for(&self, post: &Folkbokforingspost) -> TermMask {
-        if post.is_protected() && !self.sekretess {
+        self.terms_when(post.is_protected())
+    }
+
+    /// The terms of a record the caller may see, given whether the person is protected.
+    fn terms_when(&self, protected: bool) -> TermMask {
+        if protected && !self.sekretess {
             self.mask.intersect(PROTECTED_MINIMAL).union_always()
         } else {
             self.mask
         }
     }
 
-    /// The record as the caller may see it: the record with the terms to render, numbers
-    /// it may not receive removed; `None` if it may not see the record at all.
-    pub fn view(&self, mut post: Folkbokforingspost) -> Option<View> {
-        if !self.may_see(&post) {
+    /// A record as a **direct lookup** (personpostXML, namnsökning) answers it: the record
+    /// with the terms to render; `None` if the caller may not see it at all.
+    ///
+    /// `found` is the record with what the store snapshot found by following its hänvisning
+    /// links ([`crate::store::Snapshot::get_for_answer`]): a record linked to a protected
+    /// record is answered as protected — the minimal answer without `sekretess`, and the
+    /// protection marking(s) of the linked record in every answer (DOMAIN.md §4: "a person
+    /// is protected under every number"). A bare record is taken as having no links
+    /// ([`Protection::unlinked`]): for tools and tests holding one record.
+    pub fn view(&self, found: impl Into<Found>) -> Option<View> {
+        let Found {
+            mut post,
+            protection,
+        } = found.into();
+        // Every organisation may see samordningsnummer and tilldelat personnummer in a
+        // lookup, also as a hänvisning (Navet 3.5): the switches are a delivery's rule.
+        if !self.may_see_on(Channel::Lookup, &post) {
             return None;
         }
-        if !self.samordningsnummer {
-            // A samordningsnummer is delivered only with the switch, also as a reference.
-            post.personpost
-                .hanvisning
-                .retain(|h| h.kind() != PnrKind::Samordningsnummer);
-        }
-        let terms = self.terms_for(&post);
+        post.sekretessmarkering |= protection.linked_sekretessmarkering;
+        post.skyddad_folkbokforing |= protection.linked_skyddad_folkbokforing;
+        let terms = self.terms_when(post.is_protected() || protection.any());
         Some(View { post, terms })
+    }
+}
+
+/// How a record leaves folkreg: the rules of DOMAIN.md §1 differ between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// A direct lookup: personpostXML or namnsökning (Navet 3.5's baseline applies).
+    Lookup,
+    /// An avisering or urval delivery (the organisation's switches apply, Navet 8.2–8.3).
+    Delivery,
+}
+
+/// Whether a record is protected, on its own or through hänvisning: a fact the store
+/// snapshot finds ([`crate::store::Snapshot::get_for_answer`]) and [`Access`] takes as input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Protection {
+    /// The record itself holds sekretessmarkering and/or skyddad folkbokföring.
+    pub own: bool,
+    /// A record reachable from it through hänvisning links (either direction, followed
+    /// transitively) is protected — or the links could not all be followed within the bound
+    /// (then it is answered as protected: the rule fails closed).
+    pub linked: bool,
+    /// A linked record holds sekretessmarkering.
+    pub linked_sekretessmarkering: bool,
+    /// A linked record holds skyddad folkbokföring.
+    pub linked_skyddad_folkbokforing: bool,
+}
+
+impl Protection {
+    /// Most records (the record itself included) followed through hänvisning links.
+    pub const MAX_LINKED: usize = 16;
+
+    /// The protection of a record that has no hänvisning links (nothing linked to follow):
+    /// its own markings. For tools and tests holding one record; a lookup in the store
+    /// takes the snapshot's answer instead.
+    pub fn unlinked(post: &Folkbokforingspost) -> Protection {
+        Protection {
+            own: post.is_protected(),
+            ..Protection::default()
+        }
+    }
+
+    /// Notes a linked record's markings.
+    pub fn add_linked(&mut self, linked: &Folkbokforingspost) {
+        if linked.is_protected() {
+            self.linked = true;
+            self.linked_sekretessmarkering |= linked.sekretessmarkering;
+            self.linked_skyddad_folkbokforing |= linked.skyddad_folkbokforing;
+        }
+    }
+
+    /// Protected on its own or through a link.
+    pub fn any(self) -> bool {
+        self.own || self.linked
+    }
+}
+
+/// A record with its [`Protection`]: what a lookup hands to [`Access::view`].
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The record.
+    pub post: Folkbokforingspost,
+    /// Whether it is protected, on its own or through a hänvisning link.
+    pub protection: Protection,
+}
+
+impl From<Folkbokforingspost> for Found {
+    /// A record on its own, taken as having no hänvisning links ([`Protection::unlinked`]).
+    fn from(post: Folkbokforingspost) -> Found {
+        let protection = Protection::unlinked(&post);
+        Found { post, protection }
     }
 }
 
@@ -549,6 +653,79 @@ mod tests {
         post.skyddad_folkbokforing = true;
         let all = Access::full();
         assert!(all.may_see(&post));
-        assert!(!all.may_find(&post));
+        assert!(!all.may_find(&post, Protection::unlinked(&post)));
+    }
+
+    #[test]
+    fn lookups_see_every_number_kind_deliveries_only_with_the_switch() {
+        let grund = Access::new([Category::Grund], []);
+        let mut post = crate::model::tests::sample();
+        for (typ, switch) in [
+            (Identitetstyp::Samordningsnummer, Switch::Samordningsnummer),
+            (
+                Identitetstyp::TilldelatPersonnummer,
+                Switch::TilldelatPersonnummer,
+            ),
+        ] {
+            post.personpost.identitetstyp = typ;
+            // Direct lookups: the 3.5 baseline, whatever the switches.
+            assert!(grund.may_see_on(Channel::Lookup, &post), "{typ:?}");
+            assert!(
+                grund.may_find(&post, Protection::unlinked(&post)),
+                "{typ:?}"
+            );
+            let v = grund.view(post.clone()).expect("answered in a lookup");
+            for t in [
+                Term::PersonId,
+                Term::Namn,
+                Term::Folkbokforing,
+                Term::Folkbokforingsadress,
+                Term::Avregistrering,
+            ] {
+                assert!(v.terms.contains(t), "{typ:?} {t:?}");
+            }
+            // Deliveries: only with the switch.
+            assert!(!grund.may_see(&post), "{typ:?}");
+            assert!(!grund.may_see_on(Channel::Delivery, &post), "{typ:?}");
+            let with = Access::new([Category::Grund], [switch]);
+            assert!(with.may_see(&post), "{typ:?}");
+        }
+        // A hänvisning to a samordningsnummer is kept in a lookup.
+        let mut post = crate::model::tests::sample();
+        let samordning = crate::ids::pnr::Pnr::from_parts(
+            chrono::NaiveDate::from_ymd_opt(1990, 5, 5).expect("a date"),
+            100,
+            true,
+        )
+        .expect("a samordningsnummer");
+        post.personpost.hanvisning = vec![samordning];
+        let v = grund.view(post).expect("answered");
+        assert_eq!(v.post.personpost.hanvisning, vec![samordning]);
+    }
+
+    #[test]
+    fn a_record_linked_to_a_protected_one_is_answered_and_searched_as_protected() {
+        let post = crate::model::tests::sample();
+        let mut linked = crate::model::tests::sample();
+        linked.sekretessmarkering = true;
+        let mut protection = Protection::unlinked(&post);
+        protection.add_linked(&linked);
+        assert!(protection.linked && !protection.own);
+        let grund = Access::new([Category::Grund], []);
+        assert!(!Access::full().may_find(&post, protection));
+        let found = |protection| Found {
+            post: post.clone(),
+            protection,
+        };
+        let v = grund.view(found(protection)).expect("answered");
+        assert_eq!(v.terms, PROTECTED_MINIMAL);
+        assert!(v.post.sekretessmarkering, "carries the linked marking");
+        let sekretess = Access::new([Category::Grund, Category::Sekretess], []);
+        let v = sekretess.view(found(protection)).expect("answered");
+        assert_eq!(v.terms, sekretess.mask());
+        // Unlinked and unprotected: the ordinary answer.
+        let v = grund.view(post.clone()).expect("answered");
+        assert_eq!(v.terms, grund.mask());
+        assert!(Access::full().may_find(&post, Protection::unlinked(&post)));
     }
 }

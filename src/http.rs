@@ -217,14 +217,12 @@ async fn soap_call(
     let mut trail = Trail::default();
     let (mut outcome, mut response) =
         match soap_answer(req, service, state, peer, &mut trail, id).await {
-            Ok(body) if trail.returned.is_empty() => {
-                (audit::OUTCOME_NOT_FOUND, xml(StatusCode::OK, body))
-            }
-            Ok(body) => (audit::OUTCOME_OK, xml(StatusCode::OK, body)),
+            Ok(body) => (answered(service, &trail), xml(StatusCode::OK, body)),
             Err(f) => (f.code(), fault_response(&f)),
         };
     // The line is durable before the answer leaves; without it, no data leaves.
     let peer = peer.as_ref().ok();
+    let hits = trail.hits();
     let entry = AuditEntry {
         time: state.clock.now(),
         org: peer
@@ -234,7 +232,7 @@ async fn soap_call(
         cert: peer.map(PeerIdentity::fingerprint_hex).unwrap_or_default(),
         operation: service.name().to_owned(),
         bestallningsid: trail.bestallningsid,
-        hits: u32::try_from(trail.returned.len()).unwrap_or(u32::MAX),
+        hits,
         asked: trail.asked,
         returned: trail.returned,
         outcome: outcome.to_owned(),
@@ -257,6 +255,21 @@ async fn soap_call(
         .metrics
         .request(service.name(), outcome, started.elapsed());
     response
+}
+
+/// The audit outcome of a request answered without a fault: [`audit::OUTCOME_NOT_FOUND`]
+/// when an operation that answers with persons returned none; an accepted `lamnaInfil` page
+/// (which returns no person by design) is [`audit::OUTCOME_OK`].
+fn answered(service: Service, trail: &Trail) -> &'static str {
+    match service {
+        Service::LamnaInfil => audit::OUTCOME_OK,
+        Service::Personpost | Service::Namnsokning | Service::HamtaAvisering
+            if trail.returned.is_empty() =>
+        {
+            audit::OUTCOME_NOT_FOUND
+        }
+        Service::Personpost | Service::Namnsokning | Service::HamtaAvisering => audit::OUTCOME_OK,
+    }
 }
 
 async fn soap_answer(
@@ -378,5 +391,29 @@ async fn read_body(
         Err(_) => Err(Fault::BadRequest(
             "the request body was not sent in time".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accepted_infil_page_is_audited_ok_and_an_empty_lookup_not_found() {
+        let empty = Trail::default();
+        assert_eq!(answered(Service::LamnaInfil, &empty), audit::OUTCOME_OK);
+        assert_eq!(
+            answered(Service::Personpost, &empty),
+            audit::OUTCOME_NOT_FOUND
+        );
+        assert_eq!(
+            answered(Service::Namnsokning, &empty),
+            audit::OUTCOME_NOT_FOUND
+        );
+        let found = Trail {
+            returned: vec!["198602212394".into()],
+            ..Trail::default()
+        };
+        assert_eq!(answered(Service::Personpost, &found), audit::OUTCOME_OK);
     }
 }

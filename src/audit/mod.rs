@@ -52,13 +52,14 @@ pub struct AuditEntry {
     /// The request's `Bestallning/BestallningsId`: the order (agreement) the call was made
     /// under, e.g. `00000079-FO01-0001`.
     pub bestallningsid: String,
-    /// Identity numbers the request named (a lookup's `PersonId`); empty for a search, whose
-    /// terms are not logged.
+    /// Identity numbers the request named (a lookup's `PersonId`, an infil page's
+    /// `PersonNr`); empty for a search, whose terms are not logged.
     pub asked: Vec<String>,
     /// Identity numbers whose records were in the answer.
     pub returned: Vec<String>,
     /// Persons found: normally `returned.len()`; for a search refused as too many (`FR1103`)
-    /// nothing is returned and this says how many were found.
+    /// nothing is returned and this is the hits the search saw before it stopped — the limit
+    /// plus one, meaning "more than the limit" (the search does not count further).
     pub hits: u32,
     /// [`OUTCOME_OK`], [`OUTCOME_NOT_FOUND`], or the fault code sent (`FR1201`).
     pub outcome: String,

@@ -88,8 +88,13 @@ impl Operation {
     /// before anything is checked: a refused request is audited with what it asked.
     pub fn note(&self, trail: &mut Trail) {
         trail.bestallningsid = self.bestallning().bestallnings_id.to_string();
-        if let Operation::Personpost(p) = self {
-            trail.asked.push(p.person_id.as_str().to_owned());
+        match self {
+            Operation::Personpost(p) => trail.asked.push(p.person_id.as_str().to_owned()),
+            // The numbers an infil page delivers are personal data received: audited as asked.
+            Operation::LamnaInfil(i) => trail
+                .asked
+                .extend(i.personer.iter().map(|p| p.as_str().to_owned())),
+            Operation::Namnsokning(_) | Operation::HamtaAvisering(_) => {}
         }
     }
 
@@ -180,6 +185,18 @@ pub struct Trail {
     pub asked: Vec<String>,
     /// Identity numbers whose records are in the answer.
     pub returned: Vec<String>,
+    /// Hits a search saw when it answered none: for FR1103 (too many hits) the store stops
+    /// at the first visible hit past the limit, so this is limit + 1 — "more than limit".
+    pub hits_seen: Option<u32>,
+}
+
+impl Trail {
+    /// Persons found, for the audit line: [`Trail::hits_seen`] when a search refused its
+    /// hits, else the number of records in the answer.
+    pub fn hits(&self) -> u32 {
+        self.hits_seen
+            .unwrap_or_else(|| u32::try_from(self.returned.len()).unwrap_or(u32::MAX))
+    }
 }
 
 impl Trail {

@@ -1,7 +1,7 @@
 //! `namnsokningXML`: search by name plus at least one more criterion.
 
 use super::{Caller, Context, OpError, Trail};
-use crate::access::{Access, View};
+use crate::access::{Access, Found, Protection, View};
 use crate::search::{parse_patterns, SearchQuery, WordPattern};
 use crate::soap::request::{bad, bestallning, Bestallning, Element};
 use crate::soap::response::{self, Answer};
@@ -34,7 +34,14 @@ impl Namnsokning {
         trail: &mut Trail,
     ) -> Result<Vec<u8>, OpError> {
         let access = caller.org.access();
-        let posts = run(&cx.store.snapshot(), &access, &self.query, cx.max_hits)?;
+        let posts = match run(&cx.store.snapshot(), &access, &self.query, cx.max_hits) {
+            Err(OpError::Fault(Fault::TooManyHits(limit))) => {
+                // The store stopped at the first visible hit past the limit: it saw limit + 1.
+                trail.hits_seen = Some(u32::try_from(limit.saturating_add(1)).unwrap_or(u32::MAX));
+                return Err(Fault::TooManyHits(limit).into());
+            }
+            r => r?,
+        };
         trail.answered(&posts);
         Ok(response::answer(Answer::Namnsokning, &posts))
     }
@@ -42,16 +49,26 @@ impl Namnsokning {
 
 /// The persons matching, as the caller may see them; more than `limit` is a fault, never a
 /// truncated list. Protected persons are never found: the store does not index them, and
-/// [`Access::may_find`] refuses them again before hits are counted.
+/// [`Access::may_find`] refuses them — and every record linked to a protected one by
+/// hänvisning — before hits are counted, so such a record is exactly "no hit".
 pub fn run(
     snapshot: &Snapshot<'_>,
     access: &Access,
     query: &SearchQuery,
     limit: usize,
 ) -> Result<Vec<View>, OpError> {
-    match snapshot.search(query, limit, |p| access.may_find(p))? {
+    match snapshot.search(query, limit, |p, protection| access.may_find(p, protection))? {
         SearchOutcome::TooMany => Err(Fault::TooManyHits(limit).into()),
-        SearchOutcome::Hits(hits) => Ok(hits.into_iter().filter_map(|p| access.view(p)).collect()),
+        // Every hit passed `may_find`: protected neither on its own nor through a link.
+        SearchOutcome::Hits(hits) => Ok(hits
+            .into_iter()
+            .filter_map(|post| {
+                access.view(Found {
+                    post,
+                    protection: Protection::default(),
+                })
+            })
+            .collect()),
     }
 }
 

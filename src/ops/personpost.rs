@@ -49,16 +49,20 @@ impl Personpost {
 /// Old and new numbers (hänvisning) are separate records: a lookup answers the record of the
 /// number asked for, whose `HanvisningsPersonNr` points the way the register holds it.
 ///
-/// A number the caller may not see (samordningsnummer or tilldelat personnummer without the
-/// switch) answers exactly like a number that does not exist.
+/// A person is protected under every number: the snapshot says whether a record linked by
+/// hänvisning (either way) is protected, and [`Access::view`] answers such a record as
+/// protected (DOMAIN.md §4).
+///
+/// Every organisation sees samordningsnummer and tilldelat personnummer here, whatever its
+/// switches (Navet 3.5, DOMAIN.md §1: the switches govern deliveries only).
 pub fn run(
     snapshot: &Snapshot<'_>,
     access: &Access,
     person_id: &Pnr,
 ) -> Result<Vec<View>, OpError> {
-    let found = snapshot.get(person_id)?;
+    let found = snapshot.get_for_answer(person_id)?;
     Ok(found
-        .and_then(|post| access.view(post))
+        .and_then(|found| access.view(found))
         .into_iter()
         .collect())
 }

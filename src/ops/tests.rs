@@ -235,3 +235,300 @@ fn search_refusals() {
         assert!(got.starts_with(expect), "{fields:?}: {got}");
     }
 }
+
+/// Leaks closed by issue 17: the lookup and the search, run against a real store snapshot.
+mod privacy {
+    use crate::access::{Access, Category, Term};
+    use crate::ids::pnr::Pnr;
+    use crate::loadfile::{DeliveryHeader, DeliveryTyp};
+    use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
+    use crate::model::tests::sample;
+    use crate::model::{Folkbokforingspost, Identitetstyp};
+    use crate::ops::{namnsokning, personpost, OpError};
+    use crate::search::{parse_patterns, SearchQuery};
+    use crate::soap::Fault;
+    use crate::store::Store;
+
+    fn person(day: u32, serial: u16, samordning: bool, name: &str) -> Folkbokforingspost {
+        let mut p = sample();
+        let date = chrono::NaiveDate::from_ymd_opt(1970, 3, day).expect("a date");
+        p.personpost.person_id = Pnr::from_parts(date, serial, samordning).expect("a number");
+        p.personpost.namn.efternamn = Some(name.into());
+        p
+    }
+
+    fn store_of(posts: &[Folkbokforingspost]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::open(dir.path(), 1 << 24).expect("open the store");
+        let header = DeliveryHeader {
+            lopnummer: 1,
+            typ: DeliveryTyp::Full,
+            skapad: "2026-11-22T05:00:00+01:00".into(),
+            antal: posts.len() as u64,
+        };
+        let mut b = store.begin_full(&header).expect("begin");
+        for p in posts {
+            b.add(&DeliveryRecord {
+                posttyp: Posttyp::Total,
+                post: p.clone(),
+                present: GroupSet::ALL,
+            })
+            .expect("add");
+        }
+        b.commit().expect("commit");
+        (dir, store)
+    }
+
+    /// A person who changed number (old ↔ new) and is protected on the new number only, as
+    /// the register holds it; `both_ways` false is the change of legal gender (old → new).
+    fn changed_number(both_ways: bool) -> (Folkbokforingspost, Folkbokforingspost) {
+        let mut old = person(3, 120, false, "Lindqvist");
+        let mut new = person(3, 131, false, "Lindqvist");
+        old.personpost.hanvisning = vec![new.pnr()];
+        if both_ways {
+            new.personpost.hanvisning = vec![old.pnr()];
+        }
+        new.sekretessmarkering = true;
+        (old, new)
+    }
+
+    fn grund() -> Access {
+        Access::new([Category::Grund], [])
+    }
+
+    fn lindqvist() -> SearchQuery {
+        SearchQuery {
+            efter_mellan: parse_patterns("Lindqvist").expect("a pattern"),
+            postort: parse_patterns("Stockholm").expect("a pattern"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_old_number_of_a_protected_person_is_answered_as_protected() {
+        for both_ways in [true, false] {
+            let (old, new) = changed_number(both_ways);
+            let (_dir, store) = store_of(&[old.clone(), new.clone()]);
+            let snap = store.snapshot();
+            let got = personpost::run(&snap, &grund(), &old.pnr()).expect("lookup");
+            assert_eq!(got.len(), 1, "the record is answered");
+            let v = &got[0];
+            assert!(
+                !v.terms.contains(Term::Namn),
+                "both_ways {both_ways}: name leaked"
+            );
+            assert!(
+                !v.terms.contains(Term::Folkbokforingsadress),
+                "both_ways {both_ways}: address leaked"
+            );
+            assert!(v.terms.contains(Term::Hanvisning));
+            assert!(v.post.sekretessmarkering, "the answer carries the marking");
+            // With sekretess, the terms of its other categories.
+            let sekretess = Access::new([Category::Grund, Category::Sekretess], []);
+            let got = personpost::run(&snap, &sekretess, &old.pnr()).expect("lookup");
+            assert!(got[0].terms.contains(Term::Namn));
+        }
+    }
+
+    #[test]
+    fn the_new_number_is_protected_when_the_old_one_is() {
+        // Only old → new (change of legal gender), the old record protected: the new one is
+        // reached by the reference into it.
+        let (mut old, mut new) = changed_number(false);
+        new.sekretessmarkering = false;
+        old.skyddad_folkbokforing = true;
+        let (_dir, store) = store_of(&[old, new.clone()]);
+        let got = personpost::run(&store.snapshot(), &grund(), &new.pnr()).expect("lookup");
+        assert!(!got[0].terms.contains(Term::Namn), "name leaked");
+        assert!(got[0].post.skyddad_folkbokforing);
+    }
+
+    #[test]
+    fn a_search_does_not_find_the_old_number_of_a_protected_person() {
+        for both_ways in [true, false] {
+            let (old, new) = changed_number(both_ways);
+            let other = person(9, 240, false, "Lindqvist");
+            let (_dir, store) = store_of(&[old, new, other.clone()]);
+            let snap = store.snapshot();
+            let got = namnsokning::run(&snap, &Access::full(), &lindqvist(), 10).expect("hits");
+            let found: Vec<Pnr> = got.iter().map(|v| v.post.pnr()).collect();
+            assert_eq!(found, vec![other.pnr()], "both_ways {both_ways}");
+            // Not counted toward the limit either: one visible hit with limit 1 is no fault.
+            let got = namnsokning::run(&snap, &Access::full(), &lindqvist(), 1);
+            assert!(
+                matches!(&got, Ok(v) if v.len() == 1),
+                "both_ways {both_ways}: {:?}",
+                got.map(|v| v.len()).map_err(|e| match e {
+                    OpError::Fault(Fault::TooManyHits(n)) => format!("FR1103 {n}"),
+                    e => e.to_string(),
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn hanvisning_cycles_and_long_chains_end() {
+        // A cycle of three numbers, none protected: answered in full, and the walk ends.
+        let mut a = person(5, 300, false, "Ring");
+        let mut b = person(5, 311, false, "Ring");
+        let mut c = person(5, 322, false, "Ring");
+        a.personpost.hanvisning = vec![b.pnr()];
+        b.personpost.hanvisning = vec![c.pnr()];
+        c.personpost.hanvisning = vec![a.pnr()];
+        let (_dir, store) = store_of(&[a.clone(), b, c]);
+        let got = personpost::run(&store.snapshot(), &grund(), &a.pnr()).expect("lookup");
+        assert!(got[0].terms.contains(Term::Namn));
+        // A chain longer than the bound answers as protected (fails closed); one within it
+        // is followed to its end.
+        let chain = |n: u16| -> Vec<Folkbokforingspost> {
+            (0..n)
+                .map(|i| {
+                    let mut p = person(7, 400 + i, false, "Kedja");
+                    if i + 1 < n {
+                        let next = person(7, 401 + i, false, "Kedja").pnr();
+                        p.personpost.hanvisning = vec![next];
+                    }
+                    p
+                })
+                .collect()
+        };
+        let long = chain(20);
+        let (_dir2, store) = store_of(&long);
+        let got = personpost::run(&store.snapshot(), &grund(), &long[0].pnr()).expect("lookup");
+        assert!(
+            !got[0].terms.contains(Term::Namn),
+            "beyond the bound: protected"
+        );
+        let mut short = chain(16);
+        let (_dir3, store) = store_of(&short);
+        let got = personpost::run(&store.snapshot(), &grund(), &short[0].pnr()).expect("lookup");
+        assert!(
+            got[0].terms.contains(Term::Namn),
+            "within the bound: not protected"
+        );
+        // The protected record at the far end of a chain within the bound is found.
+        short[15].skyddad_folkbokforing = true;
+        let (_dir4, store) = store_of(&short);
+        let got = personpost::run(&store.snapshot(), &grund(), &short[0].pnr()).expect("lookup");
+        assert!(
+            !got[0].terms.contains(Term::Namn),
+            "the far end is protected"
+        );
+    }
+
+    #[test]
+    fn direct_lookups_give_every_organisation_samordningsnummer() {
+        let mut s = person(4, 150, true, "Samordnad");
+        s.personpost.identitetstyp = Identitetstyp::Samordningsnummer;
+        let mut t = person(6, 160, false, "Tilldelad");
+        t.personpost.identitetstyp = Identitetstyp::TilldelatPersonnummer;
+        let (_dir, store) = store_of(&[s.clone(), t.clone()]);
+        let snap = store.snapshot();
+        for p in [&s, &t] {
+            let got = personpost::run(&snap, &grund(), &p.pnr()).expect("lookup");
+            assert_eq!(
+                got.len(),
+                1,
+                "{:?} answered without the switch",
+                p.personpost.identitetstyp
+            );
+            for term in [
+                Term::PersonId,
+                Term::Namn,
+                Term::Folkbokforing,
+                Term::Folkbokforingsadress,
+                Term::Avregistrering,
+            ] {
+                assert!(got[0].terms.contains(term), "{term:?}");
+            }
+        }
+        let q = SearchQuery {
+            efter_mellan: parse_patterns("Samordnad").expect("a pattern"),
+            postort: parse_patterns("Stockholm").expect("a pattern"),
+            ..Default::default()
+        };
+        let got = namnsokning::run(&snap, &grund(), &q, 10).expect("hits");
+        assert_eq!(got.len(), 1, "found without the switch");
+    }
+}
+
+/// What the audit trail records (issue 17: audit truths).
+mod audit_trail {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn an_infil_page_records_the_numbers_received_as_asked() {
+        let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 3).expect("a date");
+        let other = crate::ids::pnr::Pnr::from_parts(date, 239, false).expect("a number");
+        let other = other.as_str();
+        let body = format!(
+            r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>
+<LamnaInfilRequest xmlns="{V1}"><Bestallning><OrgNr>2021004748</OrgNr><BestallningsId>00000079-FO01-0001</BestallningsId></Bestallning>
+<Sida>1</Sida><AntalSidor>1</AntalSidor><PersonNr>198602212394</PersonNr><PersonNr>{other}</PersonNr></LamnaInfilRequest></S:Body></S:Envelope>"#
+        );
+        let op = Operation::parse_infil(body.as_bytes()).expect("an infil page");
+        let mut trail = Trail::default();
+        op.note(&mut trail);
+        assert_eq!(trail.asked, vec!["198602212394", other]);
+    }
+
+    #[test]
+    fn a_search_refused_as_too_many_records_the_hits_it_saw() {
+        use crate::loadfile::{DeliveryHeader, DeliveryTyp};
+        use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Arc::new(Store::open(dir.path(), 1 << 24).expect("open the store"));
+        let mut b = store
+            .begin_full(&DeliveryHeader {
+                lopnummer: 1,
+                typ: DeliveryTyp::Full,
+                skapad: "2026-11-22T05:00:00+01:00".into(),
+                antal: 5,
+            })
+            .expect("begin");
+        for serial in 0..5u16 {
+            let mut p = crate::model::tests::sample();
+            let date = chrono::NaiveDate::from_ymd_opt(1970, 3, 1).expect("a date");
+            p.personpost.person_id =
+                crate::ids::pnr::Pnr::from_parts(date, 200 + serial, false).expect("a number");
+            b.add(&DeliveryRecord {
+                posttyp: Posttyp::Total,
+                post: p,
+                present: GroupSet::ALL,
+            })
+            .expect("add");
+        }
+        b.commit().expect("commit");
+        let feed = Arc::new(crate::avisering::feed::Feed::open(&store).expect("feed"));
+        let register = crate::register::Register::parse(
+            "[[organisation]]\norgnr = \"2021004748\"\nnamn = \"Exempel\"\n\
+             categories = [\"grund\"]\nbestallningar = [\"00000079-FO01-0001\"]\n",
+            std::path::Path::new("register.toml"),
+        )
+        .expect("a register");
+        let org = register.organisations()[0].clone();
+        let op = match Operation::parse(
+            search(&[("EfterMellanNamn", "Öberg"), ("Postort", "Stockholm")]).as_bytes(),
+        )
+        .expect("a search")
+        {
+            Operation::Namnsokning(n) => n,
+            other => panic!("{other:?}"),
+        };
+        let caller = Caller::check(org, &op.bestallning).expect("a caller");
+        let cx = Context {
+            store: &store,
+            feed: &feed,
+            now: chrono::Utc::now(),
+            max_hits: 3,
+            page_size: 100,
+            request_id: RequestId(1),
+        };
+        let mut trail = Trail::default();
+        let r = op.apply(&cx, &caller, &mut trail);
+        assert!(matches!(r, Err(OpError::Fault(Fault::TooManyHits(3)))));
+        assert!(trail.returned.is_empty());
+        assert_eq!(trail.hits(), 4, "more than 3: the search saw 4");
+    }
+}

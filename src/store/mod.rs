@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Found, Protection};
 use crate::ids::pnr::Pnr;
 use crate::loadfile::DeliveryHeader;
 use crate::model::change::{merge, DeliveryRecord, Posttyp};
@@ -825,19 +826,26 @@ impl Snapshot<'_> {
         }
     }
 
+    /// The record stored under this number, with its [`Protection`]: whether it, or any
+    /// record reachable from it through hänvisning links, is protected. What a direct lookup
+    /// answers from: [`crate::access::Access::view`] takes it.
+    pub fn get_for_answer(&self, pnr: &Pnr) -> Result<Option<Found>, StoreError> {
+        let Some(g) = self.guard.as_ref() else {
+            return Ok(None);
+        };
+        let Some(v) = g.get_post(pnr.as_bytes())? else {
+            return Ok(None);
+        };
+        let post = model::decode(&v)?;
+        let protection = protection_of(g, &post)?;
+        Ok(Some(Found { post, protection }))
+    }
+
     /// The numbers whose records refer to `pnr` by hänvisning.
     pub fn referring_to(&self, pnr: &Pnr) -> Result<Vec<Pnr>, StoreError> {
-        let Some(g) = self.guard.as_ref() else {
-            return Ok(Vec::new());
-        };
-        let mut prefix = vec![index::HANVISNING];
-        prefix.extend_from_slice(pnr.as_bytes());
         let mut out = Vec::new();
-        for kv in g.idx_prefix(&prefix) {
-            let (k, _) = kv?;
-            if let Some(p) = index::pnr_of(&k).and_then(|b| Pnr::from_key(&b).ok()) {
-                out.push(p);
-            }
+        if let Some(g) = self.guard.as_ref() {
+            referring(g, pnr, &mut out)?;
         }
         Ok(out)
     }
@@ -854,13 +862,14 @@ impl Snapshot<'_> {
 
     /// Namnsökning: the persons matching every criterion, or [`SearchOutcome::TooMany`] when
     /// more than `limit` match. Protected persons are not in the indexes, so never found.
-    /// `visible` filters hits the caller may not see (e.g. samordningsnummer without the
-    /// switch) before they are counted against the limit.
+    /// `visible` filters hits the caller may not see before they are counted against the
+    /// limit; it is given each matching record's [`Protection`] (a record linked by
+    /// hänvisning to a protected one is in the indexes, and must be refused there).
     pub fn search(
         &self,
         q: &SearchQuery,
         limit: usize,
-        visible: impl Fn(&Folkbokforingspost) -> bool,
+        visible: impl Fn(&Folkbokforingspost, Protection) -> bool,
     ) -> Result<SearchOutcome, StoreError> {
         let Some(g) = self.guard.as_ref() else {
             return Ok(SearchOutcome::Hits(Vec::new()));
@@ -919,7 +928,10 @@ impl Snapshot<'_> {
         for key in candidates.unwrap_or_default() {
             let Some(v) = g.get_post(&key)? else { continue };
             let post = model::decode(&v)?;
-            if post.is_protected() || !q.matches(&post) || !visible(&post) {
+            if post.is_protected() || !q.matches(&post) {
+                continue;
+            }
+            if !visible(&post, protection_of(g, &post)?) {
                 continue;
             }
             if hits.len() == limit {
@@ -939,6 +951,55 @@ impl Snapshot<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Whether `post`, or a record reachable from it through hänvisning links, is protected
+/// (DOMAIN.md §4: "a person is protected under every number").
+///
+/// Follows the links both ways as the data holds them — a record's own `hanvisning`
+/// numbers, and the records whose `hanvisning` names it (the [`index::HANVISNING`] keys) —
+/// transitively, with a visited set (links form cycles: old → new → old), at most
+/// [`Protection::MAX_LINKED`] records in all. Links left unfollowed at the bound make the
+/// record count as protected through a link: the rule fails closed.
+fn protection_of(g: &Generation, post: &Folkbokforingspost) -> Result<Protection, StoreError> {
+    let mut protection = Protection {
+        own: post.is_protected(),
+        ..Protection::default()
+    };
+    let start = post.pnr();
+    let mut visited: Vec<Pnr> = vec![start];
+    let mut queue: Vec<Pnr> = post.personpost.hanvisning.clone();
+    referring(g, &start, &mut queue)?;
+    while let Some(next) = queue.pop() {
+        if visited.contains(&next) {
+            continue;
+        }
+        if visited.len() >= Protection::MAX_LINKED {
+            protection.linked = true;
+            break;
+        }
+        visited.push(next);
+        if let Some(v) = g.get_post(next.as_bytes())? {
+            let linked = model::decode(&v)?;
+            protection.add_linked(&linked);
+            queue.extend(linked.personpost.hanvisning.iter().copied());
+        }
+        referring(g, &next, &mut queue)?;
+    }
+    Ok(protection)
+}
+
+/// Adds the numbers whose records refer to `pnr` by hänvisning.
+fn referring(g: &Generation, pnr: &Pnr, out: &mut Vec<Pnr>) -> Result<(), StoreError> {
+    let mut prefix = vec![index::HANVISNING];
+    prefix.extend_from_slice(pnr.as_bytes());
+    for kv in g.idx_prefix(&prefix) {
+        let (k, _) = kv?;
+        if let Some(p) = index::pnr_of(&k).and_then(|b| Pnr::from_key(&b).ok()) {
+            out.push(p);
+        }
+    }
+    Ok(())
 }
 
 /// The first pattern that is a whole word, with its position.

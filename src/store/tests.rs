@@ -296,10 +296,10 @@ fn delta_applies_in_order_all_or_nothing() {
         ..Default::default()
     };
     assert_eq!(
-        snap.search(&q("berg"), 10, |_| true).unwrap(),
+        snap.search(&q("berg"), 10, |_, _| true).unwrap(),
         SearchOutcome::Hits(vec![])
     );
-    match snap.search(&q("ho*"), 10, |_| true).unwrap() {
+    match snap.search(&q("ho*"), 10, |_, _| true).unwrap() {
         SearchOutcome::Hits(h) => assert_eq!(h.len(), 1),
         other => panic!("{other:?}"),
     }
@@ -334,7 +334,7 @@ fn search_hit_limit_and_protected_persons() {
         ..Default::default()
     };
     let snap = store.snapshot();
-    match snap.search(&q, 5, |_| true).unwrap() {
+    match snap.search(&q, 5, |_, _| true).unwrap() {
         SearchOutcome::Hits(h) => {
             assert_eq!(h.len(), 5);
             assert!(h.iter().all(|p| p.pnr() != hidden.pnr()));
@@ -342,7 +342,7 @@ fn search_hit_limit_and_protected_persons() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        snap.search(&q, 4, |_| true).unwrap(),
+        snap.search(&q, 4, |_, _| true).unwrap(),
         SearchOutcome::TooMany
     );
     // The hidden person is still there by number.
@@ -577,7 +577,7 @@ fn index_search_agrees_with_checking_every_record() {
                     .map(Folkbokforingspost::pnr)
                     .collect();
                 expected.sort();
-                let got = match store.snapshot().search(&q, 100_000, |_| true).unwrap() {
+                let got = match store.snapshot().search(&q, 100_000, |_, _| true).unwrap() {
                     SearchOutcome::Hits(h) => {
                         h.iter().map(Folkbokforingspost::pnr).collect::<Vec<_>>()
                     }

@@ -7,7 +7,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::population::{die, emigrate, mark_dead_relation, relate, set_aviseringsnamn, Gen, Home};
+use super::population::{
+    copy_protection, die, emigrate, link_graph, linked_numbers, mark_dead_relation, relate,
+    set_aviseringsnamn, Gen, Home,
+};
 use crate::ids::pnr::Pnr;
 use crate::model::change::{merge, DeliveryRecord, Group, GroupSet, Posttyp};
 use crate::model::*;
@@ -112,6 +115,14 @@ impl Delta<'_> {
             post: change,
             present,
         });
+    }
+
+    /// The numbers linked to `pnr` by hänvisning (either way, transitively), or `None` if
+    /// one of them is already changed in this delivery (each person at most once).
+    fn untouched_linked(&self, pnr: Pnr) -> Option<Vec<Pnr>> {
+        let graph = link_graph(self.state.values());
+        let linked = linked_numbers(&graph, pnr);
+        (!linked.iter().any(|n| self.touched.contains(n))).then_some(linked)
     }
 
     fn get(&self, p: Pnr) -> Option<Folkbokforingspost> {
@@ -343,8 +354,18 @@ impl Delta<'_> {
                 let Some(mut p) = self.get(pnr) else {
                     return false;
                 };
+                // The person is protected under every number: the linked records too.
+                let Some(linked) = self.untouched_linked(pnr) else {
+                    return false;
+                };
                 p.sekretessmarkering = true;
                 p.skyddsdatum = Some(Datum::from_date(today));
+                for n in linked {
+                    if let Some(mut l) = self.get(n) {
+                        copy_protection(&p, &mut l);
+                        self.andring(l, &[Group::Skydd]);
+                    }
+                }
                 self.andring(p, &[Group::Skydd]);
             }
             Kind::ProtectionLifted => {
@@ -352,12 +373,24 @@ impl Delta<'_> {
                 else {
                     return false;
                 };
-                let Some(mut p) = self.get(pnr) else {
+                let Some(p) = self.get(pnr) else {
                     return false;
                 };
-                p.sekretessmarkering = false;
-                p.skyddsdatum = None;
-                self.andring(p, &[Group::Skydd]);
+                // Lifted under every number, so only when none of them has skyddad
+                // folkbokföring or is changed already in this delivery.
+                let Some(linked) = self.untouched_linked(pnr) else {
+                    return false;
+                };
+                let linked: Vec<Folkbokforingspost> =
+                    linked.into_iter().filter_map(|n| self.get(n)).collect();
+                if linked.iter().any(|l| l.skyddad_folkbokforing) {
+                    return false;
+                }
+                for mut l in linked.into_iter().chain([p]) {
+                    l.sekretessmarkering = false;
+                    l.skyddsdatum = None;
+                    self.andring(l, &[Group::Skydd]);
+                }
             }
             Kind::NumberChange => {
                 let Some(pnr) = self.find(|p| ordinary(p) && p.personpost.relationer.is_empty())

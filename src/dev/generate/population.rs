@@ -1,7 +1,7 @@
 //! The synthetic population: households of persons with consistent relations, and the rarer
 //! record kinds of the register mixed in at fixed shares.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::seq::SliceRandom;
@@ -838,8 +838,9 @@ fn special(g: &mut Gen, i: usize, out: &mut Vec<Folkbokforingspost>) {
                 ..empty_personpost(pnr)
             };
         }
-        // Number change: old GN → new, new → old (two-way).
-        10 | 11 => {
+        // Number change: old GN → new, new → old (two-way); 15: protection set on the new
+        // number (the old one is marked too, by `protect_linked`).
+        10 | 11 | 15 => {
             let gender_change = i == 11;
             let new_male = if gender_change { !male } else { male };
             let new_pnr = g.pnr(born, new_male, false);
@@ -848,6 +849,10 @@ fn special(g: &mut Gen, i: usize, out: &mut Vec<Folkbokforingspost>) {
             new.personpost.person_id = new_pnr;
             if !gender_change {
                 new.personpost.hanvisning = vec![p.pnr()];
+            }
+            if i == 15 {
+                new.sekretessmarkering = true;
+                new.skyddsdatum = Some(date(g, (2000, 1, 1), g.today));
             }
             let old = &mut p.personpost;
             old.hanvisning = vec![new_pnr];
@@ -871,7 +876,8 @@ fn special(g: &mut Gen, i: usize, out: &mut Vec<Folkbokforingspost>) {
 }
 
 /// Skyddad folkbokföring: "på kommunen skriven" in another kommun, särskild postadress at a
-/// tax office, no folkbokföringsadress, nothing that reveals where the person lives.
+/// tax office's box address (no name on it, Navet 9.2), no folkbokföringsadress, nothing
+/// that reveals where the person lives.
 pub(crate) fn protect_skyddad(g: &mut Gen, p: &mut Folkbokforingspost, home: &Home) {
     let mut other = g.kommun();
     while other.kod == home.kommun.kod {
@@ -890,8 +896,10 @@ pub(crate) fn protect_skyddad(g: &mut Gen, p: &mut Folkbokforingspost, home: &Ho
     });
     let (box_, nr, ort) = *TAX_OFFICES.choose(&mut g.rng).unwrap_or(&TAX_OFFICES[0]);
     pp.adresser = Adresser {
+        // A plain address: a box number at a tax office's postal address, with no name that
+        // says it is one (Navet 9.2).
         sarskild_postadress: Some(SvenskAdress {
-            care_of: Some("Skatteverket".into()),
+            care_of: None,
             utdelningsadress1: None,
             utdelningsadress2: Some(box_.into()),
             post_nr: Some(nr.into()),
@@ -937,8 +945,9 @@ pub(crate) fn empty_personpost(pnr: Pnr) -> Personpost {
 
 /// Per 10,000 records, how many of each rare kind (index into [`special`]): emigrated 100,
 /// AN/OB/TA/FI 5 each, samordningsnummer 100 (four statuses), tilldelat 20, number change 20
-/// (two records each), change of legal gender 5, sekretessmarkering 30, skyddad 5, both 2.
-const SPECIAL_PER_10K: [u32; 15] = [100, 5, 5, 5, 5, 40, 25, 15, 20, 20, 10, 3, 30, 4, 1];
+/// (two records each), change of legal gender 5, sekretessmarkering 30, skyddad 5, both 2,
+/// number change with sekretessmarkering on the new number 2 (two records each).
+const SPECIAL_PER_10K: [u32; 16] = [100, 5, 5, 5, 5, 40, 25, 15, 20, 20, 10, 3, 30, 4, 1, 2];
 
 /// The population: households until `persons` records, then the rare kinds spread in.
 pub fn population(persons: usize, seed: u64, today: NaiveDate) -> Vec<Folkbokforingspost> {
@@ -977,5 +986,84 @@ pub fn population(persons: usize, seed: u64, today: NaiveDate) -> Vec<Folkbokfor
             p.personpost.hanvisning.retain(|h| !cut.contains(h));
         }
     }
+    protect_linked(&mut out);
     out
+}
+
+/// A person is protected under every number (DOMAIN.md §4): every record linked by
+/// hänvisning (either way, transitively) to a protected record gets its marking(s).
+pub(crate) fn protect_linked(records: &mut [Folkbokforingspost]) {
+    let graph = link_graph(records.iter());
+    if graph.is_empty() {
+        return;
+    }
+    let at: HashMap<Pnr, usize> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| graph.contains_key(&p.pnr()))
+        .map(|(i, p)| (p.pnr(), i))
+        .collect();
+    let protected: Vec<usize> = at
+        .values()
+        .copied()
+        .filter(|i| records[*i].is_protected())
+        .collect();
+    for i in protected {
+        let from = records[i].clone();
+        for n in linked_numbers(&graph, from.pnr()) {
+            if let Some(&j) = at.get(&n) {
+                copy_protection(&from, &mut records[j]);
+            }
+        }
+    }
+}
+
+/// The hänvisning links of these records, both ways: number → the numbers linked to it.
+/// Only numbers with a link are in it.
+pub(crate) fn link_graph<'a>(
+    records: impl Iterator<Item = &'a Folkbokforingspost>,
+) -> HashMap<Pnr, Vec<Pnr>> {
+    let mut graph: HashMap<Pnr, Vec<Pnr>> = HashMap::new();
+    for p in records {
+        for h in &p.personpost.hanvisning {
+            graph.entry(p.pnr()).or_default().push(*h);
+            graph.entry(*h).or_default().push(p.pnr());
+        }
+    }
+    graph
+}
+
+/// Every number reachable from `start` through the links (`start` itself not included).
+pub(crate) fn linked_numbers(graph: &HashMap<Pnr, Vec<Pnr>>, start: Pnr) -> Vec<Pnr> {
+    let mut seen = HashSet::from([start]);
+    let mut queue = vec![start];
+    let mut out = Vec::new();
+    while let Some(n) = queue.pop() {
+        for m in graph.get(&n).into_iter().flatten() {
+            if seen.insert(*m) {
+                out.push(*m);
+                queue.push(*m);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Gives `to` the protection of `from`, a record of the same person under another number:
+/// the marking(s) and date, and for skyddad folkbokföring the held folkbokföring and the
+/// särskild postadress instead of anything that reveals where the person lives.
+pub(crate) fn copy_protection(from: &Folkbokforingspost, to: &mut Folkbokforingspost) {
+    to.sekretessmarkering |= from.sekretessmarkering;
+    if from.skyddad_folkbokforing {
+        to.skyddad_folkbokforing = true;
+        let (f, t) = (&from.personpost, &mut to.personpost);
+        t.folkbokforing.clone_from(&f.folkbokforing);
+        t.adresser.clone_from(&f.adresser);
+        t.historik.clone_from(&f.historik);
+        t.taxering = None;
+    }
+    if to.skyddsdatum.is_none() {
+        to.skyddsdatum = from.skyddsdatum;
+    }
 }

@@ -97,16 +97,13 @@ fn every_number_valid_and_unique_and_every_kind_present() {
         let f = p.personpost.folkbokforing.as_ref().unwrap();
         assert!(f.pa_kommun_skriven && f.fastighetsbeteckning.is_none());
         assert!(p.personpost.adresser.folkbokforingsadress.is_none());
-        assert!(
-            p.personpost
-                .adresser
-                .sarskild_postadress
-                .as_ref()
-                .unwrap()
-                .care_of
-                .as_deref()
-                == Some("Skatteverket")
-        );
+        // A plain address: a box number at a tax office's postal address, no name (9.2).
+        let a = p.personpost.adresser.sarskild_postadress.as_ref().unwrap();
+        assert_eq!(a.care_of, None);
+        assert!(a
+            .utdelningsadress2
+            .as_deref()
+            .is_some_and(|b| b.starts_with("Box ")));
     }
     // Hänvisning: two-way after a number change, one-way after change of legal gender.
     let (mut two_way, mut one_way) = (0, 0);
@@ -254,4 +251,104 @@ fn delta_has_every_change_kind_once_per_person() {
         kinds(&|b, a| b.sekretessmarkering && !a.sekretessmarkering),
         "protection lifted"
     );
+}
+
+/// Whether every record linked by hänvisning (either way, transitively) to a protected record
+/// is protected too: the problem records, if any.
+fn unprotected_links<'a>(
+    records: impl Iterator<Item = &'a Folkbokforingspost> + Clone,
+) -> Vec<Pnr> {
+    let by_pnr: HashMap<Pnr, &Folkbokforingspost> = records.clone().map(|p| (p.pnr(), p)).collect();
+    let graph = population::link_graph(records.clone());
+    let mut bad = Vec::new();
+    for p in records.filter(|p| p.is_protected()) {
+        for n in population::linked_numbers(&graph, p.pnr()) {
+            let l = by_pnr[&n];
+            if (p.sekretessmarkering && !l.sekretessmarkering)
+                || (p.skyddad_folkbokforing && !l.skyddad_folkbokforing)
+            {
+                bad.push(n);
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn no_generated_address_names_skatteverket() {
+    for p in population(20_000, 4, today()) {
+        let text = format!("{:?}", p.personpost.adresser);
+        assert!(!text.contains("Skatteverket"), "{text}");
+    }
+}
+
+#[test]
+fn protection_on_a_new_number_marks_the_old_one_in_the_full_population() {
+    let pop = population(20_000, 2, today());
+    let linked_protected = pop
+        .iter()
+        .filter(|p| p.is_protected() && !p.personpost.hanvisning.is_empty())
+        .count();
+    assert!(
+        linked_protected >= 2,
+        "the FULL population has protected persons with two numbers"
+    );
+    assert_eq!(unprotected_links(pop.iter()), Vec::<Pnr>::new());
+}
+
+#[test]
+fn protection_set_in_a_delta_marks_every_linked_number() {
+    // Every ordinary person has an old number (old → new, and for half new → old too), so
+    // every protection a delta sets is on a linked number.
+    let pop = population(3_000, 8, today());
+    let mut state: BTreeMap<Pnr, Folkbokforingspost> =
+        pop.into_iter().map(|p| (p.pnr(), p)).collect();
+    let mut g = population::Gen::new(
+        <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(99),
+        today(),
+    );
+    g.reserve(state.keys().copied());
+    let news: Vec<Pnr> = state
+        .values()
+        .filter(|p| {
+            p.personpost.identitetstyp == Identitetstyp::Personnummer
+                && p.personpost.avregistrering.is_none()
+                && p.personpost.hanvisning.is_empty()
+                && !p.is_protected()
+        })
+        .map(|p| p.pnr())
+        .collect();
+    for (i, new) in news.into_iter().enumerate() {
+        let Some(born) = new.birth_date() else {
+            continue;
+        };
+        let old_pnr = g.pnr(born, new.is_male(), false);
+        let mut old = state[&new].clone();
+        old.personpost.person_id = old_pnr;
+        old.personpost.hanvisning = vec![new];
+        old.personpost.avregistrering = Some(Avregistrering {
+            orsak: AvregistreringsorsakKod::GN,
+            datum: Datum::from_date(today()),
+            avliden_datum: None,
+        });
+        if i % 2 == 0 {
+            state.get_mut(&new).unwrap().personpost.hanvisning = vec![old_pnr];
+        }
+        state.insert(old_pnr, old);
+    }
+    assert_eq!(unprotected_links(state.values()), Vec::<Pnr>::new());
+    let mut set = 0;
+    for seed in 0..6 {
+        let recs = delta(&mut state, 60, seed, today());
+        set += recs
+            .iter()
+            .filter(|r| r.posttyp == Posttyp::Andring && r.post.sekretessmarkering)
+            .count();
+        assert_eq!(
+            unprotected_links(state.values()),
+            Vec::<Pnr>::new(),
+            "seed {seed}"
+        );
+    }
+    assert!(set > 0, "protection was set");
 }
