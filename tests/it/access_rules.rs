@@ -259,23 +259,18 @@ fn kinds(pop: &[Folkbokforingspost]) -> Vec<(&'static str, Folkbokforingspost)> 
     out
 }
 
-/// What the table and DOMAIN.md §4 allow of this record for these categories and switches,
-/// or `None` when the caller may not know the record exists.
+/// What the table and DOMAIN.md §1 and §4 allow of this record in a direct lookup for these
+/// categories and switches, or `None` when the caller may not know the record exists. In a
+/// direct lookup every record kind is visible to every organisation, samordningsnummer and
+/// tilldelat personnummer too, also as a hänvisning (§1: Navet 3.5); the number switches
+/// govern deliveries only.
 fn expected(
     post: &Folkbokforingspost,
     categories: &[Category],
     switches: &[Switch],
 ) -> Option<BTreeSet<Term>> {
-    let visible = match post.personpost.identitetstyp {
-        Identitetstyp::Personnummer => true,
-        Identitetstyp::Samordningsnummer => switches.contains(&Switch::Samordningsnummer),
-        Identitetstyp::TilldelatPersonnummer => switches.contains(&Switch::TilldelatPersonnummer),
-    };
-    if !visible {
-        return None;
-    }
     let minimal = post.is_protected() && !categories.contains(&Category::Sekretess);
-    let samordning = switches.contains(&Switch::Samordningsnummer);
+    let samordning = true;
     Some(
         TERM_TABLE
             .iter()

@@ -191,40 +191,45 @@ async fn protected_persons_minimal_without_sekretess_never_in_a_search() {
     server.stop().await;
 }
 
+/// Direct lookups give every organisation samordningsnummer and tilldelat personnummer with
+/// number, name, address, folkbokföring and avregistrering, whatever its switches (Navet 3.5,
+/// DOMAIN.md §1); the switches govern ändringsavisering and urval only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn number_switches_answer_as_not_found() {
+async fn every_organisation_looks_up_samordningsnummer_and_tilldelat_personnummer() {
     let server = TestServer::start().await;
     let lund = caller("client-lund");
     let norrby = caller("client-norrby");
     let exempel = caller("client-exempel");
     let samordning = find(&server, |p| {
-        p.personpost.identitetstyp == Identitetstyp::Samordningsnummer
+        p.personpost.identitetstyp == Identitetstyp::Samordningsnummer && !p.is_protected()
     });
     let tilldelat = find(&server, |p| {
-        p.personpost.identitetstyp == Identitetstyp::TilldelatPersonnummer
+        p.personpost.identitetstyp == Identitetstyp::TilldelatPersonnummer && !p.is_protected()
     });
     let (s, t) = (samordning.pnr().to_string(), tilldelat.pnr().to_string());
-
-    // Without the switch: byte for byte the answer to a number that does not exist.
-    assert_eq!(
-        lund.lookup(&server, &s).await.body,
-        not_found(&server, &lund).await
-    );
-    assert_eq!(
-        lund.lookup(&server, &t).await.body,
-        not_found(&server, &lund).await
-    );
-    assert_eq!(
-        exempel.lookup(&server, &t).await.body,
-        not_found(&server, &exempel).await
-    );
-    // With it: the record, in TilldelatPersonNrSamordningsNr.
-    for (c, n) in [(&norrby, &s), (&exempel, &s), (&norrby, &t)] {
+    // With the switch (norrby; exempel for samordningsnummer) and without it (lund; exempel
+    // for tilldelat personnummer): the record, in TilldelatPersonNrSamordningsNr, with its
+    // name.
+    for (c, n, post) in [
+        (&lund, &s, &samordning),
+        (&lund, &t, &tilldelat),
+        (&exempel, &t, &tilldelat),
+        (&norrby, &s, &samordning),
+        (&exempel, &s, &samordning),
+        (&norrby, &t, &tilldelat),
+    ] {
         let r = c.lookup(&server, n).await;
+        assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
             r.text_of("TilldelatPersonNrSamordningsNr").as_deref(),
-            Some(n.as_str())
+            Some(n.as_str()),
+            "{}",
+            r.body
         );
+        if let Some(efternamn) = &post.personpost.namn.efternamn {
+            assert!(r.body.contains(efternamn.as_str()), "no name: {}", r.body);
+        }
+        assert_ne!(r.body, not_found(&server, c).await);
     }
     server.stop().await;
 }
