@@ -312,3 +312,6 @@ fn finish(mut reader: NsReader<&[u8]>, root: Element) -> Result<Element, Fault> 
         }
     }
 }
+
+#[cfg(test)]
+mod xml_tests;

@@ -317,3 +317,42 @@ proptest! {
         prop_assert_eq!(round_trip(&recs, gz), recs);
     }
 }
+
+/// Character data as quick-xml 0.37 gave it (text trimmed at its ends, references decoded,
+/// whitespace beside a reference kept, comments splitting text), kept across the upgrade.
+#[test]
+fn references_decode_and_text_is_trimmed_as_before() {
+    let name = |fornamn: &str| {
+        let xml = file_with(
+            &[rec(&format!("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Fornamn>{fornamn}</Fornamn></Namn>"))],
+            1,
+        );
+        let mut r = DeliveryReader::new(std::io::Cursor::new(xml.into_bytes())).unwrap();
+        r.next()
+            .unwrap()
+            .map(|d| d.post.personpost.namn.fornamn.clone())
+    };
+    for (raw, want) in [
+        ("  A &amp; B  ", Some("A & B")),
+        ("&lt;x&gt; &quot;&apos;", Some("<x> \"'")),
+        ("&#x41;&#66; &#xe5;", Some("AB å")),
+        ("&#32;Bo&#32;", Some("Bo")),
+        ("An <!-- c --> na", Some("Anna")),
+        ("\n  Åsa\n  Karin\n", Some("Åsa\n  Karin")),
+    ] {
+        let got = name(raw);
+        assert_eq!(
+            got.as_ref().ok().and_then(|v| v.as_deref()),
+            want,
+            "{raw:?}"
+        );
+    }
+    // Attribute values decode too.
+    let xml = file_with(&[], 0).replace("05:00:00+01:00", "05:00:00&#43;01:00");
+    let r = DeliveryReader::new(std::io::Cursor::new(xml.into_bytes())).unwrap();
+    assert_eq!(r.header().skapad, "2026-11-22T05:00:00+01:00");
+    for bad in ["a &nbsp; b", "a & b", "&#xZZ;"] {
+        let e = name(bad).unwrap_err().to_string();
+        assert_eq!(e, "record 1: element Personpost/Namn/Fornamn: malformed XML: an unknown entity or an invalid character reference");
+    }
+}
