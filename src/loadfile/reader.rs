@@ -9,7 +9,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::encoding::EncodingError;
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryTyp, DELIVERY_NS};
@@ -51,6 +53,9 @@ fn xml_fault(record: Option<u64>, element: Option<String>, e: &quick_xml::Error)
     at(record, element, DeliveryErrorKind::Xml(xml_problem(e)))
 }
 
+/// An entity other than the five predefined ones, a broken character reference, a bare `&`.
+const BAD_REFERENCE: &str = "an unknown entity or an invalid character reference";
+
 /// What is wrong with the XML. quick-xml's own texts quote the file — the names of
 /// mismatched tags, of unknown entities — and in a broken file anything can stand there (an
 /// identity number, a name); a report is logged and written beside the file, so it says what
@@ -73,10 +78,13 @@ fn xml_problem(e: &quick_xml::Error) -> String {
             IllFormedError::UnmatchedEndTag(_) => "an end tag without its start tag",
             IllFormedError::MismatchedEndTag { .. } => "an end tag does not match its start tag",
             IllFormedError::DoubleHyphenInComment => "'--' inside a comment",
+            IllFormedError::UnknownVersion => "the XML declaration has an unknown version",
+            // A bare `&` (quick-xml 0.37 reported it as an escape error).
+            IllFormedError::UnclosedReference => BAD_REFERENCE,
         }
         .to_owned(),
         Error::Encoding(_) => "the file is not UTF-8".to_owned(),
-        Error::Escape(_) => "an unknown entity or an invalid character reference".to_owned(),
+        Error::Escape(_) => BAD_REFERENCE.to_owned(),
         Error::Namespace(_) => "an undeclared or invalid namespace prefix".to_owned(),
     }
 }
@@ -102,7 +110,9 @@ impl DeliveryReader {
             Box::new(file)
         };
         let mut reader = Reader::from_reader(BufReader::with_capacity(1 << 16, inner));
-        reader.config_mut().trim_text(true);
+        // Text is trimmed by [`TextRun`], not by the reader: since quick-xml 0.38 a reference
+        // is its own event, and the reader's trimming would eat the spaces beside it.
+        reader.config_mut().trim_text(false);
         reader.config_mut().check_end_names = true;
         let mut buf = Vec::with_capacity(4096);
         let header = loop {
@@ -111,7 +121,11 @@ impl DeliveryReader {
                 .read_event_into(&mut buf)
                 .map_err(|e| xml_fault(None, None, &e))?
             {
-                Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::Text(_) => {}
+                Event::Decl(_)
+                | Event::Comment(_)
+                | Event::PI(_)
+                | Event::Text(_)
+                | Event::GeneralRef(_) => {}
                 Event::DocType(_) => return Err(DeliveryError::file(DeliveryErrorKind::Doctype)),
                 Event::Start(e) => break parse_header(&e)?,
                 _ => return Err(DeliveryError::file(DeliveryErrorKind::Root)),
@@ -124,7 +138,7 @@ impl DeliveryReader {
                 .read_event_into(&mut buf)
                 .map_err(|e| xml_fault(None, None, &e))?
             {
-                Event::Comment(_) | Event::Text(_) => {}
+                Event::Comment(_) | Event::Text(_) | Event::GeneralRef(_) => {}
                 Event::Start(e) if e.local_name().as_ref() == b"Folkbokforingsposter" => break,
                 _ => {
                     return Err(at(
@@ -158,7 +172,7 @@ impl DeliveryReader {
                 .read_event_into(&mut self.buf)
                 .map_err(|e| xml_fault(pos, None, &e))?
             {
-                Event::Comment(_) | Event::Text(_) => {}
+                Event::Comment(_) | Event::Text(_) | Event::GeneralRef(_) => {}
                 Event::Start(e) if e.local_name().as_ref() == b"Folkbokforingspost" => {
                     self.count += 1;
                     let posttyp = posttyp_of(&e)
@@ -208,7 +222,7 @@ impl DeliveryReader {
                 Event::End(e) if !closed && e.local_name().as_ref() == b"Navetavisering" => {
                     closed = true
                 }
-                Event::Text(_) | Event::Comment(_) => {}
+                Event::Text(_) | Event::GeneralRef(_) | Event::Comment(_) => {}
                 Event::Eof if closed => return Ok(()),
                 Event::Eof => {
                     return Err(xml_err(
@@ -250,10 +264,7 @@ fn parse_header(e: &BytesStart<'_>) -> Result<DeliveryHeader, DeliveryError> {
     let (mut lop, mut typ, mut skapad, mut antal) = (None, None, None, None);
     for a in e.attributes() {
         let a = a.map_err(|e| xml_fault(None, None, &e.into()))?;
-        let v = a
-            .unescape_value()
-            .map_err(|e| xml_fault(None, None, &e))?
-            .into_owned();
+        let v = attr_value(&a).map_err(|e| xml_fault(None, None, &e))?;
         match a.key.as_ref() {
             b"xmlns" => ns_ok = v == DELIVERY_NS,
             k if k.starts_with(b"xmlns:") => {
@@ -311,16 +322,87 @@ fn posttyp_of(e: &BytesStart<'_>) -> Result<Posttyp, DeliveryErrorKind> {
     ))
 }
 
+/// An attribute's value, UTF-8 with its references decoded, as quick-xml 0.37's
+/// `unescape_value` gave it (0.38's `normalized_value` also turns tabs and newlines into spaces).
+fn attr_value(a: &Attribute<'_>) -> Result<String, quick_xml::Error> {
+    let raw = std::str::from_utf8(&a.value)
+        .map_err(|e| quick_xml::Error::from(EncodingError::from(e)))?;
+    Ok(quick_xml::escape::unescape(raw)?.into_owned())
+}
+
+/// The character data between two pieces of markup, trimmed at its ends as quick-xml 0.37's
+/// `trim_text(true)` did it: XML whitespace written as such is trimmed, a reference (even
+/// `&#32;`) is kept, and so is the whitespace beside it inside the run.
+#[derive(Default)]
+struct TextRun {
+    text: String,
+    /// Bytes at the end of `text` that are whitespace written as such (trimmed if the run
+    /// ends here).
+    trailing_ws: usize,
+}
+
+impl TextRun {
+    fn is_xml_ws(c: char) -> bool {
+        matches!(c, ' ' | '\t' | '\r' | '\n')
+    }
+
+    /// Adds a text event's characters.
+    fn text(&mut self, raw: &str) {
+        let raw = if self.text.is_empty() {
+            raw.trim_start_matches(Self::is_xml_ws)
+        } else {
+            raw
+        };
+        let content = raw.trim_end_matches(Self::is_xml_ws).len();
+        self.trailing_ws = if content == 0 {
+            self.trailing_ws + raw.len()
+        } else {
+            raw.len() - content
+        };
+        self.text.push_str(raw);
+    }
+
+    /// Adds a reference's characters.
+    fn reference(&mut self, chars: &str) {
+        self.text.push_str(chars);
+        self.trailing_ws = 0;
+    }
+
+    /// Characters the run holds for sure, whatever follows.
+    fn kept_chars(&self) -> usize {
+        self.text[..self.text.len() - self.trailing_ws]
+            .chars()
+            .count()
+    }
+
+    /// The run, trimmed; the run starts anew.
+    fn take(&mut self) -> String {
+        self.text.truncate(self.text.len() - self.trailing_ws);
+        self.trailing_ws = 0;
+        std::mem::take(&mut self.text)
+    }
+}
+
+/// The characters of a reference: a character reference or one of the five predefined
+/// entities; `None` for anything else.
+fn reference_chars(r: &BytesRef<'_>) -> Option<String> {
+    if let Some(c) = r.resolve_char_ref().ok()? {
+        return Some(c.to_string());
+    }
+    let name = r.decode().ok()?;
+    quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned)
+}
+
 fn owned_start(e: &BytesStart<'_>) -> Node {
     let mut n = Node {
         name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
         ..Default::default()
     };
     for a in e.attributes().flatten() {
-        if let Ok(v) = a.unescape_value() {
+        if let Ok(v) = attr_value(&a) {
             n.attrs.push((
                 String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned(),
-                v.into_owned(),
+                v,
             ));
         }
     }
@@ -347,12 +429,50 @@ fn read_tree<R: BufRead>(
 ) -> Result<Node, DeliveryError> {
     let mut stack = vec![root];
     let mut count = 0usize;
+    let mut run = TextRun::default();
+    let too_long =
+        |stack: &[Node]| at(pos, stack_path(stack), DeliveryErrorKind::TooLong(MAX_TEXT));
     loop {
         buf.clear();
         let ev = reader
             .read_event_into(buf)
             .map_err(|e| xml_fault(pos, stack_path(&stack), &e))?;
+        match &ev {
+            Event::Text(t) => {
+                let text = t
+                    .decode()
+                    .map_err(|e| xml_fault(pos, stack_path(&stack), &e.into()))?;
+                run.text(&text);
+            }
+            Event::GeneralRef(r) => match reference_chars(r) {
+                Some(chars) => run.reference(&chars),
+                None => {
+                    return Err(at(
+                        pos,
+                        stack_path(&stack),
+                        DeliveryErrorKind::Xml(BAD_REFERENCE.to_owned()),
+                    ))
+                }
+            },
+            // Markup ends the run: its text belongs to the element open now.
+            _ => {
+                let text = run.take();
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&text);
+                    if top.text.chars().count() > MAX_TEXT {
+                        return Err(too_long(&stack));
+                    }
+                }
+            }
+        }
+        // A run is bounded before it ends (its trailing whitespace may still be trimmed).
+        if let Some(top) = stack.last() {
+            if top.text.chars().count() + run.kept_chars() > MAX_TEXT {
+                return Err(too_long(&stack));
+            }
+        }
         match ev {
+            Event::Text(_) | Event::GeneralRef(_) => {}
             Event::Start(e) => {
                 count += 1;
                 if stack.len() > MAX_DEPTH || count > MAX_ELEMENTS {
@@ -378,21 +498,6 @@ fn read_tree<R: BufRead>(
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(node),
                     None => return Ok(node),
-                }
-            }
-            Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .map_err(|e| xml_fault(pos, stack_path(&stack), &e))?;
-                if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&text);
-                    if top.text.chars().count() > MAX_TEXT {
-                        return Err(at(
-                            pos,
-                            stack_path(&stack),
-                            DeliveryErrorKind::TooLong(MAX_TEXT),
-                        ));
-                    }
                 }
             }
             Event::CData(_) | Event::DocType(_) | Event::Decl(_) => {

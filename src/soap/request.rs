@@ -238,8 +238,9 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
                 }
                 attach(&mut stack, el)?;
             }
-            Event::Text(t) => {
-                let text = t.unescape().map_err(xml)?;
+            // Since quick-xml 0.38 text arrives undecoded and each `&...;` as its own event.
+            Event::Text(_) | Event::GeneralRef(_) => {
+                let text = char_data(&event)?;
                 match stack.last_mut() {
                     Some(top) => {
                         if top.text.len() + text.len() > MAX_TEXT {
@@ -268,6 +269,26 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
             Event::Comment(_) | Event::PI(_) => {}
             Event::Eof => return Err(bad("malformed XML: the envelope is not closed")),
         }
+    }
+}
+
+/// The characters of a text event, or of a reference: a character reference or one of the
+/// five predefined entities (no others exist: DOCTYPE is refused); anything else is refused
+/// by name.
+fn char_data<'a>(event: &'a Event<'_>) -> Result<std::borrow::Cow<'a, str>, Fault> {
+    let xml = |e: quick_xml::Error| bad(format!("malformed XML: {e}"));
+    match event {
+        Event::Text(t) => t.decode().map_err(|e| xml(e.into())),
+        Event::GeneralRef(r) => {
+            if let Some(c) = r.resolve_char_ref().map_err(xml)? {
+                return Ok(c.to_string().into());
+            }
+            let name = r.decode().map_err(|e| xml(e.into()))?;
+            quick_xml::escape::resolve_predefined_entity(&name)
+                .map(Into::into)
+                .ok_or_else(|| bad(format!("malformed XML: unrecognized entity `{name}`")))
+        }
+        _ => Ok("".into()),
     }
 }
 

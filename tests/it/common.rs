@@ -306,20 +306,29 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
-/// Text of the first element with this local name, prefix-agnostic (tests only).
+/// Text of the first element with this local name, prefix-agnostic (tests only): its first
+/// run of character data, references decoded (`None` for an unknown entity).
 pub fn element_text(xml: &str, local: &str) -> Option<String> {
+    use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut inside = false;
+    // Since quick-xml 0.38 a text arrives in pieces: each `&...;` is its own event.
+    let mut run: Option<String> = None;
     loop {
         match reader.read_event().ok()? {
-            quick_xml::events::Event::Start(e) if e.local_name().as_ref() == local.as_bytes() => {
-                inside = true
+            Event::Text(t) if inside => run.get_or_insert_default().push_str(&t.decode().ok()?),
+            Event::GeneralRef(r) if inside => {
+                let name = r.decode().ok()?;
+                let chars = match r.resolve_char_ref().ok()? {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(&name)?.to_owned(),
+                };
+                run.get_or_insert_default().push_str(&chars);
             }
-            quick_xml::events::Event::Text(t) if inside => {
-                return t.unescape().ok().map(|c| c.into_owned())
-            }
-            quick_xml::events::Event::End(_) if inside => return Some(String::new()),
-            quick_xml::events::Event::Eof => return None,
+            _ if run.is_some() => return run,
+            Event::Start(e) if e.local_name().as_ref() == local.as_bytes() => inside = true,
+            Event::End(_) if inside => return Some(String::new()),
+            Event::Eof => return None,
             _ => {}
         }
     }
