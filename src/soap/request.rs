@@ -11,7 +11,7 @@
 //! V1 namespace, empty or `xsi:nil` search fields, SOAPAction ignored.
 
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{NamespaceError, ResolveResult};
 use quick_xml::NsReader;
 
 use super::{Fault, AVI_NS, SOAP11_NS, SOAP12_NS, V1_NS};
@@ -177,11 +177,21 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
     let mut reader = NsReader::from_reader(body);
     reader.config_mut().trim_text(false);
     reader.config_mut().check_end_names = true;
+    // quick-xml (0.41) counts namespace declarations as it reads a start tag, before the
+    // attribute limit below sees it: more than the limit is more than the limit's attributes.
+    reader
+        .resolver_mut()
+        .set_max_declarations_per_element(MAX_ATTRIBUTES);
     let mut stack: Vec<Element> = Vec::new();
     let mut count = 0usize;
     let xml = |e: quick_xml::Error| bad(format!("malformed XML: {e}"));
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(xml)?;
+        let (ns, event) = reader.read_resolved_event().map_err(|e| match e {
+            quick_xml::Error::Namespace(NamespaceError::TooManyDeclarations(_)) => bad(format!(
+                "more than {MAX_ATTRIBUTES} attributes on one element"
+            )),
+            e => xml(e),
+        })?;
         match event {
             // Its encoding was checked before reading ([`declared_encoding`]).
             Event::Decl(_) => {}

@@ -100,3 +100,30 @@ fn references_around_the_envelope() {
         }
     }
 }
+
+#[test]
+fn namespace_declarations_count_as_attributes() {
+    let decls = |n: usize| {
+        (0..n)
+            .map(|i| format!(" xmlns:p{i}=\"urn:x\""))
+            .collect::<String>()
+    };
+    let body = |n: usize| {
+        format!(
+            "<s:Envelope xmlns:s=\"{SOAP11_NS}\"><s:Body><op{} xmlns=\"{V1_NS}\"/></s:Body></s:Envelope>",
+            decls(n)
+        )
+    };
+    assert!(operation(body(MAX_ATTRIBUTES - 1).as_bytes(), MAX_ELEMENTS).is_ok());
+    for n in [MAX_ATTRIBUTES, 4_000] {
+        match operation(body(n).as_bytes(), MAX_ELEMENTS) {
+            Err(Fault::BadRequest(msg)) => {
+                assert_eq!(
+                    msg,
+                    format!("more than {MAX_ATTRIBUTES} attributes on one element")
+                )
+            }
+            other => panic!("{n}: {other:?}"),
+        }
+    }
+}
