@@ -28,7 +28,9 @@ use crate::xml::write::{write_post, PostStyle};
 use crate::register::orders::{Order, Posttyp};
 
 /// Which delivery file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Fil {
     /// Persons without protection (the only file of an order without fewer terms).
     A,
@@ -37,7 +39,7 @@ pub enum Fil {
 }
 
 /// The kind of record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// Every received term.
     Total,

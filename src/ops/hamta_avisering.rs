@@ -73,6 +73,9 @@ impl HamtaAvisering {
         let page_size = cx.page_size;
         let order_id = caller.order_id.to_string();
         let now = cx.now;
+        // What leaves is decided now, with the receiver's register entry of this moment
+        // (DOMAIN.md §4), not with the access the delivery was produced under.
+        let access = caller.org.access();
         let page = cx
             .on_feed(move |feed| {
                 let Some(cursor) = feed.cursor(&order_id)? else {
@@ -95,8 +98,11 @@ impl HamtaAvisering {
                     ))
                     .into());
                 }
-                let records =
-                    feed.records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?;
+                let records: Vec<(crate::ids::Pnr, Vec<u8>)> = feed
+                    .records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?
+                    .into_iter()
+                    .filter_map(|(pnr, r)| r.render_for(&access).map(|body| (pnr, body)))
+                    .collect();
                 let meta = feed.urval_meta(&order_id, lopnummer)?;
                 Ok(Some((header, sidor, records, meta)))
             })
@@ -123,7 +129,7 @@ impl HamtaAvisering {
             sida,
             urval,
         };
-        let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_ref()).collect();
+        let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_slice()).collect();
         Ok(response::avisering(Some(&info), &bodies))
     }
 }
