@@ -579,14 +579,10 @@ impl Feed {
                 order, &access, change, *diff, in_infil, year,
             ));
         }
-        // Sorted by utsökningsdatum (the record's change time), then number.
-        all.sort_by(|a, b| {
-            (a.fil, &a.post.andringstidpunkt, a.post.pnr()).cmp(&(
-                b.fil,
-                &b.post.andringstidpunkt,
-                b.post.pnr(),
-            ))
-        });
+        // Sorted by utsökningsdatum — the same for every record of one delivery — then by
+        // number. Not by a record's change time: a protected person's is withheld, and its
+        // position would tell it (DOMAIN.md §4).
+        all.sort_by_key(|n| (n.fil, n.post.pnr()));
         let seqs = (cursor.produced_seq + 1, seq);
         cursor.produced_seq = seq;
         let records = all.iter().map(|n| Ok((n.fil, n.post.pnr(), kept(n, None))));

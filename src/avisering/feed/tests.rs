@@ -269,13 +269,7 @@ fn follow(
                     .union(TermMask::of(&[Term::PersonId, Term::Skydd]));
                 assert_eq!(n.terms.intersect(allowed), n.terms, "{id}: {:?}", n.terms);
             }
-            want.sort_by(|a, b| {
-                (a.fil, &a.post.andringstidpunkt, a.post.pnr()).cmp(&(
-                    b.fil,
-                    &b.post.andringstidpunkt,
-                    b.post.pnr(),
-                ))
-            });
+            want.sort_by_key(|n| (n.fil, n.post.pnr()));
             let rendered: Vec<Vec<u8>> = want.iter().map(|n| render(n, None)).collect();
             assert_eq!(
                 stored(&feed, id, i as u64 + 1),
@@ -650,4 +644,39 @@ fn a_delivery_is_rendered_with_the_receivers_access_when_fetched() {
         relations > 0 && protected > 0,
         "both kinds were checked ({relations}, {protected})"
     );
+}
+
+/// Issue 17, leak 6: records were sorted by change time, so a protected person's withheld
+/// change time showed by its position. A delivery's records are in number order in each
+/// file (utsökningsdatum is one for the whole delivery).
+#[test]
+fn a_deliverys_order_is_by_number_not_by_change_time() {
+    let f = fixture(2, 33);
+    let kommun = busiest_kommun(&f.store);
+    let reg = register(&kommun, "\"grund\"", true);
+    let feed = Feed::open(&f.store).expect("feed");
+    feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
+    let mut checked = 0;
+    for (i, file) in f.files[1..].iter().enumerate() {
+        crate::load::load_file(&f.store, file, false).expect("delta");
+        feed.produce(&f.store, &reg, at(3 + i as u32), KEEP)
+            .expect("produce");
+        for order in ["GEO", "TOT"] {
+            let lopnummer = i as u64 + 1;
+            let h = feed.header(order, lopnummer).expect("h").expect("produced");
+            for (fil, n) in [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])] {
+                let numbers: Vec<Pnr> = feed
+                    .records(order, lopnummer, fil, 0, n)
+                    .expect("records")
+                    .into_iter()
+                    .map(|(p, _)| p)
+                    .collect();
+                let mut sorted = numbers.clone();
+                sorted.sort();
+                assert_eq!(numbers, sorted, "{order} {lopnummer} {fil:?}");
+                checked += numbers.len();
+            }
+        }
+    }
+    assert!(checked >= 10, "too few records to tell: {checked}");
 }
