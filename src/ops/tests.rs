@@ -558,6 +558,8 @@ mod duplicates {
         format!("{}{whole}{whole}{}", &body[..open], &body[close_tag_at..])
     }
 
+    type Parser = fn(&[u8]) -> Result<Operation, Fault>;
+
     fn infil() -> String {
         format!(
             r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>
@@ -583,7 +585,7 @@ mod duplicates {
         assert_eq!(code(parse(sok.as_bytes())), "ok");
         assert_eq!(code(Operation::parse_infil(infil.as_bytes())), "ok");
         assert_eq!(code(parse(hamta.as_bytes())), "ok");
-        let cases: Vec<(&str, &str, fn(&[u8]) -> Result<Operation, Fault>)> = vec![
+        let cases: Vec<(&str, &str, Parser)> = vec![
             (pp.as_str(), "PersonId", parse),
             (pp.as_str(), "Bestallning", parse),
             (pp.as_str(), "OrgNr", parse),
