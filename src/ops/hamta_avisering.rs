@@ -25,7 +25,7 @@ impl HamtaAvisering {
     /// Reads the request from its operation element.
     pub fn parse(op: &Element) -> Result<HamtaAvisering, Fault> {
         let number = |name: &'static str, default: Option<u64>| -> Result<u64, Fault> {
-            match (op.child(name).and_then(Element::value), default) {
+            match (op.child(name)?.and_then(Element::value), default) {
                 (Some(v), _) => v
                     .parse::<u64>()
                     .ok()
@@ -35,7 +35,7 @@ impl HamtaAvisering {
                 (None, None) => Err(bad(format!("element {name} is missing"))),
             }
         };
-        let fil_b = match op.child("Fil").and_then(Element::value) {
+        let fil_b = match op.child("Fil")?.and_then(Element::value) {
             None | Some("A") => false,
             Some("B") => true,
             Some(_) => return Err(bad("Fil must be A or B")),
