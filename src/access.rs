@@ -500,6 +500,34 @@ impl Access {
     }
 }
 
+impl Access {
+    /// A record of an avisering or urval delivery as it leaves when it is **fetched**
+    /// (DOMAIN.md §4: access is applied when data leaves, with the receiver's categories and
+    /// switches of that moment, never those of the moment the delivery was produced).
+    ///
+    /// `chosen` is what the order chose for the record when the delivery was produced (its
+    /// terms, its file B's fewer terms). The receiver gets those narrowed by what it may see
+    /// now — never widened. `None` when it may not see the record in a delivery now (a
+    /// samordningsnummer or tilldelat personnummer without its switch). Without the
+    /// samordningsnummer switch no samordningsnummer leaves inside the record either: not as
+    /// a hänvisning, not as a relation person (DOMAIN.md §1).
+    pub fn delivered(&self, mut post: Folkbokforingspost, chosen: TermMask) -> Option<View> {
+        if !self.may_see_on(Channel::Delivery, &post) {
+            return None;
+        }
+        if !self.samordningsnummer {
+            let samordning =
+                |p: &crate::ids::Pnr| p.kind() == crate::ids::PnrKind::Samordningsnummer;
+            post.personpost.hanvisning.retain(|h| !samordning(h));
+            post.personpost.relationer.retain(|r| {
+                !matches!(&r.person, crate::model::Relationsperson::PersonNr(p) if samordning(p))
+            });
+        }
+        let terms = chosen.intersect(self.terms_for(&post));
+        Some(View { post, terms })
+    }
+}
+
 /// How a record leaves folkreg: the rules of DOMAIN.md §1 differ between the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {

@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER};
+use hyper::header::{
+    HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST,
+    RETRY_AFTER,
+};
 use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -173,6 +176,11 @@ fn fault_response(f: &Fault) -> Response<Body> {
     if let Some(secs) = f.retry_after() {
         r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     }
+    if matches!(f, Fault::UnsupportedEncoding(_)) {
+        // RFC 9110 §15.5.16: say which content codings would have been accepted.
+        r.headers_mut()
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    }
     r
 }
 
@@ -290,6 +298,7 @@ async fn soap_answer(
         .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
     let org = state.authorize(peer)?;
     content_type(&req)?;
+    content_encoding(req.headers())?;
     let body_timeout = state.config.connections.body_timeout;
     let operation = if service.takes_infil() {
         Operation::parse_infil(&read_body(req, MAX_INFIL_BODY, body_timeout).await?)?
@@ -361,6 +370,28 @@ fn content_type(req: &HttpRequest<Incoming>) -> Result<(), Fault> {
     Ok(())
 }
 
+/// A request body is read as sent: every `Content-Encoding` (there may be several headers,
+/// each a comma-separated list) must be `identity`, or the request is refused with 415
+/// (FR1402) naming the coding, before its body is read.
+fn content_encoding(headers: &hyper::HeaderMap) -> Result<(), Fault> {
+    for value in headers.get_all(CONTENT_ENCODING) {
+        let Ok(value) = value.to_str() else {
+            return Err(Fault::UnsupportedEncoding("(not ASCII)".into()));
+        };
+        for coding in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if !coding.eq_ignore_ascii_case("identity") {
+                let shown: String = coding
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c))
+                    .take(40)
+                    .collect();
+                return Err(Fault::UnsupportedEncoding(shown));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads the body within `limit` bytes and `timeout`; a declared or actual larger body is
 /// refused with 413 before it is read.
 async fn read_body(
@@ -397,6 +428,38 @@ async fn read_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encoded(values: &[&'static str]) -> Result<(), Fault> {
+        let mut h = hyper::HeaderMap::new();
+        for v in values {
+            h.append(CONTENT_ENCODING, HeaderValue::from_static(v));
+        }
+        content_encoding(&h)
+    }
+
+    #[test]
+    fn a_content_encoding_other_than_identity_is_refused_with_415() {
+        assert_eq!(encoded(&[]), Ok(()));
+        assert_eq!(encoded(&["identity"]), Ok(()));
+        assert_eq!(encoded(&["Identity, identity"]), Ok(()));
+        for (values, named) in [
+            (&["gzip"][..], "gzip"),
+            (&["deflate"][..], "deflate"),
+            (&["br"][..], "br"),
+            (&["x-compress"][..], "x-compress"),
+            (&["identity, gzip"][..], "gzip"),
+            (&["identity", "zstd"][..], "zstd"),
+        ] {
+            let f = encoded(values).unwrap_err();
+            assert_eq!(f, Fault::UnsupportedEncoding(named.into()), "{values:?}");
+            assert_eq!(f.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert_eq!(f.code(), "FR1402");
+            assert!(f.beskrivning().contains(named));
+        }
+        let r = fault_response(&Fault::UnsupportedEncoding("gzip".into()));
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(r.headers().get(ACCEPT_ENCODING).unwrap(), "identity");
+    }
 
     #[test]
     fn an_accepted_infil_page_is_audited_ok_and_an_empty_lookup_not_found() {

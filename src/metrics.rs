@@ -114,6 +114,17 @@ fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
 }
 
+/// A metric of its default kind, registered under `name` with its `help`.
+fn metric<M: prometheus_client::registry::Metric + Clone + Default>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+) -> M {
+    let m = M::default();
+    registry.register(name, help, m.clone());
+    m
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -123,158 +134,41 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Metrics {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "folkreg_requests",
-            "SOAP requests answered, by operation and outcome (ok, not_found or the fault code)",
-            requests.clone(),
-        );
-        let latency = Family::<OperationLabels, Histogram>::new_with_constructor(
-            latency_buckets as fn() -> Histogram,
-        );
-        registry.register(
-            "folkreg_request_duration_seconds",
-            "Time from request to answer (audit line durable), by operation",
-            latency.clone(),
-        );
-        let open_connections = Gauge::default();
-        registry.register(
-            "folkreg_open_connections",
-            "TLS connections open now",
-            open_connections.clone(),
-        );
-        let handshake_errors = Counter::default();
-        registry.register(
-            "folkreg_handshake_errors",
-            "TLS handshakes that failed or timed out, any reason",
-            handshake_errors.clone(),
-        );
-        let handshake_refused = Family::<ReasonLabel, Gauge>::default();
-        registry.register(
-            "folkreg_client_certificates_refused",
-            "Client certificates refused at the handshake, by reason (since start)",
-            handshake_refused.clone(),
-        );
-        let maintenance = Gauge::default();
-        registry.register(
-            "folkreg_maintenance",
-            "1 while a maintenance window is open (SOAP answers FR1501), else 0",
-            maintenance.clone(),
-        );
-        let store_generation = Gauge::default();
-        registry.register(
-            "folkreg_store_generation",
-            "The store generation being served",
-            store_generation.clone(),
-        );
-        let store_records = Gauge::default();
-        registry.register(
-            "folkreg_store_records",
-            "Records in the served generation",
-            store_records.clone(),
-        );
-        let store_lopnummer = Gauge::default();
-        registry.register(
-            "folkreg_store_lopnummer",
-            "Löpnummer of the last delivery applied",
-            store_lopnummer.clone(),
-        );
-        let expiry_days = Family::<NameLabel, FloatGauge>::default();
-        registry.register(
-            "folkreg_tls_expiry_days",
-            "Days until the server certificate, each CA (notAfter) and each CRL (nextUpdate) expire",
-            expiry_days.clone(),
-        );
-        let client_cert_expiry_days = Family::<NameLabel, FloatGauge>::default();
-        registry.register(
-            "folkreg_client_certificate_expiry_days",
-            "Days until each registered client certificate expires (as recorded by add-cert)",
-            client_cert_expiry_days.clone(),
-        );
-        let audit_lines = Gauge::default();
-        registry.register(
-            "folkreg_audit_lines",
-            "Audit lines written and synced since start",
-            audit_lines.clone(),
-        );
-        let audit_syncs = Gauge::default();
-        registry.register(
-            "folkreg_audit_syncs",
-            "Audit fsyncs since start (each covers one batch of lines)",
-            audit_syncs.clone(),
-        );
-        let load_last_run = FloatGauge::default();
-        registry.register(
-            "folkreg_load_last_run_timestamp_seconds",
-            "When the load job last ran (Unix time; 0 = never)",
-            load_last_run.clone(),
-        );
-        let load_last_ok = FloatGauge::default();
-        registry.register(
-            "folkreg_load_last_success_timestamp_seconds",
-            "When a load job run last ended without failure (Unix time; 0 = never)",
-            load_last_ok.clone(),
-        );
-        let load_outcome = Family::<OutcomeLabel, Gauge>::default();
-        registry.register(
-            "folkreg_load_last_outcome",
-            "1 for the outcome of the last load run (never, nothing, ok, failed, locked), 0 for the others",
-            load_outcome.clone(),
-        );
-        let load_files = Family::<ResultLabel, Gauge>::default();
-        registry.register(
-            "folkreg_load_last_run_files",
-            "Delivery files the last load run handled, by result (applied, already_applied, rejected, kept)",
-            load_files.clone(),
-        );
-        let reloads = Family::<OutcomeLabel, Counter>::default();
-        registry.register(
-            "folkreg_reloads",
-            "Reloads of the TLS files, CRLs and register (SIGHUP, POST /reload, file change), by outcome (ok, refused)",
-            reloads.clone(),
-        );
-        let avisering_produced = Family::<NameLabel, Gauge>::default();
-        registry.register(
-            "folkreg_avisering_produced_lopnummer",
-            "The last avisering delivery produced, by order (BestallningsId)",
-            avisering_produced.clone(),
-        );
-        let avisering_acknowledged = Family::<NameLabel, Gauge>::default();
-        registry.register(
-            "folkreg_avisering_acknowledged_lopnummer",
-            "The last avisering delivery the receiver acknowledged, by order",
-            avisering_acknowledged.clone(),
-        );
-        let avisering_backlog = Family::<NameLabel, Gauge>::default();
-        registry.register(
-            "folkreg_avisering_backlog",
-            "Avisering deliveries produced and not yet acknowledged, by order",
-            avisering_backlog.clone(),
-        );
+        let mut r = Registry::default();
+        // Field order is registration order, which is the exposition's order.
         Metrics {
-            registry,
-            avisering_produced,
-            avisering_acknowledged,
-            avisering_backlog,
-            load_last_run,
-            load_last_ok,
-            load_outcome,
-            load_files,
-            reloads,
-            requests,
-            latency,
-            open_connections,
-            handshake_errors,
-            handshake_refused,
-            maintenance,
-            store_generation,
-            store_records,
-            store_lopnummer,
-            expiry_days,
-            client_cert_expiry_days,
-            audit_lines,
-            audit_syncs,
+            requests: metric(&mut r, "folkreg_requests", "SOAP requests answered, by operation and outcome (ok, not_found or the fault code)"),
+            latency: {
+                let latency = Family::<OperationLabels, Histogram>::new_with_constructor(
+                    latency_buckets as fn() -> Histogram,
+                );
+                r.register(
+                    "folkreg_request_duration_seconds",
+                    "Time from request to answer (audit line durable), by operation",
+                    latency.clone(),
+                );
+                latency
+            },
+            open_connections: metric(&mut r, "folkreg_open_connections", "TLS connections open now"),
+            handshake_errors: metric(&mut r, "folkreg_handshake_errors", "TLS handshakes that failed or timed out, any reason"),
+            handshake_refused: metric(&mut r, "folkreg_client_certificates_refused", "Client certificates refused at the handshake, by reason (since start)"),
+            maintenance: metric(&mut r, "folkreg_maintenance", "1 while a maintenance window is open (SOAP answers FR1501), else 0"),
+            store_generation: metric(&mut r, "folkreg_store_generation", "The store generation being served"),
+            store_records: metric(&mut r, "folkreg_store_records", "Records in the served generation"),
+            store_lopnummer: metric(&mut r, "folkreg_store_lopnummer", "Löpnummer of the last delivery applied"),
+            expiry_days: metric(&mut r, "folkreg_tls_expiry_days", "Days until the server certificate, each CA (notAfter) and each CRL (nextUpdate) expire"),
+            client_cert_expiry_days: metric(&mut r, "folkreg_client_certificate_expiry_days", "Days until each registered client certificate expires (as recorded by add-cert)"),
+            audit_lines: metric(&mut r, "folkreg_audit_lines", "Audit lines written and synced since start"),
+            audit_syncs: metric(&mut r, "folkreg_audit_syncs", "Audit fsyncs since start (each covers one batch of lines)"),
+            load_last_run: metric(&mut r, "folkreg_load_last_run_timestamp_seconds", "When the load job last ran (Unix time; 0 = never)"),
+            load_last_ok: metric(&mut r, "folkreg_load_last_success_timestamp_seconds", "When a load job run last ended without failure (Unix time; 0 = never)"),
+            load_outcome: metric(&mut r, "folkreg_load_last_outcome", "1 for the outcome of the last load run (never, nothing, ok, failed, locked), 0 for the others"),
+            load_files: metric(&mut r, "folkreg_load_last_run_files", "Delivery files the last load run handled, by result (applied, already_applied, rejected, kept)"),
+            reloads: metric(&mut r, "folkreg_reloads", "Reloads of the TLS files, CRLs and register (SIGHUP, POST /reload, file change), by outcome (ok, refused)"),
+            avisering_produced: metric(&mut r, "folkreg_avisering_produced_lopnummer", "The last avisering delivery produced, by order (BestallningsId)"),
+            avisering_acknowledged: metric(&mut r, "folkreg_avisering_acknowledged_lopnummer", "The last avisering delivery the receiver acknowledged, by order"),
+            avisering_backlog: metric(&mut r, "folkreg_avisering_backlog", "Avisering deliveries produced and not yet acknowledged, by order"),
+            registry: r,
         }
     }
 

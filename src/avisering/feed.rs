@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Term, TermMask};
+use crate::access::{Access, Term, TermMask};
 use crate::register::{Organisation, Register};
 use crate::store::journal::Change;
 use crate::store::{Store, StoreError};
@@ -232,7 +232,8 @@ impl Feed {
         read(&self.headers, &delivery_key(order, lopnummer))
     }
 
-    /// Records `from..from+count` of a delivery's file: whose, and rendered as sent.
+    /// Records `from..from+count` of a delivery's file: whose, and what is kept of each, to
+    /// be rendered for the receiver as it may see them when fetched ([`FeedRecord::render_for`]).
     pub fn records(
         &self,
         order: &str,
@@ -240,7 +241,7 @@ impl Feed {
         fil: Fil,
         from: u64,
         count: u64,
-    ) -> Result<Vec<(crate::ids::pnr::Pnr, sled::IVec)>, StoreError> {
+    ) -> Result<Vec<(crate::ids::pnr::Pnr, FeedRecord)>, StoreError> {
         let start = record_key(order, lopnummer, fil, from);
         let end = record_key(order, lopnummer, fil, from.saturating_add(count));
         self.records
@@ -253,7 +254,7 @@ impl Feed {
                     .ok_or_else(|| {
                         StoreError::Transaction("feed record without a number".into())
                     })?;
-                Ok((pnr, v.subslice(12, v.len() - 12)))
+                Ok((pnr, FeedRecord::read(v.subslice(12, v.len() - 12))?))
             })
             .collect()
     }
@@ -578,19 +579,13 @@ impl Feed {
                 order, &access, change, *diff, in_infil, year,
             ));
         }
-        // Sorted by utsökningsdatum (the record's change time), then number.
-        all.sort_by(|a, b| {
-            (a.fil, &a.post.andringstidpunkt, a.post.pnr()).cmp(&(
-                b.fil,
-                &b.post.andringstidpunkt,
-                b.post.pnr(),
-            ))
-        });
+        // Sorted by utsökningsdatum — the same for every record of one delivery — then by
+        // number. Not by a record's change time: a protected person's is withheld, and its
+        // position would tell it (DOMAIN.md §4).
+        all.sort_by_key(|n| (n.fil, n.post.pnr()));
         let seqs = (cursor.produced_seq + 1, seq);
         cursor.produced_seq = seq;
-        let records = all
-            .iter()
-            .map(|n| Ok((n.fil, n.post.pnr(), render(n, None))));
+        let records = all.iter().map(|n| Ok((n.fil, n.post.pnr(), kept(n, None))));
         self.write_delivery(&order.id, cursor, now, seqs, records, None)
     }
 
@@ -845,7 +840,7 @@ impl Feed {
                 StoreError::Transaction("a selected record is gone from its snapshot".into())
             })?;
             let notice = super::select::totalpost(order.skyddade_termer, &access, &post);
-            Ok((notice.fil, hit.pnr, render(&notice, hit.undergrupp)))
+            Ok((notice.fil, hit.pnr, kept(&notice, hit.undergrupp)))
         });
         state.runs += 1;
         if let Some(p) = period {
@@ -943,6 +938,105 @@ fn merged_changes(
             (c, diff)
         })
         .collect())
+}
+
+/// The byte that starts a kept record (after its number): what is needed to render the record
+/// when it is fetched. A record produced by a folkreg before deliveries were rendered at fetch
+/// starts with `<` (its rendered XML).
+const KEPT: u8 = 1;
+
+/// A delivery record as the feed keeps it: the record and the facts of the change, not
+/// rendered bytes, so what leaves is decided with the receiver's access when it is fetched
+/// (DOMAIN.md §4).
+#[derive(Debug, Serialize, Deserialize)]
+struct Kept {
+    kind: Kind,
+    fil: Fil,
+    /// The terms the order chose for it when produced, by name.
+    terms: Vec<String>,
+    /// The record (the store's encoding).
+    post: Vec<u8>,
+    foregaende_adress: Option<crate::model::SvenskAdress>,
+    undergrupp: Option<u16>,
+}
+
+/// A notice as the feed keeps it (`KEPT` and the encoded [`Kept`]).
+fn kept(n: &Notice, undergrupp: Option<u16>) -> Vec<u8> {
+    let kept = Kept {
+        kind: n.kind,
+        fil: n.fil,
+        terms: n.terms.terms().map(|t| t.name().to_owned()).collect(),
+        post: crate::model::encode(&n.post),
+        foregaende_adress: n.foregaende_adress.clone(),
+        undergrupp,
+    };
+    let mut out = vec![KEPT];
+    // Encoding plain data into a Vec cannot fail.
+    out.extend(postcard::to_stdvec(&kept).unwrap_or_default());
+    out
+}
+
+/// One record of a delivery as the feed holds it.
+#[derive(Debug)]
+pub enum FeedRecord {
+    /// Kept, to be rendered when fetched.
+    Kept {
+        /// The notice as the order chose it when produced.
+        notice: Box<Notice>,
+        /// Its undergroup, in a slumpmässigt urval.
+        undergrupp: Option<u16>,
+    },
+    /// Rendered when produced, by a folkreg before deliveries were rendered at fetch: served
+    /// as it was produced.
+    Rendered(sled::IVec),
+}
+
+impl FeedRecord {
+    fn read(value: sled::IVec) -> Result<FeedRecord, StoreError> {
+        if value.first() != Some(&KEPT) {
+            return Ok(FeedRecord::Rendered(value));
+        }
+        let kept: Kept = postcard::from_bytes(&value[1..])?;
+        let post = crate::model::decode(&kept.post)?;
+        let terms = kept
+            .terms
+            .iter()
+            .filter_map(|t| crate::register::orders::term_by_name(t))
+            .fold(TermMask::NONE, |m, t| m.union(TermMask::of(&[t])));
+        Ok(FeedRecord::Kept {
+            notice: Box::new(Notice {
+                fil: kept.fil,
+                kind: kept.kind,
+                terms,
+                post,
+                foregaende_adress: kept.foregaende_adress,
+            }),
+            undergrupp: kept.undergrupp,
+        })
+    }
+
+    /// The record as the receiver with `access` gets it now: the order's terms narrowed by
+    /// what it may see at this moment ([`Access::delivered`]), the previous address only
+    /// with the folkbokföringsadress; `None` when it may not see the record in a delivery now.
+    pub fn render_for(&self, access: &Access) -> Option<Vec<u8>> {
+        match self {
+            FeedRecord::Rendered(bytes) => Some(bytes.to_vec()),
+            FeedRecord::Kept { notice, undergrupp } => {
+                let view = access.delivered(notice.post.clone(), notice.terms)?;
+                let n = Notice {
+                    fil: notice.fil,
+                    kind: notice.kind,
+                    terms: view.terms,
+                    foregaende_adress: notice
+                        .foregaende_adress
+                        .clone()
+                        .filter(|_| view.terms.contains(Term::Folkbokforingsadress)),
+                    post: view.post,
+                };
+                Some(render(&n, *undergrupp))
+            }
+        }
+    }
 }
 
 /// One notice as it is sent: `<Avisering Posttyp= Fil= Termer=>` around the record, with

@@ -28,7 +28,9 @@ use crate::xml::write::{write_post, PostStyle};
 use crate::register::orders::{Order, Posttyp};
 
 /// Which delivery file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Fil {
     /// Persons without protection (the only file of an order without fewer terms).
     A,
@@ -37,7 +39,7 @@ pub enum Fil {
 }
 
 /// The kind of record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// Every received term.
     Total,
@@ -277,7 +279,7 @@ fn changed(
             if order.split() {
                 // Bilaga 2: A gets the whole record (the receiver had the person only in B);
                 // B says the marking is gone (totalpost: the fewer terms without it).
-                let a = total(order, access, new, Some(old));
+                let a = after_protection(total(order, access, new, Some(old)));
                 let b = match order.posttyp {
                     Posttyp::Andringspost => andring(Fil::B, KEY_TERMS, new),
                     Posttyp::Totalpost => Notice {
@@ -294,13 +296,23 @@ fn changed(
                 };
                 vec![a, b]
             } else if order.totalpost_vid_havning || order.posttyp == Posttyp::Totalpost {
-                vec![total(order, access, new, Some(old))]
+                vec![after_protection(total(order, access, new, Some(old)))]
             } else {
                 one_file(order, access, old, new, diff)
+                    .into_iter()
+                    .map(after_protection)
+                    .collect()
             }
         }
         _ => one_file(order, access, old, new, diff),
     }
+}
+
+/// A notice sent when protection is lifted carries no previous address: the address before
+/// the change is the protected period's (DOMAIN.md §4).
+fn after_protection(mut n: Notice) -> Notice {
+    n.foregaende_adress = None;
+    n
 }
 
 /// An ordinary change in the order's one file for the record.

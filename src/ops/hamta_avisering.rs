@@ -25,7 +25,7 @@ impl HamtaAvisering {
     /// Reads the request from its operation element.
     pub fn parse(op: &Element) -> Result<HamtaAvisering, Fault> {
         let number = |name: &'static str, default: Option<u64>| -> Result<u64, Fault> {
-            match (op.child(name).and_then(Element::value), default) {
+            match (op.child(name)?.and_then(Element::value), default) {
                 (Some(v), _) => v
                     .parse::<u64>()
                     .ok()
@@ -35,7 +35,7 @@ impl HamtaAvisering {
                 (None, None) => Err(bad(format!("element {name} is missing"))),
             }
         };
-        let fil_b = match op.child("Fil").and_then(Element::value) {
+        let fil_b = match op.child("Fil")?.and_then(Element::value) {
             None | Some("A") => false,
             Some("B") => true,
             Some(_) => return Err(bad("Fil must be A or B")),
@@ -73,6 +73,9 @@ impl HamtaAvisering {
         let page_size = cx.page_size;
         let order_id = caller.order_id.to_string();
         let now = cx.now;
+        // What leaves is decided now, with the receiver's register entry of this moment
+        // (DOMAIN.md §4), not with the access the delivery was produced under.
+        let access = caller.org.access();
         let page = cx
             .on_feed(move |feed| {
                 let Some(cursor) = feed.cursor(&order_id)? else {
@@ -95,8 +98,11 @@ impl HamtaAvisering {
                     ))
                     .into());
                 }
-                let records =
-                    feed.records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?;
+                let records: Vec<(crate::ids::Pnr, Vec<u8>)> = feed
+                    .records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?
+                    .into_iter()
+                    .filter_map(|(pnr, r)| r.render_for(&access).map(|body| (pnr, body)))
+                    .collect();
                 let meta = feed.urval_meta(&order_id, lopnummer)?;
                 Ok(Some((header, sidor, records, meta)))
             })
@@ -123,7 +129,7 @@ impl HamtaAvisering {
             sida,
             urval,
         };
-        let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_ref()).collect();
+        let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_slice()).collect();
         Ok(response::avisering(Some(&info), &bodies))
     }
 }

@@ -56,7 +56,7 @@ impl LamnaInfil {
                 "more than {MAX_INFIL_PAGE} PersonNr in one page"
             )));
         }
-        let svar_direkt = match op.child("SvarDirekt").and_then(Element::value) {
+        let svar_direkt = match op.child("SvarDirekt")?.and_then(Element::value) {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
             Some(_) => return Err(bad("SvarDirekt must be true or false")),

@@ -75,7 +75,7 @@ pub fn run(
 /// Reads `SokvillkorNamn` into a query; a query with no name criterion is refused.
 fn query(s: &Element) -> Result<SearchQuery, Fault> {
     let words = |name: &'static str| -> Result<Vec<WordPattern>, Fault> {
-        match s.child(name).and_then(Element::value) {
+        match s.child(name)?.and_then(Element::value) {
             None => Ok(Vec::new()),
             Some(v) if v.chars().count() > 100 => {
                 Err(bad(format!("{name} is longer than 100 characters")))
@@ -84,7 +84,7 @@ fn query(s: &Element) -> Result<SearchQuery, Fault> {
         }
     };
     let date = |name: &'static str, end: bool| -> Result<Option<u32>, Fault> {
-        s.child(name)
+        s.child(name)?
             .and_then(Element::value)
             .map(|v| {
                 birth_bound(v, end)
@@ -93,7 +93,7 @@ fn query(s: &Element) -> Result<SearchQuery, Fault> {
             .transpose()
     };
     let postnr = |name: &'static str| -> Result<Option<u32>, Fault> {
-        s.child(name)
+        s.child(name)?
             .and_then(Element::value)
             .map(|v| {
                 let digits: String = v.chars().filter(|c| *c != ' ').collect();
@@ -104,13 +104,13 @@ fn query(s: &Element) -> Result<SearchQuery, Fault> {
             })
             .transpose()
     };
-    let kon = match s.child("Kon").and_then(Element::value) {
+    let kon = match s.child("Kon")?.and_then(Element::value) {
         None => None,
         Some("M") | Some("m") => Some(crate::model::Kon::M),
         Some("K") | Some("k") => Some(crate::model::Kon::K),
         Some(_) => return Err(bad("Kon must be M or K")),
     };
-    let endast_folkbokforda = match s.child("Kategori").and_then(Element::value) {
+    let endast_folkbokforda = match s.child("Kategori")?.and_then(Element::value) {
         None => false,
         Some("FB") => true,
         Some(_) => return Err(bad("Kategori must be empty or FB")),

@@ -532,3 +532,93 @@ mod audit_trail {
         assert_eq!(trail.hits(), 4, "more than 3: the search saw 4");
     }
 }
+
+/// SOAP 1.1 strictness (issue 21, item 7): an element an operation reads once is refused when
+/// it appears twice, in every operation, naming it; `PersonNr` of an infil page repeats.
+mod duplicates {
+    use super::*;
+    use crate::soap::AVI_NS;
+
+    fn twice(body: &str, element: &str) -> String {
+        // Doubles the first `<element>…</element>` (any prefix) in place.
+        let open = body
+            .find(&format!(":{element}>"))
+            .map(|i| body[..i].rfind('<').unwrap_or(i))
+            .or_else(|| body.find(&format!("<{element}>")))
+            .unwrap_or_else(|| panic!("{element} in {body}"));
+        let close_tag_at = body[open..]
+            .find(&format!("{element}>"))
+            .and_then(|first| {
+                body[open + first + element.len()..]
+                    .find(&format!("{element}>"))
+                    .map(|j| open + first + element.len() + j + element.len() + 1)
+            })
+            .unwrap_or_else(|| panic!("{element} closes"));
+        let whole = &body[open..close_tag_at];
+        format!("{}{whole}{whole}{}", &body[..open], &body[close_tag_at..])
+    }
+
+    type Parser = fn(&[u8]) -> Result<Operation, Fault>;
+
+    fn infil() -> String {
+        format!(
+            r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>
+<LamnaInfilRequest xmlns="{V1}"><Bestallning><OrgNr>2021004748</OrgNr><BestallningsId>00000079-FO01-0001</BestallningsId></Bestallning>
+<Sida>1</Sida><AntalSidor>1</AntalSidor><SvarDirekt>false</SvarDirekt><PersonNr>198602212394</PersonNr><PersonNr>198602212394</PersonNr></LamnaInfilRequest></S:Body></S:Envelope>"#
+        )
+    }
+
+    fn hamta() -> String {
+        format!(
+            r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>
+<HamtaAviseringRequest xmlns="{AVI_NS}"><Bestallning><OrgNr>2021004748</OrgNr><BestallningsId>00000079-FO01-0001</BestallningsId></Bestallning>
+<Lopnummer>1</Lopnummer><Fil>A</Fil><Sida>1</Sida></HamtaAviseringRequest></S:Body></S:Envelope>"#
+        )
+    }
+
+    #[test]
+    fn an_element_read_once_is_refused_when_it_appears_twice() {
+        let pp = personpost("198602212394");
+        let sok = search(&[("EfterMellanNamn", "Lindqvist"), ("Kon", "K")]);
+        let (infil, hamta) = (infil(), hamta());
+        assert_eq!(code(parse(pp.as_bytes())), "ok");
+        assert_eq!(code(parse(sok.as_bytes())), "ok");
+        assert_eq!(code(Operation::parse_infil(infil.as_bytes())), "ok");
+        assert_eq!(code(parse(hamta.as_bytes())), "ok");
+        let cases: Vec<(&str, &str, Parser)> = vec![
+            (pp.as_str(), "PersonId", parse),
+            (pp.as_str(), "Bestallning", parse),
+            (pp.as_str(), "OrgNr", parse),
+            (pp.as_str(), "BestallningsId", parse),
+            (sok.as_str(), "SokvillkorNamn", parse),
+            (sok.as_str(), "EfterMellanNamn", parse),
+            (sok.as_str(), "Kon", parse),
+            (sok.as_str(), "Fornamn", parse),
+            (sok.as_str(), "Kategori", parse),
+            (infil.as_str(), "Sida", Operation::parse_infil),
+            (infil.as_str(), "AntalSidor", Operation::parse_infil),
+            (infil.as_str(), "SvarDirekt", Operation::parse_infil),
+            (infil.as_str(), "OrgNr", Operation::parse_infil),
+            (hamta.as_str(), "Lopnummer", parse),
+            (hamta.as_str(), "Fil", parse),
+            (hamta.as_str(), "Sida", parse),
+            (hamta.as_str(), "BestallningsId", parse),
+        ];
+        for (body, element, parser) in cases {
+            let doubled = if element == "Fornamn" || element == "Kategori" {
+                // Sent as `<X xsi:nil="true"/>`: doubled as such.
+                let nil = format!("<{element} xsi:nil=\"true\"/>");
+                body.replace(&nil, &format!("{nil}{nil}"))
+            } else {
+                twice(body, element)
+            };
+            assert_ne!(doubled, body, "{element} doubled");
+            let got = code(parser(doubled.as_bytes()));
+            assert!(
+                got.starts_with("FR1101")
+                    && got.contains(&format!("element {element} appears twice")),
+                "{element}: {got}"
+            );
+        }
+    }
+}

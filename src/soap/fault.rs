@@ -17,6 +17,10 @@ pub enum Fault {
     /// FR1103: more hits than the limit.
     #[error("FR1103: more than {0} hits")]
     TooManyHits(usize),
+    /// FR1104: a SOAP Header block is marked `mustUnderstand="1"`; folkreg understands no
+    /// header block (SOAP 1.1 §4.2.3). Holds the block's local name.
+    #[error("FR1104: header block {0} must be understood")]
+    MustUnderstand(String),
     /// FR1201: OrgNr differs from the certificate's organisation.
     #[error("FR1201: OrgNr differs from the certificate's organisation")]
     OrgMismatch,
@@ -32,6 +36,10 @@ pub enum Fault {
     /// FR1401: the request body is larger than the limit.
     #[error("FR1401: request larger than {0} bytes")]
     TooLarge(usize),
+    /// FR1402: the request body has a `Content-Encoding` other than `identity`; holds the
+    /// coding as sent (refused with 415 before the body is read).
+    #[error("FR1402: Content-Encoding {0} is not supported")]
+    UnsupportedEncoding(String),
     /// FR1501: maintenance window; retry after this many seconds.
     #[error("FR1501: closed for maintenance, retry after {retry_after} s")]
     Maintenance {
@@ -52,29 +60,34 @@ impl Fault {
             Fault::BadRequest(_) => "FR1101",
             Fault::SearchTooBroad => "FR1102",
             Fault::TooManyHits(_) => "FR1103",
+            Fault::MustUnderstand(_) => "FR1104",
             Fault::OrgMismatch => "FR1201",
             Fault::UnknownBestallning => "FR1202",
             Fault::DeliveryRemoved(_) => "FR1203",
             Fault::NotPermitted(_) => "FR1301",
             Fault::TooLarge(_) => "FR1401",
+            Fault::UnsupportedEncoding(_) => "FR1402",
             Fault::Maintenance { .. } => "FR1501",
             Fault::Internal(_) => "FR1901",
         }
     }
 
-    /// HTTP status: 500 per SOAP 1.1, except 403, 413 and 503 (CONTRACT.md).
+    /// HTTP status: 500 per SOAP 1.1, except 403, 413, 415 and 503 (CONTRACT.md).
     pub fn status(&self) -> StatusCode {
         match self {
             Fault::NotPermitted(_) => StatusCode::FORBIDDEN,
             Fault::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Fault::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Fault::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// SOAP 1.1 faultcode: the caller's errors are `S:Client`, ours `S:Server`.
+    /// SOAP 1.1 faultcode: the caller's errors are `S:Client`, ours `S:Server`, a header
+    /// block we do not understand `S:MustUnderstand` (SOAP 1.1 §4.4.1).
     pub fn faultcode(&self) -> &'static str {
         match self {
+            Fault::MustUnderstand(_) => "S:MustUnderstand",
             Fault::Maintenance { .. } | Fault::Internal(_) => "S:Server",
             _ => "S:Client",
         }
@@ -99,6 +112,8 @@ impl Fault {
             Fault::TooManyHits(_) => "För många träffar",
             Fault::NotPermitted(_) => "Certifikatet saknar behörighet",
             Fault::TooLarge(_) => "För stor begäran",
+            Fault::MustUnderstand(_) => "Huvudelementet förstås inte",
+            Fault::UnsupportedEncoding(_) => "Komprimerad begäran stöds inte",
             Fault::Maintenance { .. } => "Tjänsten är stängd för underhåll",
             Fault::Internal(_) => "Internt fel",
         }
@@ -131,6 +146,14 @@ impl Fault {
             Fault::TooLarge(limit) => {
                 format!("För stor begäran: högst {limit} byte / Request too large: at most {limit} bytes")
             }
+            Fault::MustUnderstand(block) => format!(
+                "Huvudelementet {block} är märkt mustUnderstand men tjänsten förstår inga huvudelement / \
+                 Header block {block} is marked mustUnderstand but the service understands no header blocks"
+            ),
+            Fault::UnsupportedEncoding(coding) => format!(
+                "Content-Encoding {coding} stöds inte, skicka begäran okomprimerad / \
+                 Content-Encoding {coding} is not supported, send the request uncompressed (identity)"
+            ),
             Fault::Maintenance { retry_after, reason } => format!(
                 "Tjänsten är stängd för underhåll ({reason}), försök igen om {retry_after} sekunder / \
                  The service is closed for maintenance ({reason}), retry in {retry_after} seconds"
@@ -154,6 +177,12 @@ mod tests {
             (Fault::BadRequest("x".into()), "FR1101", 500, "S:Client"),
             (Fault::SearchTooBroad, "FR1102", 500, "S:Client"),
             (Fault::TooManyHits(100), "FR1103", 500, "S:Client"),
+            (
+                Fault::MustUnderstand("Security".into()),
+                "FR1104",
+                500,
+                "S:MustUnderstand",
+            ),
             (Fault::OrgMismatch, "FR1201", 500, "S:Client"),
             (Fault::UnknownBestallning, "FR1202", 500, "S:Client"),
             (
@@ -163,6 +192,12 @@ mod tests {
                 "S:Client",
             ),
             (Fault::TooLarge(65536), "FR1401", 413, "S:Client"),
+            (
+                Fault::UnsupportedEncoding("gzip".into()),
+                "FR1402",
+                415,
+                "S:Client",
+            ),
             (m.clone(), "FR1501", 503, "S:Server"),
             (Fault::Internal("r1".into()), "FR1901", 500, "S:Server"),
         ];

@@ -8,7 +8,11 @@
 //! typed [`Bestallning`] every operation carries.
 //!
 //! Liberal in what it accepts (WIRE.md): any prefixes, request children with or without the
-//! V1 namespace, empty or `xsi:nil` search fields, SOAPAction ignored.
+//! V1 namespace, empty or `xsi:nil` search fields, SOAPAction ignored. Strict where SOAP 1.1
+//! and XML are: one `Header` at most, exactly one `Body`, no processing instructions (the XML
+//! declaration aside), a header block marked `mustUnderstand` refused with a MustUnderstand
+//! fault (folkreg understands none), and an element an operation reads once
+//! ([`Element::child`], [`Element::required`]) refused when it appears twice.
 
 use quick_xml::events::Event;
 use quick_xml::name::{NamespaceError, ResolveResult};
@@ -48,6 +52,8 @@ pub struct Element {
     children: Vec<Element>,
     text: String,
     nil: bool,
+    /// Carries an attribute `mustUnderstand` of `1` or `true` (looked at on header blocks).
+    must_understand: bool,
 }
 
 impl Element {
@@ -56,9 +62,16 @@ impl Element {
         &self.local
     }
 
-    /// The first child with this local name.
-    pub fn child(&self, local: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.local == local)
+    /// The child with this local name, if there is one; for an element read once, so a
+    /// second one is the fault naming it ("element PersonId appears twice"), never ignored.
+    /// Repeatable elements are read with [`Element::children_named`].
+    pub fn child(&self, local: &str) -> Result<Option<&Element>, Fault> {
+        let mut named = self.children.iter().filter(|c| c.local == local);
+        let first = named.next();
+        if first.is_some() && named.next().is_some() {
+            return Err(bad(format!("element {local} appears twice")));
+        }
+        Ok(first)
     }
 
     /// Every child with this local name, in document order.
@@ -66,9 +79,10 @@ impl Element {
         self.children.iter().filter(move |c| c.local == local)
     }
 
-    /// The child with this local name, or the fault naming it as missing.
+    /// The child with this local name, or the fault naming it as missing (or as appearing
+    /// twice, as [`Element::child`]).
     pub fn required(&self, local: &'static str) -> Result<&Element, Fault> {
-        self.child(local)
+        self.child(local)?
             .ok_or_else(|| bad(format!("element {local} is missing")))
     }
 
@@ -108,10 +122,33 @@ pub fn operation(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
         Some(SOAP12_NS) => return Err(bad("SOAP 1.2 envelopes are not supported; use SOAP 1.1")),
         _ => return Err(bad("the root element must be a SOAP 1.1 Envelope")),
     }
+    let soap = |c: &Element, local: &str| c.local == local && c.ns.as_deref() == Some(SOAP11_NS);
+    if envelope
+        .children
+        .iter()
+        .filter(|c| soap(c, "Header"))
+        .count()
+        > 1
+    {
+        return Err(bad("the envelope holds more than one Header"));
+    }
+    if envelope.children.iter().filter(|c| soap(c, "Body")).count() > 1 {
+        return Err(bad("the envelope holds more than one Body"));
+    }
+    if let Some(block) = envelope
+        .children
+        .iter()
+        .filter(|c| soap(c, "Header"))
+        .flat_map(|h| h.children.iter())
+        .find(|b| b.must_understand)
+    {
+        let name: String = block.local.chars().take(64).collect();
+        return Err(Fault::MustUnderstand(name));
+    }
     let body_at = envelope
         .children
         .iter()
-        .position(|c| c.local == "Body" && c.ns.as_deref() == Some(SOAP11_NS))
+        .position(|c| soap(c, "Body"))
         .ok_or_else(|| bad("element Body is missing"))?;
     let mut body = envelope.children.swap_remove(body_at);
     let op = match body.children.len() {
@@ -194,7 +231,8 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
         })?;
         match event {
             // Its encoding was checked before reading ([`declared_encoding`]).
-            Event::Decl(_) => {}
+            Event::Decl(_) if stack.is_empty() => {}
+            Event::Decl(_) => return Err(bad("an XML declaration inside the envelope")),
             Event::DocType(_) => {
                 return Err(bad("DOCTYPE and entity declarations are not allowed"))
             }
@@ -228,6 +266,8 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
                     let attr = attr.map_err(|e| xml(e.into()))?;
                     if attr.key.local_name().as_ref() == b"nil" {
                         el.nil = matches!(attr.value.as_ref(), b"true" | b"1");
+                    } else if attr.key.local_name().as_ref() == b"mustUnderstand" {
+                        el.must_understand = matches!(attr.value.as_ref(), b"true" | b"1");
                     }
                 }
                 if matches!(event, Event::Empty(_)) {
@@ -276,7 +316,8 @@ fn parse_tree(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
                 top.text
                     .push_str(std::str::from_utf8(&c).map_err(|_| bad("request is not UTF-8"))?);
             }
-            Event::Comment(_) | Event::PI(_) => {}
+            Event::Comment(_) => {}
+            Event::PI(_) => return Err(no_pi()),
             Event::Eof => return Err(bad("malformed XML: the envelope is not closed")),
         }
     }
@@ -329,7 +370,13 @@ fn attach(stack: &mut [Element], el: Element) -> Result<(), Fault> {
     }
 }
 
-/// After the root closes only whitespace, comments and processing instructions may follow.
+/// The fault for a processing instruction anywhere in the request (SOAP 1.1 §3: an envelope
+/// must not contain them; folkreg refuses them before and after it too).
+fn no_pi() -> Fault {
+    bad("processing instructions are not allowed")
+}
+
+/// After the root closes only whitespace and comments may follow.
 fn finish(mut reader: NsReader<&[u8]>, root: Element) -> Result<Element, Fault> {
     loop {
         match reader
@@ -338,7 +385,8 @@ fn finish(mut reader: NsReader<&[u8]>, root: Element) -> Result<Element, Fault> 
         {
             Event::Eof => return Ok(root),
             Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
-            Event::Comment(_) | Event::PI(_) => {}
+            Event::Comment(_) => {}
+            Event::PI(_) => return Err(no_pi()),
             _ => return Err(bad("content after the envelope")),
         }
     }
@@ -346,3 +394,130 @@ fn finish(mut reader: NsReader<&[u8]>, root: Element) -> Result<Element, Fault> 
 
 #[cfg(test)]
 mod xml_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PP: &str = r#"<v1:PersonpostRequest><v1:Bestallning><v1:OrgNr>162021004748</v1:OrgNr><v1:BestallningsId>00000079-FO01-0001</v1:BestallningsId></v1:Bestallning><v1:PersonId>198602212394</v1:PersonId></v1:PersonpostRequest>"#;
+
+    /// An envelope with this between its start tag and the Body, and this in the Body.
+    fn envelope(before_body: &str, in_body: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><S:Envelope xmlns:S="{SOAP11_NS}" xmlns:v1="{V1_NS}">{before_body}<S:Body>{in_body}</S:Body></S:Envelope>"#
+        )
+    }
+
+    fn refusal(body: &str) -> String {
+        match operation(body.as_bytes(), MAX_ELEMENTS) {
+            Ok(op) => format!("accepted {}", op.local()),
+            Err(f) => format!("{} {}", f.code(), f.beskrivning()),
+        }
+    }
+
+    #[test]
+    fn a_child_read_once_is_refused_when_it_appears_twice() {
+        let op = operation(envelope("", PP).as_bytes(), MAX_ELEMENTS).expect("an operation");
+        assert!(op.child("PersonId").expect("once").is_some());
+        assert!(op.child("Sida").expect("none").is_none());
+        let twice = PP.replace(
+            "</v1:PersonpostRequest>",
+            "<v1:PersonId>198602212394</v1:PersonId></v1:PersonpostRequest>",
+        );
+        let op = operation(envelope("", &twice).as_bytes(), MAX_ELEMENTS).expect("an operation");
+        for got in [
+            op.child("PersonId").map(|_| ()).unwrap_err(),
+            op.required("PersonId").map(|_| ()).unwrap_err(),
+        ] {
+            assert_eq!(got, bad("element PersonId appears twice"));
+        }
+        assert_eq!(
+            op.children_named("PersonId").count(),
+            2,
+            "repeatable reading"
+        );
+    }
+
+    #[test]
+    fn one_header_at_most_and_exactly_one_body() {
+        assert_eq!(refusal(&envelope("", PP)), "accepted PersonpostRequest");
+        assert_eq!(
+            refusal(&envelope("<S:Header/>", PP)),
+            "accepted PersonpostRequest"
+        );
+        let two_bodies = envelope("", PP).replace(
+            "</S:Envelope>",
+            &format!("<S:Body>{PP}</S:Body></S:Envelope>"),
+        );
+        assert!(
+            refusal(&two_bodies).starts_with("FR1101")
+                && refusal(&two_bodies).contains("more than one Body"),
+            "{}",
+            refusal(&two_bodies)
+        );
+        let empty_second = envelope("", PP).replace("</S:Envelope>", "<S:Body/></S:Envelope>");
+        assert!(refusal(&empty_second).contains("more than one Body"));
+        let two_headers = envelope("<S:Header/><S:Header></S:Header>", PP);
+        assert!(
+            refusal(&two_headers).starts_with("FR1101")
+                && refusal(&two_headers).contains("more than one Header"),
+            "{}",
+            refusal(&two_headers)
+        );
+    }
+
+    #[test]
+    fn processing_instructions_are_refused_anywhere_and_the_declaration_is_not() {
+        let pi = "<?xml-stylesheet href=\"x.xsl\"?>";
+        for body in [
+            envelope("", PP).replace("<S:Body>", &format!("{pi}<S:Body>")),
+            envelope(
+                "",
+                &PP.replace("<v1:PersonId>", &format!("<v1:PersonId>{pi}")),
+            ),
+            envelope("", PP).replace("?><S:Envelope", &format!("?>{pi}<S:Envelope")),
+            format!("{}{pi}", envelope("", PP)),
+            format!("{}<?foo?>", envelope("", PP)),
+        ] {
+            let got = refusal(&body);
+            assert!(
+                got.starts_with("FR1101")
+                    && got.contains("processing instructions are not allowed"),
+                "{body}: {got}"
+            );
+        }
+        let inner_decl = envelope("", PP).replace("<S:Body>", "<S:Body><?xml version=\"1.0\"?>");
+        assert!(refusal(&inner_decl).contains("an XML declaration inside the envelope"));
+        assert_eq!(refusal(&envelope("", PP)), "accepted PersonpostRequest");
+        assert_eq!(
+            refusal(&envelope("", PP).replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "")),
+            "accepted PersonpostRequest"
+        );
+    }
+
+    #[test]
+    fn a_header_block_that_must_be_understood_is_a_must_understand_fault() {
+        for value in ["1", "true"] {
+            let header = format!(
+                r#"<S:Header><w:Security xmlns:w="urn:x" S:mustUnderstand="{value}"/></S:Header>"#
+            );
+            let got = operation(envelope(&header, PP).as_bytes(), MAX_ELEMENTS).unwrap_err();
+            assert_eq!(got, Fault::MustUnderstand("Security".into()));
+            assert_eq!(got.faultcode(), "S:MustUnderstand");
+            assert_eq!(got.code(), "FR1104");
+            assert_eq!(got.status().as_u16(), 500);
+        }
+        for header in [
+            r#"<S:Header><w:Security xmlns:w="urn:x" S:mustUnderstand="0"/></S:Header>"#,
+            r#"<S:Header><w:Security xmlns:w="urn:x"><w:T S:mustUnderstand="1"/></w:Security></S:Header>"#,
+            r#"<S:Header><w:Trace xmlns:w="urn:x">x</w:Trace></S:Header>"#,
+            "<S:Header/>",
+        ] {
+            assert_eq!(
+                refusal(&envelope(header, PP)),
+                "accepted PersonpostRequest",
+                "{header}"
+            );
+        }
+    }
+}

@@ -132,6 +132,17 @@ mod tests {
         assert!(xml.contains("<ns0:Felkod>FR1101</ns0:Felkod>"));
         assert!(xml.contains("a&lt;b &amp; c"), "{xml}");
     }
+
+    #[test]
+    fn a_header_block_not_understood_is_a_soap_must_understand_fault() {
+        let xml = String::from_utf8(fault(&Fault::MustUnderstand("Security".into()))).unwrap();
+        assert!(
+            xml.contains("<faultcode>S:MustUnderstand</faultcode>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<ns0:Felkod>FR1104</ns0:Felkod>"), "{xml}");
+        assert!(xml.contains("Header block Security is marked mustUnderstand"));
+    }
 }
 
 /// What a `hamtaAvisering` answer says about its delivery.

@@ -310,6 +310,51 @@ fn cases() -> Vec<Case> {
     let two_ops = envelope(&format!("{}{}", operation(KNOWN), operation(KNOWN)));
     let wrong_ns = pp.replace(V1_NS, "urn:not-navet");
     let unknown_op = pp.replace("PersonpostRequest", "PersonpostXMLRequest");
+    let dup_person_id = pp.replace(
+        "</v1:PersonpostRequest>",
+        &format!("<v1:PersonId>{KNOWN}</v1:PersonId></v1:PersonpostRequest>"),
+    );
+    let bestallning = pp
+        .split_once("<v1:Bestallning>")
+        .and_then(|(_, rest)| rest.split_once("</v1:Bestallning>"))
+        .map(|(inner, _)| format!("<v1:Bestallning>{inner}</v1:Bestallning>"))
+        .unwrap_or_default();
+    let dup_bestallning = pp.replace(&bestallning, &bestallning.repeat(2));
+    let dup_org = pp.replace(
+        "</v1:Bestallning>",
+        "<v1:OrgNr>2120000134</v1:OrgNr></v1:Bestallning>",
+    );
+    let two_bodies = pp.replace(
+        "</soapenv:Envelope>",
+        &format!(
+            "<soapenv:Body>{}</soapenv:Body></soapenv:Envelope>",
+            operation(KNOWN)
+        ),
+    );
+    let two_headers = pp.replace("<soapenv:Header/>", "<soapenv:Header/><soapenv:Header/>");
+    let pi_inside = pp.replace(
+        "<soapenv:Body>",
+        "<?xml-stylesheet href=\"x.xsl\"?><soapenv:Body>",
+    );
+    let pi_after = format!("{pp}<?foo bar?>");
+    let must_understand = |v: &str| {
+        pp.replace("<soapenv:Header/>", &format!("<soapenv:Header><w:Security xmlns:w=\"urn:x\" soapenv:mustUnderstand=\"{v}\"/></soapenv:Header>"))
+    };
+    let encoded = |coding: &str| Interaction::Tls {
+        client: "client-lund",
+        steps: vec![
+            Step::Write(head(
+                PP,
+                &format!(
+                    "Content-Encoding: {coding}\r\nContent-Length: {}\r\n",
+                    pp.len()
+                ),
+            )),
+            Step::Write(pp.clone().into_bytes()),
+        ],
+    };
+    let infil_dup_sida =
+        infil_with_attributes(0, false).replace("<Sida>1</Sida>", "<Sida>1</Sida><Sida>1</Sida>");
     let id = |v: &str| post(personpost(v));
     let fault = |code, text| Expect::Fault(500, code, text);
 
@@ -349,6 +394,22 @@ fn cases() -> Vec<Case> {
         Case { name: "two operations in one Body", interaction: post(two_ops), expect: fault("FR1101", "Body holds more than one element") },
         Case { name: "operation in a wrong namespace", interaction: post(wrong_ns), expect: fault("FR1101", "is in an unknown namespace") },
         Case { name: "unknown operation", interaction: post(unknown_op), expect: fault("FR1101", "unknown operation element in Body") },
+        // SOAP 1.1 strictness (issue 21): nothing is answered "with the first one".
+        Case { name: "a second PersonId", interaction: post(dup_person_id), expect: fault("FR1101", "element PersonId appears twice") },
+        Case { name: "a second Bestallning", interaction: post(dup_bestallning), expect: fault("FR1101", "element Bestallning appears twice") },
+        Case { name: "a second OrgNr", interaction: post(dup_org), expect: fault("FR1101", "element OrgNr appears twice") },
+        Case { name: "a second Sida in an infil page", interaction: infil(infil_dup_sida), expect: fault("FR1101", "element Sida appears twice") },
+        Case { name: "two Bodies", interaction: post(two_bodies), expect: fault("FR1101", "the envelope holds more than one Body") },
+        Case { name: "two Headers", interaction: post(two_headers), expect: fault("FR1101", "the envelope holds more than one Header") },
+        Case { name: "a processing instruction in the envelope", interaction: post(pi_inside), expect: fault("FR1101", "processing instructions are not allowed") },
+        Case { name: "a processing instruction after the envelope", interaction: post(pi_after), expect: fault("FR1101", "processing instructions are not allowed") },
+        Case { name: "a header block with mustUnderstand=\"1\"", interaction: post(must_understand("1")), expect: fault("FR1104", "Header block Security is marked mustUnderstand") },
+        Case { name: "a header block with mustUnderstand=\"true\"", interaction: post(must_understand("true")), expect: fault("FR1104", "Header block Security is marked mustUnderstand") },
+        Case { name: "a header block with mustUnderstand=\"0\" (accepted)", interaction: post(must_understand("0")), expect: Expect::Answer(KNOWN) },
+        Case { name: "Content-Encoding gzip", interaction: encoded("gzip"), expect: Expect::Fault(415, "FR1402", "Content-Encoding gzip is not supported") },
+        Case { name: "Content-Encoding deflate", interaction: encoded("deflate"), expect: Expect::Fault(415, "FR1402", "Content-Encoding deflate is not supported") },
+        Case { name: "Content-Encoding br", interaction: encoded("br"), expect: Expect::Fault(415, "FR1402", "Content-Encoding br is not supported") },
+        Case { name: "Content-Encoding identity (accepted)", interaction: encoded("identity"), expect: Expect::Answer(KNOWN) },
         Case { name: "personpost sent to the infil endpoint", interaction: infil(personpost_body("162120000134", "00000079-FO02-0001", KNOWN)), expect: fault("FR1101", "this endpoint answers lamnaInfil only") },
         // Identity numbers.
         Case { name: "PersonId failing Luhn", interaction: id("196510213638"), expect: fault("FR1101", "PersonId: identity number check digit is wrong") },

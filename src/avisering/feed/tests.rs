@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{NaiveDate, TimeZone};
 
 use super::*;
-use crate::access::PROTECTED_MINIMAL;
+use crate::access::{Category, PROTECTED_MINIMAL};
 use crate::avisering::select::notices;
 use crate::ids::pnr::Pnr;
 
@@ -176,7 +176,8 @@ fn fixture(deltas: usize, seed: u64) -> Fixture {
     }
 }
 
-/// What the stored delivery of an order holds, rendered, file A then B.
+/// What the stored delivery of an order holds, rendered as it is fetched by a receiver who may
+/// see everything (so exactly the terms the order chose when producing), file A then B.
 fn stored(feed: &Feed, order: &str, lopnummer: u64) -> Vec<Vec<u8>> {
     let h = feed
         .header(order, lopnummer)
@@ -185,8 +186,9 @@ fn stored(feed: &Feed, order: &str, lopnummer: u64) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for (fil, n) in [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])] {
         for (pnr, r) in feed.records(order, lopnummer, fil, 0, n).expect("records") {
+            let r = r.render_for(&Access::full()).expect("seen");
             assert!(String::from_utf8_lossy(&r).contains(pnr.as_str()));
-            out.push(r.to_vec());
+            out.push(r);
         }
     }
     out
@@ -267,13 +269,7 @@ fn follow(
                     .union(TermMask::of(&[Term::PersonId, Term::Skydd]));
                 assert_eq!(n.terms.intersect(allowed), n.terms, "{id}: {:?}", n.terms);
             }
-            want.sort_by(|a, b| {
-                (a.fil, &a.post.andringstidpunkt, a.post.pnr()).cmp(&(
-                    b.fil,
-                    &b.post.andringstidpunkt,
-                    b.post.pnr(),
-                ))
-            });
+            want.sort_by_key(|n| (n.fil, n.post.pnr()));
             let rendered: Vec<Vec<u8>> = want.iter().map(|n| render(n, None)).collect();
             assert_eq!(
                 stored(&feed, id, i as u64 + 1),
@@ -525,4 +521,162 @@ fn acknowledged_deliveries_are_kept_for_a_while_then_removed() {
         .expect("r")
         .is_empty());
     assert!(feed.header("GEO", 2).expect("h").is_some());
+}
+
+/// Issue 17, leak 2: deliveries were stored rendered with the access of the moment they were
+/// produced. They are rendered when fetched: after `relationer` and `sekretess` are taken
+/// from the receiver, the same stored delivery gives it neither relations nor a protected
+/// person's address, name or previous address — and a receiver that lost the
+/// samordningsnummer switch gets no samordningsnummer, as a record or inside one.
+#[test]
+fn a_delivery_is_rendered_with_the_receivers_access_when_fetched() {
+    let f = fixture(1, 21);
+    let kommun = busiest_kommun(&f.store);
+    let all = "\"grund\", \"relationer\", \"medborgarskap\", \"taxering\", \"sekretess\"";
+    let reg = register(&kommun, all, true);
+    let feed = Feed::open(&f.store).expect("feed");
+    feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
+    crate::load::load_file(&f.store, &f.files[1], false).expect("delta");
+    feed.produce(&f.store, &reg, at(3), KEEP).expect("produce");
+    let h = feed.header("TOT", 1).expect("h").expect("produced");
+    let records: Vec<FeedRecord> = [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])]
+        .into_iter()
+        .flat_map(|(fil, n)| feed.records("TOT", 1, fil, 0, n).expect("records"))
+        .map(|(_, r)| r)
+        .collect();
+    let as_produced = reg.organisations()[0].access();
+    let narrowed = register(&kommun, "\"grund\"", true).organisations()[0].access();
+    let no_switch = Access::new([Category::Grund], []);
+    let mut relations = 0;
+    let mut protected = 0;
+    for r in &records {
+        let FeedRecord::Kept { notice, .. } = r else {
+            panic!("a record of this version is kept, not rendered")
+        };
+        let before = String::from_utf8(r.render_for(&as_produced).expect("seen")).expect("utf-8");
+        let after = r
+            .render_for(&narrowed)
+            .map(|b| String::from_utf8(b).expect("utf-8"));
+        let post = &notice.post;
+        if before.contains("<Relationer>") {
+            relations += 1;
+            let after = after.as_deref().expect("still seen");
+            assert!(
+                !after.contains("<Relationer>"),
+                "relations after relationer was taken"
+            );
+        }
+        if post.is_protected() {
+            protected += 1;
+            let after = after.as_deref().expect("still seen");
+            for secret in [
+                &post.personpost.namn.efternamn,
+                &post.personpost.namn.fornamn,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert!(
+                    !after.contains(secret.as_str()),
+                    "a protected name after sekretess was taken"
+                );
+            }
+            assert!(!after.contains("Folkbokforingsadress>"), "{after}");
+        }
+        // Without the samordningsnummer switch no samordningsnummer leaves, anywhere.
+        if let Some(b) = r.render_for(&no_switch) {
+            let text = String::from_utf8(b).expect("utf-8");
+            let mut reader = quick_xml::Reader::from_str(&text);
+            let mut inside_number = false;
+            loop {
+                match reader.read_event().expect("xml") {
+                    quick_xml::events::Event::Start(e) => {
+                        inside_number = matches!(
+                            e.local_name().as_ref(),
+                            b"PersonNr"
+                                | b"HanvisningsPersonNr"
+                                | b"TilldelatPersonNrSamordningsNr"
+                        )
+                    }
+                    quick_xml::events::Event::Text(t) if inside_number => {
+                        let n = t.decode().expect("text");
+                        if let Ok(p) = Pnr::parse(&n) {
+                            assert_ne!(
+                                p.kind(),
+                                crate::ids::PnrKind::Samordningsnummer,
+                                "a samordningsnummer without the switch: {text}"
+                            );
+                        }
+                    }
+                    quick_xml::events::Event::Eof => break,
+                    _ => inside_number = false,
+                }
+            }
+        }
+    }
+    // A protected person's totalpost, kept as production keeps it, fetched after sekretess
+    // was taken: the minimal answer.
+    let snapshot = f.store.snapshot();
+    for post in snapshot
+        .iter()
+        .map(|p| p.expect("record"))
+        .filter(|p| p.is_protected())
+    {
+        let notice = crate::avisering::select::totalpost(None, &as_produced, &post);
+        let kept = FeedRecord::read(sled::IVec::from(kept(&notice, None))).expect("read");
+        let after = String::from_utf8(kept.render_for(&narrowed).expect("seen")).expect("utf-8");
+        for secret in [
+            &post.personpost.namn.efternamn,
+            &post.personpost.namn.fornamn,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(
+                !after.contains(secret.as_str()),
+                "a protected name after sekretess was taken"
+            );
+        }
+        assert!(!after.contains("Folkbokforingsadress>"), "{after}");
+        protected += 1;
+    }
+    assert!(
+        relations > 0 && protected > 0,
+        "both kinds were checked ({relations}, {protected})"
+    );
+}
+
+/// Issue 17, leak 6: records were sorted by change time, so a protected person's withheld
+/// change time showed by its position. A delivery's records are in number order in each
+/// file (utsökningsdatum is one for the whole delivery).
+#[test]
+fn a_deliverys_order_is_by_number_not_by_change_time() {
+    let f = fixture(2, 33);
+    let kommun = busiest_kommun(&f.store);
+    let reg = register(&kommun, "\"grund\"", true);
+    let feed = Feed::open(&f.store).expect("feed");
+    feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
+    let mut checked = 0;
+    for (i, file) in f.files[1..].iter().enumerate() {
+        crate::load::load_file(&f.store, file, false).expect("delta");
+        feed.produce(&f.store, &reg, at(3 + i as u32), KEEP)
+            .expect("produce");
+        for order in ["GEO", "TOT"] {
+            let lopnummer = i as u64 + 1;
+            let h = feed.header(order, lopnummer).expect("h").expect("produced");
+            for (fil, n) in [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])] {
+                let numbers: Vec<Pnr> = feed
+                    .records(order, lopnummer, fil, 0, n)
+                    .expect("records")
+                    .into_iter()
+                    .map(|(p, _)| p)
+                    .collect();
+                let mut sorted = numbers.clone();
+                sorted.sort();
+                assert_eq!(numbers, sorted, "{order} {lopnummer} {fil:?}");
+                checked += numbers.len();
+            }
+        }
+    }
+    assert!(checked >= 10, "too few records to tell: {checked}");
 }

@@ -368,3 +368,42 @@ fn numbers_the_organisation_may_not_see_are_never_delivered() {
         1
     );
 }
+
+/// Issue 17, leak 4: the notice sent when protection is lifted carried the protected
+/// period's address as `ForegaendeFolkbokforingsadress`. It carries today's address only, in
+/// every file and order kind (the split files of bilaga 2, a totalpost on lifting, an
+/// ändringspost).
+#[test]
+fn lifting_protection_reveals_no_address_of_the_protected_period() {
+    let hidden = {
+        let mut q = protected(&sample());
+        if let Some(a) = q.personpost.adresser.folkbokforingsadress.as_mut() {
+            a.utdelningsadress2 = Some("Skyddade vägen 1".into());
+        }
+        q
+    };
+    let mut today = hidden.clone();
+    today.sekretessmarkering = false;
+    today.skyddsdatum = None;
+    if let Some(a) = today.personpost.adresser.folkbokforingsadress.as_mut() {
+        a.utdelningsadress2 = Some("Öppna gatan 2".into());
+    }
+    let c = change(Some(&hidden), Some(&today));
+    let mut vid_havning = order(Posttyp::Andringspost);
+    vid_havning.totalpost_vid_havning = true;
+    for o in [
+        order(Posttyp::Andringspost),
+        order(Posttyp::Totalpost),
+        vid_havning,
+        split(order(Posttyp::Andringspost)),
+        split(order(Posttyp::Totalpost)),
+    ] {
+        for access in [grund(), all()] {
+            let n = notices(&o, &access, &c, false, YEAR);
+            assert!(!n.is_empty());
+            for x in &n {
+                assert_eq!(x.foregaende_adress, None, "{:?} {:?}", o.posttyp, x.kind);
+            }
+        }
+    }
+}

@@ -523,7 +523,8 @@ fn delivery(f: &Fixture, order: &str, lopnummer: u64) -> (Header, Vec<(Fil, Stri
             .records(order, lopnummer, fil, 0, h.antal[i])
             .expect("records")
         {
-            out.push((fil, String::from_utf8(r.to_vec()).expect("utf-8")));
+            let r = r.render_for(&Access::full()).expect("seen");
+            out.push((fil, String::from_utf8(r).expect("utf-8")));
         }
     }
     (h, out)

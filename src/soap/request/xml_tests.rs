@@ -12,7 +12,7 @@ fn envelope(text: &str) -> String {
 
 fn text_of(text: &str) -> Result<String, Fault> {
     let op = operation(envelope(text).as_bytes(), MAX_ELEMENTS)?;
-    Ok(op.child("T").expect("element T").text.clone())
+    Ok(op.child("T")?.expect("element T").text.clone())
 }
 
 fn refused(text: &str) -> String {
