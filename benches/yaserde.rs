@@ -24,8 +24,11 @@
 //! After criterion, a table gives each case's median per record, bytes per second and the
 //! ratio to `quickxml_subset` (read from criterion's `new/estimates.json` of this run).
 
+#[path = "support/criterion_out.rs"]
+mod criterion_out;
+use criterion_out::{criterion_dir, median_ns};
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
@@ -354,41 +357,12 @@ fn bench(c: &mut Criterion, posts: &[Folkbokforingspost], mirrors: &[YPost], byt
     g.finish();
 }
 
-/// Where criterion writes its results: `$CRITERION_HOME`, `$CARGO_TARGET_DIR/criterion`,
-/// else the target directory this executable was built in (`target/release/deps/yaserde-…`).
-fn criterion_dir() -> Option<PathBuf> {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return Some(PathBuf::from(home));
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Some(PathBuf::from(target).join("criterion"));
-    }
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.parent()?.parent()?.parent()?.join("criterion"))
-}
-
-/// Criterion's median (ns) of this case if it was measured by this run.
-fn median_ns(dir: &Path, case: &str, since: SystemTime) -> Option<f64> {
-    let path = dir
-        .join(GROUP)
-        .join(case)
-        .join("new")
-        .join("estimates.json");
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < since {
-        return None;
-    }
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
-}
-
 fn report(since: SystemTime, records: usize, bytes: (u64, u64)) {
     let Some(dir) = criterion_dir() else {
         eprintln!("yaserde: criterion's output directory is unknown; no table");
         return;
     };
-    let base = median_ns(&dir, "quickxml_subset", since);
+    let base = median_ns(&dir, GROUP, "quickxml_subset", since);
     eprintln!("\nwriting {records} records: criterion medians of this run, ratio = case / quickxml_subset");
     eprintln!(
         "{:<20} {:>12} {:>10} {:>12} {:>8}",
@@ -400,7 +374,7 @@ fn report(since: SystemTime, records: usize, bytes: (u64, u64)) {
         } else {
             bytes.1
         };
-        let m = median_ns(&dir, case, since);
+        let m = median_ns(&dir, GROUP, case, since);
         let cell = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".into(), f);
         eprintln!(
             "{case:<20} {:>12} {:>10.0} {:>12} {:>8}",
