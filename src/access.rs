@@ -226,6 +226,11 @@ impl Term {
         1 << (self as u8)
     }
 
+    /// The term with this [`Term::name`].
+    pub fn from_name(name: &str) -> Option<Term> {
+        Term::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// The term's name in configuration (the register's `skyddade_termer`).
     pub fn name(self) -> &'static str {
         match self {
@@ -347,6 +352,14 @@ impl TermMask {
     /// The terms both sets hold.
     pub fn intersect(self, other: TermMask) -> TermMask {
         TermMask(self.0 & other.0)
+    }
+
+    /// The set of the terms with these names ([`Term::name`]); unknown names are skipped.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> TermMask {
+        names
+            .into_iter()
+            .filter_map(Term::from_name)
+            .fold(TermMask::NONE, |m, t| TermMask(m.0 | t.bit()))
     }
 
     /// The terms in the set, in rendering order.

@@ -998,11 +998,7 @@ impl FeedRecord {
         }
         let kept: Kept = postcard::from_bytes(&value[1..])?;
         let post = crate::model::decode(&kept.post)?;
-        let terms = kept
-            .terms
-            .iter()
-            .filter_map(|t| crate::register::orders::term_by_name(t))
-            .fold(TermMask::NONE, |m, t| m.union(TermMask::of(&[t])));
+        let terms = TermMask::from_names(kept.terms.iter().map(String::as_str));
         Ok(FeedRecord::Kept {
             notice: Box::new(Notice {
                 fil: kept.fil,
@@ -1079,14 +1075,6 @@ pub fn render(n: &Notice, undergrupp: Option<u16>) -> Vec<u8> {
     }
     let _ = w.write_event(Event::End(BytesEnd::new("Avisering")));
     w.into_inner()
-}
-
-/// The terms a rendered notice says it carries.
-pub fn terms_of(termer: &str) -> TermMask {
-    termer
-        .split_whitespace()
-        .filter_map(crate::register::orders::term_by_name)
-        .fold(TermMask::NONE, |m, t| m.union(TermMask::of(&[t])))
 }
 
 #[cfg(test)]

@@ -475,7 +475,7 @@ pub(crate) fn skyddade_termer(
     };
     let mut mask = TermMask::of(&[Term::PersonId, Term::Skydd]);
     for n in &names {
-        let t = term_by_name(n).ok_or_else(|| {
+        let t = Term::from_name(n).ok_or_else(|| {
             (
                 format!("{at}.skyddade_termer"),
                 format!(
@@ -527,11 +527,6 @@ pub(crate) struct RawOrder {
 
 fn daglig() -> Periodicitet {
     Periodicitet::Daglig
-}
-
-/// The term names of `skyddade_termer`.
-pub fn term_by_name(name: &str) -> Option<Term> {
-    Term::ALL.into_iter().find(|t| t.name() == name)
 }
 
 /// The first thing wrong with an order in the register file: the field (its path under
