@@ -70,14 +70,7 @@ fn navets_schema_accepts_the_requests_the_tests_send() {
 fn the_readme_examples_validate() {
     for name in ["examples/personpost.xml", "examples/namnsokning.xml"] {
         let envelope = std::fs::read_to_string(repo().join(name)).expect(name);
-        let body = body_of(&envelope).trim();
-        // The operation element inherits the v1 prefix from the envelope: declare it here.
-        let root_end = body.find('>').expect("root tag");
-        let xml = format!(
-            "{} xmlns:v1=\"{V1_NS}\"{}",
-            &body[..root_end],
-            &body[root_end..]
-        );
+        let xml = standalone(&envelope);
         xmllint(&xml).unwrap_or_else(|e| panic!("{name} is refused: {e}\n{xml}"));
     }
 }
