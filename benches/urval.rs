@@ -194,9 +194,10 @@ fn main() {
             let p = produced.first().expect("one delivery");
             selected.insert(name, p.antal[0] + p.antal[1]);
             // Acknowledge and remove it, so runs do not pile up.
-            feed.acknowledge(&order.id, p.lopnummer, now).expect("ack");
+            let key = folkreg::avisering::feed::OrderKey::new(&org.orgnr, &order.id);
+            feed.acknowledge(&key, p.lopnummer, now).expect("ack");
             feed.prune(
-                &order.id,
+                &key,
                 chrono::Duration::zero(),
                 now + chrono::Duration::days(2),
             )

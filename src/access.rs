@@ -344,9 +344,19 @@ impl TermMask {
         TermMask(self.0 | other.0)
     }
 
+    /// Whether the set holds every term of `other`.
+    pub fn covers(self, other: TermMask) -> bool {
+        self.0 & other.0 == other.0
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// The terms of this set that `other` does not hold.
+    pub fn without(self, other: TermMask) -> TermMask {
+        TermMask(self.0 & !other.0)
     }
 
     /// The terms both sets hold.
@@ -464,6 +474,17 @@ impl Access {
         self.may_see_on(Channel::Delivery, post)
     }
 
+    /// Whether a delivery population chosen by criteria that read `read` (an order's
+    /// sökbegrepp: län, kommun, postnummer, birth data, kön, medborgarskap) may hold this
+    /// record: only when the caller may see every one of those terms for it. So a protected
+    /// person never enters a population an organisation without `sekretess` chose by
+    /// terms withheld from it, and membership reveals nothing (DOMAIN.md §4). Judged on the
+    /// record's markings: a delivery marks a record linked to a protected one first
+    /// ([`Protection::mark`]).
+    pub fn may_be_chosen_by(&self, post: &Folkbokforingspost, read: TermMask) -> bool {
+        self.terms_for(post).covers(read)
+    }
+
     /// Whether the record may be in a namnsökning result: never a protected person — on its
     /// own or through a hänvisning link (`protection`, from the store snapshot) — whatever
     /// the categories (DOMAIN.md §4). A record refused here is skipped before hits are
@@ -506,8 +527,7 @@ impl Access {
         if !self.may_see_on(Channel::Lookup, &post) {
             return None;
         }
-        post.sekretessmarkering |= protection.linked_sekretessmarkering;
-        post.skyddad_folkbokforing |= protection.linked_skyddad_folkbokforing;
+        protection.mark(&mut post);
         let terms = self.terms_when(post.is_protected() || protection.any());
         Some(View { post, terms })
     }
@@ -592,6 +612,18 @@ impl Protection {
     /// Protected on its own or through a link.
     pub fn any(self) -> bool {
         self.own || self.linked
+    }
+
+    /// Puts the linked record's markings on `post`: from here on it is judged, and
+    /// answered, as the protected person it is (DOMAIN.md §4: "a person is protected under
+    /// every number"). Links left unfollowed at the bound mark it sekretessmarkerad: the
+    /// rule fails closed.
+    pub fn mark(self, post: &mut Folkbokforingspost) {
+        post.sekretessmarkering |= self.linked_sekretessmarkering;
+        post.skyddad_folkbokforing |= self.linked_skyddad_folkbokforing;
+        if self.linked && !post.is_protected() {
+            post.sekretessmarkering = true;
+        }
     }
 }
 

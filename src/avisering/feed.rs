@@ -15,7 +15,9 @@
 //! covering every load since its previous delivery. A new order starts at the load applied
 //! when it is first seen: its population begins with a grunduttag (urval).
 //!
-//! Records are stored rendered, as they will be sent: a delivery is frozen when produced.
+//! Records are kept as records with the facts of their change, not rendered: what leaves is
+//! decided when a page is fetched, with the receiver's access of that moment (DOMAIN.md §4).
+//! Every tree is keyed by [`OrderKey`]: the organisation and the order.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::{Access, Term, TermMask};
 use crate::register::{Organisation, Register};
 use crate::store::journal::Change;
-use crate::store::{Store, StoreError};
+use crate::store::{Snapshot, Store, StoreError};
 use crate::xml::write::{write_post, write_svensk_adress, PostStyle};
 
 use super::select::{changed_terms, notices_with_diff, Fil, Kind, Notice};
@@ -163,6 +165,36 @@ pub enum Staged {
     Complete(Vec<crate::ids::pnr::Pnr>),
 }
 
+/// Whose deliveries: an order of one organisation. Every tree of the feed is keyed by it, so
+/// deliveries belong to the organisation and the order — a register edit that gives an order
+/// id to another organisation starts that organisation's order afresh and never hands it the
+/// first one's deliveries (DOMAIN.md §4). Written `ORGNR/ID` (an id holds letters, digits
+/// and `-` only, so the two cannot run together).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrderKey(String);
+
+impl OrderKey {
+    /// The key of order `id` of the organisation `orgnr`.
+    pub fn new(orgnr: &crate::ids::OrgNr, id: &str) -> OrderKey {
+        OrderKey(format!("{orgnr}/{id}"))
+    }
+
+    /// The order's id (BestallningsId).
+    pub fn id(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Display for OrderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The value under `key`, decoded, if there is one.
 fn read<T: serde::de::DeserializeOwned>(
     tree: &sled::Tree,
@@ -174,26 +206,26 @@ fn read<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn order_key(order: &str) -> Vec<u8> {
+fn order_key(order: &OrderKey) -> Vec<u8> {
     let mut k = order.as_bytes().to_vec();
     k.push(0);
     k
 }
 
-fn delivery_key(order: &str, lopnummer: u64) -> Vec<u8> {
+fn delivery_key(order: &OrderKey, lopnummer: u64) -> Vec<u8> {
     let mut k = order_key(order);
     k.extend_from_slice(&lopnummer.to_be_bytes());
     k
 }
 
-fn record_key(order: &str, lopnummer: u64, fil: Fil, index: u64) -> Vec<u8> {
+fn record_key(order: &OrderKey, lopnummer: u64, fil: Fil, index: u64) -> Vec<u8> {
     let mut k = delivery_key(order, lopnummer);
     k.push(fil as u8);
     k.extend_from_slice(&index.to_be_bytes());
     k
 }
 
-fn infil_key(order: &str, generation: u64, pnr: &[u8]) -> Vec<u8> {
+fn infil_key(order: &OrderKey, generation: u64, pnr: &[u8]) -> Vec<u8> {
     let mut k = order_key(order);
     k.extend_from_slice(&generation.to_be_bytes());
     k.extend_from_slice(pnr);
@@ -223,12 +255,12 @@ impl Feed {
     }
 
     /// An order's cursor, if the feed has seen the order.
-    pub fn cursor(&self, order: &str) -> Result<Option<Cursor>, StoreError> {
+    pub fn cursor(&self, order: &OrderKey) -> Result<Option<Cursor>, StoreError> {
         read(&self.cursors, order.as_bytes())
     }
 
     /// A delivery's header, if it exists (produced and not yet removed).
-    pub fn header(&self, order: &str, lopnummer: u64) -> Result<Option<Header>, StoreError> {
+    pub fn header(&self, order: &OrderKey, lopnummer: u64) -> Result<Option<Header>, StoreError> {
         read(&self.headers, &delivery_key(order, lopnummer))
     }
 
@@ -236,7 +268,7 @@ impl Feed {
     /// be rendered for the receiver as it may see them when fetched ([`FeedRecord::render_for`]).
     pub fn records(
         &self,
-        order: &str,
+        order: &OrderKey,
         lopnummer: u64,
         fil: Fil,
         from: u64,
@@ -263,7 +295,7 @@ impl Feed {
     /// one): their retention period starts now.
     pub fn acknowledge(
         &self,
-        order: &str,
+        order: &OrderKey,
         through: u64,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -291,7 +323,7 @@ impl Feed {
     /// Removes the deliveries of `order` acknowledged more than `keep` ago; returns how many.
     pub fn prune(
         &self,
-        order: &str,
+        order: &OrderKey,
         keep: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
@@ -318,11 +350,12 @@ impl Feed {
         for org in register.organisations() {
             let ids = org.avisering.iter().map(|o| &o.id);
             for id in ids.chain(org.urval.iter().map(|o| &o.id)) {
-                let cursor = self.cursor(id)?.unwrap_or_default();
+                let key = OrderKey::new(&org.orgnr, id);
+                let cursor = self.cursor(&key)?.unwrap_or_default();
                 let produced = cursor.next_lopnummer.saturating_sub(1);
                 let produced_at = match produced {
                     0 => None,
-                    n => self.header(id, n)?.map(|h| h.skapad),
+                    n => self.header(&key, n)?.map(|h| h.skapad),
                 };
                 out.push(OrderSummary {
                     order: id.clone(),
@@ -341,7 +374,7 @@ impl Feed {
     /// The order must be enrolled (seen by [`Feed::produce`]).
     pub fn replace_infil(
         &self,
-        order: &str,
+        order: &OrderKey,
         pnrs: impl IntoIterator<Item = crate::ids::pnr::Pnr>,
     ) -> Result<u64, StoreError> {
         let _one = self.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -373,7 +406,7 @@ impl Feed {
     /// (sorted, each once) and clears the upload.
     pub fn stage_pages(
         &self,
-        order: &str,
+        order: &OrderKey,
         sida: u64,
         antal_sidor: u64,
         personer: &[crate::ids::pnr::Pnr],
@@ -425,7 +458,7 @@ impl Feed {
     /// The numbers of an order's infil generation.
     fn infil_numbers(
         &self,
-        order: &str,
+        order: &OrderKey,
         generation: u64,
     ) -> Result<Vec<crate::ids::pnr::Pnr>, StoreError> {
         let prefix = infil_key(order, generation, &[]);
@@ -451,6 +484,76 @@ impl Feed {
         Ok(())
     }
 
+    /// Takes over, for `key`, what a folkreg that kept deliveries by order id alone left under
+    /// `id`: when exactly one organisation of the register has that id, it is the one whose
+    /// order it was (ids were unique in the register then). With the id in several
+    /// organisations the owner cannot be told, so nobody gets it (logged). Returns whether
+    /// `key` now has a cursor.
+    ///
+    /// Crash-safe: the values are copied under the new key first (repeatable), then one
+    /// transaction moves the cursor and the urval state, then the old copies go.
+    fn adopt_unowned(
+        &self,
+        register: &Register,
+        id: &str,
+        key: &OrderKey,
+    ) -> Result<bool, StoreError> {
+        if !self.cursors.contains_key(id.as_bytes())? {
+            return Ok(false);
+        }
+        let owners = register
+            .organisations()
+            .iter()
+            .filter(|o| {
+                o.avisering.iter().any(|a| a.id == id) || o.urval.iter().any(|u| u.id == id)
+            })
+            .count();
+        if owners != 1 {
+            tracing::warn!(order = %id, owners, "deliveries kept under an order id alone are not handed to any organisation: the id is in several");
+            return Ok(false);
+        }
+        let mut old = id.as_bytes().to_vec();
+        old.push(0);
+        let new = order_key(key);
+        let prefixed = [
+            &self.headers,
+            &self.records,
+            &self.infil,
+            &self.staging,
+            &self.urval_meta,
+        ];
+        for tree in prefixed {
+            for kv in tree.scan_prefix(&old) {
+                let (k, v) = kv?;
+                let mut moved = new.clone();
+                moved.extend_from_slice(&k[old.len()..]);
+                tree.insert(moved, v)?;
+            }
+        }
+        tree_flush(&prefixed)?;
+        use sled::Transactional;
+        (&self.cursors, &self.urval_state)
+            .transaction(|(tc, ts)| {
+                if let Some(c) = tc.remove(id.as_bytes())? {
+                    tc.insert(key.as_bytes(), c)?;
+                }
+                if let Some(st) = ts.remove(id.as_bytes())? {
+                    ts.insert(key.as_bytes(), st)?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        for tree in prefixed {
+            let mut batch = sled::Batch::default();
+            for kv in tree.scan_prefix(&old) {
+                batch.remove(kv?.0);
+            }
+            tree.apply_batch(batch)?;
+        }
+        tracing::info!(order = %key, "deliveries kept under the order id alone taken over by its organisation");
+        Ok(true)
+    }
+
     /// Enrols the orders of the register the feed has not seen yet: an avisering order
     /// starts at load `seq` (its population begins with a grunduttag), an urval order at
     /// löpnummer 1. Durable at once: a lost enrolment would start an order later.
@@ -465,7 +568,12 @@ impl Feed {
         for org in register.organisations() {
             let ids = org.avisering.iter().map(|o| &o.id);
             for id in ids.chain(org.urval.iter().map(|o| &o.id)) {
-                if self.cursors.contains_key(id.as_bytes())? {
+                let key = OrderKey::new(&org.orgnr, id);
+                if self.cursors.contains_key(key.as_bytes())? {
+                    continue;
+                }
+                if self.adopt_unowned(register, id, &key)? {
+                    taken_up = true;
                     continue;
                 }
                 let c = Cursor {
@@ -475,8 +583,8 @@ impl Feed {
                     ..Cursor::default()
                 };
                 self.cursors
-                    .insert(id.as_bytes(), postcard::to_stdvec(&c)?)?;
-                tracing::info!(order = %id, load = seq, "order taken up");
+                    .insert(key.as_bytes(), postcard::to_stdvec(&c)?)?;
+                tracing::info!(order = %key, load = seq, "order taken up");
                 taken_up = true;
             }
         }
@@ -512,7 +620,8 @@ impl Feed {
         let mut merged_since: BTreeMap<u64, Vec<(Change, TermMask)>> = BTreeMap::new();
         for org in register.organisations() {
             for order in &org.avisering {
-                let Some(mut cursor) = self.cursor(&order.id)? else {
+                let key = OrderKey::new(&org.orgnr, &order.id);
+                let Some(mut cursor) = self.cursor(&key)? else {
                     continue;
                 };
                 let due = cursor.produced_seq < seq
@@ -533,7 +642,7 @@ impl Feed {
                     store.flush()?;
                 }
                 oldest_needed = oldest_needed.min(cursor.produced_seq);
-                self.prune(&order.id, keep, now)?;
+                self.prune(&key, keep, now)?;
             }
         }
         store.forget_changes_through(oldest_needed)?;
@@ -564,12 +673,13 @@ impl Feed {
         now: DateTime<Utc>,
     ) -> Result<Produced, StoreError> {
         let access = org.access();
+        let key = &OrderKey::new(&org.orgnr, &order.id);
         let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
         let mut all: Vec<Notice> = Vec::new();
         for (change, diff) in changes {
             let in_infil = match order.population {
                 Population::Infil => self.infil.contains_key(infil_key(
-                    &order.id,
+                    key,
                     cursor.infil_generation,
                     change.pnr.as_bytes(),
                 ))?,
@@ -586,7 +696,7 @@ impl Feed {
         let seqs = (cursor.produced_seq + 1, seq);
         cursor.produced_seq = seq;
         let records = all.iter().map(|n| Ok((n.fil, n.post.pnr(), kept(n, None))));
-        self.write_delivery(&order.id, cursor, now, seqs, records, None)
+        self.write_delivery(key, cursor, now, seqs, records, None)
     }
 
     /// Writes delivery `cursor.next_lopnummer` of `order_id`: clears what a crashed attempt
@@ -596,7 +706,7 @@ impl Feed {
     /// exist; after it, it is whole.
     fn write_delivery(
         &self,
-        order_id: &str,
+        order_id: &OrderKey,
         cursor: &mut Cursor,
         now: DateTime<Utc>,
         seqs: (u64, u64),
@@ -669,19 +779,23 @@ impl Feed {
             }
         }
         Ok(Produced {
-            order: order_id.to_owned(),
+            order: order_id.id().to_owned(),
             lopnummer,
             antal,
         })
     }
 
     /// An urval order's state (default before its first run).
-    pub fn urval_state(&self, order: &str) -> Result<UrvalState, StoreError> {
+    pub fn urval_state(&self, order: &OrderKey) -> Result<UrvalState, StoreError> {
         Ok(read(&self.urval_state, order.as_bytes())?.unwrap_or_default())
     }
 
     /// What an urval delivery's header says beyond a delivery's (None for avisering).
-    pub fn urval_meta(&self, order: &str, lopnummer: u64) -> Result<Option<UrvalMeta>, StoreError> {
+    pub fn urval_meta(
+        &self,
+        order: &OrderKey,
+        lopnummer: u64,
+    ) -> Result<Option<UrvalMeta>, StoreError> {
         read(&self.urval_meta, &delivery_key(order, lopnummer))
     }
 
@@ -711,10 +825,11 @@ impl Feed {
         }
         for org in register.organisations() {
             for order in &org.urval {
-                let Some(mut cursor) = self.cursor(&order.id)? else {
+                let key = OrderKey::new(&org.orgnr, &order.id);
+                let Some(mut cursor) = self.cursor(&key)? else {
                     continue;
                 };
-                let state = self.urval_state(&order.id)?;
+                let state = self.urval_state(&key)?;
                 let period = period_key(order.periodicitet, now);
                 let (due, typ) = match order.urval {
                     Urval::Infil(Infilrutin::Enstaka) => (
@@ -737,7 +852,7 @@ impl Feed {
                 if due {
                     let generation = cursor.infil_generation;
                     let infil = match order.urval {
-                        Urval::Infil(_) => self.infil_numbers(&order.id, generation)?,
+                        Urval::Infil(_) => self.infil_numbers(&key, generation)?,
                         _ => Vec::new(),
                     };
                     let run = UrvalRun {
@@ -752,10 +867,10 @@ impl Feed {
                     store.flush()?;
                     // Bilaga 1: an infil is used up by its run, unless the order keeps it.
                     if order.infilrutin().is_some() && !order.behall_infil {
-                        self.remove_prefix(&infil_key(&order.id, generation, &[]))?;
+                        self.remove_prefix(&infil_key(&key, generation, &[]))?;
                     }
                 }
-                self.prune(&order.id, keep, now)?;
+                self.prune(&key, keep, now)?;
             }
         }
         Ok(done)
@@ -786,13 +901,14 @@ impl Feed {
         now: DateTime<Utc>,
     ) -> Result<Produced, StoreError> {
         let _one = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(mut cursor) = self.cursor(&order.id)? else {
+        let key = OrderKey::new(&org.orgnr, &order.id);
+        let Some(mut cursor) = self.cursor(&key)? else {
             return Err(StoreError::Transaction(format!(
                 "order {} is not enrolled in the feed yet",
                 order.id
             )));
         };
-        let state = self.urval_state(&order.id)?;
+        let state = self.urval_state(&key)?;
         let run = UrvalRun {
             org,
             order,
@@ -839,6 +955,7 @@ impl Feed {
             let post = snapshot.get(&hit.pnr)?.ok_or_else(|| {
                 StoreError::Transaction("a selected record is gone from its snapshot".into())
             })?;
+            let post = snapshot.with_linked_markings(post)?;
             let notice = super::select::totalpost(order.skyddade_termer, &access, &post);
             Ok((notice.fil, hit.pnr, kept(&notice, hit.undergrupp)))
         });
@@ -860,7 +977,7 @@ impl Feed {
             ej_funna: selection.ej_funna,
         };
         let produced = self.write_delivery(
-            &order.id,
+            &OrderKey::new(&org.orgnr, &order.id),
             cursor,
             now,
             (seq, seq),
@@ -891,6 +1008,14 @@ struct UrvalRun<'a> {
     now: DateTime<Utc>,
 }
 
+/// Flushes each tree.
+fn tree_flush(trees: &[&sled::Tree]) -> Result<(), StoreError> {
+    for t in trees {
+        t.flush()?;
+    }
+    Ok(())
+}
+
 /// The period an urval runs once in, as Stockholm's calendar has it at `now`.
 pub fn period_key(period: UrvalPeriod, now: DateTime<Utc>) -> String {
     let local = now.with_timezone(&chrono_tz::Europe::Stockholm);
@@ -911,6 +1036,7 @@ fn merged_changes(
     since: u64,
     seq: u64,
 ) -> Result<Vec<(Change, TermMask)>, StoreError> {
+    let snapshot = store.snapshot();
     let mut merged: BTreeMap<[u8; 12], Change> = BTreeMap::new();
     for s in since + 1..=seq {
         for change in store.changes(s) {
@@ -927,17 +1053,25 @@ fn merged_changes(
             }
         }
     }
-    Ok(merged
-        .into_values()
-        .filter(|c| c.old != c.new)
-        .map(|c| {
-            let diff = match (&c.old, &c.new) {
-                (Some(o), Some(n)) => changed_terms(o, n),
-                _ => TermMask::NONE,
-            };
-            (c, diff)
-        })
-        .collect())
+    let mut out = Vec::new();
+    for mut c in merged.into_values().filter(|c| c.old != c.new) {
+        let diff = match (&c.old, &c.new) {
+            (Some(o), Some(n)) => changed_terms(o, n),
+            _ => TermMask::NONE,
+        };
+        // A record linked by hänvisning to a protected one is judged as protected, before
+        // and after: the links are the store's as it is now (DOMAIN.md §4).
+        c.old = c
+            .old
+            .map(|p| snapshot.with_linked_markings(p))
+            .transpose()?;
+        c.new = c
+            .new
+            .map(|p| snapshot.with_linked_markings(p))
+            .transpose()?;
+        out.push((c, diff));
+    }
+    Ok(out)
 }
 
 /// The byte that starts a kept record (after its number): what is needed to render the record
@@ -1012,13 +1146,22 @@ impl FeedRecord {
     }
 
     /// The record as the receiver with `access` gets it now: the order's terms narrowed by
-    /// what it may see at this moment ([`Access::delivered`]), the previous address only
-    /// with the folkbokföringsadress; `None` when it may not see the record in a delivery now.
-    pub fn render_for(&self, access: &Access) -> Option<Vec<u8>> {
+    /// what it may see at this moment ([`Access::delivered`]), judged with the markings of
+    /// the records linked to it by hänvisning in `snapshot` (the store as it is now) on top
+    /// of those it was produced with, the previous address only with the
+    /// folkbokföringsadress; `None` when it may not see the record in a delivery now.
+    pub fn render_for(
+        &self,
+        access: &Access,
+        snapshot: &Snapshot<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
-            FeedRecord::Rendered(bytes) => Some(bytes.to_vec()),
+            FeedRecord::Rendered(bytes) => Ok(Some(bytes.to_vec())),
             FeedRecord::Kept { notice, undergrupp } => {
-                let view = access.delivered(notice.post.clone(), notice.terms)?;
+                let post = snapshot.with_linked_markings(notice.post.clone())?;
+                let Some(view) = access.delivered(post, notice.terms) else {
+                    return Ok(None);
+                };
                 let n = Notice {
                     fil: notice.fil,
                     kind: notice.kind,
@@ -1029,7 +1172,7 @@ impl FeedRecord {
                         .filter(|_| view.terms.contains(Term::Folkbokforingsadress)),
                     post: view.post,
                 };
-                Some(render(&n, *undergrupp))
+                Ok(Some(render(&n, *undergrupp)))
             }
         }
     }

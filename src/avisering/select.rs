@@ -3,8 +3,16 @@
 //!
 //! The rules, in the order they are applied:
 //! - A person counts for an order if the record is in its population and the organisation may
-//!   see it at all (number switches). Neither before nor after: nothing.
-//! - Into the population (new, moved in, infil): a totalpost — the receiver has no copy.
+//!   see it at all (number switches) and may see every term the population is chosen by
+//!   (DOMAIN.md §4: without `sekretess`, a protected person is never in a population chosen
+//!   by län, kommun, postnummer, birth data, kön or medborgarskap; an infil population is
+//!   the receiver's own choice and keeps them, with the minimal terms). Neither before nor
+//!   after: nothing. So a member who becomes protected leaves such a population with one
+//!   notice (the marking, or the flyttsignal when ordered), and nothing follows while the
+//!   protection lasts.
+//! - Into the population (new, moved in, infil, protection lifted): a totalpost — the
+//!   receiver has no copy. After a protection it holds today's terms only: no föregående
+//!   adress, historik or taxering from the protected period.
 //! - Removed from the register: a borttag.
 //! - Out of the population: a sekretessmarkerad folkbokförd person with `flyttsignal` gets the
 //!   number, the marking and län `99` only; anyone else gets the change as below, so that the
@@ -118,7 +126,10 @@ pub fn notices_with_diff(
     in_infil: bool,
     year: i32,
 ) -> Vec<Notice> {
-    let counts = |p: &Folkbokforingspost| access.may_see(p) && order.includes(p, in_infil, year);
+    let read = order.terms_read();
+    let counts = |p: &Folkbokforingspost| {
+        access.may_see(p) && access.may_be_chosen_by(p, read) && order.includes(p, in_infil, year)
+    };
     let old = change.old.as_ref().map(|post| Side {
         post,
         counts: counts(post),
@@ -130,7 +141,15 @@ pub fn notices_with_diff(
     let was_in = old.as_ref().is_some_and(|s| s.counts);
     let is_in = new.as_ref().is_some_and(|s| s.counts);
     match (old, new) {
-        (_, Some(n)) if is_in && !was_in => vec![total(order, access, n.post, None)],
+        (o, Some(n)) if is_in && !was_in => {
+            let t = total(order, access, n.post, None);
+            // Back in after a protection (DOMAIN.md §4): today's terms only.
+            if o.is_some_and(|o| o.post.is_protected() && !n.post.is_protected()) {
+                vec![after_protection(t)]
+            } else {
+                vec![t]
+            }
+        }
         (Some(o), None) if was_in => vec![Notice {
             fil: file(order, o.post),
             kind: Kind::Borttag,
@@ -308,10 +327,16 @@ fn changed(
     }
 }
 
-/// A notice sent when protection is lifted carries no previous address: the address before
-/// the change is the protected period's (DOMAIN.md §4).
+/// What a protected period leaves behind in a record: its history of folkbokföring and the
+/// taxering terms (income, property) of the protected years.
+pub(crate) const FROM_PROTECTED_PERIOD: TermMask = TermMask::of(&[Term::Historik, Term::Taxering]);
+
+/// A notice sent when protection is lifted holds today's terms only (DOMAIN.md §4): no
+/// previous address (the address before the change is the protected period's), no
+/// historik, no taxering.
 fn after_protection(mut n: Notice) -> Notice {
     n.foregaende_adress = None;
+    n.terms = n.terms.without(FROM_PROTECTED_PERIOD);
     n
 }
 

@@ -39,10 +39,10 @@ fn key_term(k: Sorteringsnyckel) -> Term {
     match k {
         Sorteringsnyckel::Lan | Sorteringsnyckel::Kommun => Term::Folkbokforing,
         Sorteringsnyckel::Postnummer | Sorteringsnyckel::Postort => Term::Folkbokforingsadress,
-        // Given by the number, which every record carries.
-        Sorteringsnyckel::Fodelsetid | Sorteringsnyckel::Alder | Sorteringsnyckel::Kon => {
-            Term::PersonId
-        }
+        // Read from Födelsedatum (else the number): a term of its own, withheld with the
+        // rest of a protected person's.
+        Sorteringsnyckel::Fodelsetid | Sorteringsnyckel::Alder => Term::Fodelsedatum,
+        Sorteringsnyckel::Kon => Term::KonFodelsetid,
         Sorteringsnyckel::Medborgarskap | Sorteringsnyckel::MedborgarskapDatum => {
             Term::Medborgarskap
         }
@@ -82,6 +82,7 @@ fn key_value(k: Sorteringsnyckel, post: &Folkbokforingspost, year: i32) -> Optio
 /// order's categories, and it is not a protected person the order left out.
 fn counts(order: &UrvalOrder, access: &Access, post: &Folkbokforingspost) -> bool {
     access.may_see(post)
+        && access.may_be_chosen_by(post, order.terms_read())
         && orders::kategori_of(post).is_some_and(|k| order.kategorier.contains(&k))
         && !(order.utan_skyddade && post.is_protected())
 }
@@ -171,7 +172,7 @@ pub fn select(
     match &order.urval {
         Urval::Sokbegrepp(sok) => {
             for post in snapshot.iter() {
-                let post = post?;
+                let post = snapshot.with_linked_markings(post?)?;
                 if counts(order, access, &post) && sok.matches(&post, year) {
                     selection.hits.push(hit(&post, None));
                 }
@@ -183,7 +184,11 @@ pub fn select(
                 if !seen.insert(*pnr) {
                     continue;
                 }
-                match snapshot.get(pnr)? {
+                let post = snapshot
+                    .get(pnr)?
+                    .map(|p| snapshot.with_linked_markings(p))
+                    .transpose()?;
+                match post {
                     Some(post) if counts(order, access, &post) => {
                         selection.hits.push(hit(&post, None))
                     }
@@ -196,7 +201,7 @@ pub fn select(
         } => {
             let mut populations: Vec<Vec<Pnr>> = vec![Vec::new(); undergrupper.len()];
             for post in snapshot.iter() {
-                let post = post?;
+                let post = snapshot.with_linked_markings(post?)?;
                 if !(counts(order, access, &post) && sok.matches(&post, year)) {
                     continue;
                 }
@@ -216,6 +221,7 @@ pub fn select(
                 for pnr in picked {
                     drawn.insert(*pnr);
                     if let Some(post) = snapshot.get(pnr)? {
+                        let post = snapshot.with_linked_markings(post)?;
                         selection.hits.push(hit(&post, Some(label)));
                     }
                 }

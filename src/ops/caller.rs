@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::avisering::feed::OrderKey;
 use crate::avisering::OrderRef;
 use crate::ids::BestallningsId;
 use crate::register::Organisation;
@@ -32,6 +33,11 @@ impl Caller {
             org,
             order_id: bestallning.bestallnings_id.clone(),
         })
+    }
+
+    /// Where the feed keeps the named order's deliveries: under this organisation and order.
+    pub fn feed_key(&self) -> OrderKey {
+        OrderKey::new(&self.org.orgnr, self.order_id.as_str())
     }
 
     /// The caller's delivery order (avisering or urval) it named, or a clear fault.

@@ -71,22 +71,22 @@ impl HamtaAvisering {
         }
         let posttyp = order.posttyp();
         let page_size = cx.page_size;
-        let order_id = caller.order_id.to_string();
+        let key = caller.feed_key();
         let now = cx.now;
         // What leaves is decided now, with the receiver's register entry of this moment
         // (DOMAIN.md §4), not with the access the delivery was produced under.
         let access = caller.org.access();
         let page = cx
-            .on_feed(move |feed| {
-                let Some(cursor) = feed.cursor(&order_id)? else {
+            .on_feed(move |feed, store| {
+                let Some(cursor) = feed.cursor(&key)? else {
                     return Ok(None);
                 };
-                feed.acknowledge(&order_id, lopnummer - 1, now)?;
+                feed.acknowledge(&key, lopnummer - 1, now)?;
                 if lopnummer >= cursor.next_lopnummer {
                     return Ok(None);
                 }
                 let header = feed
-                    .header(&order_id, lopnummer)?
+                    .header(&key, lopnummer)?
                     .ok_or(Fault::DeliveryRemoved(lopnummer))?;
                 let fil = if fil_b { Fil::B } else { Fil::A };
                 let antal = header.antal[usize::from(fil_b)];
@@ -98,12 +98,17 @@ impl HamtaAvisering {
                     ))
                     .into());
                 }
-                let records: Vec<(crate::ids::Pnr, Vec<u8>)> = feed
-                    .records(&order_id, lopnummer, fil, (sida - 1) * page_size, page_size)?
-                    .into_iter()
-                    .filter_map(|(pnr, r)| r.render_for(&access).map(|body| (pnr, body)))
-                    .collect();
-                let meta = feed.urval_meta(&order_id, lopnummer)?;
+                // Protection reached through hänvisning is the store's of this moment too.
+                let snapshot = store.snapshot();
+                let mut records: Vec<(crate::ids::Pnr, Vec<u8>)> = Vec::new();
+                for (pnr, r) in
+                    feed.records(&key, lopnummer, fil, (sida - 1) * page_size, page_size)?
+                {
+                    if let Some(body) = r.render_for(&access, &snapshot)? {
+                        records.push((pnr, body));
+                    }
+                }
+                let meta = feed.urval_meta(&key, lopnummer)?;
                 Ok(Some((header, sidor, records, meta)))
             })
             .await?;

@@ -73,6 +73,7 @@ impl LamnaInfil {
     /// Stages the page; on the last one, replaces the infil or answers it directly.
     pub async fn apply(self, cx: &Context<'_>, caller: &Caller) -> Result<Vec<u8>, OpError> {
         let order_id = caller.order_id.to_string();
+        let key = caller.feed_key();
         let order = caller.delivery_order()?;
         if !order.takes_infil() {
             return Err(Fault::BadRequest(format!(
@@ -91,7 +92,6 @@ impl LamnaInfil {
             .into());
         }
         let org = caller.org.clone();
-        let store = cx.store.clone();
         let now = cx.now;
         let id = cx.request_id;
         let LamnaInfil {
@@ -100,20 +100,20 @@ impl LamnaInfil {
             personer,
             ..
         } = self;
-        cx.on_feed(move |feed| {
-            if feed.cursor(&order_id)?.is_none() {
+        cx.on_feed(move |feed, store| {
+            if feed.cursor(&key)?.is_none() {
                 return Err(Fault::BadRequest(format!(
                     "order {order_id} is not active yet (it is taken up when the register is next reloaded)"
                 ))
                 .into());
             }
-            if rutin == Some(Infilrutin::Enstaka) && feed.urval_state(&order_id)?.runs > 0 {
+            if rutin == Some(Infilrutin::Enstaka) && feed.urval_state(&key)?.runs > 0 {
                 return Err(Fault::BadRequest(format!(
                     "order {order_id} (infil = enstaka) has run; a new run needs a new order (bilaga 1 a)"
                 ))
                 .into());
             }
-            let pnrs = match feed.stage_pages(&order_id, sida, antal_sidor, &personer)? {
+            let pnrs = match feed.stage_pages(&key, sida, antal_sidor, &personer)? {
                 Staged::Receiving { pages, of } => {
                     return Ok(response::lamna_infil(pages, of, None, None))
                 }
@@ -123,11 +123,11 @@ impl LamnaInfil {
             let Some(OrderRef::Urval(order)) = OrderRef::find(&org, &order_id)
                 .filter(|_| rutin == Some(Infilrutin::SvarDirekt))
             else {
-                let n = feed.replace_infil(&order_id, pnrs)?;
+                let n = feed.replace_infil(&key, pnrs)?;
                 tracing::info!(request_id = %id, persons = n, "infil replaced");
                 return Ok(response::lamna_infil(antal_sidor, antal_sidor, Some(n), None));
             };
-            let produced = feed.svar_direkt(&store, &org, order, &pnrs, now)?;
+            let produced = feed.svar_direkt(store, &org, order, &pnrs, now)?;
             tracing::info!(request_id = %id, persons = n, lopnummer = produced.lopnummer, "infil answered directly");
             Ok(response::lamna_infil(
                 antal_sidor,

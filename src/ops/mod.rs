@@ -132,13 +132,14 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Runs `work` on the feed off the async workers.
+    /// Runs `work` on the feed (and the store it lives in) off the async workers.
     async fn on_feed<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Feed) -> Result<T, OpError> + Send + 'static,
+        work: impl FnOnce(&Feed, &Store) -> Result<T, OpError> + Send + 'static,
     ) -> Result<T, OpError> {
         let feed = self.feed.clone();
-        tokio::task::spawn_blocking(move || work(&feed))
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(&feed, &store))
             .await
             .map_err(|_| OpError::Panicked)?
     }

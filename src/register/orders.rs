@@ -197,9 +197,46 @@ impl Order {
     pub fn split(&self) -> bool {
         self.skyddade_termer.is_some()
     }
+
+    /// The terms its population is chosen by (none for an infil: the receiver chose the
+    /// numbers itself).
+    pub fn terms_read(&self) -> TermMask {
+        match &self.population {
+            Population::Sokbegrepp(s) => s.terms_read(),
+            Population::Infil => TermMask::NONE,
+        }
+    }
 }
 
 impl Sokbegrepp {
+    /// The terms its criteria read: a person is chosen by these, so membership tells them.
+    /// An organisation that may not see one of them for a person (a protected person
+    /// without `sekretess`) must not have that person chosen by it (DOMAIN.md §4).
+    pub fn terms_read(&self) -> TermMask {
+        let mut read = TermMask::NONE;
+        let mut add = |used: bool, t: Term| {
+            if used {
+                read = read.union(TermMask::of(&[t]));
+            }
+        };
+        add(
+            !self.lan.is_empty() || !self.kommun.is_empty(),
+            Term::Folkbokforing,
+        );
+        add(!self.postnummer.is_empty(), Term::Folkbokforingsadress);
+        add(
+            !self.fodelsetid.is_empty() || !self.alder.is_empty(),
+            Term::Fodelsedatum,
+        );
+        add(self.kon.is_some(), Term::KonFodelsetid);
+        add(
+            !self.medborgarskap.is_empty() || !self.medborgarskap_datum.is_empty(),
+            Term::Medborgarskap,
+        );
+        add(!self.avregistrering_datum.is_empty(), Term::Avregistrering);
+        read
+    }
+
     /// Whether the record matches every given sökbegrepp.
     pub fn matches(&self, post: &Folkbokforingspost, year: i32) -> bool {
         let p = &post.personpost;

@@ -143,6 +143,20 @@ impl UrvalOrder {
         self.skyddade_termer.is_some()
     }
 
+    /// The terms its selection reads: the sökbegrepp's and every undergroup's (none for an
+    /// infil: the receiver chose the numbers itself).
+    pub fn terms_read(&self) -> TermMask {
+        match &self.urval {
+            Urval::Sokbegrepp(s) => s.terms_read(),
+            Urval::Slump {
+                sok, undergrupper, ..
+            } => undergrupper
+                .iter()
+                .fold(sok.terms_read(), |read, u| read.union(u.sok.terms_read())),
+            Urval::Infil(_) => TermMask::NONE,
+        }
+    }
+
     /// The infil routine, for an infil order.
     pub fn infilrutin(&self) -> Option<Infilrutin> {
         match self.urval {

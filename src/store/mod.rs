@@ -841,6 +841,20 @@ impl Snapshot<'_> {
         Ok(Some(Found { post, protection }))
     }
 
+    /// `post` (a record of this snapshot, or an earlier version of one) with the markings of
+    /// the protected records linked to it by hänvisning put on it ([`Protection::mark`]): how
+    /// a delivery judges and sends it, so a person is protected under every number there as
+    /// in a lookup (DOMAIN.md §4).
+    pub fn with_linked_markings(
+        &self,
+        mut post: Folkbokforingspost,
+    ) -> Result<Folkbokforingspost, StoreError> {
+        if let Some(g) = self.guard.as_ref() {
+            protection_of(g, &post)?.mark(&mut post);
+        }
+        Ok(post)
+    }
+
     /// The numbers whose records refer to `pnr` by hänvisning.
     pub fn referring_to(&self, pnr: &Pnr) -> Result<Vec<Pnr>, StoreError> {
         let mut out = Vec::new();
@@ -1067,4 +1081,4 @@ fn now_rfc3339() -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -21,7 +21,7 @@ fn open_when_unlocked(dir: &std::path::Path, cache: u64) -> Result<Store, StoreE
     Store::open(dir, cache)
 }
 
-fn header(lopnummer: u64, typ: DeliveryTyp, antal: u64) -> DeliveryHeader {
+pub(crate) fn header(lopnummer: u64, typ: DeliveryTyp, antal: u64) -> DeliveryHeader {
     DeliveryHeader {
         lopnummer,
         typ,
@@ -30,7 +30,7 @@ fn header(lopnummer: u64, typ: DeliveryTyp, antal: u64) -> DeliveryHeader {
     }
 }
 
-fn person(serial: u16, fornamn: &str, efternamn: &str) -> Folkbokforingspost {
+pub(crate) fn person(serial: u16, fornamn: &str, efternamn: &str) -> Folkbokforingspost {
     let mut p = sample();
     let date = chrono::NaiveDate::from_ymd_opt(1980, 1, 1 + (serial % 28) as u32).unwrap();
     p.personpost.person_id = Pnr::from_parts(date, serial, false).unwrap();
@@ -39,7 +39,7 @@ fn person(serial: u16, fornamn: &str, efternamn: &str) -> Folkbokforingspost {
     p
 }
 
-fn total(p: Folkbokforingspost) -> DeliveryRecord {
+pub(crate) fn total(p: Folkbokforingspost) -> DeliveryRecord {
     DeliveryRecord {
         posttyp: Posttyp::Total,
         post: p,
@@ -47,7 +47,11 @@ fn total(p: Folkbokforingspost) -> DeliveryRecord {
     }
 }
 
-fn load_full(store: &Store, lopnummer: u64, posts: &[Folkbokforingspost]) -> LoadSummary {
+pub(crate) fn load_full(
+    store: &Store,
+    lopnummer: u64,
+    posts: &[Folkbokforingspost],
+) -> LoadSummary {
     let mut b = store
         .begin_full(&header(lopnummer, DeliveryTyp::Full, posts.len() as u64))
         .unwrap();

@@ -16,6 +16,16 @@ fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 2).expect("date")
 }
 
+/// The key of the test organisation's order `id`.
+fn k(id: &str) -> OrderKey {
+    OrderKey::new(&"2120000134".parse().expect("orgnr"), id)
+}
+
+/// A kept record as `access` gets it now, judged against the store as it is.
+fn seen(r: &FeedRecord, access: &Access, store: &Store) -> Option<Vec<u8>> {
+    r.render_for(access, &store.snapshot()).expect("render")
+}
+
 fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, 5, 0, 0).unwrap()
 }
@@ -50,13 +60,26 @@ fn busiest_kommun(store: &Store) -> String {
         .expect("a kommun")
 }
 
+/// The register of [`register`] for a grund-only organisation without the functions.
+fn register_text(kommun: &str) -> String {
+    register_with(kommun, "\"grund\"", false)
+}
+
 fn register(kommun: &str, categories: &str, functions: bool) -> Register {
+    Register::parse(
+        &register_with(kommun, categories, functions),
+        std::path::Path::new("register.toml"),
+    )
+    .expect("register")
+}
+
+fn register_with(kommun: &str, categories: &str, functions: bool) -> String {
     let f = if functions {
         "flyttsignal = true\ntotalpost_vid_havning = true\nalltid_markering = true\n"
     } else {
         ""
     };
-    let text = format!(
+    format!(
         "[[organisation]]\norgnr = \"2120000134\"\nnamn = \"Norrby kommun\"\n\
          categories = [{categories}]\nswitches = [\"samordningsnummer\"]\n\
          bestallningar = [\"GEO\", \"TOT\", \"INFIL\", \"VECKA\"]\n\
@@ -67,8 +90,7 @@ fn register(kommun: &str, categories: &str, functions: bool) -> Register {
          kategorier = [\"folkbokforda\", \"avlidna\", \"utflyttade\"]\n{f}\
          [[organisation.avisering]]\nid = \"VECKA\"\nposttyp = \"andringspost\"\nperiodicitet = \"veckovis\"\n\
          kommun = [\"{kommun}\"]\n"
-    );
-    Register::parse(&text, std::path::Path::new("register.toml")).expect("register")
+    )
 }
 
 fn order<'a>(r: &'a Register, id: &str) -> &'a Order {
@@ -95,9 +117,15 @@ impl Copy {
     /// What a fresh urval of the order's population gives now.
     fn fresh(store: &Store, order: &Order, access: &Access, infil: &BTreeSet<Pnr>) -> Copy {
         let mut out = Copy::default();
-        for p in store.snapshot().iter() {
-            let p = p.expect("record");
-            if access.may_see(&p) && order.includes(&p, infil.contains(&p.pnr()), 2026) {
+        let snap = store.snapshot();
+        for p in snap.iter() {
+            let p = snap
+                .with_linked_markings(p.expect("record"))
+                .expect("links");
+            if access.may_see(&p)
+                && access.may_be_chosen_by(&p, order.terms_read())
+                && order.includes(&p, infil.contains(&p.pnr()), 2026)
+            {
                 let mut terms = access.terms_for(&p);
                 if p.is_protected() {
                     if let Some(fewer) = order.skyddade_termer {
@@ -144,16 +172,51 @@ impl Copy {
 
     /// Drops persons the receiver can see have left its population: its own criteria (area,
     /// categories of avregistrering) applied to what it was delivered.
-    fn keep_population(&mut self, order: &Order, store: &Store, infil: &BTreeSet<Pnr>) {
+    /// A protected person has left a population chosen by terms the receiver may not see
+    /// for them: the receiver was told of the marking.
+    fn keep_population(
+        &mut self,
+        order: &Order,
+        access: &Access,
+        store: &Store,
+        infil: &BTreeSet<Pnr>,
+    ) {
+        let snap = store.snapshot();
         self.0.retain(|pnr, _| {
-            store
-                .snapshot()
-                .get(pnr)
+            snap.get(pnr)
                 .ok()
                 .flatten()
-                .is_some_and(|p| order.includes(&p, infil.contains(pnr), 2026))
+                .map(|p| snap.with_linked_markings(p).expect("links"))
+                .is_some_and(|p| {
+                    access.may_be_chosen_by(&p, order.terms_read())
+                        && order.includes(&p, infil.contains(pnr), 2026)
+                })
         });
     }
+
+    /// Forgets, for the persons protected at some point, the terms that carry a protected
+    /// period: a receiver is never sent them after the protection ends (DOMAIN.md §4), so
+    /// its copy holds them only from before.
+    fn without_protected_periods(&mut self, protected: &BTreeSet<Pnr>) {
+        for (pnr, terms) in &mut self.0 {
+            if protected.contains(pnr) {
+                terms.retain(|name, _| {
+                    !crate::avisering::select::FROM_PROTECTED_PERIOD
+                        .terms()
+                        .any(|t| t.name() == *name)
+                });
+            }
+        }
+    }
+}
+
+/// The change with the markings of the records linked to it by hänvisning, as the feed
+/// judges it.
+fn marked(store: &Store, mut c: Change) -> Change {
+    let snap = store.snapshot();
+    c.old = c.old.map(|p| snap.with_linked_markings(p).expect("links"));
+    c.new = c.new.map(|p| snap.with_linked_markings(p).expect("links"));
+    c
 }
 
 struct Fixture {
@@ -178,7 +241,8 @@ fn fixture(deltas: usize, seed: u64) -> Fixture {
 
 /// What the stored delivery of an order holds, rendered as it is fetched by a receiver who may
 /// see everything (so exactly the terms the order chose when producing), file A then B.
-fn stored(feed: &Feed, order: &str, lopnummer: u64) -> Vec<Vec<u8>> {
+fn stored(feed: &Feed, store: &Store, order: &str, lopnummer: u64) -> Vec<Vec<u8>> {
+    let order = &k(order);
     let h = feed
         .header(order, lopnummer)
         .expect("read")
@@ -186,7 +250,7 @@ fn stored(feed: &Feed, order: &str, lopnummer: u64) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for (fil, n) in [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])] {
         for (pnr, r) in feed.records(order, lopnummer, fil, 0, n).expect("records") {
-            let r = r.render_for(&Access::full()).expect("seen");
+            let r = seen(&r, &Access::full(), store).expect("seen");
             assert!(String::from_utf8_lossy(&r).contains(pnr.as_str()));
             out.push(r);
         }
@@ -215,12 +279,16 @@ fn follow(
         .expect("enrol")
         .is_empty());
     let mut protected: BTreeSet<Pnr> = BTreeSet::new();
-    for p in f.store.snapshot().iter() {
-        let p = p.expect("record");
+    let snap = f.store.snapshot();
+    for p in snap.iter() {
+        let p = snap
+            .with_linked_markings(p.expect("record"))
+            .expect("links");
         if p.is_protected() {
             protected.insert(p.pnr());
         }
     }
+    drop(snap);
     // The infil: every third person of the population.
     let infil: BTreeSet<Pnr> = f
         .store
@@ -229,7 +297,7 @@ fn follow(
         .map(|p| p.expect("record").pnr())
         .step_by(3)
         .collect();
-    feed.replace_infil("INFIL", infil.iter().copied())
+    feed.replace_infil(&k("INFIL"), infil.iter().copied())
         .expect("infil");
     const DAILY: [&str; 3] = ["GEO", "TOT", "INFIL"];
     let mut copies: BTreeMap<&str, Copy> = DAILY
@@ -241,7 +309,11 @@ fn follow(
         crate::load::load_file(&f.store, file, false).expect("delta");
         let seq = f.store.load_seq().expect("seq");
         // What each order must get: the journal through `select`, computed independently.
-        let changes: Vec<Change> = f.store.changes(seq).map(|c| c.expect("change")).collect();
+        let changes: Vec<Change> = f
+            .store
+            .changes(seq)
+            .map(|c| marked(&f.store, c.expect("change")))
+            .collect();
         assert!(!changes.is_empty());
         for c in &changes {
             if c.old.iter().chain(c.new.iter()).any(|p| p.is_protected()) {
@@ -272,7 +344,7 @@ fn follow(
             want.sort_by_key(|n| (n.fil, n.post.pnr()));
             let rendered: Vec<Vec<u8>> = want.iter().map(|n| render(n, None)).collect();
             assert_eq!(
-                stored(&feed, id, i as u64 + 1),
+                stored(&feed, &f.store, id, i as u64 + 1),
                 rendered,
                 "{id} löpnummer {}",
                 i + 1
@@ -293,8 +365,10 @@ fn follow(
     for id in DAILY {
         let o = order(&reg, id);
         let mut copy = copies.remove(id).expect("copy");
-        copy.keep_population(o, &f.store, &infil);
-        let fresh = Copy::fresh(&f.store, o, &access, &infil);
+        copy.keep_population(o, &access, &f.store, &infil);
+        copy.without_protected_periods(&protected);
+        let mut fresh = Copy::fresh(&f.store, o, &access, &infil);
+        fresh.without_protected_periods(&protected);
         let mut d: Vec<Pnr> = fresh
             .0
             .keys()
@@ -410,7 +484,7 @@ fn weekly_orders_collect_the_weeks_loads_and_the_journal_is_then_forgotten() {
         .find(|p| p.order == "VECKA")
         .expect("weekly delivery");
     assert_eq!(weekly.lopnummer, 1);
-    let h = feed.header("VECKA", 1).expect("h").expect("h");
+    let h = feed.header(&k("VECKA"), 1).expect("h").expect("h");
     assert_eq!(h.seqs, (2, 4));
     // Every order is past every load now: the journal is empty.
     assert_eq!(f.store.journal_len(), 0);
@@ -428,19 +502,19 @@ fn a_crash_before_the_cursor_moved_is_repaired_by_producing_again() {
     for i in 0..5 {
         feed.records
             .insert(
-                record_key("GEO", 1, Fil::A, 1000 + i),
+                record_key(&k("GEO"), 1, Fil::A, 1000 + i),
                 &b"196208283025<half/>"[..],
             )
             .expect("insert");
     }
-    assert_eq!(feed.header("GEO", 1).expect("h"), None);
+    assert_eq!(feed.header(&k("GEO"), 1).expect("h"), None);
     feed.produce(&f.store, &reg, at(3), KEEP).expect("produce");
-    let h = feed.header("GEO", 1).expect("h").expect("produced");
-    let all = stored(&feed, "GEO", 1);
+    let h = feed.header(&k("GEO"), 1).expect("h").expect("produced");
+    let all = stored(&feed, &f.store, "GEO", 1);
     assert_eq!(all.len() as u64, h.antal[0] + h.antal[1]);
     let leftovers = feed
         .records
-        .scan_prefix(delivery_key("GEO", 1))
+        .scan_prefix(delivery_key(&k("GEO"), 1))
         .filter(|kv| kv.as_ref().is_ok_and(|(_, v)| v.ends_with(b"<half/>")))
         .count();
     assert_eq!(leftovers, 0);
@@ -452,7 +526,10 @@ fn the_infil_is_replaced_whole() {
     let kommun = busiest_kommun(&f.store);
     let reg = register(&kommun, "\"grund\"", false);
     let feed = Feed::open(&f.store).expect("feed");
-    assert!(feed.replace_infil("INFIL", []).is_err(), "not enrolled yet");
+    assert!(
+        feed.replace_infil(&k("INFIL"), []).is_err(),
+        "not enrolled yet"
+    );
     feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
     let all: Vec<Pnr> = f
         .store
@@ -461,18 +538,18 @@ fn the_infil_is_replaced_whole() {
         .map(|p| p.expect("p").pnr())
         .collect();
     assert_eq!(
-        feed.replace_infil("INFIL", all[..10].iter().copied())
+        feed.replace_infil(&k("INFIL"), all[..10].iter().copied())
             .expect("1"),
         10
     );
     assert_eq!(
-        feed.replace_infil("INFIL", all[5..8].iter().copied())
+        feed.replace_infil(&k("INFIL"), all[5..8].iter().copied())
             .expect("2"),
         3
     );
     assert_eq!(feed.infil.len(), 3, "the first infil is gone");
     assert_eq!(
-        feed.cursor("INFIL")
+        feed.cursor(&k("INFIL"))
             .expect("c")
             .expect("c")
             .infil_generation,
@@ -494,33 +571,36 @@ fn acknowledged_deliveries_are_kept_for_a_while_then_removed() {
     }
     let keep = chrono::Duration::days(30);
     assert_eq!(
-        feed.prune("GEO", keep, at(20)).expect("prune"),
+        feed.prune(&k("GEO"), keep, at(20)).expect("prune"),
         0,
         "none acknowledged"
     );
     // Asking for 2 acknowledges 1; asking beyond what exists acknowledges what exists.
-    feed.acknowledge("GEO", 1, at(5)).expect("ack");
-    assert_eq!(feed.cursor("GEO").expect("c").expect("c").acked, 1);
+    feed.acknowledge(&k("GEO"), 1, at(5)).expect("ack");
+    assert_eq!(feed.cursor(&k("GEO")).expect("c").expect("c").acked, 1);
     assert_eq!(
-        feed.header("GEO", 1).expect("h").expect("h").acked_at,
+        feed.header(&k("GEO"), 1).expect("h").expect("h").acked_at,
         Some(at(5))
     );
-    assert_eq!(feed.header("GEO", 2).expect("h").expect("h").acked_at, None);
-    feed.acknowledge("GEO", 99, at(6)).expect("ack");
-    assert_eq!(feed.cursor("GEO").expect("c").expect("c").acked, 2);
     assert_eq!(
-        feed.prune("GEO", keep, at(20)).expect("prune"),
+        feed.header(&k("GEO"), 2).expect("h").expect("h").acked_at,
+        None
+    );
+    feed.acknowledge(&k("GEO"), 99, at(6)).expect("ack");
+    assert_eq!(feed.cursor(&k("GEO")).expect("c").expect("c").acked, 2);
+    assert_eq!(
+        feed.prune(&k("GEO"), keep, at(20)).expect("prune"),
         0,
         "within 30 days"
     );
     let later = at(5) + chrono::Duration::days(31);
-    assert_eq!(feed.prune("GEO", keep, later).expect("prune"), 1);
-    assert_eq!(feed.header("GEO", 1).expect("h"), None);
+    assert_eq!(feed.prune(&k("GEO"), keep, later).expect("prune"), 1);
+    assert_eq!(feed.header(&k("GEO"), 1).expect("h"), None);
     assert!(feed
-        .records("GEO", 1, Fil::A, 0, 1_000_000)
+        .records(&k("GEO"), 1, Fil::A, 0, 1_000_000)
         .expect("r")
         .is_empty());
-    assert!(feed.header("GEO", 2).expect("h").is_some());
+    assert!(feed.header(&k("GEO"), 2).expect("h").is_some());
 }
 
 /// A protected person's record as a receiver without `sekretess` gets it: no name, no address.
@@ -553,10 +633,10 @@ fn a_delivery_is_rendered_with_the_receivers_access_when_fetched() {
     feed.produce(&f.store, &reg, at(2), KEEP).expect("enrol");
     crate::load::load_file(&f.store, &f.files[1], false).expect("delta");
     feed.produce(&f.store, &reg, at(3), KEEP).expect("produce");
-    let h = feed.header("TOT", 1).expect("h").expect("produced");
+    let h = feed.header(&k("TOT"), 1).expect("h").expect("produced");
     let records: Vec<FeedRecord> = [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])]
         .into_iter()
-        .flat_map(|(fil, n)| feed.records("TOT", 1, fil, 0, n).expect("records"))
+        .flat_map(|(fil, n)| feed.records(&k("TOT"), 1, fil, 0, n).expect("records"))
         .map(|(_, r)| r)
         .collect();
     let as_produced = reg.organisations()[0].access();
@@ -568,10 +648,9 @@ fn a_delivery_is_rendered_with_the_receivers_access_when_fetched() {
         let FeedRecord::Kept { notice, .. } = r else {
             panic!("a record of this version is kept, not rendered")
         };
-        let before = String::from_utf8(r.render_for(&as_produced).expect("seen")).expect("utf-8");
-        let after = r
-            .render_for(&narrowed)
-            .map(|b| String::from_utf8(b).expect("utf-8"));
+        let before =
+            String::from_utf8(seen(r, &as_produced, &f.store).expect("seen")).expect("utf-8");
+        let after = seen(r, &narrowed, &f.store).map(|b| String::from_utf8(b).expect("utf-8"));
         let post = &notice.post;
         if before.contains("<Relationer>") {
             relations += 1;
@@ -586,7 +665,7 @@ fn a_delivery_is_rendered_with_the_receivers_access_when_fetched() {
             assert_minimal(after.as_deref().expect("still seen"), post);
         }
         // Without the samordningsnummer switch no samordningsnummer leaves, anywhere.
-        if let Some(b) = r.render_for(&no_switch) {
+        if let Some(b) = seen(r, &no_switch, &f.store) {
             let text = String::from_utf8(b).expect("utf-8");
             let mut reader = quick_xml::Reader::from_str(&text);
             let mut inside_number = false;
@@ -626,7 +705,8 @@ fn a_delivery_is_rendered_with_the_receivers_access_when_fetched() {
     {
         let notice = crate::avisering::select::totalpost(None, &as_produced, &post);
         let kept = FeedRecord::read(sled::IVec::from(kept(&notice, None))).expect("read");
-        let after = String::from_utf8(kept.render_for(&narrowed).expect("seen")).expect("utf-8");
+        let after =
+            String::from_utf8(seen(&kept, &narrowed, &f.store).expect("seen")).expect("utf-8");
         assert_minimal(&after, &post);
         protected += 1;
     }
@@ -651,7 +731,8 @@ fn a_deliverys_order_is_by_number_not_by_change_time() {
         crate::load::load_file(&f.store, file, false).expect("delta");
         feed.produce(&f.store, &reg, at(3 + i as u32), KEEP)
             .expect("produce");
-        for order in ["GEO", "TOT"] {
+        for order in [k("GEO"), k("TOT")] {
+            let order = &order;
             let lopnummer = i as u64 + 1;
             let h = feed.header(order, lopnummer).expect("h").expect("produced");
             for (fil, n) in [(Fil::A, h.antal[0]), (Fil::B, h.antal[1])] {
@@ -669,4 +750,171 @@ fn a_deliverys_order_is_by_number_not_by_change_time() {
         }
     }
     assert!(checked >= 10, "too few records to tell: {checked}");
+}
+
+/// A small store: `posts` as its first FULL.
+fn small_store(dir: &std::path::Path, posts: &[crate::model::Folkbokforingspost]) -> Store {
+    let store = Store::open(dir, 1 << 22).expect("store");
+    crate::store::tests::load_full(&store, 1, posts);
+    store
+}
+
+/// Load 2: these records, whole, as a delta.
+fn delta_of(store: &Store, posts: &[crate::model::Folkbokforingspost]) {
+    use crate::store::tests::{header, total};
+    let h = header(2, crate::loadfile::DeliveryTyp::Delta, posts.len() as u64);
+    let recs: Vec<_> = posts.iter().cloned().map(total).collect();
+    store.apply_delta(&h, &recs, false).expect("delta");
+}
+
+/// The kommun of [`crate::store::tests::person`]'s records.
+fn sample_kommun() -> String {
+    crate::model::tests::sample()
+        .personpost
+        .folkbokforing
+        .expect("folkbokförd")
+        .kommunkod4()
+}
+
+/// Issue 17, leak 1 in deliveries: protection was held per record, so the old number of a
+/// protected person (a record that refers to the protected one by hänvisning, unmarked
+/// itself) was delivered whole — name and address — to a receiver without `sekretess`.
+/// Now a record linked to a protected one is judged and sent as protected: out of a
+/// population chosen by kommun, the minimal answer in an infil, with the marking.
+#[test]
+fn a_person_is_protected_under_every_number_in_deliveries() {
+    use crate::store::tests::person;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut new = person(3, "Sara", "Lind");
+    new.sekretessmarkering = true;
+    let mut old = person(1, "Sara", "Lind");
+    // After a change of legal gender only old → new exists (DOMAIN.md §1).
+    old.personpost.hanvisning = vec![new.pnr()];
+    let other = person(5, "Bo", "Ek");
+    let store = small_store(tmp.path(), &[other.clone(), new.clone()]);
+    let reg = register(&sample_kommun(), "\"grund\"", true);
+    let feed = Feed::open(&store).expect("feed");
+    feed.produce(&store, &reg, at(2), KEEP).expect("enrol");
+    feed.replace_infil(&k("INFIL"), [old.pnr(), other.pnr()])
+        .expect("infil");
+    // Load 2 brings the old number (and renames the other person).
+    let mut renamed = other.clone();
+    renamed.personpost.namn.efternamn = Some("Ekholm".into());
+    delta_of(&store, &[old.clone(), renamed]);
+    feed.produce(&store, &reg, at(3), KEEP).expect("produce");
+    let grund = reg.organisations()[0].access();
+    for id in ["GEO", "TOT"] {
+        let key = k(id);
+        let h = feed.header(&key, 1).expect("h").expect("produced");
+        let got: Vec<Pnr> = feed
+            .records(&key, 1, Fil::A, 0, h.antal[0])
+            .expect("records")
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert!(
+            !got.contains(&old.pnr()),
+            "{id}: the old number was chosen by kommun"
+        );
+        assert!(
+            got.contains(&other.pnr()),
+            "{id}: ordinary changes still go"
+        );
+    }
+    let key = k("INFIL");
+    let h = feed.header(&key, 1).expect("h").expect("produced");
+    let records = feed
+        .records(&key, 1, Fil::A, 0, h.antal[0])
+        .expect("records");
+    let (_, r) = records
+        .iter()
+        .find(|(p, _)| *p == old.pnr())
+        .expect("the infil names the old number");
+    let text = String::from_utf8(seen(r, &grund, &store).expect("seen")).expect("utf-8");
+    assert!(
+        !text.contains("Lind"),
+        "a name under the old number: {text}"
+    );
+    assert!(!text.contains("Folkbokforingsadress"), "an address: {text}");
+    assert!(text.contains("Sekretessmarkering"), "the marking: {text}");
+}
+
+/// Issue 17, also: deliveries were keyed by order id alone, so an id the register moved to
+/// another organisation served it the first one's deliveries. They belong to the
+/// organisation and the order: the new owner starts afresh.
+#[test]
+fn deliveries_belong_to_the_organisation_and_the_order() {
+    use crate::store::tests::person;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = person(1, "Sara", "Lind");
+    let store = small_store(tmp.path(), std::slice::from_ref(&a));
+    let kommun = sample_kommun();
+    let first = register(&kommun, "\"grund\"", false);
+    let feed = Feed::open(&store).expect("feed");
+    feed.produce(&store, &first, at(2), KEEP).expect("enrol");
+    let mut b = a.clone();
+    b.personpost.namn.efternamn = Some("Ek".into());
+    delta_of(&store, &[b]);
+    feed.produce(&store, &first, at(3), KEEP).expect("produce");
+    assert_eq!(
+        feed.header(&k("GEO"), 1).expect("h").expect("h").antal,
+        [1, 0]
+    );
+    // The register gives GEO to another organisation.
+    let moved = Register::parse(
+        &register_text(&kommun).replace("2120000134", "2021005489"),
+        std::path::Path::new("register.toml"),
+    )
+    .expect("register");
+    feed.produce(&store, &moved, at(4), KEEP).expect("enrol");
+    let theirs = OrderKey::new(&"2021005489".parse().expect("orgnr"), "GEO");
+    let cursor = feed.cursor(&theirs).expect("c").expect("taken up afresh");
+    assert_eq!(cursor.next_lopnummer, 1);
+    assert_eq!(feed.header(&theirs, 1).expect("h"), None);
+    // The first organisation's delivery is still its own.
+    assert!(feed.header(&k("GEO"), 1).expect("h").is_some());
+}
+
+/// A feed written by a folkreg that keyed deliveries by order id alone is taken over by the
+/// one organisation that has the id, whole: cursor, headers and records.
+#[test]
+fn deliveries_kept_by_order_id_alone_go_to_the_one_organisation_with_it() {
+    use crate::store::tests::person;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = person(1, "Sara", "Lind");
+    let store = small_store(tmp.path(), std::slice::from_ref(&a));
+    let reg = register(&sample_kommun(), "\"grund\"", false);
+    let feed = Feed::open(&store).expect("feed");
+    feed.produce(&store, &reg, at(2), KEEP).expect("enrol");
+    let mut b = a.clone();
+    b.personpost.namn.efternamn = Some("Ek".into());
+    delta_of(&store, &[b]);
+    feed.produce(&store, &reg, at(3), KEEP).expect("produce");
+    let before = stored(&feed, &store, "GEO", 1);
+    // Rewrite GEO's entries as the older folkreg kept them: under "GEO" alone.
+    let key = k("GEO");
+    let mut new_prefix = key.as_bytes().to_vec();
+    new_prefix.push(0);
+    let mut old_prefix = b"GEO".to_vec();
+    old_prefix.push(0);
+    for tree in [&feed.headers, &feed.records, &feed.urval_meta] {
+        for kv in tree.scan_prefix(&new_prefix) {
+            let (k, v) = kv.expect("kv");
+            let mut moved = old_prefix.clone();
+            moved.extend_from_slice(&k[new_prefix.len()..]);
+            tree.insert(moved, v).expect("insert");
+            tree.remove(k).expect("remove");
+        }
+    }
+    let c = feed
+        .cursors
+        .remove(key.as_bytes())
+        .expect("rm")
+        .expect("cursor");
+    feed.cursors.insert(b"GEO", c).expect("insert");
+    assert_eq!(feed.cursor(&key).expect("c"), None);
+    feed.produce(&store, &reg, at(3), KEEP).expect("adopt");
+    assert_eq!(stored(&feed, &store, "GEO", 1), before);
+    assert_eq!(feed.cursor(&key).expect("c").expect("c").next_lopnummer, 2);
+    assert!(feed.cursors.get(b"GEO").expect("get").is_none());
 }

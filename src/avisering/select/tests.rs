@@ -186,14 +186,24 @@ fn flyttsignal_says_only_number_marking_and_lan_99() {
     // Without it, a receiver without `sekretess` learns nothing of the move.
     assert!(notices(&o, &grund(), &change(Some(&p), Some(&far)), false, YEAR).is_empty());
     o.flyttsignal = true;
-    let n = notices(&o, &grund(), &change(Some(&p), Some(&far)), false, YEAR);
+    // Nor with it: a protected person is in no population chosen by kommun for a receiver
+    // without `sekretess` (DOMAIN.md §4), so it has left already — when it became protected.
+    assert!(notices(&o, &grund(), &change(Some(&p), Some(&far)), false, YEAR).is_empty());
+    let n = notices(
+        &o,
+        &grund(),
+        &change(Some(&sample()), Some(&p)),
+        false,
+        YEAR,
+    );
     assert_eq!(shape(&n), [(Fil::A, Kind::Flyttsignal)]);
     assert_eq!(n[0].terms, KEY_TERMS);
     let fb = n[0].post.personpost.folkbokforing.as_ref().expect("fb");
     assert_eq!(fb.lan_kod, "99");
-    // Also with `sekretess`: the destination is never revealed to the area left.
+    // With `sekretess`: the move out, and the destination is never revealed to the area left.
     let n = notices(&o, &all(), &change(Some(&p), Some(&far)), false, YEAR);
     assert_eq!(shape(&n), [(Fil::A, Kind::Flyttsignal)]);
+    assert_eq!(n[0].terms, KEY_TERMS);
 }
 
 #[test]
@@ -257,7 +267,11 @@ fn bilaga_2_tables() {
         YEAR,
     );
     assert_eq!(shape(&n), [(Fil::A, Kind::Total), (Fil::B, Kind::Andring)]);
-    assert_eq!(n[0].terms, access.terms_for(&plain));
+    // Today's terms only: nothing of the protected period (DOMAIN.md §4).
+    assert_eq!(
+        n[0].terms,
+        access.terms_for(&plain).without(FROM_PROTECTED_PERIOD)
+    );
     assert_eq!(n[1].terms, KEY_TERMS);
     assert!(n.iter().all(|x| !x.post.sekretessmarkering));
     // Lifted, totalpost: A = everything; B = the fewer terms, without marking.
@@ -278,17 +292,36 @@ fn lifting_without_fewer_terms() {
     let plain = sample();
     let secret = protected(&plain);
     let c = change(Some(&secret), Some(&plain));
-    // Ändringspost: only that the marking is gone …
-    let n = notices(&order(Posttyp::Andringspost), &grund(), &c, false, YEAR);
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
-    assert!(n[0].terms.contains(Term::Skydd));
-    assert!(!n[0].terms.contains(Term::Namn));
-    // … unless a totalpost on lifting was chosen (9.6.2/9.6.3).
+    // A member throughout (with `sekretess`, or an infil): ändringspost, only that the
+    // marking is gone …
+    let mut infil = order(Posttyp::Andringspost);
+    infil.population = Population::Infil;
+    for (o, access, in_infil) in [
+        (order(Posttyp::Andringspost), all(), false),
+        (infil, grund(), true),
+    ] {
+        let n = notices(&o, &access, &c, in_infil, YEAR);
+        assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+        assert!(n[0].terms.contains(Term::Skydd));
+        assert!(!n[0].terms.contains(Term::Namn));
+    }
+    // … unless a totalpost on lifting was chosen (9.6.2/9.6.3): today's terms only.
     let mut o = order(Posttyp::Andringspost);
     o.totalpost_vid_havning = true;
-    let n = notices(&o, &grund(), &c, false, YEAR);
+    let n = notices(&o, &all(), &c, false, YEAR);
     assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
-    assert_eq!(n[0].terms, grund().terms_for(&plain));
+    assert_eq!(
+        n[0].terms,
+        all().terms_for(&plain).without(FROM_PROTECTED_PERIOD)
+    );
+    // Without `sekretess` the person was in no population chosen by kommun while
+    // protected: lifting brings it in, with a totalpost of today's terms.
+    let n = notices(&order(Posttyp::Andringspost), &grund(), &c, false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    assert_eq!(
+        n[0].terms,
+        grund().terms_for(&plain).without(FROM_PROTECTED_PERIOD)
+    );
     // Setting it, for a receiver without `sekretess`: the marking, nothing more.
     let n = notices(
         &order(Posttyp::Andringspost),
@@ -403,6 +436,79 @@ fn lifting_protection_reveals_no_address_of_the_protected_period() {
             assert!(!n.is_empty());
             for x in &n {
                 assert_eq!(x.foregaende_adress, None, "{:?} {:?}", o.posttyp, x.kind);
+            }
+        }
+    }
+}
+
+/// Issue 17, leak 3: a protected person moving *into* an order's kommun produced a notice for
+/// a receiver without `sekretess` — it learnt the kommun, a term it is denied. Now the
+/// protected person is in no population chosen by a withheld term: nothing, whatever the
+/// order's kind; with `sekretess`, the ordinary totalpost.
+#[test]
+fn a_protected_person_moving_in_tells_a_receiver_without_sekretess_nothing() {
+    let here = protected(&sample());
+    let away = moved_away(&here);
+    let c = change(Some(&away), Some(&here));
+    let mut with_signal = order(Posttyp::Andringspost);
+    with_signal.flyttsignal = true;
+    for o in [
+        order(Posttyp::Andringspost),
+        order(Posttyp::Totalpost),
+        with_signal,
+        split(order(Posttyp::Totalpost)),
+    ] {
+        assert!(notices(&o, &grund(), &c, false, YEAR).is_empty());
+        assert!(notices(&o, &grund(), &change(None, Some(&here)), false, YEAR).is_empty());
+        assert!(!notices(&o, &all(), &c, false, YEAR).is_empty());
+    }
+}
+
+/// DOMAIN.md §4: a member who becomes protected gets one notice with the marking (or the
+/// flyttsignal, when ordered), then none while protected — a move, a new name, a move back
+/// to the kommun: nothing.
+#[test]
+fn a_member_becoming_protected_gets_one_notice_then_silence() {
+    let plain = sample();
+    let secret = protected(&plain);
+    let o = order(Posttyp::Andringspost);
+    let n = notices(
+        &o,
+        &grund(),
+        &change(Some(&plain), Some(&secret)),
+        false,
+        YEAR,
+    );
+    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert_eq!(n[0].terms, KEY_TERMS);
+    let away = moved_away(&secret);
+    for c in [
+        change(Some(&secret), Some(&renamed(&secret, "Nytt"))),
+        change(Some(&secret), Some(&away)),
+        change(Some(&away), Some(&secret)),
+    ] {
+        assert!(notices(&o, &grund(), &c, false, YEAR).is_empty());
+    }
+}
+
+/// Issue 17, leak 4 (historik and taxering): the totalpost sent when protection ends holds
+/// no term that carries the protected period.
+#[test]
+fn lifting_protection_sends_no_historik_or_taxering() {
+    let plain = sample();
+    let secret = protected(&plain);
+    let c = change(Some(&secret), Some(&plain));
+    let mut vid_havning = order(Posttyp::Andringspost);
+    vid_havning.totalpost_vid_havning = true;
+    for o in [
+        order(Posttyp::Totalpost),
+        vid_havning,
+        split(order(Posttyp::Andringspost)),
+    ] {
+        for access in [grund(), all()] {
+            for x in notices(&o, &access, &c, false, YEAR) {
+                assert!(!x.terms.contains(Term::Historik), "{:?}", x.kind);
+                assert!(!x.terms.contains(Term::Taxering), "{:?}", x.kind);
             }
         }
     }

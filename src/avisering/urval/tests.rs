@@ -49,10 +49,17 @@ fn register(categories: &str, urval: &str) -> Result<Register, crate::register::
 }
 
 fn only(urval: &str) -> (Register, UrvalOrder) {
-    let r = register("\"grund\"", urval).expect("valid register");
+    only_as("\"grund\"", urval)
+}
+
+/// [`only`] for an organisation with `categories`.
+fn only_as(categories: &str, urval: &str) -> (Register, UrvalOrder) {
+    let r = register(categories, urval).expect("valid register");
     let o = r.organisations()[0].urval[0].clone();
     (r, o)
 }
+
+const SEKRETESS: &str = "\"grund\", \"sekretess\"";
 
 fn org(r: &Register) -> &Organisation {
     &r.organisations()[0]
@@ -255,7 +262,9 @@ fn an_urval_selects_everyone_matching_now_sorted_by_its_keys() {
     let mut want: Vec<Pnr> = everyone(&f.store)
         .into_iter()
         .filter(|p| {
+            // Without `sekretess` no protected person is chosen by kommun (DOMAIN.md §4).
             access.may_see(p)
+                && !p.is_protected()
                 && p.personpost
                     .avregistrering
                     .as_ref()
@@ -356,7 +365,10 @@ fn protected_persons_follow_the_orders_choice() {
     let f = fixture();
     let kommun = busiest_kommun(&f.store);
     let sok = format!("sok = {{ kommun = [\"{kommun}\"] }}\n");
-    let (r, with) = only(&format!("[[organisation.urval]]\nid = \"U1\"\n{sok}"));
+    let (r, with) = only_as(
+        SEKRETESS,
+        &format!("[[organisation.urval]]\nid = \"U1\"\n{sok}"),
+    );
     let access = org(&r).access();
     let all = select(&with, &access, &f.store.snapshot(), 2026, 1, &[]).expect("select");
     let snap = f.store.snapshot();
@@ -371,9 +383,10 @@ fn protected_persons_follow_the_orders_choice() {
         !protected.is_empty(),
         "the fixture has protected persons in {kommun}"
     );
-    let (r2, without) = only(&format!(
-        "[[organisation.urval]]\nid = \"U1\"\nutan_skyddade = true\n{sok}"
-    ));
+    let (r2, without) = only_as(
+        SEKRETESS,
+        &format!("[[organisation.urval]]\nid = \"U1\"\nutan_skyddade = true\n{sok}"),
+    );
     let left = pnrs(
         &select(
             &without,
@@ -388,9 +401,10 @@ fn protected_persons_follow_the_orders_choice() {
     assert_eq!(left.len(), all.hits.len() - protected.len());
     assert!(left.iter().all(|p| !protected.contains(p)));
     // Fewer terms: protected persons in file B with the number, marking and the chosen terms.
-    let (r3, fewer) = only(&format!(
-        "[[organisation.urval]]\nid = \"U1\"\nskyddade_termer = [\"namn\"]\n{sok}"
-    ));
+    let (r3, fewer) = only_as(
+        SEKRETESS,
+        &format!("[[organisation.urval]]\nid = \"U1\"\nskyddade_termer = [\"namn\"]\n{sok}"),
+    );
     let access3 = org(&r3).access();
     let snap = f.store.snapshot();
     for p in &protected {
@@ -510,7 +524,13 @@ fn an_infil_selects_its_numbers_and_counts_the_rest() {
     );
 }
 
+/// The key of the test organisation's order `id`.
+fn k(id: &str) -> crate::avisering::feed::OrderKey {
+    crate::avisering::feed::OrderKey::new(&"2120000134".parse().expect("orgnr"), id)
+}
+
 fn delivery(f: &Fixture, order: &str, lopnummer: u64) -> (Header, Vec<(Fil, String)>) {
+    let order = &k(order);
     let h = f
         .feed
         .header(order, lopnummer)
@@ -523,7 +543,10 @@ fn delivery(f: &Fixture, order: &str, lopnummer: u64) -> (Header, Vec<(Fil, Stri
             .records(order, lopnummer, fil, 0, h.antal[i])
             .expect("records")
         {
-            let r = r.render_for(&Access::full()).expect("seen");
+            let r = r
+                .render_for(&Access::full(), &f.store.snapshot())
+                .expect("render")
+                .expect("seen");
             out.push((fil, String::from_utf8(r).expect("utf-8")));
         }
     }
@@ -581,7 +604,7 @@ fn the_nightly_run_delivers_each_order_when_due() {
     drop(snap);
     let meta = f
         .feed
-        .urval_meta("U2", 1)
+        .urval_meta(&k("U2"), 1)
         .expect("meta")
         .expect("urval meta");
     assert_eq!(meta.typ, UrvalTyp::SlumpmassigtUrval);
@@ -607,26 +630,31 @@ fn the_nightly_run_delivers_each_order_when_due() {
         .map(|p| p.pnr())
         .collect();
     f.feed
-        .replace_infil("U3", numbers[..10].to_vec())
+        .replace_infil(&k("U3"), numbers[..10].to_vec())
         .expect("infil");
     f.feed
-        .replace_infil("U3", numbers[..20].to_vec())
+        .replace_infil(&k("U3"), numbers[..20].to_vec())
         .expect("infil");
     f.feed
-        .replace_infil("U4", numbers[..5].to_vec())
+        .replace_infil(&k("U4"), numbers[..5].to_vec())
         .expect("infil");
     assert_eq!(ran(at(12, 2)), [("U3".into(), 1), ("U4".into(), 1)]);
     assert_eq!(
-        f.feed.urval_meta("U3", 1).expect("meta").map(|m| m.typ),
+        f.feed.urval_meta(&k("U3"), 1).expect("meta").map(|m| m.typ),
         Some(UrvalTyp::Infil)
     );
     let (h3, _) = delivery(&f, "U3", 1);
     assert_eq!(
-        h3.antal[0] + f.feed.urval_meta("U3", 1).expect("m").expect("m").ej_funna,
+        h3.antal[0]
+            + f.feed
+                .urval_meta(&k("U3"), 1)
+                .expect("m")
+                .expect("m")
+                .ej_funna,
         20
     );
     f.feed
-        .replace_infil("U3", numbers[..3].to_vec())
+        .replace_infil(&k("U3"), numbers[..3].to_vec())
         .expect("infil");
     assert!(
         ran(at(12, 3)).is_empty(),
@@ -634,7 +662,7 @@ fn the_nightly_run_delivers_each_order_when_due() {
     );
     // Periodisk: each new infil runs the next night.
     f.feed
-        .replace_infil("U4", numbers[..7].to_vec())
+        .replace_infil(&k("U4"), numbers[..7].to_vec())
         .expect("infil");
     assert_eq!(ran(at(12, 4)), [("U4".into(), 2)]);
     assert!(ran(at(12, 5)).is_empty());
@@ -665,7 +693,11 @@ fn svar_direkt_answers_each_infil_at_once() {
             .svar_direkt(&f.store, org(&r), o, &numbers[..n], at(11, 3))
             .expect("svar direkt");
         assert_eq!(p.lopnummer, i as u64 + 1, "several a day, numbered");
-        let meta = f.feed.urval_meta("U3", p.lopnummer).expect("m").expect("m");
+        let meta = f
+            .feed
+            .urval_meta(&k("U3"), p.lopnummer)
+            .expect("m")
+            .expect("m");
         assert_eq!(p.antal[0] + meta.ej_funna, n as u64);
     }
     assert!(f
@@ -689,6 +721,107 @@ fn nothing_runs_over_an_empty_store() {
         .run_urval(&store, &r, at(11, 3), KEEP)
         .expect("run")
         .is_empty());
-    assert_eq!(feed.urval_state("U1").expect("state").runs, 0, "still due");
-    assert!(feed.cursor("U1").expect("cursor").is_some(), "taken up");
+    assert_eq!(
+        feed.urval_state(&k("U1")).expect("state").runs,
+        0,
+        "still due"
+    );
+    assert!(feed.cursor(&k("U1")).expect("cursor").is_some(), "taken up");
+}
+
+/// Issue 17, leak 3: without `sekretess`, protected persons were put in urval populations
+/// chosen by kommun or postnummer, so membership told the receiver where they live. Now no
+/// protected person enters a population chosen by a term withheld from the receiver — by
+/// any criterion that reads one (folkbokföring, address, birth data, kön, medborgarskap) —
+/// while the same order with `sekretess` holds them, and an infil (numbers the receiver sent
+/// itself) still gets them, with the minimal terms.
+#[test]
+fn no_protected_person_is_chosen_by_a_withheld_term() {
+    let f = fixture();
+    let kommun = busiest_kommun(&f.store);
+    let snap = f.store.snapshot();
+    let protected: Vec<Folkbokforingspost> = everyone(&f.store)
+        .into_iter()
+        .filter(|p| p.is_protected() && p.personpost.avregistrering.is_none())
+        .collect();
+    assert!(protected.len() >= 3, "the fixture has protected persons");
+    let post_nr = protected
+        .iter()
+        .find_map(|p| {
+            p.personpost
+                .adresser
+                .folkbokforingsadress
+                .as_ref()?
+                .post_nr
+                .clone()
+        })
+        .expect("a protected person with a postnummer");
+    let criteria = [
+        format!("kommun = [\"{kommun}\"]"),
+        format!("postnummer = [\"{}\"]", &post_nr[..2]),
+        "fodelsetid = [\"1900-2026\"]".to_owned(),
+        "alder = [\"0-130\"]".to_owned(),
+        "kon = \"K\"".to_owned(),
+        "medborgarskap = [\"svenskt\", \"eu\", \"utom_eu\"]".to_owned(),
+    ];
+    for sok in &criteria {
+        let table = format!("[[organisation.urval]]\nid = \"U1\"\nsok = {{ {sok} }}\n");
+        let categories = "\"grund\", \"medborgarskap\"";
+        let (r, o) = only_as(categories, &table);
+        let got = select(&o, &org(&r).access(), &snap, 2026, 1, &[]).expect("select");
+        assert!(!got.hits.is_empty(), "{sok}: a real population");
+        for h in &got.hits {
+            let post = snap.get(&h.pnr).expect("get").expect("rec");
+            let post = snap.with_linked_markings(post).expect("links");
+            assert!(!post.is_protected(), "{sok}: a protected person was chosen");
+        }
+        // With `sekretess` the same criteria choose protected persons too.
+        let (r, o) = only_as(&format!("{categories}, \"sekretess\""), &table);
+        let got = select(&o, &org(&r).access(), &snap, 2026, 1, &[]).expect("select");
+        let any_protected = got
+            .hits
+            .iter()
+            .any(|h| protected.iter().any(|p| p.pnr() == h.pnr));
+        assert!(
+            any_protected,
+            "{sok}: with sekretess, protected persons are chosen"
+        );
+    }
+    // An infil population holds them: the receiver named them itself.
+    let (r, o) = only("[[organisation.urval]]\nid = \"U3\"\ninfil = \"svar_direkt\"\n");
+    let numbers: Vec<Pnr> = protected.iter().map(|p| p.pnr()).collect();
+    let got = select(&o, &org(&r).access(), &snap, 2026, 1, &numbers).expect("select");
+    assert_eq!(pnrs(&got).len(), numbers.len());
+}
+
+/// Issue 17, also: urval sort keys read Födelsedatum and kön as if they were the number's,
+/// a term every receiver has. A protected person's birth date is withheld without
+/// `sekretess`: an order that chose fewer terms for them (no birth date) sorts them as
+/// missing (last), whatever their birth date.
+#[test]
+fn a_withheld_birth_date_decides_no_sort_position() {
+    use crate::register::urval_orders::Sorteringsnyckel;
+    let post = everyone(&fixture().store)
+        .into_iter()
+        .find(|p| p.is_protected())
+        .expect("a protected person");
+    let (r, o) = only_as(
+        SEKRETESS,
+        "[[organisation.urval]]\nid = \"U1\"\nsortering = [\"fodelsetid\"]\n\
+         skyddade_termer = [\"namn\"]\nsok = {}\n",
+    );
+    let access = org(&r).access();
+    let received = access_terms(&o, &access, &post);
+    let mut older = post.clone();
+    older.personpost.fodelse.fodelsedatum = crate::model::Datum::parse("19010101").ok();
+    assert_eq!(o.sortering, [Sorteringsnyckel::Fodelsetid]);
+    assert_eq!(
+        sort_key(&o, received, &post, 2026),
+        sort_key(&o, access_terms(&o, &access, &older), &older, 2026)
+    );
+    assert_eq!(
+        sort_key(&o, received, &post, 2026),
+        vec![2],
+        "missing: last"
+    );
 }
