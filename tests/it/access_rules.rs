@@ -86,7 +86,7 @@ fn present(post: &Folkbokforingspost, term: Term, samordning_allowed: bool) -> b
 
 /// The terms a rendered answer holds, read from its elements. An element no term accounts
 /// for fails the test: every element must be governed by the table.
-fn served_terms(xml: &[u8]) -> BTreeSet<Term> {
+pub(crate) fn served_terms(xml: &[u8]) -> BTreeSet<Term> {
     let mut reader = Reader::from_reader(xml);
     let mut path: Vec<String> = Vec::new();
     let mut out = BTreeSet::new();

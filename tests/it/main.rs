@@ -18,6 +18,7 @@ mod load_faults;
 mod load_job;
 mod log_privacy;
 mod maintenance;
+mod privacy_props;
 mod rotation;
 mod soap_server;
 mod urval;
