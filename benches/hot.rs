@@ -8,6 +8,7 @@
 //! | `mask`     | `Access::view`, restricted and full    | `View::whole`                            |
 //! | `store`    | `Snapshot::get`, `Snapshot::search`    | `model::decode` of an in-memory record   |
 //! | `store`    | `Snapshot::get_for_answer` (a lookup: record + hänvisning protection) | `Snapshot::get` |
+//! | `delivery` | one delivery record fetched: `Feed::records` + `FeedRecord::render_for` (rendered with the receiver's access now) | copying the record rendered once at production (the fetch before issue 17), and rendering it (the production-time cost before) |
 //!
 //! ```text
 //! cargo bench --bench hot
@@ -40,7 +41,7 @@ const SAMPLE: usize = 1024;
 const LIMIT: usize = 100;
 
 /// (group, case, baseline): the rows of the ratio table.
-const ROWS: [(&str, &str, &str); 9] = [
+const ROWS: [(&str, &str, &str); 12] = [
     ("envelope", "parse_personpost", "scan_personpost"),
     ("envelope", "parse_namnsokning", "scan_namnsokning"),
     ("decode", "decode", "to_vec"),
@@ -50,6 +51,9 @@ const ROWS: [(&str, &str, &str); 9] = [
     ("store", "get", "decode_in_memory"),
     ("store", "get_for_answer", "get"),
     ("store", "search_prefix_postort", "decode_in_memory"),
+    ("delivery", "fetch_kept", "copy_rendered"),
+    ("delivery", "fetch_kept", "render_notice"),
+    ("delivery", "fetch_kept", "read_kept"),
 ];
 
 fn persons() -> usize {
@@ -349,6 +353,8 @@ fn store(c: &mut Criterion) {
         by_name.len()
     );
 
+    delivery(c, &store, &pnrs);
+
     let mut g = c.benchmark_group("store");
     g.sample_size(30);
     let mut i = 0usize;
@@ -378,6 +384,88 @@ fn store(c: &mut Criterion) {
                 full.may_find(p, protection)
             })
             .is_ok()
+        })
+    });
+    g.finish();
+}
+
+/// One delivery of the sampled persons (an urval mot infil, svar direkt) for a receiver with
+/// grund only: what fetching one of its records costs now, against what it cost when
+/// deliveries were rendered at production and stored as bytes.
+fn delivery(c: &mut Criterion, store: &Store, pnrs: &[folkreg::ids::pnr::Pnr]) {
+    use folkreg::avisering::feed::{render, Feed, FeedRecord, OrderKey};
+    use folkreg::avisering::select::{Fil, Kind, Notice};
+    let register = folkreg::register::Register::parse(
+        "[[organisation]]\norgnr = \"2021004748\"\nnamn = \"Bench\"\ncategories = [\"grund\"]\n\
+         bestallningar = [\"U\"]\n[[organisation.urval]]\nid = \"U\"\ninfil = \"svar_direkt\"\n",
+        std::path::Path::new("bench.toml"),
+    )
+    .expect("register");
+    let org = &register.organisations()[0];
+    let order = &org.urval[0];
+    let feed = Feed::open(store).expect("feed");
+    let now = chrono::Utc::now();
+    feed.run_urval(store, &register, now, chrono::Duration::days(1))
+        .expect("take up");
+    let produced = feed
+        .svar_direkt(store, org, order, pnrs, now)
+        .expect("deliver");
+    let key = OrderKey::new(&org.orgnr, &order.id);
+    let n = produced.antal[0];
+    let access = org.access();
+    let snap = store.snapshot();
+    // The same records as the earlier folkreg rendered them at production.
+    let notices: Vec<Notice> = feed
+        .records(&key, produced.lopnummer, Fil::A, 0, n)
+        .expect("records")
+        .into_iter()
+        .map(|(pnr, _)| {
+            let post = snap.get(&pnr).expect("read").expect("record");
+            Notice {
+                fil: Fil::A,
+                kind: Kind::Total,
+                terms: access.terms_for(&post),
+                post,
+                foregaende_adress: None,
+            }
+        })
+        .collect();
+    let rendered: Vec<Vec<u8>> = notices.iter().map(|n| render(n, None)).collect();
+    let mut g = c.benchmark_group("delivery");
+    g.sample_size(30);
+    let mut i = 0u64;
+    g.bench_function("fetch_kept", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            let records = feed
+                .records(&key, produced.lopnummer, Fil::A, black_box(i), 1)
+                .expect("read");
+            records
+                .iter()
+                .map(|(_, r): &(_, FeedRecord)| r.render_for(&access, &snap).ok().flatten())
+                .count()
+        })
+    });
+    // The storage part alone: the record read and decoded, not rendered.
+    g.bench_function("read_kept", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            feed.records(&key, produced.lopnummer, Fil::A, black_box(i), 1)
+                .expect("read")
+                .len()
+        })
+    });
+    let mut j = 0usize;
+    g.bench_function("copy_rendered", |b| {
+        b.iter(|| {
+            j = (j + 1) % rendered.len();
+            black_box(&rendered[j]).to_vec()
+        })
+    });
+    g.bench_function("render_notice", |b| {
+        b.iter(|| {
+            j = (j + 1) % notices.len();
+            render(black_box(&notices[j]), None)
         })
     });
     g.finish();
