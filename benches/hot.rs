@@ -442,8 +442,9 @@ fn delivery(c: &mut Criterion, store: &Store, pnrs: &[folkreg::ids::pnr::Pnr]) {
                 .expect("read");
             records
                 .iter()
-                .map(|(_, r): &(_, FeedRecord)| r.render_for(&access, &snap).ok().flatten())
-                .count()
+                .filter_map(|(_, r): &(_, FeedRecord)| r.render_for(&access, &snap).ok().flatten())
+                .map(|bytes| bytes.len())
+                .sum::<usize>()
         })
     });
     // The storage part alone: the record read and decoded, not rendered.

@@ -73,10 +73,12 @@ async fn handle(req: &Request<Incoming>, state: Arc<AppState>) -> Response<Full<
         // in a maintenance window or still waiting for its first delivery.
         (&Method::GET, "/livez") => text_response(StatusCode::OK, "alive\n".into()),
         (&Method::GET, "/readyz") => {
-            if state.store.snapshot().has_data() {
-                text_response(StatusCode::OK, "ready\n".into())
-            } else {
+            if !state.store.snapshot().has_data() {
                 text_response(StatusCode::SERVICE_UNAVAILABLE, "no data\n".into())
+            } else if let Some(why) = state.stale_data(state.clock.now()) {
+                text_response(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))
+            } else {
+                text_response(StatusCode::OK, "ready\n".into())
             }
         }
         (&Method::GET, "/metrics") => {

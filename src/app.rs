@@ -202,8 +202,27 @@ impl AppState {
             avisering: self.avisering_summary(),
             audit_lines: self.audit.lines(),
             audit_syncs: self.audit.syncs(),
+            data_stale: self.stale_data(now).is_some(),
         };
         self.metrics.render(snapshot)
+    }
+
+    /// Why the served data counts as stale at `now`, if it does: the last delivery was
+    /// applied longer ago than `[load] stale_after_hours` (DOMAIN: deliveries are daily). An
+    /// empty store is "no data", not stale; a store loaded by an earlier folkreg without a
+    /// recorded load time is judged by nothing (not stale).
+    pub fn stale_data(&self, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        let limit = self.config.load.stale_after?;
+        let info = self.store.info();
+        let loaded = crate::clock::parse_instant(info.loaded_at.as_deref()?).ok()?;
+        let age = now.signed_duration_since(loaded);
+        (age > limit).then(|| {
+            format!(
+                "stale data: the last delivery was applied {} h ago (limit {} h)",
+                age.num_hours(),
+                limit.num_hours()
+            )
+        })
     }
 
     /// The maintenance fault if a window is open now, with `Retry-After` to its end.

@@ -129,6 +129,10 @@ pub struct LoadConfig {
     /// (the README's one command). Production sets `false`: then the service says "no data"
     /// until the first FULL delivery is loaded.
     pub demo: bool,
+    /// How long after the last applied delivery the served data counts as stale: `/readyz`
+    /// then fails and `folkreg_data_stale` is 1 (`stale_after_hours`, default 50 — two
+    /// daily deliveries missed; 0 = never).
+    pub stale_after: Option<chrono::Duration>,
 }
 
 /// A config file that cannot be used, with where and why.
@@ -234,6 +238,7 @@ struct RawLoad {
     inbox: Option<PathBuf>,
     daily_at: Option<String>,
     demo: Option<bool>,
+    stale_after_hours: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -404,6 +409,10 @@ impl Config {
                     .unwrap_or_else(|| data_dir.join("inbox")),
                 daily_at,
                 demo: raw.load.demo.unwrap_or(true),
+                stale_after: match raw.load.stale_after_hours.unwrap_or(50) {
+                    0 => None,
+                    h => Some(chrono::Duration::hours(i64::from(h))),
+                },
             },
             maintenance,
             expiry_warning_days: raw.tls.expiry_warning_days.unwrap_or(30),

@@ -315,6 +315,23 @@ fn print_status(config: &Config) -> Result<(), Failure> {
                 .unwrap_or_default()
         );
     }
+    if let Some(p) = &job_state.pending_refusal {
+        wln!(
+            out,
+            "  REFUSED and not yet followed by an applied delivery: {} (löpnummer {}) at {}{}",
+            p.file,
+            opt(p.lopnummer),
+            local(p.at),
+            if p.sets_protection > 0 {
+                format!(
+                    "; it would have set a protection on {} person(s) served unprotected",
+                    p.sets_protection
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     wln!(
         out,
         "  waiting:  {} delivery file(s) in the inbox",

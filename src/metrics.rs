@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub audit_lines: u64,
     /// Audit fsyncs made since start.
     pub audit_syncs: u64,
+    /// Whether the served data is older than `[load] stale_after_hours` allows.
+    pub data_stale: bool,
 }
 
 /// Labels of a request series.
@@ -87,6 +89,11 @@ pub struct Metrics {
     client_cert_expiry_days: Family<NameLabel, FloatGauge>,
     audit_lines: Gauge,
     audit_syncs: Gauge,
+    data_created: FloatGauge,
+    data_loaded: FloatGauge,
+    data_stale: Gauge,
+    load_refused_pending: Gauge,
+    load_refused_sets_protection: Gauge,
     load_last_run: FloatGauge,
     load_last_ok: FloatGauge,
     load_outcome: Family<OutcomeLabel, Gauge>,
@@ -160,6 +167,11 @@ impl Metrics {
             client_cert_expiry_days: metric(&mut r, "folkreg_client_certificate_expiry_days", "Days until each registered client certificate expires (as recorded by add-cert)"),
             audit_lines: metric(&mut r, "folkreg_audit_lines", "Audit lines written and synced since start"),
             audit_syncs: metric(&mut r, "folkreg_audit_syncs", "Audit fsyncs since start (each covers one batch of lines)"),
+            data_created: metric(&mut r, "folkreg_data_created_timestamp_seconds", "Skapad of the last delivery applied: how old the served data is at its source (Unix time; 0 = none)"),
+            data_loaded: metric(&mut r, "folkreg_data_loaded_timestamp_seconds", "When the last delivery was applied — not when the job last ran (Unix time; 0 = none)"),
+            data_stale: metric(&mut r, "folkreg_data_stale", "1 while the last delivery was applied longer ago than [load] stale_after_hours (/readyz then fails), else 0"),
+            load_refused_pending: metric(&mut r, "folkreg_load_refused_pending", "1 from a refused delivery until a delivery is applied (an empty run does not clear it), else 0"),
+            load_refused_sets_protection: metric(&mut r, "folkreg_load_refused_sets_protection", "Records of the pending refused delivery that would have set a protection on a person served unprotected (a count only)"),
             load_last_run: metric(&mut r, "folkreg_load_last_run_timestamp_seconds", "When the load job last ran (Unix time; 0 = never)"),
             load_last_ok: metric(&mut r, "folkreg_load_last_success_timestamp_seconds", "When a load job run last ended without failure (Unix time; 0 = never)"),
             load_outcome: metric(&mut r, "folkreg_load_last_outcome", "1 for the outcome of the last load run (never, nothing, ok, failed, locked), 0 for the others"),
@@ -236,6 +248,21 @@ impl Metrics {
         let unix = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0)
         };
+        let instant = |t: Option<&str>| {
+            t.and_then(|t| crate::clock::parse_instant(t).ok())
+                .map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0)
+        };
+        self.data_created.set(instant(now.store.skapad.as_deref()));
+        self.data_loaded
+            .set(instant(now.store.loaded_at.as_deref()));
+        self.data_stale.set(i64::from(now.data_stale));
+        self.load_refused_pending
+            .set(i64::from(job.pending_refusal.is_some()));
+        self.load_refused_sets_protection.set(saturating(
+            job.pending_refusal
+                .as_ref()
+                .map_or(0, |p| p.sets_protection),
+        ));
         self.load_last_run.set(unix(job.last_run));
         self.load_last_ok.set(unix(job.last_ok));
         for outcome in Outcome::ALL {

@@ -139,6 +139,29 @@ pub struct Handled {
     /// Why, for `rejected`, `kept` and `already_applied`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For `rejected`: valid records of it that would have set a protection on a person
+    /// served unprotected (a count, never who).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sets_protection: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Handled {
+    /// This refused file, noted as setting a protection on `n` persons.
+    fn setting(mut self, n: u64) -> Handled {
+        self.sets_protection = n;
+        if n > 0 {
+            tracing::error!(
+                file = %self.file,
+                sets_protection = n,
+                "the refused delivery would have set a protection on persons served unprotected"
+            );
+        }
+        self
+    }
 }
 
 /// The job's state, kept in `loadjob.json`.
@@ -162,6 +185,26 @@ pub struct JobState {
     /// Where each avisering order stands (as `serve` last recorded it).
     #[serde(default)]
     pub avisering: Vec<crate::avisering::feed::OrderSummary>,
+    /// A refused delivery that no applied delivery has followed yet: the data served is
+    /// older than it should be until one is. Kept from run to run (a run that finds an
+    /// empty inbox does not clear it); an applied delivery clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_refusal: Option<PendingRefusal>,
+}
+
+/// A refused delivery still in force as an alert ([`JobState::pending_refusal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRefusal {
+    /// The file, as it is named in `rejected/`.
+    pub file: String,
+    /// Its löpnummer, when its header could be read.
+    pub lopnummer: Option<u64>,
+    /// When it was refused.
+    pub at: DateTime<Utc>,
+    /// Valid records of it that would have set a protection (sekretessmarkering or skyddad
+    /// folkbokföring) on a person the store serves unprotected: until a delivery is applied,
+    /// those persons' earlier data is what is served. A count only, never who.
+    pub sets_protection: u64,
 }
 
 impl JobState {
@@ -271,8 +314,30 @@ pub fn run(
         }
     };
     state.outcome = outcome;
-    if matches!(outcome, Outcome::Ok | Outcome::Nothing) {
+    let applied = state.files.iter().any(|h| h.result == FileResult::Applied);
+    state.pending_refusal = match state.rejected().last() {
+        Some(h) => Some(PendingRefusal {
+            file: h.file.clone(),
+            lopnummer: h.lopnummer,
+            at: now,
+            sets_protection: h.sets_protection,
+        }),
+        None if applied => None,
+        None => previous.pending_refusal.clone(),
+    };
+    // A run that ended well is a success only when no refusal is pending: an empty inbox
+    // after a refused delivery is no news that the data is current.
+    if matches!(outcome, Outcome::Ok | Outcome::Nothing) && state.pending_refusal.is_none() {
         state.last_ok = Some(now);
+    }
+    if let Some(p) = &state.pending_refusal {
+        if p.sets_protection > 0 {
+            tracing::error!(
+                file = %p.file,
+                sets_protection = p.sets_protection,
+                "a refused delivery would have set a protection: until a delivery is applied, those persons' earlier data is served"
+            );
+        }
     }
     state.store = store.info();
     match outcome {
@@ -338,7 +403,8 @@ fn run_locked(
         match plan::decide(&store.info(), &header) {
             Decision::Apply => {}
             Decision::Refuse(why) => {
-                files.push(reject(inbox, &path, Some(lopnummer), &why));
+                let sets = protection_set_in(store, &path);
+                files.push(reject(inbox, &path, Some(lopnummer), &why).setting(sets));
                 return Outcome::Failed;
             }
             Decision::Already(why) => {
@@ -377,12 +443,50 @@ fn run_locked(
                 return Outcome::Failed;
             }
             Err(e) => {
-                files.push(reject(inbox, &path, Some(lopnummer), &e.to_string()));
+                let sets = protection_set_in(store, &path);
+                files.push(reject(inbox, &path, Some(lopnummer), &e.to_string()).setting(sets));
                 return Outcome::Failed;
             }
         }
     }
     Outcome::Ok
+}
+
+/// How many valid records of the delivery at `path` would set a protection (sekretess-
+/// markering or skyddad folkbokföring) on a person the store now serves unprotected (or
+/// not at all): read when the delivery is refused, so that the operator knows whose
+/// protection waits. Records that cannot be read are not counted; reading stops at the
+/// first error the reader cannot go on after. A count only: never who.
+fn protection_set_in(store: &Store, path: &Path) -> u64 {
+    /// Errors after which the count stops (a reader that cannot resynchronise).
+    const MAX_ERRORS: usize = 100;
+    let Ok(reader) = crate::loadfile::reader::DeliveryReader::open(path) else {
+        return 0;
+    };
+    let snapshot = store.snapshot();
+    let mut count = 0u64;
+    let mut errors = 0usize;
+    for record in reader {
+        let Ok(record) = record else {
+            errors += 1;
+            if errors >= MAX_ERRORS {
+                break;
+            }
+            continue;
+        };
+        if !record.post.is_protected() {
+            continue;
+        }
+        let unprotected_now = match snapshot.get(&record.post.pnr()) {
+            Ok(Some(now)) => !now.is_protected(),
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        if unprotected_now {
+            count += 1;
+        }
+    }
+    count
 }
 
 /// What a report adds when the store has stopped taking writes: sled keeps the first I/O
@@ -399,6 +503,7 @@ fn kept(path: &Path, lopnummer: u64, why: String) -> Handled {
         result: FileResult::Kept,
         records: 0,
         reason: Some(why),
+        sets_protection: 0,
     }
 }
 
@@ -418,6 +523,7 @@ fn archive(
         result,
         records,
         reason,
+        sets_protection: 0,
     };
     let folder = if result == FileResult::AlreadyApplied {
         REPEATED
@@ -440,6 +546,7 @@ fn reject(inbox: &Path, path: &Path, lopnummer: Option<u64>, why: &str) -> Handl
             result: FileResult::Rejected,
             records: 0,
             reason: Some(why.to_owned()),
+            sets_protection: 0,
         },
     );
     let reason = inbox

@@ -85,6 +85,8 @@ pub fn accepted_client(with_categories: &[&str]) -> CertEntry {
 pub struct TestServer {
     /// The SOAP listener.
     pub addr: std::net::SocketAddr,
+    /// The admin listener.
+    pub admin: std::net::SocketAddr,
     pub state: Arc<folkreg::app::AppState>,
     /// Holds `data/` (removed on drop).
     _work: tempfile::TempDir,
@@ -138,17 +140,24 @@ impl TestServer {
                 .expect("bind"),
         };
         let addr = listeners.soap.local_addr().expect("addr");
+        let admin = listeners.admin.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(folkreg::server::run(listeners, state.clone(), async {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            admin,
             state,
             _work: data,
             stop,
             task,
         }
+    }
+
+    /// One request to the admin listener: (status, body).
+    pub async fn admin(&self, method: &str, path: &str) -> (u16, String) {
+        admin_at(self.admin, method, path).await
     }
 
     /// Shuts the server down as SIGTERM does (drain, flush, close the audit log) and checks

@@ -311,3 +311,81 @@ fn a_store_is_rebuilt_from_the_archive() {
     let plan = crate::load::plan::restore(empty.path()).expect("plan");
     assert!(plan.files.is_empty());
 }
+
+/// Issue 21, item 1: a delta that sets a sekretessmarkering and holds one invalid record is
+/// refused whole (right) — and then the failure stayed quiet: the next run with an empty
+/// inbox cleared it and advanced "last success". Now the refusal stays pending, with the
+/// count of persons whose protection waits, until a delivery is applied.
+#[test]
+fn a_refused_delivery_stays_pending_until_one_is_applied() {
+    use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
+    let f = fixture(1);
+    f.deliver(0, "l1.xml.gz");
+    let first = f.run();
+    assert_eq!(first.outcome, Outcome::Ok);
+    assert_eq!(first.pending_refusal, None);
+    // Löpnummer 2: one person becomes sekretessmarkerad, another's record is invalid.
+    let people: Vec<_> = f
+        .store
+        .snapshot()
+        .iter()
+        .map(|p| p.expect("record"))
+        .filter(|p| !p.is_protected() && p.personpost.avregistrering.is_none())
+        .take(2)
+        .collect();
+    let (mut secret, broken) = (people[0].clone(), people[1].clone());
+    secret.sekretessmarkering = true;
+    let header = DeliveryHeader {
+        lopnummer: 2,
+        typ: DeliveryTyp::Delta,
+        skapad: "2026-11-23T05:00:00+01:00".into(),
+        antal: 2,
+    };
+    let total = |post| DeliveryRecord {
+        posttyp: Posttyp::Total,
+        post,
+        present: GroupSet::ALL,
+    };
+    let path = f.inbox.join("l2.xml");
+    crate::loadfile::writer::write_delivery(
+        &path,
+        &header,
+        &[total(secret), total(broken.clone())],
+    )
+    .expect("write");
+    // Break the second record: its number gets a wrong check digit.
+    let text = std::fs::read_to_string(&path).expect("read");
+    let number = broken.pnr().as_str().to_owned();
+    let mut wrong = number.clone();
+    let last = wrong.pop().expect("digit");
+    wrong.push(if last == '0' { '1' } else { '0' });
+    std::fs::write(&path, text.replace(&number, &wrong)).expect("write");
+    let later = |hours| now() + chrono::Duration::hours(hours);
+    let before = JobState::read(&f.data).expect("state");
+    let refused = run(&f.store, &f.data, &f.inbox, &before, later(24), &mut |_| {});
+    assert_eq!(refused.outcome, Outcome::Failed);
+    let pending = refused.pending_refusal.clone().expect("pending");
+    assert_eq!(pending.sets_protection, 1, "{pending:?}");
+    assert_eq!(pending.lopnummer, Some(2));
+    assert_eq!(refused.last_ok, first.last_ok);
+    // The next run finds nothing: still pending, and no new "last success".
+    let quiet = run(
+        &f.store,
+        &f.data,
+        &f.inbox,
+        &refused,
+        later(48),
+        &mut |_| {},
+    );
+    assert_eq!(quiet.outcome, Outcome::Nothing);
+    assert_eq!(quiet.pending_refusal, Some(pending));
+    assert_eq!(quiet.last_ok, first.last_ok);
+    // A delivery applied clears it.
+    f.deliver(1, "l2-again.xml.gz");
+    let applied = run(&f.store, &f.data, &f.inbox, &quiet, later(72), &mut |_| {});
+    assert_eq!(applied.outcome, Outcome::Ok, "{applied:?}");
+    assert_eq!(applied.pending_refusal, None);
+    assert_eq!(applied.last_ok, Some(later(72)));
+    // The state file keeps it across a restart.
+    assert_eq!(JobState::read(&f.data).expect("state"), applied);
+}
