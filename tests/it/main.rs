@@ -20,5 +20,6 @@ mod log_privacy;
 mod maintenance;
 mod rotation;
 mod soap_server;
+mod tls_policy;
 mod urval;
 mod wsdl_samples;
