@@ -47,6 +47,9 @@ pub struct AppState {
     pub loads: Job,
     /// The avisering deliveries (trees of the store's database), shared with blocking tasks.
     pub feed: Arc<Feed>,
+    /// Held for the whole of a reload: one at a time (SIGHUP, `POST /reload` and the file
+    /// watch may ask together), so each compares its CRLs with what is really in force.
+    reloading: std::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -72,9 +75,11 @@ impl AppState {
     /// previous files stay in force; new handshakes use the new TLS configuration, open
     /// connections carry on.
     pub fn reload(&self) -> Result<(), ReloadError> {
+        // A poisoned lock only means an earlier reload panicked; what is in force is whole.
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         // All or nothing: every kind of file is read and checked before any is put in force,
         // so a refused reload leaves exactly what was there.
-        let tls = self.tls.prepare(&self.config.tls);
+        let tls = self.tls.prepare(&self.config.tls, self.clock.now());
         let register = Register::load(&self.config.register);
         let windows = self.reread_windows();
         match (tls, register, windows) {
@@ -98,7 +103,15 @@ impl AppState {
                     config: config.err().map(Box::new),
                 };
                 self.metrics.reloaded(false);
-                tracing::warn!(error = %error, "reload refused; the previous files stay in force");
+                let tls_reason = error.tls.as_ref().map(|e| e.refusal());
+                if let Some(reason) = tls_reason {
+                    self.metrics.tls_reload_refused(reason);
+                }
+                tracing::warn!(
+                    error = %error,
+                    tls_reason = tls_reason.map(|r| r.as_str()),
+                    "reload refused; the previous files stay in force"
+                );
                 Err(error)
             }
         }
@@ -430,7 +443,7 @@ pub fn build_state_with(
             }
         }
     }
-    let tls = TlsState::new(&config.tls)?;
+    let tls = TlsState::new(&config.tls, clock.now())?;
     let register = Register::load(&config.register)?;
     let audit = AuditLog::open(
         AuditOptions::new(&config.audit_dir).max_bytes(config.audit_max_bytes),
@@ -451,5 +464,6 @@ pub fn build_state_with(
         audit,
         loads,
         feed,
+        reloading: std::sync::Mutex::new(()),
     }))
 }

@@ -35,7 +35,8 @@
 //!      urval orders (`register::orders`, `register::urval_orders`); `register check`/edits.
 //!    - [`config`]: typed configuration — parsed once (windows, daily time, TLS files),
 //!      defaults, errors with file:line.
-//!    - [`tls`]: rustls configuration, the client verifier, peer identity, hot reload.
+//!    - [`tls`]: rustls configuration, the client verifier, peer identity, hot reload, the CRL
+//!      and client-certificate policy.
 //!    - [`expiry`]: what expires when (server certificate, CAs, CRLs, client certificates).
 //! 7. **Storage**
 //!    - [`store`]: segment files plus a sled overlay — generations, indexes, snapshots.

@@ -19,7 +19,7 @@ use crate::avisering::feed::OrderSummary;
 use crate::expiry::{Expiring, Owner};
 use crate::load::job::{FileResult, JobState, Outcome};
 use crate::store::StoreInfo;
-use crate::tls::FailureReason;
+use crate::tls::{FailureReason, ReloadRefusal};
 
 /// The state gauges' values at one scrape, read by the application and handed in, so this
 /// module knows nothing of where they come from.
@@ -99,6 +99,7 @@ pub struct Metrics {
     load_outcome: Family<OutcomeLabel, Gauge>,
     load_files: Family<ResultLabel, Gauge>,
     reloads: Family<OutcomeLabel, Counter>,
+    tls_reload_refused: Family<ReasonLabel, Counter>,
     avisering_produced: Family<NameLabel, Gauge>,
     avisering_acknowledged: Family<NameLabel, Gauge>,
     avisering_backlog: Family<NameLabel, Gauge>,
@@ -177,6 +178,14 @@ impl Metrics {
             load_outcome: metric(&mut r, "folkreg_load_last_outcome", "1 for the outcome of the last load run (never, nothing, ok, failed, locked), 0 for the others"),
             load_files: metric(&mut r, "folkreg_load_last_run_files", "Delivery files the last load run handled, by result (applied, already_applied, rejected, kept)"),
             reloads: metric(&mut r, "folkreg_reloads", "Reloads of the TLS files, CRLs and register (SIGHUP, POST /reload, file change), by outcome (ok, refused)"),
+            tls_reload_refused: {
+                let family: Family<ReasonLabel, Counter> = metric(&mut r, "folkreg_tls_reload_refused", "Reloads refused for their TLS files, by reason (crl_expired, crl_older, crl_missing, other); the previous files stay in force");
+                // Every reason shows from the start, at 0, so an alert on an increase works.
+                for reason in ReloadRefusal::ALL {
+                    let _ = family.get_or_create(&ReasonLabel { reason: reason.as_str() });
+                }
+                family
+            },
             avisering_produced: metric(&mut r, "folkreg_avisering_produced_lopnummer", "The last avisering delivery produced, by order (BestallningsId)"),
             avisering_acknowledged: metric(&mut r, "folkreg_avisering_acknowledged_lopnummer", "The last avisering delivery the receiver acknowledged, by order"),
             avisering_backlog: metric(&mut r, "folkreg_avisering_backlog", "Avisering deliveries produced and not yet acknowledged, by order"),
@@ -218,6 +227,15 @@ impl Metrics {
     pub fn reloaded(&self, ok: bool) {
         let outcome = if ok { "ok" } else { "refused" };
         self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// A reload was refused for its TLS files, for this reason.
+    pub fn tls_reload_refused(&self, reason: ReloadRefusal) {
+        self.tls_reload_refused
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition, with the state gauges of `now`.

@@ -40,7 +40,8 @@ pub fn typical_answer(persons: usize, seed: u64, today: NaiveDate, access: &Acce
 /// Serves the fixed answer until the process is killed.
 pub async fn serve(listen: SocketAddr, tls: &TlsFiles, body: Bytes) -> Result<(), String> {
     let failures = Arc::new(HandshakeFailures::default());
-    let config = folkreg::tls::server_config(tls, &failures).map_err(|e| e.to_string())?;
+    let config = folkreg::tls::server_config(tls, &failures, chrono::Utc::now())
+        .map_err(|e| e.to_string())?;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let listener = TcpListener::bind(listen)
         .await

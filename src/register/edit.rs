@@ -24,9 +24,12 @@ const NEW_FILE_HEADER: &str =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertSource {
     /// A certificate file (PEM, leaf first, or DER): its fingerprint is computed, its subject
-    /// must carry the organisation's number, and its notAfter is recorded.
+    /// must carry the organisation's number, it must be usable as a client certificate
+    /// (`tls::policy`: KeyUsage digitalSignature and EKU clientAuth, as at the handshake), and
+    /// its notAfter is recorded.
     File(PathBuf),
-    /// A fingerprint given directly (when only the fingerprint is at hand).
+    /// A fingerprint given directly (when only the fingerprint is at hand; nothing but the
+    /// fingerprint can be checked, the handshake still applies the whole rule).
     Fingerprint([u8; 32]),
 }
 
@@ -42,11 +45,12 @@ impl CertSource {
 
     /// The SHA-256 fingerprint this source names: read from the file, or as given. For
     /// `revoke-cert --cert FILE` and `remove-cert --cert FILE`, which need only the
-    /// fingerprint (the certificate may since have expired; its subject is not checked).
+    /// fingerprint (the certificate may since have expired; its subject and key usage are
+    /// not checked).
     pub fn fingerprint(&self) -> Result<[u8; 32], RegisterError> {
         match self {
             CertSource::Fingerprint(fp) => Ok(*fp),
-            CertSource::File(file) => Ok(read_certificate(file)?.fingerprint),
+            CertSource::File(file) => Ok(read_certificate(file)?.0.fingerprint),
         }
     }
 }
@@ -103,7 +107,13 @@ pub fn add_cert(
     let (fingerprint, cert_expires) = match source {
         CertSource::Fingerprint(fp) => (*fp, None),
         CertSource::File(file) => {
-            let peer = read_certificate(file)?;
+            let (peer, der) = read_certificate(file)?;
+            crate::tls::check_client_leaf_der(&der).map_err(|source| {
+                RegisterError::CertificateUse {
+                    path: file.clone(),
+                    source,
+                }
+            })?;
             if peer.orgnr.as_ref() != Some(orgnr) {
                 return Err(RegisterError::CertificateOrganisation {
                     path: file.clone(),
@@ -193,8 +203,9 @@ pub fn remove_cert(path: &Path, fingerprint: &[u8; 32]) -> Result<OrgNr, Registe
     Ok(orgnr)
 }
 
-/// The certificate in a file: PEM (the first certificate, the leaf) or DER.
-fn read_certificate(file: &Path) -> Result<crate::tls::PeerIdentity, RegisterError> {
+/// The certificate in a file: PEM (the first certificate, the leaf) or DER; its identity and
+/// its DER.
+fn read_certificate(file: &Path) -> Result<(crate::tls::PeerIdentity, Vec<u8>), RegisterError> {
     let bad = |message: String| RegisterError::Certificate {
         path: file.to_owned(),
         message,
@@ -210,7 +221,8 @@ fn read_certificate(file: &Path) -> Result<crate::tls::PeerIdentity, RegisterErr
     } else {
         bytes
     };
-    crate::tls::PeerIdentity::from_der(&der).map_err(|e| bad(e.to_string()))
+    let peer = crate::tls::PeerIdentity::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    Ok((peer, der))
 }
 
 fn read_document(path: &Path) -> Result<DocumentMut, RegisterError> {

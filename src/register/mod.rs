@@ -275,6 +275,15 @@ pub enum RegisterError {
         /// What is wrong.
         message: String,
     },
+    /// The certificate for `add-cert` is not usable as a client certificate (KeyUsage
+    /// `digitalSignature` and EKU clientAuth are required, as at the handshake).
+    #[error("{path}: {source}", path = path.display())]
+    CertificateUse {
+        /// The certificate file.
+        path: PathBuf,
+        /// What it lacks.
+        source: crate::tls::LeafPolicyError,
+    },
     /// The certificate names another organisation (or none) than the one it is added to.
     #[error(
         "{path}: the certificate's subject carries organisationsnummer {found}, not {orgnr}",

@@ -666,6 +666,44 @@ mod edits {
     }
 
     #[test]
+    fn add_cert_refuses_a_certificate_not_meant_for_tls_clients() {
+        use crate::tls::LeafProblem;
+        let dir = tempfile::tempdir().expect("dir");
+        let register = dir.path().join("register.toml");
+        crate::dev::devcerts::dev_certs(dir.path(), &register).expect("dev certs");
+        let target = dir.path().join("r.toml");
+        std::fs::write(&target, GOOD).expect("write");
+        // Each names its own organisation correctly: only what it may be used for is wrong.
+        let cases = [
+            (
+                "client-no-digital-signature",
+                LeafProblem::NoDigitalSignature,
+            ),
+            ("client-no-eku", LeafProblem::NoExtendedKeyUsage),
+            ("client-server-eku", LeafProblem::NoClientAuth),
+        ];
+        for (name, problem) in cases {
+            let pem = dir.path().join(format!("{name}.pem"));
+            let orgnr =
+                crate::tls::PeerIdentity::from_der(&crate::tls::read_certs(&pem).expect("pem")[0])
+                    .expect("identity")
+                    .orgnr
+                    .expect("an organisation number");
+            let r = add_cert(&target, &orgnr, &CertSource::File(pem), None, None, None);
+            match r {
+                Err(ref e @ RegisterError::CertificateUse { ref source, .. }) => {
+                    assert_eq!(source.problems, vec![problem.clone()], "{name}");
+                    assert!(e.is_input_error(), "{name}");
+                    assert!(e.to_string().contains(&problem.to_string()), "{e}");
+                    assert!(e.to_string().contains(&format!("{name}.pem")), "{e}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert_eq!(read(&target), GOOD, "nothing written");
+    }
+
+    #[test]
     fn revoke_keeps_the_line_and_remove_drops_the_table() {
         let (_d, path) = file(GOOD);
         assert_eq!(

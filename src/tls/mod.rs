@@ -20,7 +20,18 @@
 //! one DER CRL), every certificate of the path below the root is checked, a certificate whose
 //! issuer has no CRL is refused (status unknown), and a CRL past its nextUpdate is refused:
 //! fail closed. So configure the CRL of every CA in the bundle (the root's CRL covers the
-//! intermediates). With no CRLs configured, revocation is not checked.
+//! intermediates, each intermediate's its own leaves). With no CRLs configured, revocation is
+//! not checked.
+//!
+//! Files that would make this worse are refused before they are put in force, at start and
+//! on reload ([`crl`]): a CRL past its nextUpdate by the service's clock, a CRL older than the
+//! one in force for its issuer, a CA of the bundle without a CRL. A refused reload keeps the
+//! previous files, is logged and is counted by [`ReloadRefusal`].
+//!
+//! # Client certificates
+//! Beyond webpki's checks, a client's leaf must carry KeyUsage `digitalSignature` and an EKU
+//! with clientAuth, both extensions present ([`policy`]); `register add-cert` applies the
+//! same rule.
 //!
 //! # Resumption
 //! Session resumption is off: every connection is verified against the current CA bundle,
@@ -41,10 +52,14 @@ use x509_parser::x509::X509Name;
 
 pub use crate::config::TlsFiles;
 
+pub mod crl;
 mod identity;
+pub mod policy;
 mod verifier;
 
+pub use crl::{CrlsInForce, ReloadRefusal};
 pub use identity::PeerIdentity;
+pub use policy::{check_client_leaf, check_client_leaf_der, LeafPolicyError, LeafProblem};
 pub use verifier::{CountingVerifier, FailureReason, HandshakeFailures};
 
 /// The only application protocol served: HTTP/1.1 (SOAP 1.1 clients speak nothing else).
@@ -107,6 +122,44 @@ pub enum TlsError {
         /// Why.
         message: String,
     },
+    /// A CRL past its nextUpdate: webpki would refuse every client of that CA.
+    #[error("{path}: CRL {index} of {issuer}: past its nextUpdate ({next_update}); every client of that CA would be refused, so get the CA's current CRL", path = path.display(), next_update = next_update.to_rfc3339())]
+    CrlExpired {
+        /// The file.
+        path: PathBuf,
+        /// 1-based position in the file.
+        index: usize,
+        /// The issuing CA's common name.
+        issuer: String,
+        /// When it stopped being current.
+        next_update: DateTime<Utc>,
+    },
+    /// A CRL older than the one in force for the same issuer, or than another of the same
+    /// issuer in the same files: it would un-revoke certificates.
+    #[error("{path}: CRL {index} of {issuer}: {found} is older than the {newer}; it would un-revoke certificates", path = path.display())]
+    CrlOlder {
+        /// The file.
+        path: PathBuf,
+        /// 1-based position in the file.
+        index: usize,
+        /// The issuing CA's common name.
+        issuer: String,
+        /// The new CRL's number (or thisUpdate).
+        found: String,
+        /// The newer CRL: its number (or thisUpdate), and whether it is the one in force or
+        /// another of the same files.
+        newer: String,
+    },
+    /// A CA of the client CA bundle without a CRL among `[tls] crls`.
+    #[error("{path}: certificate {index} ({ca}) has no CRL in [tls] crls; every certificate it issued would be refused, so add its CRL", path = path.display())]
+    CrlMissing {
+        /// The client CA bundle.
+        path: PathBuf,
+        /// 1-based position of the CA in the bundle.
+        index: usize,
+        /// The CA's common name.
+        ca: String,
+    },
     /// The client verifier cannot be built from the bundle and CRLs.
     #[error("client verifier: {0}")]
     Verifier(String),
@@ -128,6 +181,18 @@ pub enum TlsError {
     PeerCertificate(String),
 }
 
+impl TlsError {
+    /// The reason a set of files with this error is refused, for the metrics.
+    pub fn refusal(&self) -> ReloadRefusal {
+        match self {
+            TlsError::CrlExpired { .. } => ReloadRefusal::CrlExpired,
+            TlsError::CrlOlder { .. } => ReloadRefusal::CrlOlder,
+            TlsError::CrlMissing { .. } => ReloadRefusal::CrlMissing,
+            _ => ReloadRefusal::Other,
+        }
+    }
+}
+
 /// The crypto provider: ring, with only the AEAD suites with forward secrecy.
 pub fn crypto_provider() -> CryptoProvider {
     use rustls::crypto::ring::cipher_suite as cs;
@@ -147,24 +212,43 @@ pub fn crypto_provider() -> CryptoProvider {
     }
 }
 
-/// Builds the server configuration from the files; refusals are counted into `failures`.
+/// Builds the server configuration from the files, checked by the CRL policy as at start
+/// (`now` decides whether a CRL has expired); refusals are counted into `failures`.
 pub fn server_config(
     files: &TlsFiles,
     failures: &Arc<HandshakeFailures>,
+    now: DateTime<Utc>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    Ok(build(files, failures)?.config)
+    Ok(build(files, failures, now, None)?.config)
 }
 
 /// Builds the client verifier alone (the part of [`server_config`] that judges clients):
-/// roots and intermediates from `client_ca`, revocation from `crls`.
+/// roots and intermediates from `client_ca`, revocation from `crls`. The CRL policy of
+/// loading ([`crl`]) is not applied here: this is the verifier as it judges handshakes.
 pub fn client_verifier(
     client_ca: &Path,
     crls: &[PathBuf],
     failures: &Arc<HandshakeFailures>,
 ) -> Result<Arc<CountingVerifier>, TlsError> {
     let provider = Arc::new(crypto_provider());
-    let mut expiry = Vec::new();
-    client_verifier_with(client_ca, crls, failures, provider, &mut expiry)
+    client_verifier_with(
+        client_ca,
+        crls,
+        failures,
+        provider,
+        &mut Material::default(),
+    )
+}
+
+/// What reading the client CA bundle and the CRLs found, besides the verifier.
+#[derive(Default)]
+struct Material {
+    /// Expiry of each CA certificate and CRL.
+    expiry: Vec<ExpiryEntry>,
+    /// The CAs of the bundle, for the CRL policy.
+    cas: Vec<crl::CaFacts>,
+    /// The CRLs, for the CRL policy.
+    crls: Vec<crl::CrlFacts>,
 }
 
 fn client_verifier_with(
@@ -172,7 +256,7 @@ fn client_verifier_with(
     crls: &[PathBuf],
     failures: &Arc<HandshakeFailures>,
     provider: Arc<CryptoProvider>,
-    expiry: &mut Vec<ExpiryEntry>,
+    material: &mut Material,
 ) -> Result<Arc<CountingVerifier>, TlsError> {
     let mut roots = RootCertStore::empty();
     let mut intermediates = Vec::new();
@@ -184,10 +268,15 @@ fn client_verifier_with(
         };
         let (_, cert) =
             x509_parser::parse_x509_certificate(&der).map_err(|e| bad(e.to_string()))?;
-        expiry.push(ExpiryEntry {
+        material.expiry.push(ExpiryEntry {
             kind: ExpiryKind::CaCertificate,
             name: common_name(cert.subject()),
             at: timestamp(cert.validity().not_after.timestamp()),
+        });
+        material.cas.push(crl::CaFacts {
+            index: i + 1,
+            subject_der: cert.subject().as_raw().to_vec(),
+            name: common_name(cert.subject()),
         });
         let self_signed = cert.subject().as_raw() == cert.issuer().as_raw();
         drop(cert);
@@ -211,12 +300,13 @@ fn client_verifier_with(
                 message: e.to_string(),
             })?;
             if let Some(next) = parsed.next_update() {
-                expiry.push(ExpiryEntry {
+                material.expiry.push(ExpiryEntry {
                     kind: ExpiryKind::CrlNextUpdate,
                     name: common_name(parsed.issuer()),
                     at: timestamp(next.timestamp()),
                 });
             }
+            material.crls.push(crl::CrlFacts::of(path, i + 1, &parsed));
             all_crls.push(crl);
         }
     }
@@ -242,18 +332,34 @@ fn client_verifier_with(
 pub struct Built {
     config: Arc<ServerConfig>,
     expiry: ExpiryReport,
+    crls: CrlsInForce,
 }
 
-fn build(files: &TlsFiles, failures: &Arc<HandshakeFailures>) -> Result<Built, TlsError> {
+/// Reads and checks every file; `in_force` (the CRLs of the configuration in use, `None` at
+/// start) is what the CRL policy compares the new CRLs with.
+fn build(
+    files: &TlsFiles,
+    failures: &Arc<HandshakeFailures>,
+    now: DateTime<Utc>,
+    in_force: Option<&CrlsInForce>,
+) -> Result<Built, TlsError> {
     let provider = Arc::new(crypto_provider());
-    let mut expiry = Vec::new();
+    let mut material = Material::default();
     let verifier = client_verifier_with(
         &files.client_ca,
         &files.crls,
         failures,
         provider.clone(),
-        &mut expiry,
+        &mut material,
     )?;
+    let crls = crl::check(
+        &files.client_ca,
+        &material.cas,
+        &material.crls,
+        now,
+        in_force,
+    )?;
+    let mut expiry = material.expiry;
     let chain = read_certs(&files.cert)?;
     if let Some(leaf) = chain.first() {
         let (_, cert) =
@@ -289,6 +395,7 @@ fn build(files: &TlsFiles, failures: &Arc<HandshakeFailures>) -> Result<Built, T
     Ok(Built {
         config: Arc::new(config),
         expiry: ExpiryReport { entries: expiry },
+        crls,
     })
 }
 
@@ -301,18 +408,22 @@ pub struct TlsState {
     config: ArcSwap<ServerConfig>,
     /// What the current configuration's files say about expiry.
     expiry: ArcSwap<ExpiryReport>,
+    /// The newest CRL in force per issuer, which a reload's CRLs must not be older than.
+    crls: ArcSwap<CrlsInForce>,
     /// Refusals by reason, shared by every configuration this state has held.
     failures: Arc<HandshakeFailures>,
 }
 
 impl TlsState {
-    /// Builds the first configuration.
-    pub fn new(files: &TlsFiles) -> Result<TlsState, TlsError> {
+    /// Builds the first configuration; `now` (the service's clock) decides whether a CRL
+    /// has expired.
+    pub fn new(files: &TlsFiles, now: DateTime<Utc>) -> Result<TlsState, TlsError> {
         let failures = Arc::new(HandshakeFailures::default());
-        let built = build(files, &failures)?;
+        let built = build(files, &failures, now, None)?;
         Ok(TlsState {
             config: ArcSwap::new(built.config),
             expiry: ArcSwap::from_pointee(built.expiry),
+            crls: ArcSwap::from_pointee(built.crls),
             failures,
         })
     }
@@ -322,25 +433,34 @@ impl TlsState {
         self.config.load_full()
     }
 
-    /// Re-reads the files and swaps in the new configuration if it builds; on error the
-    /// current one stays in use and the error says which file is wrong.
-    pub fn reload(&self, files: &TlsFiles) -> Result<(), TlsError> {
-        let built = self.prepare(files)?;
+    /// Re-reads the files and swaps in the new configuration if it builds and passes the
+    /// CRL policy; on error the current one stays in use and the error says which file is
+    /// wrong.
+    pub fn reload(&self, files: &TlsFiles, now: DateTime<Utc>) -> Result<(), TlsError> {
+        let built = self.prepare(files, now)?;
         self.install(built);
         Ok(())
     }
 
     /// Reads and checks the files without putting them in force, so that a reload of several
-    /// kinds of files can take all or none.
-    pub fn prepare(&self, files: &TlsFiles) -> Result<Built, TlsError> {
-        build(files, &self.failures)
+    /// kinds of files can take all or none. The CRLs are compared with those in force now:
+    /// reloads must not overlap (the caller serialises them), or one could install a set
+    /// checked against CRLs another has since replaced.
+    pub fn prepare(&self, files: &TlsFiles, now: DateTime<Utc>) -> Result<Built, TlsError> {
+        build(files, &self.failures, now, Some(&self.crls.load()))
     }
 
     /// Puts a prepared configuration in force for new connections.
     pub fn install(&self, built: Built) {
         self.config.store(built.config);
         self.expiry.store(Arc::new(built.expiry));
+        self.crls.store(Arc::new(built.crls));
         tracing::info!("TLS configuration reloaded");
+    }
+
+    /// The newest CRL in force per issuer.
+    pub fn crls_in_force(&self) -> Arc<CrlsInForce> {
+        self.crls.load_full()
     }
 
     /// Handshake refusals by reason.

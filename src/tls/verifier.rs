@@ -1,9 +1,11 @@
 //! The client-certificate verifier folkreg installs: webpki's verdict, plus the counters by
 //! reason that `/metrics` shows, plus the chain-building aid of the configured intermediates.
 //!
-//! Judging is entirely rustls/webpki's (chain to a trust anchor, validity dates, clientAuth
-//! EKU, CRLs); this wrapper never turns a refusal into an acceptance. rustls sends the TLS
-//! alert that fits each `CertificateError` itself.
+//! Judging is rustls/webpki's (chain to a trust anchor, validity dates, clientAuth EKU when
+//! present, CRLs), then folkreg's leaf policy ([`super::policy`]: KeyUsage `digitalSignature`
+//! and an EKU with clientAuth, both required) on what webpki accepted; this wrapper never
+//! turns a refusal into an acceptance. rustls sends the TLS alert that fits each
+//! `CertificateError` itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,7 +13,11 @@ use std::sync::Arc;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
+};
+
+use super::policy::{check_client_leaf_der, LeafPolicyError};
 
 /// Why a client certificate failed the handshake, as counted for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,8 +30,11 @@ pub enum FailureReason {
     Revoked,
     /// Does not chain to the client CA bundle.
     UnknownIssuer,
-    /// Lacks the clientAuth extended key usage (e.g. a server-only certificate).
+    /// Lacks the clientAuth extended key usage (e.g. a server-only certificate), or has no
+    /// ExtendedKeyUsage extension at all.
     InvalidPurpose,
+    /// Its KeyUsage lacks `digitalSignature`, or it has no KeyUsage extension at all.
+    KeyUsage,
     /// No CRL of its issuer is configured, or the CRL is past its nextUpdate.
     RevocationUnknown,
     /// A signature in the chain, or the handshake signature, does not verify.
@@ -36,12 +45,13 @@ pub enum FailureReason {
 
 impl FailureReason {
     /// Every reason, in the order `/metrics` lists them.
-    pub const ALL: [FailureReason; 8] = [
+    pub const ALL: [FailureReason; 9] = [
         FailureReason::Expired,
         FailureReason::NotYetValid,
         FailureReason::Revoked,
         FailureReason::UnknownIssuer,
         FailureReason::InvalidPurpose,
+        FailureReason::KeyUsage,
         FailureReason::RevocationUnknown,
         FailureReason::BadSignature,
         FailureReason::Other,
@@ -55,6 +65,7 @@ impl FailureReason {
             FailureReason::Revoked => "revoked",
             FailureReason::UnknownIssuer => "unknown_issuer",
             FailureReason::InvalidPurpose => "invalid_purpose",
+            FailureReason::KeyUsage => "key_usage",
             FailureReason::RevocationUnknown => "revocation_unknown",
             FailureReason::BadSignature => "bad_signature",
             FailureReason::Other => "other",
@@ -84,6 +95,13 @@ impl FailureReason {
                 FailureReason::RevocationUnknown
             }
             CertificateError::BadSignature => FailureReason::BadSignature,
+            CertificateError::Other(OtherError(inner))
+                if inner
+                    .downcast_ref::<LeafPolicyError>()
+                    .is_some_and(LeafPolicyError::is_key_usage) =>
+            {
+                FailureReason::KeyUsage
+            }
             _ => FailureReason::Other,
         }
     }
@@ -126,7 +144,8 @@ impl HandshakeFailures {
     }
 }
 
-/// webpki's client verifier, counting refusals and offering the configured intermediates.
+/// webpki's client verifier plus folkreg's leaf policy, counting refusals and offering the
+/// configured intermediates.
 ///
 /// Client certificates are always required (never delegated: `client_auth_mandatory` is
 /// `true` whatever the inner verifier says).
@@ -212,6 +231,12 @@ impl ClientCertVerifier for CountingVerifier {
                 .collect();
             self.inner.verify_client_cert(end_entity, &all, now)
         };
+        // webpki first: a certificate it refuses is counted under webpki's reason.
+        let result = result.and_then(|verified| {
+            check_client_leaf_der(end_entity)
+                .map(|()| verified)
+                .map_err(|e| Error::InvalidCertificate(e.certificate_error()))
+        });
         self.counted(result)
     }
 
@@ -270,6 +295,37 @@ mod tests {
         }
         assert_eq!(
             FailureReason::of(&Error::General("x".into())),
+            FailureReason::Other
+        );
+        // folkreg's own leaf policy: KeyUsage problems are counted apart, EKU ones as
+        // webpki's InvalidPurpose, whatever else is wrong besides.
+        use super::super::policy::LeafProblem;
+        let policy = |problems: Vec<LeafProblem>| {
+            FailureReason::of(&Error::InvalidCertificate(
+                LeafPolicyError { problems }.certificate_error(),
+            ))
+        };
+        assert_eq!(
+            policy(vec![LeafProblem::NoDigitalSignature]),
+            FailureReason::KeyUsage
+        );
+        assert_eq!(
+            policy(vec![LeafProblem::NoKeyUsage, LeafProblem::NoClientAuth]),
+            FailureReason::KeyUsage
+        );
+        assert_eq!(
+            policy(vec![LeafProblem::NoExtendedKeyUsage]),
+            FailureReason::InvalidPurpose
+        );
+        assert_eq!(
+            policy(vec![LeafProblem::Unparsable("x".into())]),
+            FailureReason::Other
+        );
+        let unrelated = CertificateError::Other(OtherError(std::sync::Arc::new(
+            std::io::Error::other("not ours"),
+        )));
+        assert_eq!(
+            FailureReason::of(&Error::InvalidCertificate(unrelated)),
             FailureReason::Other
         );
     }

@@ -112,6 +112,7 @@ fn index_lists_every_file_and_every_file_exists() {
         "revoked",
         "unknown_issuer",
         "invalid_purpose",
+        "key_usage",
         "no_organisation_number",
         "unknown_organisation",
         "unknown_certificate",
@@ -306,7 +307,7 @@ async fn server(state: Arc<TlsState>) -> std::net::SocketAddr {
 #[tokio::test]
 async fn real_handshakes_refuse_with_the_right_alert_and_count_the_reason() {
     let index = index();
-    let state = Arc::new(TlsState::new(&tls_files(&index)).expect("TLS state"));
+    let state = Arc::new(TlsState::new(&tls_files(&index), chrono::Utc::now()).expect("TLS state"));
     let addr = server(state.clone()).await;
     let root = path(&index.entry("root-ca").expect("root-ca").cert);
     let accepted = clients(&index)
@@ -330,6 +331,8 @@ async fn real_handshakes_refuse_with_the_right_alert_and_count_the_reason() {
                 Some("revoked") => AlertDescription::CertificateRevoked,
                 Some("unknown_issuer") => AlertDescription::UnknownCA,
                 Some("invalid_purpose") => AlertDescription::UnsupportedCertificate,
+                // folkreg's own refusal (KeyUsage), which rustls sends as "unknown".
+                Some("key_usage") => AlertDescription::CertificateUnknown,
                 other => panic!("{}: no alert known for {other:?}", e.name),
             };
             assert_eq!(
@@ -359,7 +362,7 @@ async fn real_handshakes_refuse_with_the_right_alert_and_count_the_reason() {
 #[tokio::test]
 async fn a_client_without_a_certificate_is_refused() {
     let index = index();
-    let state = Arc::new(TlsState::new(&tls_files(&index)).expect("TLS state"));
+    let state = Arc::new(TlsState::new(&tls_files(&index), chrono::Utc::now()).expect("TLS state"));
     let addr = server(state).await;
     let root = path(&index.entry("root-ca").expect("root-ca").cert);
     assert_eq!(

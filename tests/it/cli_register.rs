@@ -457,6 +457,59 @@ fn add_cert_checks_the_certificate_names_the_organisation() {
     assert!(lund.contains(&format!("cert {fp}")), "{lund}");
 }
 
+/// `add-cert` refuses a certificate a TLS client cannot use (no KeyUsage digitalSignature, no
+/// clientAuth EKU), naming what it lacks, exactly as the handshake would refuse it.
+#[test]
+fn add_cert_refuses_a_certificate_without_digital_signature_or_client_auth() {
+    let reg = Reg::dev();
+    let cases = [
+        (
+            "client-no-digital-signature",
+            "KeyUsage lacks digitalSignature",
+        ),
+        (
+            "client-no-eku",
+            "no ExtendedKeyUsage extension (clientAuth is required)",
+        ),
+        ("client-server-eku", "ExtendedKeyUsage lacks clientAuth"),
+    ];
+    for (name, lacks) in cases {
+        // The development register lists them (so only TLS refuses them): take each out
+        // first, so that nothing but its key usage can stop it being added back.
+        let pem = cert_file(name);
+        let o = reg.run(&["remove-cert", "--cert", path_str(&pem)]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", both(&o));
+        let before = reg.bytes();
+        let org = crate::common::cert(name)
+            .org
+            .expect("an organisation number");
+        let o = reg.run(&["add-cert", "--org", &org, "--cert", path_str(&pem)]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", both(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("{name}.pem")),
+            "names the file: {err}"
+        );
+        assert!(err.contains("not a client certificate"), "{err}");
+        assert!(err.contains(lacks), "{name} lacks {lacks:?}: {err}");
+        assert!(err.contains("the register file is unchanged"), "{err}");
+        assert_eq!(reg.bytes(), before, "{name} refused: file unchanged");
+        assert!(
+            !reg.text().contains(&fingerprint(name)),
+            "{name} not listed"
+        );
+    }
+    // A certificate a client can use is still added.
+    let o = reg.run(&[
+        "add-cert",
+        "--org",
+        "202100-4748",
+        "--cert",
+        path_str(&cert_file("client-unregistered")),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+}
+
 #[test]
 fn revoke_cert_and_remove_cert_change_the_list() {
     let reg = Reg::dev();

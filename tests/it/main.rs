@@ -21,5 +21,6 @@ mod maintenance;
 mod privacy_props;
 mod rotation;
 mod soap_server;
+mod tls_policy;
 mod urval;
 mod wsdl_samples;

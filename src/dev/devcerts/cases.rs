@@ -109,6 +109,26 @@ pub(super) enum Issuer {
     OtherCa,
 }
 
+/// The client certificate's ExtendedKeyUsage extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// clientAuth.
+    ClientAuth,
+    /// serverAuth only.
+    ServerAuthOnly,
+    /// No ExtendedKeyUsage extension at all.
+    Absent,
+}
+
+/// The client certificate's KeyUsage extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyUse {
+    /// digitalSignature.
+    DigitalSignature,
+    /// keyEncipherment only (an encryption certificate): no digitalSignature.
+    KeyEnciphermentOnly,
+}
+
 /// The client certificate's register entry.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Listing {
@@ -133,8 +153,10 @@ pub(super) struct ClientSpec {
     pub(super) id: IdForm,
     pub(super) validity: Validity,
     pub(super) issuer: Issuer,
-    /// clientAuth (true) or serverAuth only (false).
-    pub(super) client_auth: bool,
+    /// Its extended key usage.
+    pub(super) purpose: Purpose,
+    /// Its key usage.
+    pub(super) key_use: KeyUse,
     /// Listed in the CRL.
     pub(super) crl_revoked: bool,
     pub(super) listing: Listing,
@@ -151,7 +173,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::OrganizationIdentifier,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Window,
         expect: Expect::Accepted,
@@ -164,7 +187,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::SerialNumber12,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Open,
         expect: Expect::Accepted,
@@ -177,7 +201,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::SerialNumber10,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Window,
         expect: Expect::Accepted,
@@ -190,7 +215,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::OrganizationIdentifier,
         validity: Validity::Expired,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Open,
         expect: Expect::HandshakeRefused,
@@ -203,7 +229,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::OrganizationIdentifier,
         validity: Validity::Future,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Open,
         expect: Expect::HandshakeRefused,
@@ -216,7 +243,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::OrganizationIdentifier,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: true,
         listing: Listing::Open,
         expect: Expect::HandshakeRefused,
@@ -229,7 +257,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::OrganizationIdentifier,
         validity: Validity::Current,
         issuer: Issuer::OtherCa,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Open,
         expect: Expect::HandshakeRefused,
@@ -242,7 +271,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::SerialNumber10,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: false,
+        purpose: Purpose::ServerAuthOnly,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Open,
         expect: Expect::HandshakeRefused,
@@ -250,12 +280,41 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         why: "extended key usage serverAuth only, no clientAuth (registered fingerprint)",
     },
     ClientSpec {
+        name: "client-no-eku",
+        org: &EXEMPEL,
+        id: IdForm::SerialNumber10,
+        validity: Validity::Current,
+        issuer: Issuer::Intermediate,
+        purpose: Purpose::Absent,
+        key_use: KeyUse::DigitalSignature,
+        crl_revoked: false,
+        listing: Listing::Open,
+        expect: Expect::HandshakeRefused,
+        reason: Some("invalid_purpose"),
+        why: "no extended key usage extension at all: clientAuth is required (registered fingerprint)",
+    },
+    ClientSpec {
+        name: "client-no-digital-signature",
+        org: &NORRBY,
+        id: IdForm::SerialNumber12,
+        validity: Validity::Current,
+        issuer: Issuer::Intermediate,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::KeyEnciphermentOnly,
+        crl_revoked: false,
+        listing: Listing::Open,
+        expect: Expect::HandshakeRefused,
+        reason: Some("key_usage"),
+        why: "key usage keyEncipherment only, no digitalSignature (registered fingerprint)",
+    },
+    ClientSpec {
         name: "client-no-orgnr",
         org: &NO_NUMBER,
         id: IdForm::Nothing,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Absent,
         expect: Expect::RegisterRefused,
@@ -268,7 +327,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::OrganizationIdentifier,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Absent,
         expect: Expect::RegisterRefused,
@@ -281,7 +341,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::OrganizationIdentifier,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Absent,
         expect: Expect::RegisterRefused,
@@ -294,7 +355,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::SerialNumber12,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Ended,
         expect: Expect::RegisterRefused,
@@ -307,7 +369,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::SerialNumber12,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Later,
         expect: Expect::RegisterRefused,
@@ -320,7 +383,8 @@ pub(super) const CLIENTS: &[ClientSpec] = &[
         id: IdForm::SerialNumber10,
         validity: Validity::Current,
         issuer: Issuer::Intermediate,
-        client_auth: true,
+        purpose: Purpose::ClientAuth,
+        key_use: KeyUse::DigitalSignature,
         crl_revoked: false,
         listing: Listing::Revoked,
         expect: Expect::RegisterRefused,

@@ -23,7 +23,7 @@ mod text;
 
 use crate::ids::OrgNr;
 use crate::register::{Register, RegisterError};
-use cases::{ClientSpec, IdForm, Issuer, OrgSpec, Validity, CLIENTS};
+use cases::{ClientSpec, IdForm, Issuer, KeyUse, OrgSpec, Purpose, Validity, CLIENTS};
 use text::{index_entries, readme, register_toml, INDEX_HEADER};
 
 /// Name of the index file in the output folder.
@@ -320,11 +320,15 @@ fn client_params(spec: &ClientSpec, clock: &Clock) -> CertificateParams {
         DnType::CommonName,
         dn_value(&format!("folkreg dev {}", spec.name)),
     );
-    p.extended_key_usages = vec![if spec.client_auth {
-        ExtendedKeyUsagePurpose::ClientAuth
-    } else {
-        ExtendedKeyUsagePurpose::ServerAuth
-    }];
+    p.extended_key_usages = match spec.purpose {
+        Purpose::ClientAuth => vec![ExtendedKeyUsagePurpose::ClientAuth],
+        Purpose::ServerAuthOnly => vec![ExtendedKeyUsagePurpose::ServerAuth],
+        Purpose::Absent => Vec::new(),
+    };
+    p.key_usages = match spec.key_use {
+        KeyUse::DigitalSignature => vec![KeyUsagePurpose::DigitalSignature],
+        KeyUse::KeyEnciphermentOnly => vec![KeyUsagePurpose::KeyEncipherment],
+    };
     p
 }
 

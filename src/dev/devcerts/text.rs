@@ -319,7 +319,12 @@ FR1301).
   intermediate is a chain-building aid, not a trust anchor.
 - `crl.pem` holds two CRLs: the intermediate's (revoking `client-revoked`) and the root's
   (empty). The server checks the revocation of every certificate below the root and refuses
-  a certificate whose issuer has no CRL, so both are needed.
+  a certificate whose issuer has no CRL, so both are needed; it also refuses to start or
+  reload with a CA of the bundle that has no CRL, or with a CRL past its nextUpdate.
+- A client certificate must carry KeyUsage `digitalSignature` and ExtendedKeyUsage
+  `clientAuth`, both extensions present (`client-no-digital-signature`, `client-no-eku` and
+  `client-server-eku` show the refusals); `folkreg register add-cert` refuses such
+  certificates too.
 - Client certificates name their organisation as Swedish organisation certificates do: in
   the subject's `organizationIdentifier` (2.5.4.97, `NTRSE-` + 10 digits) or `serialNumber`
   (2.5.4.5, 10 digits or `16` + 10 digits).
