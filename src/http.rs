@@ -16,11 +16,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST,
-    RETRY_AFTER,
+    HeaderValue, ACCEPT_ENCODING, ALLOW, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_TYPE, HOST, RETRY_AFTER,
 };
 use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -85,7 +86,8 @@ async fn serve_connection(
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let limits = state.config.connections;
-    let acceptor = tokio_rustls::TlsAcceptor::from(state.tls.current());
+    let config = state.tls.current();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
     let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -109,11 +111,33 @@ async fn serve_connection(
         // The verifier requires a certificate, so this does not happen; refuse if it does.
         return;
     };
+    let chain: Vec<CertificateDer<'static>> = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
+    let still = Arc::new(StillAccepted {
+        chain,
+        judged: std::sync::Mutex::new((config, None)),
+    });
     let peer = Arc::new(peer);
     let svc = hyper::service::service_fn(move |req| {
         let state = state.clone();
         let peer = peer.clone();
-        async move { Ok::<_, Infallible>(handle(req, &state, &peer).await) }
+        let refused = still.refusal(&state.tls);
+        if let Some(why) = &refused {
+            tracing::info!(%remote, reason = %why, "an open connection's client certificate is no longer accepted; closing it");
+        }
+        async move {
+            let mut response = handle(req, &state, &peer, refused.as_deref()).await;
+            if refused.is_some() {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -128,17 +152,51 @@ async fn serve_connection(
 
 type Body = Full<Bytes>;
 
+/// Whether a connection's client certificate is still accepted, kept for the connection's
+/// life. A reload (new CRLs, a new CA bundle) does not end open connections; instead each
+/// request asks here, and when another TLS configuration has been put in force since the
+/// certificate was last judged, it is judged again by that configuration
+/// ([`crate::tls::TlsState::recheck`]). A certificate revoked after the handshake is so
+/// refused at the connection's next request, which then closes the connection. (Whether the
+/// register still permits it is asked at every request anyway.)
+struct StillAccepted {
+    /// The chain the client presented.
+    chain: Vec<CertificateDer<'static>>,
+    /// The configuration it was last judged by, and why it was refused (if it was).
+    judged: std::sync::Mutex<(Arc<rustls::ServerConfig>, Option<String>)>,
+}
+
+impl StillAccepted {
+    /// Why the certificate is refused now, if it is.
+    fn refusal(&self, tls: &crate::tls::TlsState) -> Option<String> {
+        let mut judged = self.judged.lock().unwrap_or_else(|e| e.into_inner());
+        let (current, verdict) = tls.recheck(&self.chain, &judged.0);
+        if let Some(verdict) = verdict {
+            judged.0 = current;
+            if let Err(e) = verdict {
+                judged.1 = Some(e.to_string());
+            }
+        }
+        judged.1.clone()
+    }
+}
+
 async fn handle(
     req: HttpRequest<Incoming>,
     state: &AppState,
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    refused: Option<&str>,
 ) -> Response<Body> {
     let Some(service) = Service::from_path(req.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
     match *req.method() {
+        Method::GET if refused.is_some() => plain(
+            StatusCode::FORBIDDEN,
+            "the client certificate is no longer accepted\n",
+        ),
         Method::GET => wsdl(&req, service, state),
-        Method::POST => soap_call(req, service, state, peer).await,
+        Method::POST => soap_call(req, service, state, peer, refused).await,
         _ => {
             let mut r = plain(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -219,15 +277,21 @@ async fn soap_call(
     service: Service,
     state: &AppState,
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    refused: Option<&str>,
 ) -> Response<Body> {
     let started = Instant::now();
     let id = RequestId::new();
     let mut trail = Trail::default();
-    let (mut outcome, mut response) =
-        match soap_answer(req, service, state, peer, &mut trail, id).await {
-            Ok(body) => (answered(service, &trail), xml(StatusCode::OK, body)),
-            Err(f) => (f.code(), fault_response(&f)),
-        };
+    let answer = match refused {
+        Some(why) => Err(Fault::NotPermitted(format!(
+            "the client certificate is no longer accepted: {why}"
+        ))),
+        None => soap_answer(req, service, state, peer, &mut trail, id).await,
+    };
+    let (mut outcome, mut response) = match answer {
+        Ok(body) => (answered(service, &trail), xml(StatusCode::OK, body)),
+        Err(f) => (f.code(), fault_response(&f)),
+    };
     // The line is durable before the answer leaves; without it, no data leaves.
     let peer = peer.as_ref().ok();
     let hits = trail.hits();

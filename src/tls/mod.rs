@@ -331,6 +331,8 @@ fn client_verifier_with(
 /// checked, not yet in use ([`TlsState::prepare`], [`TlsState::install`]).
 pub struct Built {
     config: Arc<ServerConfig>,
+    /// The configuration's client-certificate verifier, to judge open connections again.
+    verifier: Arc<CountingVerifier>,
     expiry: ExpiryReport,
     crls: CrlsInForce,
 }
@@ -381,7 +383,7 @@ fn build(
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(verifier.clone())
         .with_single_cert(chain, key)
         .map_err(|e| TlsError::ServerIdentity {
             cert: files.cert.clone(),
@@ -394,6 +396,7 @@ fn build(
     config.send_tls13_tickets = 0;
     Ok(Built {
         config: Arc::new(config),
+        verifier,
         expiry: ExpiryReport { entries: expiry },
         crls,
     })
@@ -401,11 +404,16 @@ fn build(
 
 /// The TLS configuration in use, swappable on reload, and the refusal counters.
 ///
-/// A connection takes [`TlsState::current`] once, at accept, and keeps that configuration
-/// for its whole life; a reload only affects connections accepted after it.
+/// A connection takes [`TlsState::current`] once, at accept, for its handshake. A reload
+/// does not end open connections, but their client certificates are judged again by the
+/// configuration in force at their next request ([`TlsState::recheck`]): a certificate
+/// revoked after the handshake is refused there.
 pub struct TlsState {
     /// The configuration new connections use.
     config: ArcSwap<ServerConfig>,
+    /// Its client-certificate verifier (stored before the configuration on a reload, so a
+    /// configuration read is never newer than the verifier read after it).
+    verifier: ArcSwap<CountingVerifier>,
     /// What the current configuration's files say about expiry.
     expiry: ArcSwap<ExpiryReport>,
     /// The newest CRL in force per issuer, which a reload's CRLs must not be older than.
@@ -422,6 +430,7 @@ impl TlsState {
         let built = build(files, &failures, now, None)?;
         Ok(TlsState {
             config: ArcSwap::new(built.config),
+            verifier: ArcSwap::new(built.verifier),
             expiry: ArcSwap::from_pointee(built.expiry),
             crls: ArcSwap::from_pointee(built.crls),
             failures,
@@ -452,10 +461,37 @@ impl TlsState {
 
     /// Puts a prepared configuration in force for new connections.
     pub fn install(&self, built: Built) {
+        self.verifier.store(built.verifier);
         self.config.store(built.config);
         self.expiry.store(Arc::new(built.expiry));
         self.crls.store(Arc::new(built.crls));
         tracing::info!("TLS configuration reloaded");
+    }
+
+    /// Judges an open connection's client certificate chain again, for a connection
+    /// verified under `verified_with` (the configuration it was accepted with, or the one of
+    /// its last check): when a reload has put another configuration in force since — new
+    /// CRLs, a new CA bundle — the chain is verified with the current one, so a certificate
+    /// revoked after the handshake is refused at the connection's next request. Returns the
+    /// configuration judged by, and the verdict.
+    pub fn recheck(
+        &self,
+        chain: &[CertificateDer<'static>],
+        verified_with: &Arc<ServerConfig>,
+    ) -> (Arc<ServerConfig>, Option<Result<(), rustls::Error>>) {
+        use rustls::server::danger::ClientCertVerifier;
+        let current = self.config.load_full();
+        if Arc::ptr_eq(&current, verified_with) {
+            return (current, None);
+        }
+        let verifier = self.verifier.load_full();
+        let verdict = match chain.split_first() {
+            Some((leaf, intermediates)) => verifier
+                .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+                .map(|_| ()),
+            None => Err(rustls::Error::NoCertificatesPresented),
+        };
+        (current, Some(verdict))
     }
 
     /// The newest CRL in force per issuer.

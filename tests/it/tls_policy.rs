@@ -351,3 +351,82 @@ async fn leaves_without_digital_signature_or_client_auth_are_refused_at_the_hand
     }
     server.stop().await;
 }
+
+/// One HTTP/1.1 response read off a kept-alive stream: (status, head, body). The body is
+/// read by its Content-Length.
+async fn read_one<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> (u16, String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut byte).await.expect("read");
+        assert!(n > 0, "closed before a response: {:?}", String::from_utf8_lossy(&buf));
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .expect("content-length");
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).await.expect("body");
+    (status, head, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Issue 21, item 4: after a CRL revoking a certificate was reloaded, a keep-alive
+/// connection opened before it went on getting answers (12 of 12 over 60 s). Now the
+/// connection's certificate is judged again by the configuration in force at its next
+/// request: refused (FR1301 with the reason, audited), and the connection is closed.
+#[tokio::test]
+async fn a_revocation_reaches_connections_already_open() {
+    use tokio::io::AsyncWriteExt;
+    let (server, _dir, crl) = server_with_crls(&crls((5, in_a_year(), &[]), Some(5))).await;
+    let lund = cert("client-lund");
+    let body = personpost_body(
+        lund.org.as_deref().expect("org"),
+        lund.bestallningsid.as_deref().expect("bestallningsid"),
+        PNR,
+    );
+    let request = post_request(PP, &body).replace("Connection: close\r\n", "");
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector_for(&lund).connect(name, tcp).await.expect("handshake");
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let (status, _, first) = read_one(&mut tls).await;
+    assert_eq!(status, 200, "{first}");
+    // A reload that changes nothing for this certificate keeps the connection answering.
+    replace(&crl, &crls((6, in_a_year(), &[]), Some(6)));
+    reload_taken(&server).await;
+    tls.write_all(request.as_bytes()).await.expect("write");
+    assert_eq!(read_one(&mut tls).await.0, 200);
+    // The intermediate CA revokes it.
+    replace(&crl, &crls((7, in_a_year(), &[serial_of("client-lund")]), Some(7)));
+    reload_taken(&server).await;
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let (status, head, fault) = read_one(&mut tls).await;
+    assert_ne!(status, 200);
+    assert!(fault.contains("FR1301"), "{fault}");
+    assert!(fault.contains("no longer accepted"), "{fault}");
+    assert!(!fault.contains("Folkbokforingspost"), "{fault}");
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    // The connection is closed after that answer.
+    let mut rest = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut rest).await;
+    assert!(rest.is_empty(), "nothing more on a closed connection");
+    // And a new connection is refused at the handshake.
+    assert_eq!(
+        ask(&server, &lund).await,
+        Err(AlertDescription::CertificateRevoked)
+    );
+    server.stop().await;
+}
