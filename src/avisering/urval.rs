@@ -172,8 +172,14 @@ pub fn select(
     match &order.urval {
         Urval::Sokbegrepp(sok) => {
             for post in snapshot.iter() {
-                let post = snapshot.with_linked_markings(post?)?;
-                if counts(order, access, &post) && sok.matches(&post, year) {
+                // The criteria first (they read no marking), then the links of the few
+                // that match.
+                let post = post?;
+                if !sok.matches(&post, year) {
+                    continue;
+                }
+                let post = snapshot.with_linked_markings(post)?;
+                if counts(order, access, &post) {
                     selection.hits.push(hit(&post, None));
                 }
             }
@@ -201,8 +207,12 @@ pub fn select(
         } => {
             let mut populations: Vec<Vec<Pnr>> = vec![Vec::new(); undergrupper.len()];
             for post in snapshot.iter() {
-                let post = snapshot.with_linked_markings(post?)?;
-                if !(counts(order, access, &post) && sok.matches(&post, year)) {
+                let post = post?;
+                if !sok.matches(&post, year) {
+                    continue;
+                }
+                let post = snapshot.with_linked_markings(post)?;
+                if !counts(order, access, &post) {
                     continue;
                 }
                 for (g, u) in undergrupper.iter().enumerate() {

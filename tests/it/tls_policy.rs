@@ -360,7 +360,11 @@ async fn read_one<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> (u16, String, S
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         let n = s.read(&mut byte).await.expect("read");
-        assert!(n > 0, "closed before a response: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "closed before a response: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&buf).into_owned();
@@ -398,9 +402,14 @@ async fn a_revocation_reaches_connections_already_open() {
         PNR,
     );
     let request = post_request(PP, &body).replace("Connection: close\r\n", "");
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let mut tls = connector_for(&lund).connect(name, tcp).await.expect("handshake");
+    let mut tls = connector_for(&lund)
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
     tls.write_all(request.as_bytes()).await.expect("write");
     let (status, _, first) = read_one(&mut tls).await;
     assert_eq!(status, 200, "{first}");
@@ -410,7 +419,10 @@ async fn a_revocation_reaches_connections_already_open() {
     tls.write_all(request.as_bytes()).await.expect("write");
     assert_eq!(read_one(&mut tls).await.0, 200);
     // The intermediate CA revokes it.
-    replace(&crl, &crls((7, in_a_year(), &[serial_of("client-lund")]), Some(7)));
+    replace(
+        &crl,
+        &crls((7, in_a_year(), &[serial_of("client-lund")]), Some(7)),
+    );
     reload_taken(&server).await;
     tls.write_all(request.as_bytes()).await.expect("write");
     let (status, head, fault) = read_one(&mut tls).await;
@@ -418,7 +430,10 @@ async fn a_revocation_reaches_connections_already_open() {
     assert!(fault.contains("FR1301"), "{fault}");
     assert!(fault.contains("no longer accepted"), "{fault}");
     assert!(!fault.contains("Folkbokforingspost"), "{fault}");
-    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
     // The connection is closed after that answer.
     let mut rest = Vec::new();
     let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut rest).await;
