@@ -339,7 +339,7 @@ async fn shutdown_writes_everything_queued_then_refuses() {
 /// A disk that is full: today's file is `/dev/full`, where every write fails with ENOSPC.
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_write_fails_its_batch_and_the_next_file_is_begun() {
+async fn a_failed_write_fails_its_batch_and_leaves_no_empty_file() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     std::os::unix::fs::symlink("/dev/full", dir.join("audit-20261120-001.jsonl")).expect("link");
@@ -370,7 +370,20 @@ async fn a_failed_write_fails_its_batch_and_the_next_file_is_begun() {
         .expect("recovers in a new file");
     ok.insert(100);
     log.shutdown().await.expect("shutdown");
-    let written: BTreeSet<u64> = ids(&entries_of(&dir.join("audit-20261120-002.jsonl")))
+    // The failed file held no durable line: it is gone (issue 21 item 7: a full disk left
+    // one empty file per failed batch), and the next file took its number.
+    assert!(
+        std::fs::symlink_metadata(dir.join("audit-20261120-001.jsonl"))
+            .map(|m| m.is_file())
+            .unwrap_or(true),
+        "no empty file of the failed batch is left"
+    );
+    let files: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["audit-20261120-001.jsonl"], "{files:?}");
+    let written: BTreeSet<u64> = ids(&entries_of(&dir.join("audit-20261120-001.jsonl")))
         .into_iter()
         .collect();
     assert_eq!(

@@ -287,6 +287,20 @@ impl Files {
                 // whose requests are being failed are removed. Best effort: the file is
                 // abandoned either way.
                 let _ = cur.file.set_len(cur.len);
+                // A file that never held a durable line is removed, not left behind: on a
+                // full disk every failed batch would otherwise leave one more empty file.
+                if cur.len == 0 {
+                    match std::fs::remove_file(&cur.path) {
+                        Ok(()) => {
+                            let _ = sync_dir(&self.dir);
+                        }
+                        Err(e) => tracing::warn!(
+                            file = %cur.path.display(),
+                            error = %e,
+                            "cannot remove the empty audit file of a failed batch"
+                        ),
+                    }
+                }
             }
         }
         cur.pending.clear();
