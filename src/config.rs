@@ -36,6 +36,17 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// request is under 2 KiB, an infil page under 1 MiB.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Default most connections one source address may hold at once: an organisation's clients
+/// behind one NAT address keep tens of keep-alive connections; thousands from one address are
+/// an attack on the listener.
+pub const DEFAULT_MAX_PER_SOURCE: usize = 256;
+/// Default most connections in their TLS handshake at once (not yet authenticated); past
+/// it, the oldest is shed for the new one.
+pub const DEFAULT_MAX_HANDSHAKING: usize = 512;
+/// Default time one write of an answer may wait for the client to read: a client that never
+/// reads its answers does not keep its connection.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The whole configuration, with every relative path made absolute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -92,6 +103,14 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// Time to send a request's body (`[soap] body_timeout_seconds`).
     pub body_timeout: Duration,
+    /// Most connections from one source address at once (`[soap]
+    /// max_connections_per_source`); more are closed at accept.
+    pub max_per_source: usize,
+    /// Most connections in their TLS handshake at once (`[soap] max_handshaking`); past it
+    /// the oldest handshake is shed.
+    pub max_handshaking: usize,
+    /// Longest one write of an answer may wait for the client (`[soap] write_timeout_seconds`).
+    pub write_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -101,6 +120,9 @@ impl Default for ConnectionLimits {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_per_source: DEFAULT_MAX_PER_SOURCE,
+            max_handshaking: DEFAULT_MAX_HANDSHAKING,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -201,6 +223,9 @@ struct RawSoap {
     handshake_timeout_seconds: Option<u64>,
     header_timeout_seconds: Option<u64>,
     body_timeout_seconds: Option<u64>,
+    max_connections_per_source: Option<usize>,
+    max_handshaking: Option<usize>,
+    write_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -352,6 +377,13 @@ impl Config {
                 Some(n) => Err(invalid(field, format!("{n} is outside 1..=3600 seconds"))),
             }
         };
+        let count = |field, v: Option<usize>, default: usize| -> Result<usize, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(n @ 1..=1_000_000) => Ok(n),
+                Some(n) => Err(invalid(field, format!("{n} is outside 1..=1000000"))),
+            }
+        };
         let connections = ConnectionLimits {
             max: max_connections,
             handshake_timeout: seconds(
@@ -368,6 +400,21 @@ impl Config {
                 "soap.body_timeout_seconds",
                 raw.soap.body_timeout_seconds,
                 DEFAULT_BODY_TIMEOUT,
+            )?,
+            max_per_source: count(
+                "soap.max_connections_per_source",
+                raw.soap.max_connections_per_source,
+                DEFAULT_MAX_PER_SOURCE,
+            )?,
+            max_handshaking: count(
+                "soap.max_handshaking",
+                raw.soap.max_handshaking,
+                DEFAULT_MAX_HANDSHAKING,
+            )?,
+            write_timeout: seconds(
+                "soap.write_timeout_seconds",
+                raw.soap.write_timeout_seconds,
+                DEFAULT_WRITE_TIMEOUT,
             )?,
         };
         if raw.audit.max_mb == Some(0) {
@@ -539,6 +586,7 @@ mod tests {
                 handshake_timeout: Duration::from_secs(1),
                 header_timeout: Duration::from_secs(2),
                 body_timeout: Duration::from_secs(3),
+                ..ConnectionLimits::default()
             }
         );
     }

@@ -32,6 +32,9 @@ use crate::soap::service::Service;
 use crate::soap::{self, Fault};
 use crate::tls::PeerIdentity;
 
+mod guard;
+use guard::{Gate, WriteDeadline};
+
 /// Largest request body accepted: a Navet request is under 2 KiB; 64 KiB leaves room for
 /// verbose clients while bounding memory per connection.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -45,7 +48,9 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// nothing can keep a slot from them.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(state.config.connections.max));
+    let limits = state.config.connections;
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max));
+    let gate = Gate::new(limits.max_per_source, limits.max_handshaking);
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -62,13 +67,21 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, mut shutdown: watc
             },
             _ = shutdown.changed() => break,
         };
+        // One source may not hold the listener: past its limit, closed at once.
+        let Some(source) = gate.admit(remote.ip()) else {
+            state.metrics.connection_shed("per_source");
+            tracing::debug!(%remote, "connection closed: its source holds max_connections_per_source");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let state = state.clone();
         let watcher = graceful.watcher();
+        let gate = gate.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _source = source;
             state.metrics.connection_opened();
-            serve_connection(tcp, remote, state.clone(), watcher).await;
+            serve_connection(tcp, remote, state.clone(), &gate, watcher).await;
             state.metrics.connection_closed();
         });
     }
@@ -83,12 +96,32 @@ async fn serve_connection(
     tcp: tokio::net::TcpStream,
     remote: SocketAddr,
     state: Arc<AppState>,
+    gate: &Arc<Gate>,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let limits = state.config.connections;
     let config = state.tls.current();
     let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
-    let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+    let metrics_state = state.clone();
+    let tcp = WriteDeadline::new(
+        tcp,
+        limits.write_timeout,
+        Arc::new(move || metrics_state.metrics.connection_shed("write_timeout")),
+    );
+    // Until the handshake completes the connection is nobody's: past the budget of such
+    // connections the oldest is shed, so a flood of silent connections cannot keep real
+    // clients from their handshakes.
+    let mut handshaking = gate.begin_handshake();
+    let accepted = tokio::select! {
+        r = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)) => r,
+        _ = &mut handshaking.shed => {
+            tracing::debug!(%remote, "handshake shed for a newer connection (max_handshaking)");
+            state.metrics.connection_shed("handshake_budget");
+            return;
+        }
+    };
+    drop(handshaking);
+    let tls = match accepted {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(%remote, error = %e, "TLS handshake failed");

@@ -79,6 +79,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<OperationLabels, Histogram>,
     open_connections: Gauge,
+    connections_shed: Family<ReasonLabel, Counter>,
     handshake_errors: Counter,
     handshake_refused: Family<ReasonLabel, Gauge>,
     maintenance: Gauge,
@@ -158,6 +159,13 @@ impl Metrics {
                 latency
             },
             open_connections: metric(&mut r, "folkreg_open_connections", "TLS connections open now"),
+            connections_shed: {
+                let family: Family<ReasonLabel, Counter> = metric(&mut r, "folkreg_connections_shed", "Connections closed by the listener to protect it, by reason: per_source (over [soap] max_connections_per_source at accept), handshake_budget (the oldest handshake shed for a new one past [soap] max_handshaking), write_timeout (a client that did not read its answer)");
+                for reason in ["per_source", "handshake_budget", "write_timeout"] {
+                    let _ = family.get_or_create(&ReasonLabel { reason });
+                }
+                family
+            },
             handshake_errors: metric(&mut r, "folkreg_handshake_errors", "TLS handshakes that failed or timed out, any reason"),
             handshake_refused: metric(&mut r, "folkreg_client_certificates_refused", "Client certificates refused at the handshake, by reason (since start)"),
             maintenance: metric(&mut r, "folkreg_maintenance", "1 while a maintenance window is open (SOAP answers FR1501), else 0"),
@@ -196,6 +204,14 @@ impl Metrics {
     /// A connection was accepted.
     pub fn connection_opened(&self) {
         self.open_connections.inc();
+    }
+
+    /// The listener closed a connection to protect itself (`per_source`, `handshake_budget`,
+    /// `write_timeout`).
+    pub fn connection_shed(&self, reason: &'static str) {
+        self.connections_shed
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     /// A connection ended.

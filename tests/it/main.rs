@@ -14,6 +14,7 @@ mod cli_load;
 mod cli_register;
 mod fuzz_props;
 mod hostile;
+mod listener;
 mod load_faults;
 mod load_job;
 mod log_privacy;
