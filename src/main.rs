@@ -533,7 +533,13 @@ fn serve_command(config: Option<&Path>) -> Result<(), Failure> {
     let seed: Option<folkreg::app::Seed> = Some(folkreg::dev::demo::seed);
     #[cfg(not(feature = "dev-tools"))]
     let seed: Option<folkreg::app::Seed> = None;
-    runtime.block_on(folkreg::server::serve(config, seed))?;
+    runtime
+        .block_on(folkreg::server::serve(config, seed))
+        .map_err(|e| match e {
+            // Files the operator gave that cannot be used: invalid input (CONTRACT: exit 2).
+            folkreg::app::StartError::Tls(_) | folkreg::app::StartError::Register(_) => usage(e),
+            e => Failure::from(e),
+        })?;
     Ok(())
 }
 

@@ -304,9 +304,28 @@ async fn the_service_does_not_start_with_an_expired_crl_or_a_ca_without_one() {
         &["serve", "--config", config.to_str().expect("UTF-8 path")],
     );
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
+    // Unusable files the operator gave are invalid input: exit 2 (CONTRACT).
+    assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains(&expired.display().to_string()), "{out}");
     assert!(out.contains("past its nextUpdate"), "{out}");
+
+    // So does a register that cannot be used.
+    let good = dir.path().join("good.pem");
+    std::fs::write(&good, crls((2, in_a_year(), &[]), Some(2))).expect("write");
+    let broken = dir.path().join("register.toml");
+    std::fs::write(&broken, "[[organisation]]\norgnr = \"not a number\"\n").expect("write");
+    let text_of_config = config_text(&good, "data-5").replace(
+        &format!("{:?}", repo.join("deploy/register.dev.toml")),
+        &format!("{broken:?}"),
+    );
+    std::fs::write(&config, text_of_config).expect("write config");
+    let o = folkreg(
+        dir.path(),
+        &["serve", "--config", config.to_str().expect("UTF-8 path")],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("register.toml"), "{out}");
 }
 
 /// The first CRL's DER in a PEM file.
