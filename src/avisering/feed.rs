@@ -195,6 +195,16 @@ impl std::fmt::Display for OrderKey {
     }
 }
 
+/// Removes every entry of `tree` under `prefix`, in one batch.
+fn clear_prefix(tree: &sled::Tree, prefix: &[u8]) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for kv in tree.scan_prefix(prefix) {
+        batch.remove(kv?.0);
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
 /// The value under `key`, decoded, if there is one.
 fn read<T: serde::de::DeserializeOwned>(
     tree: &sled::Tree,
@@ -332,11 +342,7 @@ impl Feed {
             let (k, v) = kv?;
             let h: Header = postcard::from_bytes(&v)?;
             if h.acked_at.is_some_and(|t| t + keep < now) {
-                let mut batch = sled::Batch::default();
-                for r in self.records.scan_prefix(&k) {
-                    batch.remove(r?.0);
-                }
-                self.records.apply_batch(batch)?;
+                clear_prefix(&self.records, &k)?;
                 self.headers.remove(&k)?;
                 removed += 1;
             }
@@ -348,8 +354,7 @@ impl Feed {
     pub fn summary(&self, register: &Register) -> Result<Vec<OrderSummary>, StoreError> {
         let mut out = Vec::new();
         for org in register.organisations() {
-            let ids = org.avisering.iter().map(|o| &o.id);
-            for id in ids.chain(org.urval.iter().map(|o| &o.id)) {
+            for id in org.delivery_order_ids() {
                 let key = OrderKey::new(&org.orgnr, id);
                 let cursor = self.cursor(&key)?.unwrap_or_default();
                 let produced = cursor.next_lopnummer.saturating_sub(1);
@@ -358,7 +363,7 @@ impl Feed {
                     n => self.header(&key, n)?.map(|h| h.skapad),
                 };
                 out.push(OrderSummary {
-                    order: id.clone(),
+                    order: id.to_owned(),
                     orgnr: org.orgnr.to_string(),
                     produced,
                     acknowledged: cursor.acked,
@@ -386,7 +391,7 @@ impl Feed {
         let old = cursor.infil_generation;
         let new = old + 1;
         // Leftovers of a crashed replacement under the new generation go first.
-        self.remove_prefix(&infil_key(order, new, &[]))?;
+        clear_prefix(&self.infil, &infil_key(order, new, &[]))?;
         let mut batch = sled::Batch::default();
         let mut n = 0u64;
         for p in pnrs {
@@ -398,7 +403,7 @@ impl Feed {
         self.cursors
             .insert(order.as_bytes(), postcard::to_stdvec(&cursor)?)?;
         self.infil.flush()?;
-        self.remove_prefix(&infil_key(order, old, &[]))?;
+        clear_prefix(&self.infil, &infil_key(order, old, &[]))?;
         Ok(n)
     }
 
@@ -413,11 +418,7 @@ impl Feed {
     ) -> Result<Staged, StoreError> {
         let prefix = order_key(order);
         if sida == 1 {
-            let mut batch = sled::Batch::default();
-            for kv in self.staging.scan_prefix(&prefix) {
-                batch.remove(kv?.0);
-            }
-            self.staging.apply_batch(batch)?;
+            clear_prefix(&self.staging, &prefix)?;
         }
         let mut key = prefix.clone();
         key.extend_from_slice(&sida.to_be_bytes());
@@ -447,11 +448,7 @@ impl Feed {
             .iter()
             .filter_map(|b| crate::ids::pnr::Pnr::from_key(b).ok())
             .collect::<Vec<_>>();
-        let mut batch = sled::Batch::default();
-        for kv in self.staging.scan_prefix(&prefix) {
-            batch.remove(kv?.0);
-        }
-        self.staging.apply_batch(batch)?;
+        clear_prefix(&self.staging, &prefix)?;
         Ok(Staged::Complete(pnrs))
     }
 
@@ -475,41 +472,14 @@ impl Feed {
         Ok(out)
     }
 
-    fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for kv in self.infil.scan_prefix(prefix) {
-            batch.remove(kv?.0);
-        }
-        self.infil.apply_batch(batch)?;
-        Ok(())
-    }
-
     /// Takes over, for `key`, what a folkreg that kept deliveries by order id alone left under
-    /// `id`: when exactly one organisation of the register has that id, it is the one whose
-    /// order it was (ids were unique in the register then). With the id in several
-    /// organisations the owner cannot be told, so nobody gets it (logged). Returns whether
-    /// `key` now has a cursor.
+    /// `id`: the organisation that holds the id in the register (an id is unique in it) is the
+    /// one whose order it was. Returns whether `key` now has a cursor.
     ///
     /// Crash-safe: the values are copied under the new key first (repeatable), then one
     /// transaction moves the cursor and the urval state, then the old copies go.
-    fn adopt_unowned(
-        &self,
-        register: &Register,
-        id: &str,
-        key: &OrderKey,
-    ) -> Result<bool, StoreError> {
+    fn adopt_unowned(&self, id: &str, key: &OrderKey) -> Result<bool, StoreError> {
         if !self.cursors.contains_key(id.as_bytes())? {
-            return Ok(false);
-        }
-        let owners = register
-            .organisations()
-            .iter()
-            .filter(|o| {
-                o.avisering.iter().any(|a| a.id == id) || o.urval.iter().any(|u| u.id == id)
-            })
-            .count();
-        if owners != 1 {
-            tracing::warn!(order = %id, owners, "deliveries kept under an order id alone are not handed to any organisation: the id is in several");
             return Ok(false);
         }
         let mut old = id.as_bytes().to_vec();
@@ -530,7 +500,9 @@ impl Feed {
                 tree.insert(moved, v)?;
             }
         }
-        tree_flush(&prefixed)?;
+        for tree in prefixed {
+            tree.flush()?;
+        }
         use sled::Transactional;
         (&self.cursors, &self.urval_state)
             .transaction(|(tc, ts)| {
@@ -544,11 +516,7 @@ impl Feed {
             })
             .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
         for tree in prefixed {
-            let mut batch = sled::Batch::default();
-            for kv in tree.scan_prefix(&old) {
-                batch.remove(kv?.0);
-            }
-            tree.apply_batch(batch)?;
+            clear_prefix(tree, &old)?;
         }
         tracing::info!(order = %key, "deliveries kept under the order id alone taken over by its organisation");
         Ok(true)
@@ -566,13 +534,12 @@ impl Feed {
     ) -> Result<(), StoreError> {
         let mut taken_up = false;
         for org in register.organisations() {
-            let ids = org.avisering.iter().map(|o| &o.id);
-            for id in ids.chain(org.urval.iter().map(|o| &o.id)) {
+            for id in org.delivery_order_ids() {
                 let key = OrderKey::new(&org.orgnr, id);
                 if self.cursors.contains_key(key.as_bytes())? {
                     continue;
                 }
-                if self.adopt_unowned(register, id, &key)? {
+                if self.adopt_unowned(id, &key)? {
                     taken_up = true;
                     continue;
                 }
@@ -717,11 +684,7 @@ impl Feed {
         const FLUSH_EVERY: usize = 10_000;
         let lopnummer = cursor.next_lopnummer;
         let prefix = delivery_key(order_id, lopnummer);
-        let mut batch = sled::Batch::default();
-        for kv in self.records.scan_prefix(&prefix) {
-            batch.remove(kv?.0);
-        }
-        self.records.apply_batch(batch)?;
+        clear_prefix(&self.records, &prefix)?;
         // Plain inserts, not one batch: the records need no atomicity of their own (the
         // delivery exists only from the transaction below), and sled 0.34 holds a large batch
         // — or many unflushed writes — in memory (sled#1303). Flushed every `FLUSH_EVERY`.
@@ -867,7 +830,7 @@ impl Feed {
                     store.flush()?;
                     // Bilaga 1: an infil is used up by its run, unless the order keeps it.
                     if order.infilrutin().is_some() && !order.behall_infil {
-                        self.remove_prefix(&infil_key(&key, generation, &[]))?;
+                        clear_prefix(&self.infil, &infil_key(&key, generation, &[]))?;
                     }
                 }
                 self.prune(&key, keep, now)?;
@@ -1006,14 +969,6 @@ struct UrvalRun<'a> {
     period: Option<String>,
     infil: &'a [crate::ids::pnr::Pnr],
     now: DateTime<Utc>,
-}
-
-/// Flushes each tree.
-fn tree_flush(trees: &[&sled::Tree]) -> Result<(), StoreError> {
-    for t in trees {
-        t.flush()?;
-    }
-    Ok(())
 }
 
 /// The period an urval runs once in, as Stockholm's calendar has it at `now`.

@@ -85,6 +85,12 @@ impl Organisation {
     pub fn allows_bestallning(&self, id: &str) -> bool {
         self.bestallningar.iter().any(|b| b == id)
     }
+
+    /// The ids of its delivery orders: avisering, then urval.
+    pub fn delivery_order_ids(&self) -> impl Iterator<Item = &str> {
+        let avisering = self.avisering.iter().map(|o| o.id.as_str());
+        avisering.chain(self.urval.iter().map(|o| o.id.as_str()))
+    }
 }
 
 /// One certificate an organisation may call with, and when.
