@@ -915,10 +915,9 @@ impl Feed {
         let selection = urval::select(order, &access, &snapshot, year, seed, infil)?;
         let selected_in = started.elapsed();
         let records = selection.hits.iter().map(|hit| {
-            let post = snapshot.get(&hit.pnr)?.ok_or_else(|| {
+            let post = snapshot.get_marked(&hit.pnr)?.ok_or_else(|| {
                 StoreError::Transaction("a selected record is gone from its snapshot".into())
             })?;
-            let post = snapshot.with_linked_markings(post)?;
             let notice = super::select::totalpost(order.skyddade_termer, &access, &post);
             Ok((notice.fil, hit.pnr, kept(&notice, hit.undergrupp)))
         });

@@ -32,6 +32,7 @@ use crate::model::Folkbokforingspost;
 use crate::store::{Snapshot, StoreError};
 
 use crate::register::orders;
+use crate::register::orders::Sokbegrepp;
 use crate::register::urval_orders::{Sorteringsnyckel, Urval, UrvalOrder};
 
 /// The term that holds the key's value: without it, the value is not the receiver's.
@@ -168,18 +169,23 @@ pub fn select(
         undergrupp,
         key: sort_key(order, access_terms(order, access, post), post, year),
     };
+    // A record of the scan that `sok` chooses for this receiver: the criteria first (they
+    // read no marking), then the hänvisning links of the few that match.
+    let chosen = |post: Result<Folkbokforingspost, StoreError>,
+                  sok: &Sokbegrepp|
+     -> Result<Option<Folkbokforingspost>, StoreError> {
+        let post = post?;
+        if !sok.matches(&post, year) {
+            return Ok(None);
+        }
+        let post = snapshot.with_linked_markings(post)?;
+        Ok(counts(order, access, &post).then_some(post))
+    };
     let mut selection = Selection::default();
     match &order.urval {
         Urval::Sokbegrepp(sok) => {
             for post in snapshot.iter() {
-                // The criteria first (they read no marking), then the links of the few
-                // that match.
-                let post = post?;
-                if !sok.matches(&post, year) {
-                    continue;
-                }
-                let post = snapshot.with_linked_markings(post)?;
-                if counts(order, access, &post) {
+                if let Some(post) = chosen(post, sok)? {
                     selection.hits.push(hit(&post, None));
                 }
             }
@@ -190,11 +196,7 @@ pub fn select(
                 if !seen.insert(*pnr) {
                     continue;
                 }
-                let post = snapshot
-                    .get(pnr)?
-                    .map(|p| snapshot.with_linked_markings(p))
-                    .transpose()?;
-                match post {
+                match snapshot.get_marked(pnr)? {
                     Some(post) if counts(order, access, &post) => {
                         selection.hits.push(hit(&post, None))
                     }
@@ -207,14 +209,9 @@ pub fn select(
         } => {
             let mut populations: Vec<Vec<Pnr>> = vec![Vec::new(); undergrupper.len()];
             for post in snapshot.iter() {
-                let post = post?;
-                if !sok.matches(&post, year) {
+                let Some(post) = chosen(post, sok)? else {
                     continue;
-                }
-                let post = snapshot.with_linked_markings(post)?;
-                if !counts(order, access, &post) {
-                    continue;
-                }
+                };
                 for (g, u) in undergrupper.iter().enumerate() {
                     if u.sok.matches(&post, year) {
                         populations[g].push(post.pnr());
@@ -230,8 +227,7 @@ pub fn select(
                 let label = u16::try_from(g + 1).unwrap_or(u16::MAX);
                 for pnr in picked {
                     drawn.insert(*pnr);
-                    if let Some(post) = snapshot.get(pnr)? {
-                        let post = snapshot.with_linked_markings(post)?;
+                    if let Some(post) = snapshot.get_marked(pnr)? {
                         selection.hits.push(hit(&post, Some(label)));
                     }
                 }

@@ -855,6 +855,20 @@ impl Snapshot<'_> {
         Ok(post)
     }
 
+    /// The record stored under this number, judged as a delivery sends it
+    /// ([`Snapshot::with_linked_markings`]).
+    pub fn get_marked(&self, pnr: &Pnr) -> Result<Option<Folkbokforingspost>, StoreError> {
+        Ok(self.get_for_answer(pnr)?.map(
+            |Found {
+                 mut post,
+                 protection,
+             }| {
+                protection.mark(&mut post);
+                post
+            },
+        ))
+    }
+
     /// The numbers whose records refer to `pnr` by hänvisning.
     pub fn referring_to(&self, pnr: &Pnr) -> Result<Vec<Pnr>, StoreError> {
         let mut out = Vec::new();
