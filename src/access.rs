@@ -493,15 +493,10 @@ impl Access {
         !post.is_protected() && !protection.any() && self.may_see_on(Channel::Lookup, post)
     }
 
-    /// The terms of this record the caller may see, judged on the record alone (a delivery's
-    /// rule: `avisering` decides its own protected-person cases with this).
+    /// The terms of this record the caller may see, judged on its markings (a record linked
+    /// to a protected one is marked first: [`Protection::mark`]).
     pub fn terms_for(&self, post: &Folkbokforingspost) -> TermMask {
-        self.terms_when(post.is_protected())
-    }
-
-    /// The terms of a record the caller may see, given whether the person is protected.
-    fn terms_when(&self, protected: bool) -> TermMask {
-        if protected && !self.sekretess {
+        if post.is_protected() && !self.sekretess {
             self.mask.intersect(PROTECTED_MINIMAL).union_always()
         } else {
             self.mask
@@ -527,8 +522,9 @@ impl Access {
         if !self.may_see_on(Channel::Lookup, &post) {
             return None;
         }
+        // Marked, the record is protected exactly when it or a linked record is.
         protection.mark(&mut post);
-        let terms = self.terms_when(post.is_protected() || protection.any());
+        let terms = self.terms_for(&post);
         Some(View { post, terms })
     }
 }

@@ -282,10 +282,7 @@ impl Metrics {
         let unix = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0)
         };
-        let instant = |t: Option<&str>| {
-            t.and_then(|t| crate::clock::parse_instant(t).ok())
-                .map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0)
-        };
+        let instant = |t: Option<&str>| unix(t.and_then(|t| crate::clock::parse_instant(t).ok()));
         self.data_created.set(instant(now.store.skapad.as_deref()));
         self.data_loaded
             .set(instant(now.store.loaded_at.as_deref()));

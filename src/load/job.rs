@@ -150,16 +150,10 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Handled {
-    /// This refused file, noted as setting a protection on `n` persons.
+    /// This refused file, noted as setting a protection on `n` persons (logged by [`run`]
+    /// while it is pending).
     fn setting(mut self, n: u64) -> Handled {
         self.sets_protection = n;
-        if n > 0 {
-            tracing::error!(
-                file = %self.file,
-                sets_protection = n,
-                "the refused delivery would have set a protection on persons served unprotected"
-            );
-        }
         self
     }
 }

@@ -198,9 +198,7 @@ impl Trail {
         self.hits_seen
             .unwrap_or_else(|| u32::try_from(self.returned.len()).unwrap_or(u32::MAX))
     }
-}
 
-impl Trail {
     /// Notes the records an answer carries.
     pub fn answered(&mut self, posts: &[crate::access::View]) {
         self.returned = posts
