@@ -152,24 +152,31 @@ impl<T> WriteDeadline<T> {
         }
     }
 
-    /// Checks the deadline of a write that is pending.
-    fn pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// What a write's poll comes to under the deadline: a write that made progress (or
+    /// failed) ends its deadline; one still pending fails once it has waited `limit`.
+    fn within_deadline<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.timer = None;
+            return polled;
+        }
         let limit = self.limit;
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                if let Some(f) = self.timed_out.take() {
-                    f();
-                }
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the client did not read its answer in time",
-                )))
-            }
-            Poll::Pending => Poll::Pending,
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
         }
+        if let Some(f) = self.timed_out.take() {
+            f();
+        }
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client did not read its answer in time",
+        )))
     }
 }
 
@@ -189,33 +196,18 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Ready(r) => {
-                self.timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => self.pending(cx).map(|r| r.map(|()| 0)),
-        }
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.within_deadline(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Ready(r) => {
-                self.timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => self.pending(cx),
-        }
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.within_deadline(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_shutdown(cx) {
-            Poll::Ready(r) => {
-                self.timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => self.pending(cx),
-        }
+        let polled = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.within_deadline(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -223,13 +215,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                self.timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => self.pending(cx).map(|r| r.map(|()| 0)),
-        }
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.within_deadline(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
