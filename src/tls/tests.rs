@@ -50,22 +50,16 @@ impl Pki {
 }
 
 /// A CA of the development PKI, to issue further certificates and CRLs with.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-}
+type Ca = crate::dev::devcerts::DevCa;
 
 impl Pki {
     /// `root-ca` or `intermediate-ca`, re-made as an rcgen issuer from its files.
     fn ca(&self, name: &str) -> Ca {
-        let pem = std::fs::read_to_string(self.path(&format!("{name}.pem"))).expect("CA");
-        let key_pem = std::fs::read_to_string(self.path(&format!("{name}.key"))).expect("key");
-        let key = rcgen::KeyPair::from_pem(&key_pem).expect("CA key parses");
-        let cert = rcgen::CertificateParams::from_ca_cert_pem(&pem)
-            .expect("CA parses")
-            .self_signed(&key)
-            .expect("issuer");
-        Ca { cert, key }
+        Ca::from_files(
+            &self.path(&format!("{name}.pem")),
+            &self.path(&format!("{name}.key")),
+        )
+        .expect("CA")
     }
 
     /// Writes a CRL file: the intermediate's CRL (number `number`, next update `next`,
@@ -109,25 +103,8 @@ fn crl_pem(
 ) -> String {
     let this_update = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
         .min(next_update - time::Duration::days(1));
-    rcgen::CertificateRevocationListParams {
-        this_update,
-        next_update,
-        crl_number: rcgen::SerialNumber::from(number),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .iter()
-            .map(|serial_number| rcgen::RevokedCertParams {
-                serial_number: serial_number.clone(),
-                revocation_time: this_update,
-                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
-                invalidity_date: None,
-            })
-            .collect(),
-        key_identifier_method: rcgen::KeyIdMethod::Sha256,
-    }
-    .signed_by(&ca.cert, &ca.key)
-    .and_then(|c| c.pem())
-    .expect("CRL")
+    ca.crl_pem(number, this_update, next_update, revoked)
+        .expect("CRL")
 }
 
 /// A client leaf issued by `ca` with these key usages and extended key usages (empty: the

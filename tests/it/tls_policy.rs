@@ -20,23 +20,16 @@ use crate::common::*;
 const PNR: &str = "196510213637";
 
 /// A development CA re-made as an rcgen issuer from its files in `certs-dev/`.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-}
+type Ca = folkreg::dev::devcerts::DevCa;
 
 fn dev_ca(name: &str) -> Ca {
     let entry = cert(name);
     let dir = repo().join("certs-dev");
-    let pem = std::fs::read_to_string(dir.join(&entry.cert)).expect("CA certificate");
-    let key_pem =
-        std::fs::read_to_string(dir.join(entry.key.as_deref().expect("CA key"))).expect("key");
-    let key = rcgen::KeyPair::from_pem(&key_pem).expect("CA key parses");
-    let cert = rcgen::CertificateParams::from_ca_cert_pem(&pem)
-        .expect("CA certificate parses")
-        .self_signed(&key)
-        .expect("issuer");
-    Ca { cert, key }
+    Ca::from_files(
+        &dir.join(&entry.cert),
+        &dir.join(entry.key.as_deref().expect("CA key")),
+    )
+    .expect("CA")
 }
 
 /// One CRL by `ca`: number `number`, issued a day before `next_update` at the latest,
@@ -49,25 +42,8 @@ fn crl_pem(
 ) -> String {
     let this_update = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
         .min(next_update - time::Duration::days(1));
-    rcgen::CertificateRevocationListParams {
-        this_update,
-        next_update,
-        crl_number: rcgen::SerialNumber::from(number),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .iter()
-            .map(|serial_number| rcgen::RevokedCertParams {
-                serial_number: serial_number.clone(),
-                revocation_time: this_update,
-                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
-                invalidity_date: None,
-            })
-            .collect(),
-        key_identifier_method: rcgen::KeyIdMethod::Sha256,
-    }
-    .signed_by(&ca.cert, &ca.key)
-    .and_then(|c| c.pem())
-    .expect("CRL")
+    ca.crl_pem(number, this_update, next_update, revoked)
+        .expect("CRL")
 }
 
 fn in_a_year() -> time::OffsetDateTime {

@@ -193,6 +193,83 @@ struct Made {
     key: KeyPair,
 }
 
+/// A CRL signed by `cert`/`key`: number `number`, valid from `this_update` to `next_update`,
+/// revoking `revoked` (as of `this_update`, for key compromise). PEM.
+fn sign_crl(
+    cert: &Certificate,
+    key: &KeyPair,
+    number: u64,
+    this_update: OffsetDateTime,
+    next_update: OffsetDateTime,
+    revoked: &[SerialNumber],
+) -> Result<String, rcgen::Error> {
+    CertificateRevocationListParams {
+        this_update,
+        next_update,
+        crl_number: SerialNumber::from(number),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|serial_number| RevokedCertParams {
+                serial_number: serial_number.clone(),
+                revocation_time: this_update,
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(cert, key)
+    .and_then(|c| c.pem())
+}
+
+/// A CA of the development PKI re-made as an rcgen issuer from its PEM files (its key is
+/// published beside it): for tests to issue further certificates and CRLs with.
+pub struct DevCa {
+    /// The CA certificate.
+    pub cert: Certificate,
+    /// Its key.
+    pub key: KeyPair,
+}
+
+impl DevCa {
+    /// The CA of these files.
+    pub fn from_files(cert: &Path, key: &Path) -> Result<DevCa, DevCertsError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| DevCertsError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let (cert_pem, key_pem) = (read(cert)?, read(key)?);
+        let what = cert.display().to_string();
+        let key = KeyPair::from_pem(&key_pem).map_err(gen_err(&what))?;
+        let cert = CertificateParams::from_ca_cert_pem(&cert_pem)
+            .and_then(|p| p.self_signed(&key))
+            .map_err(gen_err(&what))?;
+        Ok(DevCa { cert, key })
+    }
+
+    /// A CRL by this CA ([`sign_crl`]'s terms), PEM.
+    pub fn crl_pem(
+        &self,
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        revoked: &[SerialNumber],
+    ) -> Result<String, DevCertsError> {
+        sign_crl(
+            &self.cert,
+            &self.key,
+            number,
+            this_update,
+            next_update,
+            revoked,
+        )
+        .map_err(gen_err("CRL"))
+    }
+}
+
 /// The generation's clock: every date derives from one instant.
 struct Clock {
     now: OffsetDateTime,
@@ -418,34 +495,24 @@ fn make(clock: &Clock) -> Result<Pki, DevCertsError> {
             .signed_by(&key, &issuer.cert, &issuer.key)
             .map_err(gen_err(spec.name))?;
         if spec.crl_revoked {
-            if let Some(serial_number) = serial {
-                revoked.push(RevokedCertParams {
-                    serial_number,
-                    revocation_time: clock.yesterday(),
-                    reason_code: Some(RevocationReason::KeyCompromise),
-                    invalidity_date: None,
-                });
-            }
+            revoked.extend(serial);
         }
         clients.push((spec, Made { cert, key }));
     }
-    let crl = |revoked_certs: Vec<RevokedCertParams>, by: &Made, what: &str| {
-        CertificateRevocationListParams {
-            this_update: clock.yesterday(),
-            next_update: clock.years(10),
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: rcgen::KeyIdMethod::Sha256,
-        }
-        .signed_by(&by.cert, &by.key)
-        .and_then(|c| c.pem())
+    let crl = |revoked: &[SerialNumber], by: &Made, what: &str| {
+        sign_crl(
+            &by.cert,
+            &by.key,
+            1,
+            clock.yesterday(),
+            clock.years(10),
+            revoked,
+        )
         .map_err(gen_err(what))
     };
     // The intermediate's CRL lists the revoked client; the root's (empty) CRL lets the
     // verifier check the intermediate too.
-    let crls =
-        crl(revoked, &intermediate, "intermediate CRL")? + &crl(Vec::new(), &root, "root CRL")?;
+    let crls = crl(&revoked, &intermediate, "intermediate CRL")? + &crl(&[], &root, "root CRL")?;
     Ok(Pki {
         root,
         intermediate,
