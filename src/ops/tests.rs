@@ -240,8 +240,6 @@ fn search_refusals() {
 mod privacy {
     use crate::access::{Access, Category, Term};
     use crate::ids::pnr::Pnr;
-    use crate::loadfile::{DeliveryHeader, DeliveryTyp};
-    use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
     use crate::model::tests::sample;
     use crate::model::{Folkbokforingspost, Identitetstyp};
     use crate::ops::{namnsokning, personpost, OpError};
@@ -260,22 +258,7 @@ mod privacy {
     fn store_of(posts: &[Folkbokforingspost]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = Store::open(dir.path(), 1 << 24).expect("open the store");
-        let header = DeliveryHeader {
-            lopnummer: 1,
-            typ: DeliveryTyp::Full,
-            skapad: "2026-11-22T05:00:00+01:00".into(),
-            antal: posts.len() as u64,
-        };
-        let mut b = store.begin_full(&header).expect("begin");
-        for p in posts {
-            b.add(&DeliveryRecord {
-                posttyp: Posttyp::Total,
-                post: p.clone(),
-                present: GroupSet::ALL,
-            })
-            .expect("add");
-        }
-        b.commit().expect("commit");
+        crate::store::tests::load_full(&store, 1, posts);
         (dir, store)
     }
 
