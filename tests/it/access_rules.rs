@@ -454,7 +454,8 @@ fn after_change_of_legal_gender_only_old_refers_to_new() {
     );
 }
 
-fn load(store: &Store, posts: &[Folkbokforingspost]) {
+/// `posts` as the store's first FULL delivery.
+pub(crate) fn load(store: &Store, posts: &[Folkbokforingspost]) {
     let header = DeliveryHeader {
         lopnummer: 1,
         typ: DeliveryTyp::Full,

@@ -28,7 +28,7 @@ use folkreg::register::Register;
 use folkreg::soap::response::{answer, Answer};
 use folkreg::store::Store;
 
-use crate::access_rules::served_terms;
+use crate::access_rules::{load, served_terms};
 use crate::common::demo_today;
 
 const KEEP: chrono::Duration = chrono::Duration::days(30);
@@ -169,13 +169,7 @@ fn run(
     searches: &[folkreg::search::SearchQuery],
 ) -> Vec<Got> {
     let store = Store::open(dir, 1 << 24).expect("store");
-    let mut b = store
-        .begin_full(&header(1, DeliveryTyp::Full, world.full.len()))
-        .expect("begin");
-    for p in world.full {
-        b.add(&total(p.clone())).expect("add");
-    }
-    b.commit().expect("commit");
+    load(&store, world.full);
     let feed = Feed::open(&store).expect("feed");
     feed.produce(&store, reg, at(2), KEEP).expect("enrol");
     for org in reg.organisations() {
