@@ -1009,12 +1009,9 @@ fn merged_changes(
     }
     let mut out = Vec::new();
     for mut c in merged.into_values().filter(|c| c.old != c.new) {
-        let diff = match (&c.old, &c.new) {
-            (Some(o), Some(n)) => changed_terms(o, n),
-            _ => TermMask::NONE,
-        };
         // A record linked by hänvisning to a protected one is judged as protected, before
-        // and after: the links are the store's as it is now (DOMAIN.md §4).
+        // and after: the links are the store's as it is now (DOMAIN.md §4). The changed terms
+        // are those of the records so judged, as `select::notices` computes them.
         c.old = c
             .old
             .map(|p| snapshot.with_linked_markings(p))
@@ -1023,6 +1020,10 @@ fn merged_changes(
             .new
             .map(|p| snapshot.with_linked_markings(p))
             .transpose()?;
+        let diff = match (&c.old, &c.new) {
+            (Some(o), Some(n)) => changed_terms(o, n),
+            _ => TermMask::NONE,
+        };
         out.push((c, diff));
     }
     Ok(out)

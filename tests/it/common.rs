@@ -370,10 +370,14 @@ pub fn namnsokning_body(org: &str, bestallningsid: &str, fields: &[(&str, &str)]
     )
 }
 
-/// Validates an XML document against `wsdl/epersondata.xsd` with xmllint; the error is
-/// xmllint's message.
+/// Validates an XML document against Navet's own `Epersondata.xsd` (na_webservices_xmls
+/// 7_2_28, `../shared/reference/navet/v4-2023/schema/`) with xmllint; the error is xmllint's
+/// message.
 pub fn xmllint(xml: &str) -> Result<(), String> {
-    xmllint_with(xml, "epersondata.xsd")
+    xmllint_schema(
+        xml,
+        &repo().join("../shared/reference/navet/v4-2023/schema/Epersondata.xsd"),
+    )
 }
 
 /// Validates `xml` against the schema `wsdl/SCHEMA`.
