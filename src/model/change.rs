@@ -7,15 +7,23 @@
 
 use super::Folkbokforingspost;
 
-/// What a record in a delivery does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a record in a delivery does: the ONE posttyp of load files, of the avisering notices
+/// folkreg produces, and of an avisering order's choice (`totalpost` / `andringspost` in the
+/// register). Stored in the feed by variant index: append, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Posttyp {
     /// `T` totalpost: the full record, replaces.
+    #[serde(rename = "totalpost")]
     Total,
     /// `A` ändringspost: only changed term groups, merged into the stored record.
+    #[serde(rename = "andringspost")]
     Andring,
     /// `B` borttag: the record is removed.
+    #[serde(rename = "borttag")]
     Borttag,
+    /// `F` flyttsignal (Navet 9.6.2, avisering only): number, marking, län `99`.
+    #[serde(rename = "flyttsignal")]
+    Flyttsignal,
 }
 
 impl Posttyp {
@@ -25,6 +33,7 @@ impl Posttyp {
             Posttyp::Total => "T",
             Posttyp::Andring => "A",
             Posttyp::Borttag => "B",
+            Posttyp::Flyttsignal => "F",
         }
     }
 }

@@ -161,6 +161,9 @@ pub enum Refusal {
     /// A FULL delivery with a record that is not a totalpost.
     #[error("record {0}: a FULL delivery may hold only totalposter (Posttyp T)")]
     NotTotal(u64),
+    /// A record kind only avisering notices have (a flyttsignal).
+    #[error("record {0}: a flyttsignal is an avisering notice, not a change to the register")]
+    NotAChange(u64),
 }
 
 /// Counts of what a load changed.
@@ -573,6 +576,9 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
                     position,
                     kind: "ändringspost",
                 }))
+            }
+            (Posttyp::Flyttsignal, _) => {
+                return Err(StoreError::Refused(Refusal::NotAChange(position)))
             }
             (Posttyp::Borttag, Some(_)) => None,
             (Posttyp::Borttag, None) => {

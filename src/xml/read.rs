@@ -167,7 +167,8 @@ pub(crate) fn record(
     }
     let mut present = match posttyp {
         Posttyp::Total => GroupSet::ALL,
-        Posttyp::Borttag => GroupSet::default(),
+        // A flyttsignal is an avisering notice; a load file never holds one.
+        Posttyp::Borttag | Posttyp::Flyttsignal => GroupSet::default(),
         Posttyp::Andring => {
             let names = root
                 .attrs
