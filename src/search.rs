@@ -160,7 +160,7 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    /// Whether the query has a name plus one more criterion, as a search needs (FR1102).
+    /// Whether the query has a name plus one more criterion, as a search needs (fault 1102).
     pub fn is_specific_enough(&self) -> bool {
         let names =
             usize::from(!self.fornamn.is_empty()) + usize::from(!self.efter_mellan.is_empty());
