@@ -99,12 +99,13 @@ async fn personpost_and_namnsokning_answer_and_validate() {
     assert!(r.body.contains("<ns0:NamnsokningXMLResponse"));
     assert_valid(&r.body);
 
-    // Name alone is too broad; a very common prefix gives "too many", never a cut list.
+    // A search without a name is refused; a very common prefix gives "too many", never a
+    // cut list.
     let r = server
         .post(
             &client,
             NS,
-            &namnsokning_body(&org, &bid, &[("Fornamn", &first)]),
+            &namnsokning_body(&org, &bid, &[("Postort", &postort), ("Kon", "K")]),
         )
         .await;
     assert_eq!(
