@@ -18,8 +18,8 @@ pub enum Fault {
     /// 1103: more hits than the limit.
     #[error("1103: more than {0} hits")]
     TooManyHits(usize),
-    /// 1104 (folkreg's addition): a SOAP Header block is marked `mustUnderstand="1"`; folkreg understands no
-    /// header block (SOAP 1.1 §4.2.3). Holds the block's local name.
+    /// 1104 (folkreg's addition): a SOAP Header block is marked `mustUnderstand="1"`;
+    /// folkreg understands no header block (SOAP 1.1 §4.2.3). Holds the block's local name.
     #[error("1104: header block {0} must be understood")]
     MustUnderstand(String),
     /// 1201: OrgNr differs from the certificate's organisation.
@@ -28,7 +28,8 @@ pub enum Fault {
     /// 1202: BestallningsId not registered for this organisation.
     #[error("1202: unknown BestallningsId")]
     UnknownBestallning,
-    /// 1203 (folkreg's addition): the avisering delivery was acknowledged and its retention period has passed.
+    /// 1203 (folkreg's addition): the avisering delivery was acknowledged and its retention
+    /// period has passed.
     #[error("1203: delivery {0} has been removed")]
     DeliveryRemoved(u64),
     /// 1301: the certificate is not permitted by the register. The text says why.
