@@ -316,7 +316,7 @@ fn store(c: &mut Criterion) {
     }
     hits.sort_unstable();
     eprintln!(
-        "store: {} lookups; {} searches (e.g. {:?}): {} answered with hits (median {}, max {}), {too_many} with more than {LIMIT} (FR1103)",
+        "store: {} lookups; {} searches (e.g. {:?}): {} answered with hits (median {}, max {}), {too_many} with more than {LIMIT} (fault 1103)",
         pnrs.len(),
         queries.len(),
         sample.iter().find_map(query_for).map(|(t, _)| t).unwrap_or_default(),

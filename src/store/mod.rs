@@ -945,9 +945,9 @@ impl Snapshot<'_> {
             }
         }
         if candidates.as_ref().is_none_or(|c| c.len() > NARROW_ABOVE) {
-            if q.fodelse_from.is_some() || q.fodelse_tom.is_some() {
-                let from = format!("{:08}", q.fodelse_from.unwrap_or(0));
-                let tom = format!("{:08}", q.fodelse_tom.unwrap_or(99999999));
+            // The index holds real birth dates; the range covers every record that can match.
+            if let Some((from, tom)) = q.fodelsetid_range() {
+                let (from, tom) = (format!("{from:08}"), format!("{tom:08}"));
                 let set = scan_range(g, index::FODELSETID, from.as_bytes(), tom.as_bytes())?;
                 candidates = Some(intersect(candidates, set));
             }
