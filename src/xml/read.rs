@@ -134,6 +134,7 @@ fn mismatch(cx: &Ctx, m: Mismatch) -> DeliveryError {
         MismatchKind::Order => DeliveryErrorKind::Invalid("out of the schema's order".into()),
         MismatchKind::Repeated => DeliveryErrorKind::Invalid("may occur only once".into()),
         MismatchKind::Missing(name) => DeliveryErrorKind::Missing(name),
+        MismatchKind::TooLong(max) => DeliveryErrorKind::TooLong(usize::from(max)),
     };
     cx.err(&m.path, kind)
 }

@@ -52,6 +52,8 @@ pub struct El {
     /// Child elements, in the schema's order (a `choice` is listed as optional siblings and
     /// checked by the reader).
     pub kids: &'static [El],
+    /// The schema's `maxLength` of a text element, in characters; 0 = none given here.
+    pub max: u16,
 }
 
 impl El {
@@ -63,7 +65,11 @@ impl El {
             group: None,
             wire: Wire::Navet,
             kids,
+            max: 0,
         }
+    }
+    const fn max(self, max: u16) -> El {
+        El { max, ..self }
     }
     const fn part(self, term: Term, group: Group) -> El {
         El {
@@ -94,6 +100,10 @@ impl El {
 const fn opt(name: &'static str) -> El {
     El::new(name, Occurs::Opt, &[])
 }
+/// An optional text element of at most `max` characters.
+const fn text(name: &'static str, max: u16) -> El {
+    opt(name).max(max)
+}
 const fn one(name: &'static str) -> El {
     El::new(name, Occurs::One, &[])
 }
@@ -106,20 +116,20 @@ const fn many_of(name: &'static str, kids: &'static [El]) -> El {
 
 /// `SvenskAdressTYPE`.
 const SVENSK_ADRESS: &[El] = &[
-    opt("CareOf"),
-    opt("Utdelningsadress1"),
-    opt("Utdelningsadress2"),
-    opt("PostNr"),
-    opt("Postort"),
+    text("CareOf", 35),
+    text("Utdelningsadress1", 35),
+    text("Utdelningsadress2", 35),
+    text("PostNr", 5),
+    text("Postort", 27),
 ];
 
 /// `NamnTYPE`.
 const NAMN_KIDS: &[El] = &[
-    opt("Tilltalsnamnsmarkering"),
-    opt("Fornamn"),
-    opt("Mellannamn"),
-    opt("Efternamn"),
-    opt("Aviseringsnamn"),
+    text("Tilltalsnamnsmarkering", 2),
+    text("Fornamn", 80),
+    text("Mellannamn", 40),
+    text("Efternamn", 60),
+    text("Aviseringsnamn", 36),
 ];
 
 /// `AvregistreringTYPE` (of the person; a relation's uses the first two).
@@ -131,15 +141,15 @@ const AVREGISTRERING_KIDS: &[El] = &[
 
 /// `FolkbokforingTYPE`, with folkreg's "på kommunen skriven" flag (load files only).
 const FOLKBOKFORING_KIDS: &[El] = &[
-    opt("Folkbokforingsdatum"),
-    opt("LanKod"),
-    opt("KommunKod"),
-    opt("ForsamlingKod"),
-    opt("Fastighetsbeteckning"),
-    opt("Trappuppgang"),
-    opt("Lagenhet"),
-    opt("FiktivtNr"),
-    opt("Folkbokforingstyp"),
+    text("Folkbokforingsdatum", 8),
+    text("LanKod", 2),
+    text("KommunKod", 2),
+    text("ForsamlingKod", 2),
+    text("Fastighetsbeteckning", 40),
+    text("Trappuppgang", 3),
+    text("Lagenhet", 4),
+    text("FiktivtNr", 3),
+    text("Folkbokforingstyp", 2),
     opt("PaKommunSkriven").file_only(),
 ];
 
@@ -188,12 +198,19 @@ pub const FOLKBOKFORING: El =
 pub const FOLKBOKFORINGSADRESS: El =
     opt_of("Folkbokforingsadress", SVENSK_ADRESS).part(Term::Folkbokforingsadress, Group::Adresser);
 /// `Adresser/UUID`.
-pub const UUID: El = opt_of("UUID", &[opt("Fastighet"), opt("Adress"), opt("Lagenhet")])
-    .part(Term::AdressUuid, Group::Adresser);
+pub const UUID: El = opt_of(
+    "UUID",
+    &[
+        text("Fastighet", 36),
+        text("Adress", 36),
+        text("Lagenhet", 36),
+    ],
+)
+.part(Term::AdressUuid, Group::Adresser);
 /// `Adresser/Distrikt`: part of the folkbokföring in folkreg's terms, under `Adresser` in
 /// Navet's.
 pub const DISTRIKT: El =
-    opt_of("Distrikt", &[opt("Distriktskod")]).part(Term::Folkbokforing, Group::Folkbokforing);
+    opt_of("Distrikt", &[text("Distriktskod", 6)]).part(Term::Folkbokforing, Group::Folkbokforing);
 /// `Adresser/SarskildPostadress`.
 pub const SARSKILD_POSTADRESS: El =
     opt_of("SarskildPostadress", SVENSK_ADRESS).part(Term::SarskildPostadress, Group::Adresser);
@@ -204,10 +221,10 @@ pub const ROSTRATTSDATUM: El = opt("Rostrattsdatum").part(Term::Rostratt, Group:
 pub const UTLANDSADRESS: El = opt_of(
     "Utlandsadress",
     &[
-        opt("Utdelningsadress1"),
-        opt("Utdelningsadress2"),
-        opt("Utdelningsadress3"),
-        opt("Land"),
+        text("Utdelningsadress1", 35),
+        text("Utdelningsadress2", 35),
+        text("Utdelningsadress3", 35),
+        text("Land", 35),
         opt("Utlandsadressdatum"),
         ROSTRATTSDATUM,
     ],
@@ -241,13 +258,13 @@ pub const CIVILSTAND: El = opt_of(
 /// `Fodelse/HemortSverige`: födelsehemort.
 pub const HEMORT_SVERIGE: El = opt_of(
     "HemortSverige",
-    &[opt("FodelselanKod"), opt("Fodelseforsamling")],
+    &[text("FodelselanKod", 2), text("Fodelseforsamling", 30)],
 )
 .part(Term::Fodelsehemort, Group::Fodelse);
 /// `Fodelse/OrtUtlandet`: födelseort abroad.
 pub const ORT_UTLANDET: El = opt_of(
     "OrtUtlandet",
-    &[opt("FodelseortUtland"), opt("Fodelseland")],
+    &[text("FodelseortUtland", 80), text("Fodelseland", 40)],
 )
 .part(Term::FodelseortUtlandet, Group::Fodelse);
 /// `Personpost/Fodelse`.
@@ -265,7 +282,7 @@ pub const NORDISKT_PNR: [(&str, &str); 5] = [
     ("NO", "NordisktPnrNo"),
 ];
 const fn nordiskt(name: &'static str) -> El {
-    opt(name).part(Term::NordisktPersonnummer, Group::NordisktPersonnummer)
+    text(name, 12).part(Term::NordisktPersonnummer, Group::NordisktPersonnummer)
 }
 /// `Personpost/Invandring`: date, uppehållsrätt, nordic numbers (each its own term).
 pub const INVANDRING: El = opt_of(
@@ -306,7 +323,7 @@ pub const RELATIONER: El = opt_of(
 /// `Personpost/Medborgarskap` (repeated).
 pub const MEDBORGARSKAP: El = many_of(
     "Medborgarskap",
-    &[opt("MedborgarskapslandKod"), opt("Medborgarskapsdatum")],
+    &[text("MedborgarskapslandKod", 2), opt("Medborgarskapsdatum")],
 )
 .part(Term::Medborgarskap, Group::Medborgarskap);
 /// `Personpost/Samordningsnummeruppgifter`.
@@ -359,8 +376,11 @@ pub const SEKRETESSMARKERING: El = opt("Sekretessmarkering").part(Term::Skydd, G
 /// `Folkbokforingspost/SkyddadFolkbokforing`.
 pub const SKYDDAD_FOLKBOKFORING: El = opt("SkyddadFolkbokforing").part(Term::Skydd, Group::Skydd);
 /// `Folkbokforingspost/Arendeuppgift` with `@andringstidpunkt`.
-pub const ARENDEUPPGIFT: El = opt_of("Arendeuppgift", &[opt("PostId"), opt("Arendetyp")])
-    .part(Term::Arendeuppgift, Group::Arendeuppgift);
+pub const ARENDEUPPGIFT: El = opt_of(
+    "Arendeuppgift",
+    &[text("PostId", 16), text("Arendetyp", 40)],
+)
+.part(Term::Arendeuppgift, Group::Arendeuppgift);
 /// `Folkbokforingspost/Historik`: earlier folkbokföringar, newest first.
 pub const HISTORIK: El = opt_of(
     "Historik",
@@ -454,6 +474,8 @@ pub enum MismatchKind {
     Repeated,
     /// A required child missing.
     Missing(&'static str),
+    /// A text longer than the schema's `maxLength` (characters).
+    TooLong(u16),
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -465,8 +487,8 @@ fn join(path: &str, name: &str) -> String {
 }
 
 /// Checks the children of `node` against `el`, recursively: each known (and, unless
-/// `files`, on Navet's wire), in the schema's order, no more often than allowed, every
-/// required one there. `path` is `node`'s path below the record.
+/// `files`, on Navet's wire), in the schema's order, no more often than allowed, no longer
+/// than the schema's `maxLength`, every required one there. `path` is `node`'s path below the record.
 pub(crate) fn check(el: &El, node: &Node, files: bool, path: &str) -> Result<(), Mismatch> {
     let mut at = 0usize;
     let mut last: Option<&str> = None;
@@ -498,6 +520,12 @@ pub(crate) fn check(el: &El, node: &Node, files: bool, path: &str) -> Result<(),
         }
         at = pos;
         last = Some(name);
+        if k.max > 0 && child.text.chars().count() > usize::from(k.max) {
+            return Err(Mismatch {
+                path: here,
+                why: MismatchKind::TooLong(k.max),
+            });
+        }
         check(k, child, files, &here)?;
     }
     for k in el.kids {

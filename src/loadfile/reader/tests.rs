@@ -221,6 +221,12 @@ fn errors_name_record_and_element_without_values() {
         (file_with(std::slice::from_ref(&good), 1).replace(DELIVERY_NS, "urn:other"), "root element"),
         (file_with(std::slice::from_ref(&good), 1).replace("Typ=\"FULL\"", "Typ=\"HALF\""), "Typ"),
         (file_with(std::slice::from_ref(&good), 1).replace("</Navetavisering>", ""), "truncated"),
+        // The record's shape (xml::shape): order, repetition, Navet's maxLength.
+        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Efternamn>A</Efternamn><Fornamn>B</Fornamn></Namn>")], 1), "record 1: element Personpost/Namn/Fornamn: invalid value: out of the schema's order"),
+        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Fornamn>A</Fornamn></Namn><Namn><Fornamn>B</Fornamn></Namn>")], 1), "record 1: element Personpost/Namn: invalid value: may occur only once"),
+        (file_with(&[rec(&format!("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Efternamn>{}</Efternamn></Namn>", "Ö".repeat(61)))], 1), "record 1: element Personpost/Namn/Efternamn: text longer than 60 characters"),
+        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr><TilldelatPersonNrSamordningsNr>198602812391</TilldelatPersonNrSamordningsNr></PersonId>")], 1), "record 1: element Personpost/PersonId: invalid value: holds both"),
+        (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Relationer><Relation><Relationstyp>MO</Relationstyp></Relation></Relationer>")], 1), "record 1: element Personpost/Relationer/Relation: required element RelationId is missing"),
     ];
     for (xml, want) in cases {
         let e = read_err(&xml).to_string();
