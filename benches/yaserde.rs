@@ -13,9 +13,15 @@
 //! | `yaserde_map_subset` | yaserde, mapping the record to the mirror and then serialising it    |
 //!
 //! The subset: `PersonId`, `Namn`, `Folkbokforing`, `Adresser/Folkbokforingsadress`,
-//! `Relationer` (every relation of the record). Before measuring, the bench checks that the
-//! yaserde mirror writes the same bytes as `quickxml_subset` for every record and prints how
-//! many differ (and the first difference).
+//! `Relationer` (every relation of the record), in the shape of Navet's
+//! `FolkbokforingspostTYPE` (7_2_28, `xml::shape::RECORD`) that `write_post` writes:
+//! `Folkbokforing` is `Folkbokforingsdatum, LanKod, KommunKod, Fastighetsbeteckning?,
+//! FiktivtNr?`; its distrikt (term `Folkbokforing`) is `Adresser/Distrikt/Distriktskod`, after
+//! `Folkbokforingsadress`; a `Relation` is `RelationId` (`PersonNr` or `FodelsetidNr`),
+//! `Relationstyp`, a `Namn` for a person without a number and an `Avregistrering`
+//! (`AvregistreringsorsakKod, Avregistreringsdatum?`). Before measuring, the bench checks that
+//! the yaserde mirror writes the same bytes as `quickxml_subset` for every record and prints
+//! how many differ (and the first difference).
 //!
 //! ```text
 //! cargo bench --bench yaserde -- --warm-up-time 1 --measurement-time 3
@@ -108,7 +114,7 @@ struct YNamn {
     aviseringsnamn: Option<String>,
 }
 
-/// `Folkbokforing`.
+/// `Folkbokforing` (Navet's `FolkbokforingTYPE`: its distrikt is under `Adresser`).
 #[derive(YaSerialize)]
 struct YFolkbokforing {
     #[yaserde(rename = "Folkbokforingsdatum")]
@@ -121,17 +127,23 @@ struct YFolkbokforing {
     fastighetsbeteckning: Option<String>,
     #[yaserde(rename = "FiktivtNr")]
     fiktivt_nr: Option<String>,
-    #[yaserde(rename = "Distrikt")]
-    distrikt: Option<String>,
-    #[yaserde(rename = "PaKommunSkriven")]
-    pa_kommun_skriven: Option<String>,
 }
 
-/// `Adresser` with only `Folkbokforingsadress`.
+/// `Adresser` with `Folkbokforingsadress` and `Distrikt` (the latter is term `Folkbokforing`,
+/// so the subset's mask writes it).
 #[derive(YaSerialize)]
 struct YAdresser {
     #[yaserde(rename = "Folkbokforingsadress")]
-    folkbokforingsadress: YSvenskAdress,
+    folkbokforingsadress: Option<YSvenskAdress>,
+    #[yaserde(rename = "Distrikt")]
+    distrikt: Option<YDistrikt>,
+}
+
+/// `Adresser/Distrikt`.
+#[derive(YaSerialize)]
+struct YDistrikt {
+    #[yaserde(rename = "Distriktskod")]
+    distriktskod: String,
 }
 
 /// A Swedish address.
@@ -156,21 +168,34 @@ struct YRelationer {
     relation: Vec<YRelation>,
 }
 
-/// One `Relation`: by number, or by birth date and name (the choice flattened to options).
+/// One `Relation`: its id (a number, or the birth date for a person without one), its type,
+/// the name of a person without a number and the relative's avregistrering.
 #[derive(YaSerialize)]
 struct YRelation {
+    #[yaserde(rename = "RelationId")]
+    relation_id: YRelationId,
     #[yaserde(rename = "Relationstyp")]
     relationstyp: String,
+    #[yaserde(rename = "Namn")]
+    namn: Option<YNamn>,
+    #[yaserde(rename = "Avregistrering")]
+    avregistrering: Option<YRelAvregistrering>,
+}
+
+/// `RelationId`: the choice of `PersonNr` and `FodelsetidNr`, flattened to options.
+#[derive(YaSerialize)]
+struct YRelationId {
     #[yaserde(rename = "PersonNr")]
     person_nr: Option<String>,
-    #[yaserde(rename = "Fodelsedatum")]
-    fodelsedatum: Option<String>,
-    #[yaserde(rename = "Fornamn")]
-    fornamn: Option<String>,
-    #[yaserde(rename = "Efternamn")]
-    efternamn: Option<String>,
-    #[yaserde(rename = "Avregistreringsorsak")]
-    avregistreringsorsak: Option<String>,
+    #[yaserde(rename = "FodelsetidNr")]
+    fodelsetid_nr: Option<String>,
+}
+
+/// `Relation/Avregistrering`.
+#[derive(YaSerialize)]
+struct YRelAvregistrering {
+    #[yaserde(rename = "AvregistreringsorsakKod")]
+    avregistreringsorsak_kod: String,
     #[yaserde(rename = "Avregistreringsdatum")]
     avregistreringsdatum: Option<String>,
 }
@@ -209,46 +234,66 @@ fn mirror(post: &Folkbokforingspost) -> YPost {
         kommun_kod: f.kommun_kod.clone(),
         fastighetsbeteckning: f.fastighetsbeteckning.clone(),
         fiktivt_nr: f.fiktivt_nr.clone(),
-        distrikt: f.distrikt.clone(),
-        pa_kommun_skriven: f.pa_kommun_skriven.then(|| "J".to_string()),
     });
-    let adresser = p.adresser.folkbokforingsadress.as_ref().map(|a| YAdresser {
-        folkbokforingsadress: YSvenskAdress {
+    let folkbokforingsadress = p
+        .adresser
+        .folkbokforingsadress
+        .as_ref()
+        .map(|a| YSvenskAdress {
             care_of: a.care_of.clone(),
             utdelningsadress1: a.utdelningsadress1.clone(),
             utdelningsadress2: a.utdelningsadress2.clone(),
             post_nr: a.post_nr.clone(),
             postort: a.postort.clone(),
-        },
+        });
+    let distrikt = p
+        .folkbokforing
+        .as_ref()
+        .and_then(|f| f.distrikt.clone())
+        .map(|distriktskod| YDistrikt { distriktskod });
+    let adresser = (folkbokforingsadress.is_some() || distrikt.is_some()).then_some(YAdresser {
+        folkbokforingsadress,
+        distrikt,
     });
     let relationer = (!p.relationer.is_empty()).then(|| YRelationer {
         relation: p
             .relationer
             .iter()
             .map(|r| {
-                let (person_nr, fodelsedatum, fornamn, efternamn) = match &r.person {
-                    Relationsperson::PersonNr(pnr) => {
-                        (Some(pnr.as_str().to_string()), None, None, None)
-                    }
+                let (relation_id, namn) = match &r.person {
+                    Relationsperson::PersonNr(pnr) => (
+                        YRelationId {
+                            person_nr: Some(pnr.as_str().to_string()),
+                            fodelsetid_nr: None,
+                        },
+                        None,
+                    ),
                     Relationsperson::Uppgifter {
                         fodelsedatum,
                         fornamn,
                         efternamn,
                     } => (
-                        None,
-                        Some(fodelsedatum.to_string()),
-                        fornamn.clone(),
-                        efternamn.clone(),
+                        YRelationId {
+                            person_nr: None,
+                            fodelsetid_nr: Some(fodelsedatum.to_string()),
+                        },
+                        (fornamn.is_some() || efternamn.is_some()).then(|| YNamn {
+                            tilltalsnamnsmarkering: None,
+                            fornamn: fornamn.clone(),
+                            mellannamn: None,
+                            efternamn: efternamn.clone(),
+                            aviseringsnamn: None,
+                        }),
                     ),
                 };
                 YRelation {
+                    relation_id,
                     relationstyp: r.typ.code().to_string(),
-                    person_nr,
-                    fodelsedatum,
-                    fornamn,
-                    efternamn,
-                    avregistreringsorsak: r.avregistreringsorsak.map(|k| k.code().to_string()),
-                    avregistreringsdatum: r.avregistreringsdatum.map(|d| d.to_string()),
+                    namn,
+                    avregistrering: r.avregistreringsorsak.map(|k| YRelAvregistrering {
+                        avregistreringsorsak_kod: k.code().to_string(),
+                        avregistreringsdatum: r.avregistreringsdatum.map(|d| d.to_string()),
+                    }),
                 }
             })
             .collect(),
