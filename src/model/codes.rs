@@ -86,8 +86,9 @@ code_enum! {
         MO = "MO",
         /// Far.
         FA = "FA",
-        /// Förälder (partner of the mother, since 2006-06-01).
-        FO = "FO",
+        /// Förälder (partner of the mother, since 2006-06-01): Navet's `F`. (Stored by
+        /// variant index: the code changed from folkreg's own `FO`, the stored value did not.)
+        F = "F",
         /// Barn.
         B = "B",
     }

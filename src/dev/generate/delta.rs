@@ -275,7 +275,7 @@ impl Delta<'_> {
                 let (ta, tb) = (
                     typ(&pa),
                     if typ(&pa) == typ(&pb) && !pb.pnr().is_male() {
-                        Relationstyp::FO
+                        Relationstyp::F
                     } else {
                         typ(&pb)
                     },

@@ -585,7 +585,7 @@ fn household(g: &mut Gen, out: &mut Vec<Folkbokforingspost>) {
         let (ta, tb) = match (a_male, b_male) {
             (true, false) => (Relationstyp::FA, Relationstyp::MO),
             (false, true) => (Relationstyp::MO, Relationstyp::FA),
-            (false, false) => (Relationstyp::MO, Relationstyp::FO),
+            (false, false) => (Relationstyp::MO, Relationstyp::F),
             (true, true) => (Relationstyp::FA, Relationstyp::FA),
         };
         relate(&mut kid, ta, a.pnr());

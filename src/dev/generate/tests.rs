@@ -77,7 +77,7 @@ fn every_number_valid_and_unique_and_every_kind_present() {
             .personpost
             .relationer
             .iter()
-            .any(|r| r.typ == Relationstyp::FO))
+            .any(|r| r.typ == Relationstyp::F))
             > 0,
         "two mothers"
     );
@@ -145,7 +145,7 @@ fn every_number_valid_and_unique_and_every_kind_present() {
             };
             match r.typ {
                 Relationstyp::M => assert!(back(Relationstyp::M)),
-                Relationstyp::MO | Relationstyp::FA | Relationstyp::FO => {
+                Relationstyp::MO | Relationstyp::FA | Relationstyp::F => {
                     assert!(back(Relationstyp::B))
                 }
                 Relationstyp::V => assert!(back(Relationstyp::VF)),
