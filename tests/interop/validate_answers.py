@@ -100,8 +100,10 @@ def main(dirs):
                 else:
                     invalid.append((source, run.stderr.strip()[:300] or "xmllint said nothing"))
         print(f"{kind}: {ok}/{len(items)} valid against {os.path.relpath(schema, REPO)}")
-    for path, why in invalid[:15]:
-        print(f"INVALID {path}: {why}")
+    for path, why in invalid[:8]:
+        print(f"INVALID {path}: {why[:400]}")
+    if len(invalid) > 8:
+        print(f"... and {len(invalid) - 8} more")
     total = len(files)
     print(f"validate_answers: {total - len(invalid)}/{total} valid")
     return 1 if invalid else 0
