@@ -316,7 +316,7 @@ fn store(c: &mut Criterion) {
     }
     hits.sort_unstable();
     eprintln!(
-        "store: {} lookups; {} searches (e.g. {:?}): {} answered with hits (median {}, max {}), {too_many} with more than {LIMIT} (FR1103)",
+        "store: {} lookups; {} searches (e.g. {:?}): {} answered with hits (median {}, max {}), {too_many} with more than {LIMIT} (fault 1103)",
         pnrs.len(),
         queries.len(),
         sample.iter().find_map(query_for).map(|(t, _)| t).unwrap_or_default(),
@@ -394,7 +394,8 @@ fn store(c: &mut Criterion) {
 /// deliveries were rendered at production and stored as bytes.
 fn delivery(c: &mut Criterion, store: &Store, pnrs: &[folkreg::ids::pnr::Pnr]) {
     use folkreg::avisering::feed::{render, Feed, FeedRecord, OrderKey};
-    use folkreg::avisering::select::{Fil, Kind, Notice};
+    use folkreg::avisering::select::{Fil, Notice};
+    use folkreg::model::change::Posttyp;
     let register = folkreg::register::Register::parse(
         "[[organisation]]\norgnr = \"2021004748\"\nnamn = \"Bench\"\ncategories = [\"grund\"]\n\
          bestallningar = [\"U\"]\n[[organisation.urval]]\nid = \"U\"\ninfil = \"svar_direkt\"\n",
@@ -423,7 +424,7 @@ fn delivery(c: &mut Criterion, store: &Store, pnrs: &[folkreg::ids::pnr::Pnr]) {
             let post = snap.get(&pnr).expect("read").expect("record");
             Notice {
                 fil: Fil::A,
-                kind: Kind::Total,
+                kind: Posttyp::Total,
                 terms: access.terms_for(&post),
                 post,
                 foregaende_adress: None,

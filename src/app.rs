@@ -53,7 +53,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The register entry permitting this certificate, or the FR1301 fault saying why not.
+    /// The register entry permitting this certificate, or fault 1301 saying why not.
     pub fn authorize(&self, peer: &PeerIdentity) -> Result<Arc<Organisation>, Fault> {
         let Some(orgnr) = peer.orgnr.as_ref() else {
             return Err(Fault::NotPermitted(

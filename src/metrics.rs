@@ -5,6 +5,7 @@
 //! Must never: carry personal data in a label. Labels are operations, outcomes (fault codes),
 //! reasons and certificate names — never identity numbers.
 
+use std::borrow::Cow;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -49,7 +50,8 @@ pub struct Snapshot {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     operation: &'static str,
-    outcome: &'static str,
+    /// `ok`, `not_found`, or the fault's Felkod (`1101`, …).
+    outcome: Cow<'static, str>,
 }
 
 /// Labels of a latency series.
@@ -168,7 +170,7 @@ impl Metrics {
             },
             handshake_errors: metric(&mut r, "folkreg_handshake_errors", "TLS handshakes that failed or timed out, any reason"),
             handshake_refused: metric(&mut r, "folkreg_client_certificates_refused", "Client certificates refused at the handshake, by reason (since start)"),
-            maintenance: metric(&mut r, "folkreg_maintenance", "1 while a maintenance window is open (SOAP answers FR1501), else 0"),
+            maintenance: metric(&mut r, "folkreg_maintenance", "1 while a maintenance window is open (SOAP answers fault 1501), else 0"),
             store_generation: metric(&mut r, "folkreg_store_generation", "The store generation being served"),
             store_records: metric(&mut r, "folkreg_store_records", "Records in the served generation"),
             store_lopnummer: metric(&mut r, "folkreg_store_lopnummer", "Löpnummer of the last delivery applied"),
@@ -230,7 +232,7 @@ impl Metrics {
     }
 
     /// A SOAP request was answered.
-    pub fn request(&self, operation: &'static str, outcome: &'static str, elapsed: Duration) {
+    pub fn request(&self, operation: &'static str, outcome: Cow<'static, str>, elapsed: Duration) {
         self.requests
             .get_or_create(&RequestLabels { operation, outcome })
             .inc();

@@ -145,31 +145,135 @@ pub struct SearchQuery {
     pub postort: Vec<WordPattern>,
     /// Address words (utdelningsadress).
     pub adress: Vec<WordPattern>,
-    /// First birth date, inclusive, as `YYYYMMDD`.
+    /// `FodelsetidFrom`: the lowest födelsetid, inclusive, as the identity number writes it
+    /// (`YYYYMMDD`, a samordningsnummer's day + 60), widened by [`Bound::From`].
     pub fodelse_from: Option<u32>,
-    /// Last birth date, inclusive, as `YYYYMMDD`.
+    /// `FodelsetidTom`: the highest födelsetid, inclusive, widened by [`Bound::Tom`].
     pub fodelse_tom: Option<u32>,
     /// Kön.
     pub kon: Option<Kon>,
-    /// First postnummer, inclusive.
+    /// `PostnummerFrom`: the lowest postnummer, inclusive, widened by [`Bound::From`].
     pub postnr_from: Option<u32>,
-    /// Last postnummer, inclusive.
+    /// `PostnummerTom`: the highest postnummer, inclusive, widened by [`Bound::Tom`].
     pub postnr_tom: Option<u32>,
-    /// Kategori `FB`: only persons who are folkbokförda (not deregistered).
-    pub endast_folkbokforda: bool,
+    /// `Kategori`: everyone, or the folkbokförda only.
+    pub kategori: Kategori,
+}
+
+/// `Kategori` of a namnsökning (`KategoriTYPE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Kategori {
+    /// `AL`: everyone (the default; also an empty, nil or absent `Kategori`).
+    #[default]
+    Alla,
+    /// `FB`: only persons who are folkbokförda now ([`folkbokford`]).
+    Folkbokforda,
+}
+
+/// Whether the person is folkbokförd now: has a current folkbokföring and is not
+/// deregistered. A samordningsnummer holder, never folkbokförd, is not.
+pub fn folkbokford(post: &Folkbokforingspost) -> bool {
+    let p = &post.personpost;
+    p.folkbokforing.is_some() && p.avregistrering.is_none()
+}
+
+/// Which end of an inclusive range a leading part of a number bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The lower end: the digits not given are 0 (`From 1985` = from `19850000`).
+    From,
+    /// The upper end: the digits not given are 9 (`Tom 1985` = through `19859999`), so every
+    /// number starting with the given digits is inside.
+    Tom,
+}
+
+impl Bound {
+    /// The `width`-digit bound of a leading part of `digits.len()` (1 to `width`) digits.
+    fn widen(self, digits: &str, width: usize) -> Option<u32> {
+        if digits.is_empty() || digits.len() > width || !digits.bytes().all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let given: u32 = digits.parse().ok()?;
+        let scale = 10u32.pow((width - digits.len()) as u32);
+        Some(match self {
+            Bound::From => given * scale,
+            Bound::Tom => (given + 1) * scale - 1,
+        })
+    }
+}
+
+/// Why a `Fodelsetid…` or `Postnummer…` criterion is not a leading part of a number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BoundError {
+    /// Not 1 to 8 ASCII digits.
+    #[error("must be 1 to 8 digits, a leading part of YYYYMMDD")]
+    Fodelsetid,
+    /// A month (or its first digit) that no month has.
+    #[error("has no month 01-12")]
+    Month,
+    /// A day (or its first digit) that no day has.
+    #[error("has no day 01-31, or 61-91 for a samordningsnummer")]
+    Day,
+    /// Not 1 to 5 ASCII digits.
+    #[error("must be 1 to 5 digits, a leading part of the postnummer")]
+    Postnummer,
+}
+
+/// A `FodelsetidFrom`/`FodelsetidTom` bound: 1 to 8 leading digits of `YYYYMMDD`, the month
+/// 01–12, the day 01–31 or 61–91 (a samordningsnummer's day + 60), as far as they are given;
+/// widened by `end`. The calendar is not checked (`19850231` bounds as well as any), and a
+/// partial value bounds by prefix: `From 1985` and `Tom 1985` together are the persons and
+/// samordningsnummer born in 1985; `From 19850161` starts at the samordningsnummer born on
+/// 1 January 1985.
+pub fn fodelsetid_bound(v: &str, end: Bound) -> Result<u32, BoundError> {
+    let bound = end.widen(v, 8).ok_or(BoundError::Fodelsetid)?;
+    let digit = |i: usize| v.as_bytes().get(i).map(|c| c - b'0');
+    match (digit(4), digit(5)) {
+        (Some(t), _) if t > 1 => return Err(BoundError::Month),
+        (Some(t), Some(u)) if !(1..=12).contains(&(t * 10 + u)) => return Err(BoundError::Month),
+        _ => {}
+    }
+    match (digit(6), digit(7)) {
+        (Some(4 | 5), _) => return Err(BoundError::Day),
+        (Some(t), Some(u)) => {
+            let day = t * 10 + u;
+            if !(1..=31).contains(&day) && !(61..=91).contains(&day) {
+                return Err(BoundError::Day);
+            }
+        }
+        _ => {}
+    }
+    Ok(bound)
+}
+
+/// A `PostnummerFrom`/`PostnummerTom` bound: 1 to 5 leading digits of the postnummer
+/// (spaces ignored, so `114 00` is `11400`), widened by `end`: `From 12` is from `12000`,
+/// `Tom 12` through `12999`.
+pub fn postnummer_bound(v: &str, end: Bound) -> Result<u32, BoundError> {
+    let digits: String = v.chars().filter(|c| *c != ' ').collect();
+    end.widen(&digits, 5).ok_or(BoundError::Postnummer)
 }
 
 impl SearchQuery {
-    /// Whether the query has a name plus one more criterion, as a search needs (FR1102).
-    pub fn is_specific_enough(&self) -> bool {
-        let names =
-            usize::from(!self.fornamn.is_empty()) + usize::from(!self.efter_mellan.is_empty());
-        let others = usize::from(!self.postort.is_empty())
-            + usize::from(!self.adress.is_empty())
-            + usize::from(self.fodelse_from.is_some() || self.fodelse_tom.is_some())
-            + usize::from(self.kon.is_some())
-            + usize::from(self.postnr_from.is_some() || self.postnr_tom.is_some());
-        names >= 1 && names + others >= 2
+    /// Whether the query has a name criterion (`Fornamn` or `EfterMellanNamn`), as a search
+    /// needs (fault 1102). One name alone is a valid search (WIRE.md, "Requests").
+    pub fn has_name(&self) -> bool {
+        !self.fornamn.is_empty() || !self.efter_mellan.is_empty()
+    }
+
+    /// The birth dates (`YYYYMMDD` of [`fodelsetid`], a samordningsnummer's real day) of
+    /// every record the födelsetid criteria can match, for a scan of the index: the bounds
+    /// are on the number as written, where a samordningsnummer's day is 60 more, so the
+    /// lower end moves down by 60. A wider range than the match: the records decide.
+    pub fn fodelsetid_range(&self) -> Option<(u32, u32)> {
+        if self.fodelse_from.is_none() && self.fodelse_tom.is_none() {
+            return None;
+        }
+        Some((
+            self.fodelse_from.unwrap_or(0).saturating_sub(60),
+            self.fodelse_tom.unwrap_or(99_999_999),
+        ))
     }
 
     /// The authoritative check of a record against every criterion.
@@ -204,7 +308,7 @@ impl SearchQuery {
             return false;
         }
         if self.fodelse_from.is_some() || self.fodelse_tom.is_some() {
-            let born = fodelsetid(post);
+            let born = fodelsetid_skriven(post);
             if self.fodelse_from.is_some_and(|f| born < f)
                 || self.fodelse_tom.is_some_and(|t| born > t)
             {
@@ -230,14 +334,23 @@ impl SearchQuery {
                 return false;
             }
         }
-        if self.endast_folkbokforda && (p.avregistrering.is_some() || p.folkbokforing.is_none()) {
+        if self.kategori == Kategori::Folkbokforda && !folkbokford(post) {
             return false;
         }
         true
     }
 }
 
-/// Birth date from the identity number as `YYYYMMDD` (the `Fodelsetid` term).
+/// The födelsetid as the identity number writes it: its first eight digits, `YYYYMMDD`
+/// with a samordningsnummer's day + 60 — what `FodelsetidFrom`/`Tom` bound.
+pub fn fodelsetid_skriven(post: &Folkbokforingspost) -> u32 {
+    post.pnr().as_bytes()[..8]
+        .iter()
+        .fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+}
+
+/// Birth date from the identity number as `YYYYMMDD` (the `Fodelsetid` term; a
+/// samordningsnummer's real day): the key of the store's födelsetid index.
 pub fn fodelsetid(post: &Folkbokforingspost) -> u32 {
     use chrono::Datelike;
     post.pnr()
@@ -308,31 +421,188 @@ mod tests {
     }
 
     #[test]
-    fn a_query_needs_a_name_and_one_more_criterion() {
+    fn one_name_criterion_is_a_search_and_none_is_not() {
         let name = parse_patterns("anna").unwrap();
-        let q = SearchQuery {
-            fornamn: name.clone(),
+        for (q, has_name) in [
+            (
+                SearchQuery {
+                    fornamn: name.clone(),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                SearchQuery {
+                    efter_mellan: name.clone(),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                SearchQuery {
+                    fornamn: name.clone(),
+                    efter_mellan: name,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                SearchQuery {
+                    kon: Some(Kon::K),
+                    postnr_from: Some(11000),
+                    postort: parse_patterns("lund").unwrap(),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (SearchQuery::default(), false),
+        ] {
+            assert_eq!(q.has_name(), has_name, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn a_leading_part_of_a_fodelsetid_bounds_by_prefix() {
+        use Bound::{From, Tom};
+        for (v, end, want) in [
+            ("19850221", From, 19850221),
+            ("19850221", Tom, 19850221),
+            ("1985", From, 19850000),
+            ("1985", Tom, 19859999),
+            ("198502", From, 19850200),
+            ("198502", Tom, 19850299),
+            ("1985016", Tom, 19850169),
+            ("19850161", From, 19850161),
+            ("19850191", Tom, 19850191),
+            ("19850131", Tom, 19850131),
+            ("1", From, 10000000),
+            ("1", Tom, 19999999),
+            ("19850231", From, 19850231), // a bound, not a date: the calendar is not checked
+        ] {
+            assert_eq!(fodelsetid_bound(v, end), Ok(want), "{v} {end:?}");
+        }
+        for (v, err) in [
+            ("", BoundError::Fodelsetid),
+            ("198502211", BoundError::Fodelsetid),
+            ("1985-02", BoundError::Fodelsetid),
+            ("１９８５", BoundError::Fodelsetid),
+            ("19852", BoundError::Month),
+            ("198500", BoundError::Month),
+            ("198513", BoundError::Month),
+            ("1985024", BoundError::Day),
+            ("1985025", BoundError::Day),
+            ("19850200", BoundError::Day),
+            ("19850232", BoundError::Day),
+            ("19850260", BoundError::Day),
+            ("19850292", BoundError::Day),
+        ] {
+            assert_eq!(fodelsetid_bound(v, Bound::From), Err(err), "{v}");
+        }
+    }
+
+    #[test]
+    fn a_leading_part_of_a_postnummer_bounds_by_prefix() {
+        use Bound::{From, Tom};
+        for (v, end, want) in [
+            ("12", From, 12000),
+            ("12", Tom, 12999),
+            ("11400", From, 11400),
+            ("114 00", Tom, 11400),
+            ("1", Tom, 19999),
+            ("9", From, 90000),
+            ("1234", Tom, 12349),
+        ] {
+            assert_eq!(postnummer_bound(v, end), Ok(want), "{v} {end:?}");
+        }
+        for v in ["", " ", "123456", "12a", "-12", "１２"] {
+            assert_eq!(
+                postnummer_bound(v, Bound::From),
+                Err(BoundError::Postnummer),
+                "{v:?}"
+            );
+        }
+    }
+
+    /// `sample()` with another identity number.
+    fn numbered(pnr: &str) -> Folkbokforingspost {
+        let mut post = crate::model::tests::sample();
+        post.personpost.person_id = crate::ids::Pnr::parse(pnr).unwrap();
+        post
+    }
+
+    #[test]
+    fn fodelsetid_bounds_the_number_as_written_so_day_61_to_91_finds_samordningsnummer() {
+        let born = chrono::NaiveDate::from_ymd_opt(1985, 1, 1).unwrap();
+        let number = |samordning| crate::ids::Pnr::from_parts(born, 123, samordning).unwrap();
+        let person = numbered(number(false).as_str());
+        let samordning = numbered(number(true).as_str());
+        assert_eq!(fodelsetid_skriven(&samordning), 19850161);
+        assert_eq!(fodelsetid(&samordning), 19850101);
+        let range = |from: &str, tom: &str| SearchQuery {
+            fornamn: parse_patterns("åsa").unwrap(),
+            fodelse_from: (!from.is_empty()).then(|| fodelsetid_bound(from, Bound::From).unwrap()),
+            fodelse_tom: (!tom.is_empty()).then(|| fodelsetid_bound(tom, Bound::Tom).unwrap()),
             ..Default::default()
         };
-        assert!(!q.is_specific_enough());
-        let q = SearchQuery {
-            fornamn: name.clone(),
-            kon: Some(Kon::K),
+        // (From, Tom, finds the person born 1985-01-01, finds the samordningsnummer of that day)
+        for (from, tom, p, s) in [
+            ("1985", "1985", true, true),
+            ("198501", "198501", true, true),
+            ("19850101", "19850101", true, false),
+            ("19850161", "19850161", false, true),
+            ("19850161", "", false, true),
+            ("19850102", "", false, true),
+            ("", "19850131", true, false),
+            ("", "1985016", true, true),
+            ("1986", "", false, false),
+            ("", "1984", false, false),
+        ] {
+            let q = range(from, tom);
+            assert_eq!(q.matches(&person), p, "person, From {from} Tom {tom}");
+            assert_eq!(
+                q.matches(&samordning),
+                s,
+                "samordningsnummer, From {from} Tom {tom}"
+            );
+            // The index range holds the real birth date of everything the query matches.
+            let (lo, hi) = q.fodelsetid_range().unwrap();
+            for post in [&person, &samordning] {
+                if q.matches(post) {
+                    assert!(
+                        (lo..=hi).contains(&fodelsetid(post)),
+                        "From {from} Tom {tom}"
+                    );
+                }
+            }
+        }
+        assert_eq!(SearchQuery::default().fodelsetid_range(), None);
+    }
+
+    #[test]
+    fn kategori_fb_finds_only_the_folkbokforda() {
+        let folkbokforda = crate::model::tests::sample();
+        let mut avregistrerad = folkbokforda.clone();
+        avregistrerad.personpost.avregistrering = Some(crate::model::Avregistrering {
+            orsak: crate::model::AvregistreringsorsakKod::UV,
+            datum: crate::model::Datum::parse("20200101").unwrap(),
+            avliden_datum: None,
+        });
+        let mut ej_folkbokford = folkbokforda.clone();
+        ej_folkbokford.personpost.folkbokforing = None;
+        let q = |kategori| SearchQuery {
+            fornamn: parse_patterns("åsa").unwrap(),
+            kategori,
             ..Default::default()
         };
-        assert!(q.is_specific_enough());
-        let q = SearchQuery {
-            fornamn: name.clone(),
-            efter_mellan: name,
-            ..Default::default()
-        };
-        assert!(q.is_specific_enough());
-        let q = SearchQuery {
-            kon: Some(Kon::K),
-            postnr_from: Some(11000),
-            ..Default::default()
-        };
-        assert!(!q.is_specific_enough());
+        for (post, fb) in [
+            (&folkbokforda, true),
+            (&avregistrerad, false),
+            (&ej_folkbokford, false),
+        ] {
+            assert!(q(Kategori::Alla).matches(post));
+            assert_eq!(q(Kategori::Folkbokforda).matches(post), fb);
+            assert_eq!(folkbokford(post), fb);
+        }
     }
 
     #[test]
@@ -350,10 +620,10 @@ mod tests {
         q.postnr_from = Some(11600);
         q.postnr_tom = Some(11699);
         q.fodelse_from = Some(19860101);
-        q.fodelse_tom = Some(19861231);
+        q.fodelse_tom = Some(19861291);
         q.kon = Some(Kon::M);
         q.adress = parse_patterns("götg*").unwrap();
-        q.endast_folkbokforda = true;
+        q.kategori = Kategori::Folkbokforda;
         assert!(q.matches(&post));
         q.kon = Some(Kon::K);
         assert!(!q.matches(&post));

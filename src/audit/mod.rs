@@ -57,11 +57,11 @@ pub struct AuditEntry {
     pub asked: Vec<String>,
     /// Identity numbers whose records were in the answer.
     pub returned: Vec<String>,
-    /// Persons found: normally `returned.len()`; for a search refused as too many (`FR1103`)
+    /// Persons found: normally `returned.len()`; for a search refused as too many (`1103`)
     /// nothing is returned and this is the hits the search saw before it stopped — the limit
     /// plus one, meaning "more than the limit" (the search does not count further).
     pub hits: u32,
-    /// [`OUTCOME_OK`], [`OUTCOME_NOT_FOUND`], or the fault code sent (`FR1201`).
+    /// [`OUTCOME_OK`], [`OUTCOME_NOT_FOUND`], or the fault code sent (`1201`).
     pub outcome: String,
     /// The server's id for the request, which also appears in its tracing events: the link
     /// between an audit line and the ordinary logs, without personal data in the latter.

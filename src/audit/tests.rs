@@ -99,7 +99,7 @@ fn entry_round_trips_with_time_in_utc_milliseconds() {
     let mut e = entry(42);
     e.time = utc("2026-11-20T13:45:01.123Z");
     e.asked.clear();
-    e.outcome = "FR1201".into();
+    e.outcome = "1201".into();
     let json = serde_json::to_string(&e).expect("encode");
     assert!(
         json.contains(r#""time":"2026-11-20T13:45:01.123Z""#),

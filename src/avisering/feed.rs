@@ -30,8 +30,9 @@ use crate::store::journal::Change;
 use crate::store::{Snapshot, Store, StoreError};
 use crate::xml::write::{write_post, write_svensk_adress, PostStyle};
 
-use super::select::{changed_terms, notices_with_diff, Fil, Kind, Notice};
+use super::select::{changed_terms, notices_with_diff, Fil, Notice};
 use super::urval::{self, UrvalTyp};
+use crate::model::change::Posttyp;
 use crate::register::orders::{Order, Periodicitet, Population};
 use crate::register::urval_orders::{Infilrutin, Urval, UrvalOrder, UrvalPeriod};
 
@@ -1009,12 +1010,9 @@ fn merged_changes(
     }
     let mut out = Vec::new();
     for mut c in merged.into_values().filter(|c| c.old != c.new) {
-        let diff = match (&c.old, &c.new) {
-            (Some(o), Some(n)) => changed_terms(o, n),
-            _ => TermMask::NONE,
-        };
         // A record linked by hänvisning to a protected one is judged as protected, before
-        // and after: the links are the store's as it is now (DOMAIN.md §4).
+        // and after: the links are the store's as it is now (DOMAIN.md §4). The changed terms
+        // are those of the records so judged, as `select::notices` computes them.
         c.old = c
             .old
             .map(|p| snapshot.with_linked_markings(p))
@@ -1023,6 +1021,10 @@ fn merged_changes(
             .new
             .map(|p| snapshot.with_linked_markings(p))
             .transpose()?;
+        let diff = match (&c.old, &c.new) {
+            (Some(o), Some(n)) => changed_terms(o, n),
+            _ => TermMask::NONE,
+        };
         out.push((c, diff));
     }
     Ok(out)
@@ -1038,7 +1040,7 @@ const KEPT: u8 = 1;
 /// (DOMAIN.md §4).
 #[derive(Debug, Serialize, Deserialize)]
 struct Kept {
-    kind: Kind,
+    kind: Posttyp,
     fil: Fil,
     /// The terms the order chose for it when produced, by name.
     terms: Vec<String>,
@@ -1139,10 +1141,10 @@ pub fn render(n: &Notice, undergrupp: Option<u16>) -> Vec<u8> {
     let mut w = quick_xml::Writer::new(Vec::new());
     let mut root = BytesStart::new("Avisering");
     let typ = match n.kind {
-        Kind::Total => "T",
-        Kind::Andring => "A",
-        Kind::Borttag => "B",
-        Kind::Flyttsignal => "F",
+        Posttyp::Total => "T",
+        Posttyp::Andring => "A",
+        Posttyp::Borttag => "B",
+        Posttyp::Flyttsignal => "F",
     };
     root.push_attribute(("Posttyp", typ));
     root.push_attribute((
@@ -1160,7 +1162,7 @@ pub fn render(n: &Notice, undergrupp: Option<u16>) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = w.write_event(Event::Start(root));
     let _ = write_post(&mut w, &n.post, PostStyle::answer(n.terms));
-    if n.kind == Kind::Flyttsignal {
+    if n.kind == Posttyp::Flyttsignal {
         let _ = w.write_event(Event::Start(BytesStart::new("Flyttsignal")));
         let _ = w.write_event(Event::Start(BytesStart::new("LanKod")));
         let _ = w.write_event(Event::Text(BytesText::new("99")));

@@ -39,8 +39,8 @@ impl<'a> OrderRef<'a> {
     pub fn posttyp(self) -> &'static str {
         match self {
             OrderRef::Avisering(o) => match o.posttyp {
-                order::Posttyp::Totalpost => "totalpost",
-                order::Posttyp::Andringspost => "andringspost",
+                order::Posttyp::Andring => "andringspost",
+                _ => "totalpost",
             },
             OrderRef::Urval(_) => "totalpost",
         }

@@ -46,26 +46,13 @@ pub enum Fil {
     B,
 }
 
-/// The kind of record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Kind {
-    /// Every received term.
-    Total,
-    /// The changed terms.
-    Andring,
-    /// Removed from the register: the number only.
-    Borttag,
-    /// 9.6.2 flyttsignal: number, marking, län `99`.
-    Flyttsignal,
-}
-
 /// One record for one order's delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     /// Which file.
     pub fil: Fil,
     /// Which kind.
-    pub kind: Kind,
+    pub kind: Posttyp,
     /// The terms to write (for a borttag or flyttsignal: the number and the marking).
     pub terms: TermMask,
     /// The record as it is after the change (before it, for a borttag).
@@ -152,7 +139,7 @@ pub fn notices_with_diff(
         }
         (Some(o), None) if was_in => vec![Notice {
             fil: file(order, o.post),
-            kind: Kind::Borttag,
+            kind: Posttyp::Borttag,
             terms: KEY_TERMS,
             post: o.post.clone(),
             foregaende_adress: None,
@@ -169,7 +156,7 @@ pub fn notices_with_diff(
                 }
                 return vec![Notice {
                     fil: file(order, n.post),
-                    kind: Kind::Flyttsignal,
+                    kind: Posttyp::Flyttsignal,
                     terms: KEY_TERMS,
                     post,
                     foregaende_adress: None,
@@ -237,7 +224,7 @@ pub(crate) fn totalpost(
 ) -> Notice {
     Notice {
         fil: file_of(skyddade_termer.is_some(), post),
-        kind: Kind::Total,
+        kind: Posttyp::Total,
         terms: received_terms(skyddade_termer, access, post),
         post: post.clone(),
         foregaende_adress: None,
@@ -267,7 +254,7 @@ fn changed(
 ) -> Vec<Notice> {
     let andring = |fil: Fil, terms: TermMask, post: &Folkbokforingspost| Notice {
         fil,
-        kind: Kind::Andring,
+        kind: Posttyp::Andring,
         terms: terms.union(TermMask::of(&[Term::PersonId])),
         post: post.clone(),
         foregaende_adress: foregaende_adress(Some(old), post, terms),
@@ -279,10 +266,11 @@ fn changed(
                 // Bilaga 2: A says only that the marking is set (totalpost: all terms incl.
                 // the marking); B gets the fewer terms as a totalpost.
                 let a = match order.posttyp {
-                    Posttyp::Andringspost => andring(Fil::A, KEY_TERMS, new),
-                    Posttyp::Totalpost => Notice {
+                    Posttyp::Andring => andring(Fil::A, KEY_TERMS, new),
+                    // Totalpost (the register allows no other posttyp for an order).
+                    _ => Notice {
                         fil: Fil::A,
-                        kind: Kind::Total,
+                        kind: Posttyp::Total,
                         terms: access.terms_for(new),
                         post: new.clone(),
                         foregaende_adress: None,
@@ -300,10 +288,10 @@ fn changed(
                 // B says the marking is gone (totalpost: the fewer terms without it).
                 let a = after_protection(total(order, access, new, Some(old)));
                 let b = match order.posttyp {
-                    Posttyp::Andringspost => andring(Fil::B, KEY_TERMS, new),
-                    Posttyp::Totalpost => Notice {
+                    Posttyp::Andring => andring(Fil::B, KEY_TERMS, new),
+                    _ => Notice {
                         fil: Fil::B,
-                        kind: Kind::Total,
+                        kind: Posttyp::Total,
                         terms: order
                             .skyddade_termer
                             .unwrap_or(KEY_TERMS)
@@ -314,7 +302,7 @@ fn changed(
                     },
                 };
                 vec![a, b]
-            } else if order.totalpost_vid_havning || order.posttyp == Posttyp::Totalpost {
+            } else if order.totalpost_vid_havning || order.posttyp == Posttyp::Total {
                 vec![after_protection(total(order, access, new, Some(old)))]
             } else {
                 one_file(order, access, old, new, diff)
@@ -356,20 +344,20 @@ fn one_file(
         return Vec::new();
     }
     match order.posttyp {
-        Posttyp::Totalpost => vec![total(order, access, new, Some(old))],
-        Posttyp::Andringspost => {
+        Posttyp::Andring => {
             let mut t = relevant.union(TermMask::of(&[Term::PersonId]));
             if new.is_protected() && order.alltid_markering {
                 t = t.union(TermMask::of(&[Term::Skydd]));
             }
             vec![Notice {
                 fil: file(order, new),
-                kind: Kind::Andring,
+                kind: Posttyp::Andring,
                 terms: t,
                 post: new.clone(),
                 foregaende_adress: foregaende_adress(Some(old), new, t),
             }]
         }
+        _ => vec![total(order, access, new, Some(old))],
     }
 }
 

@@ -514,4 +514,4 @@ fn read_tree<R: BufRead>(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

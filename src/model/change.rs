@@ -7,15 +7,23 @@
 
 use super::Folkbokforingspost;
 
-/// What a record in a delivery does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a record in a delivery does: the ONE posttyp of load files, of the avisering notices
+/// folkreg produces, and of an avisering order's choice (`totalpost` / `andringspost` in the
+/// register). Stored in the feed by variant index: append, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Posttyp {
     /// `T` totalpost: the full record, replaces.
+    #[serde(rename = "totalpost")]
     Total,
     /// `A` ändringspost: only changed term groups, merged into the stored record.
+    #[serde(rename = "andringspost")]
     Andring,
     /// `B` borttag: the record is removed.
+    #[serde(rename = "borttag")]
     Borttag,
+    /// `F` flyttsignal (Navet 9.6.2, avisering only): number, marking, län `99`.
+    #[serde(rename = "flyttsignal")]
+    Flyttsignal,
 }
 
 impl Posttyp {
@@ -25,12 +33,14 @@ impl Posttyp {
             Posttyp::Total => "T",
             Posttyp::Andring => "A",
             Posttyp::Borttag => "B",
+            Posttyp::Flyttsignal => "F",
         }
     }
 }
 
-/// A top-level term group of a record. An ändringspost names the groups it carries; each
-/// carried group replaces the stored one whole (an empty element clears it).
+/// A term group of a record: the unit of change. An ändringspost names the groups it carries
+/// (`Grupper`); each carried group replaces the stored one whole (a carried group without a
+/// value clears it). Which elements belong to which group is `xml::shape`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Group {
@@ -74,6 +84,56 @@ pub enum Group {
     Skydd,
 }
 
+impl Group {
+    /// Every group, in the record's order.
+    pub const ALL: [Group; 19] = [
+        Group::Arendeuppgift,
+        Group::Hanvisning,
+        Group::Avregistrering,
+        Group::AntraffadDod,
+        Group::Namn,
+        Group::Folkbokforing,
+        Group::Adresser,
+        Group::Fodelse,
+        Group::Invandring,
+        Group::Rostratt,
+        Group::Civilstand,
+        Group::Medborgarskap,
+        Group::Relationer,
+        Group::Uppehallsratt,
+        Group::NordisktPersonnummer,
+        Group::Taxering,
+        Group::Historik,
+        Group::Samordning,
+        Group::Skydd,
+    ];
+
+    /// Its name in a load file's `Grupper` attribute.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Arendeuppgift => "Arendeuppgift",
+            Group::Hanvisning => "Hanvisning",
+            Group::Avregistrering => "Avregistrering",
+            Group::AntraffadDod => "AntraffadDod",
+            Group::Namn => "Namn",
+            Group::Folkbokforing => "Folkbokforing",
+            Group::Adresser => "Adresser",
+            Group::Fodelse => "Fodelse",
+            Group::Invandring => "Invandring",
+            Group::Rostratt => "Rostratt",
+            Group::Civilstand => "Civilstand",
+            Group::Medborgarskap => "Medborgarskap",
+            Group::Relationer => "Relationer",
+            Group::Uppehallsratt => "Uppehallsratt",
+            Group::NordisktPersonnummer => "NordisktPersonnummer",
+            Group::Taxering => "Taxering",
+            Group::Historik => "Historik",
+            Group::Samordning => "Samordning",
+            Group::Skydd => "Skydd",
+        }
+    }
+}
+
 /// A set of [`Group`]s.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupSet(u32);
@@ -90,6 +150,25 @@ impl GroupSet {
     /// Whether the group is in the set.
     pub fn contains(self, g: Group) -> bool {
         self.0 & (1 << g as u8) != 0
+    }
+
+    /// The names of its groups, space-separated (a load file's `Grupper`).
+    pub fn names(self) -> String {
+        let names: Vec<&str> = Group::ALL
+            .into_iter()
+            .filter(|g| self.contains(*g))
+            .map(Group::name)
+            .collect();
+        names.join(" ")
+    }
+
+    /// The set named by space-separated group names; `None` if one is not a group.
+    pub fn from_names(names: &str) -> Option<GroupSet> {
+        let mut set = GroupSet::default();
+        for n in names.split_ascii_whitespace() {
+            set.insert(Group::ALL.into_iter().find(|g| g.name() == n)?);
+        }
+        Some(set)
     }
 }
 

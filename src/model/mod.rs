@@ -290,9 +290,9 @@ pub enum Relationsperson {
 /// Uppehållsrätt (8.24).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Uppehallsratt {
-    /// Kind of right in the register's code (e.g. `EU`).
+    /// `J`: Navet's `Invandring/Uppehallsratt` says only that the right is there.
     pub typ: String,
-    /// From when.
+    /// From when; Navet's record has no such date, so a loaded record has none.
     pub datum: Option<Datum>,
 }
 

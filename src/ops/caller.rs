@@ -1,6 +1,6 @@
 //! Who calls, under which order: the contract checks every operation needs, made once before
-//! any operation runs — the request's `OrgNr` is the certificate's organisation (FR1201), and
-//! its `BestallningsId` is one of that organisation's (FR1202).
+//! any operation runs — the request's `OrgNr` is the certificate's organisation (fault 1201),
+//! and its `BestallningsId` is one of that organisation's (fault 1202).
 
 use std::sync::Arc;
 

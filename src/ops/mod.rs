@@ -163,7 +163,7 @@ pub enum OpError {
 }
 
 impl OpError {
-    /// The fault the caller gets — the one map from internal failures to FR1901, which logs
+    /// The fault the caller gets — the one map from internal failures to fault 1901, which logs
     /// the failure under the request id and tells the caller only that id.
     pub fn into_fault(self, id: RequestId) -> Fault {
         match self {
@@ -189,7 +189,7 @@ pub struct Trail {
     pub asked: Vec<String>,
     /// Identity numbers whose records are in the answer.
     pub returned: Vec<String>,
-    /// Hits a search saw when it answered none: for FR1103 (too many hits) the store stops
+    /// Hits a search saw when it answered none: for fault 1103 (too many hits) the store stops
     /// at the first visible hit past the limit, so this is limit + 1 — "more than limit".
     pub hits_seen: Option<u32>,
 }

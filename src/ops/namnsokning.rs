@@ -1,8 +1,12 @@
-//! `namnsokningXML`: search by name plus at least one more criterion.
+//! `namnsokningXML`: search by name (`Fornamn` or `EfterMellanNamn`, alone or with the other
+//! criteria; WIRE.md, "Requests").
 
 use super::{Caller, Context, OpError, Trail};
 use crate::access::{Access, Found, Protection, View};
-use crate::search::{parse_patterns, SearchQuery, WordPattern};
+use crate::search::{
+    fodelsetid_bound, parse_patterns, postnummer_bound, Bound, BoundError, Kategori, SearchQuery,
+    WordPattern,
+};
 use crate::soap::request::{bad, bestallning, Bestallning, Element};
 use crate::soap::response::{self, Answer};
 use crate::soap::Fault;
@@ -83,25 +87,14 @@ fn query(s: &Element) -> Result<SearchQuery, Fault> {
             Some(v) => parse_patterns(v).map_err(|e| bad(format!("{name}: {e}"))),
         }
     };
-    let date = |name: &'static str, end: bool| -> Result<Option<u32>, Fault> {
+    // A leading part of a number, widened to the bound it gives (search::Bound).
+    let bound = |name: &'static str,
+                 end: Bound,
+                 parse: fn(&str, Bound) -> Result<u32, BoundError>|
+     -> Result<Option<u32>, Fault> {
         s.child(name)?
             .and_then(Element::value)
-            .map(|v| {
-                birth_bound(v, end)
-                    .ok_or_else(|| bad(format!("{name} must be YYYY, YYYYMM or YYYYMMDD")))
-            })
-            .transpose()
-    };
-    let postnr = |name: &'static str| -> Result<Option<u32>, Fault> {
-        s.child(name)?
-            .and_then(Element::value)
-            .map(|v| {
-                let digits: String = v.chars().filter(|c| *c != ' ').collect();
-                (digits.len() == 5 && digits.bytes().all(|c| c.is_ascii_digit()))
-                    .then(|| digits.parse::<u32>().ok())
-                    .flatten()
-                    .ok_or_else(|| bad(format!("{name} must be five digits")))
-            })
+            .map(|v| parse(v, end).map_err(|e| bad(format!("{name} {e}"))))
             .transpose()
     };
     let kon = match s.child("Kon")?.and_then(Element::value) {
@@ -110,47 +103,26 @@ fn query(s: &Element) -> Result<SearchQuery, Fault> {
         Some("K") | Some("k") => Some(crate::model::Kon::K),
         Some(_) => return Err(bad("Kon must be M or K")),
     };
-    let endast_folkbokforda = match s.child("Kategori")?.and_then(Element::value) {
-        None => false,
-        Some("FB") => true,
-        Some(_) => return Err(bad("Kategori must be empty or FB")),
+    let kategori = match s.child("Kategori")?.and_then(Element::value) {
+        None => Kategori::Alla,
+        Some(v) if v.eq_ignore_ascii_case("AL") => Kategori::Alla,
+        Some(v) if v.eq_ignore_ascii_case("FB") => Kategori::Folkbokforda,
+        Some(_) => return Err(bad("Kategori must be AL, FB or empty")),
     };
     let q = SearchQuery {
         fornamn: words("Fornamn")?,
         efter_mellan: words("EfterMellanNamn")?,
         postort: words("Postort")?,
         adress: words("Adress")?,
-        fodelse_from: date("FodelsetidFrom", false)?,
-        fodelse_tom: date("FodelsetidTom", true)?,
+        fodelse_from: bound("FodelsetidFrom", Bound::From, fodelsetid_bound)?,
+        fodelse_tom: bound("FodelsetidTom", Bound::Tom, fodelsetid_bound)?,
         kon,
-        postnr_from: postnr("PostnummerFrom")?,
-        postnr_tom: postnr("PostnummerTom")?,
-        endast_folkbokforda,
+        postnr_from: bound("PostnummerFrom", Bound::From, postnummer_bound)?,
+        postnr_tom: bound("PostnummerTom", Bound::Tom, postnummer_bound)?,
+        kategori,
     };
-    if !q.is_specific_enough() {
+    if !q.has_name() {
         return Err(Fault::SearchTooBroad);
     }
     Ok(q)
-}
-
-/// A birth-time bound: `YYYY`, `YYYYMM` or `YYYYMMDD`, widened to the first (or, for `end`,
-/// the last) day it covers, as `YYYYMMDD`.
-fn birth_bound(v: &str, end: bool) -> Option<u32> {
-    if !v.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let n: u32 = v.parse().ok()?;
-    let (y, m, d) = match v.len() {
-        4 => (n, if end { 12 } else { 1 }, if end { 31 } else { 1 }),
-        6 => (n / 100, n % 100, if end { 31 } else { 1 }),
-        8 => (n / 10000, n / 100 % 100, n % 100),
-        _ => return None,
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1800..=2199).contains(&y) {
-        return None;
-    }
-    if v.len() == 8 && chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_none() {
-        return None;
-    }
-    Some(y * 10000 + m * 100 + d)
 }

@@ -3,6 +3,7 @@
 //! listener does.
 
 use super::*;
+use crate::search::{parse_patterns, Kategori, SearchQuery};
 use crate::soap::request::SOKVILLKOR_NAMN;
 use crate::soap::V1_NS;
 
@@ -94,7 +95,7 @@ fn bad_person_ids_name_the_problem() {
     ] {
         let got = code(parse(personpost(id).as_bytes()));
         assert!(
-            got.starts_with("FR1101") && got.contains(needle),
+            got.starts_with("1101") && got.contains(needle),
             "{id}: {got}"
         );
         assert!(
@@ -107,7 +108,7 @@ fn bad_person_ids_name_the_problem() {
 #[test]
 fn envelope_errors() {
     let cases: Vec<(String, &str)> = vec![
-        ("not xml".into(), "FR1101"),
+        ("not xml".into(), "1101"),
         ("<a><b></a>".into(), "malformed"),
         (
             personpost("198602212394").replace(
@@ -156,7 +157,7 @@ fn envelope_errors() {
     for (body, needle) in cases {
         let got = code(parse(body.as_bytes()));
         assert!(
-            got.starts_with("FR1101") && got.contains(needle),
+            got.starts_with("1101") && got.contains(needle),
             "expected {needle}: {got}"
         );
     }
@@ -169,7 +170,7 @@ fn invalid_utf8_is_refused() {
     body[at] = 0xFF;
     let got = code(parse(&body));
     assert!(
-        got.starts_with("FR1101") && got.contains("the request is not UTF-8"),
+        got.starts_with("1101") && got.contains("the request is not UTF-8"),
         "{got}"
     );
 }
@@ -188,51 +189,169 @@ fn utf16_is_named_and_a_utf8_bom_is_allowed() {
     assert_eq!(code(parse(&bom)), "ok");
 }
 
+fn search_query(fields: &[(&str, &str)]) -> Result<SearchQuery, String> {
+    match parse(search(fields).as_bytes()) {
+        Ok(Operation::Namnsokning(Namnsokning { query, .. })) => Ok(*query),
+        Ok(other) => panic!("{other:?}"),
+        Err(f) => Err(format!("{}: {}", f.code(), f.beskrivning())),
+    }
+}
+
 #[test]
 fn search_fields_and_ranges() {
-    let r = parse(
-        search(&[
-            ("Fornamn", "Anna"),
-            ("EfterMellanNamn", "And*"),
-            ("FodelsetidFrom", "1980"),
-            ("FodelsetidTom", "198502"),
-            ("Kon", "K"),
-            ("PostnummerFrom", "114 00"),
-            ("PostnummerTom", "11499"),
-            ("Kategori", "FB"),
-        ])
-        .as_bytes(),
-    )
+    let query = search_query(&[
+        ("Fornamn", "Anna"),
+        ("EfterMellanNamn", "And*"),
+        ("FodelsetidFrom", "1980"),
+        ("FodelsetidTom", "198502"),
+        ("Kon", "K"),
+        ("PostnummerFrom", "114 00"),
+        ("PostnummerTom", "11499"),
+        ("Kategori", "FB"),
+    ])
     .unwrap();
-    let Operation::Namnsokning(Namnsokning { query, .. }) = r else {
-        panic!()
-    };
-    assert_eq!(query.fodelse_from, Some(19800101));
-    assert_eq!(query.fodelse_tom, Some(19850231));
+    assert_eq!(query.fodelse_from, Some(19800000));
+    assert_eq!(query.fodelse_tom, Some(19850299));
     assert_eq!(query.postnr_from, Some(11400));
+    assert_eq!(query.postnr_tom, Some(11499));
     assert!(query.efter_mellan[0].prefix);
-    assert!(query.endast_folkbokforda);
+    assert_eq!(query.kategori, Kategori::Folkbokforda);
+}
+
+/// A name criterion alone is a search; the other criteria only narrow it.
+#[test]
+fn one_name_alone_is_a_search() {
+    for fields in [
+        &[("Fornamn", "Anna")][..],
+        &[("EfterMellanNamn", "Andersson")][..],
+        &[("EfterMellanNamn", "An*")][..],
+        &[("Fornamn", "Anna"), ("EfterMellanNamn", "Andersson")][..],
+    ] {
+        let q = search_query(fields).unwrap_or_else(|e| panic!("{fields:?}: {e}"));
+        assert!(q.has_name(), "{fields:?}");
+    }
+}
+
+/// `Kategori`: AL (also empty, nil or absent) is everyone, FB the folkbokförda only.
+#[test]
+fn kategori_is_al_or_fb() {
+    let with = |k: Option<&str>| {
+        let mut fields = vec![("Fornamn", "Anna")];
+        fields.extend(k.map(|k| ("Kategori", k)));
+        search_query(&fields).map(|q| q.kategori)
+    };
+    assert_eq!(with(Some("AL")), Ok(Kategori::Alla));
+    assert_eq!(with(Some("FB")), Ok(Kategori::Folkbokforda));
+    assert_eq!(with(Some("")), Ok(Kategori::Alla));
+    assert_eq!(with(None), Ok(Kategori::Alla), "xsi:nil");
+    let absent = search(&[("Fornamn", "Anna")]).replace("<Kategori xsi:nil=\"true\"/>", "");
+    assert!(!absent.contains("Kategori"));
+    match parse(absent.as_bytes()) {
+        Ok(Operation::Namnsokning(n)) => assert_eq!(n.query.kategori, Kategori::Alla),
+        other => panic!("{other:?}"),
+    }
+    for bad in ["XX", "A", "FBX", "folkbokförda"] {
+        let got = with(Some(bad)).unwrap_err();
+        assert!(
+            got.starts_with("1101: ") && got.contains("Kategori must be AL, FB"),
+            "{bad}: {got}"
+        );
+    }
+}
+
+/// Request children are matched by local name, with or without the V1 namespace.
+#[test]
+fn search_fields_with_or_without_the_v1_namespace() {
+    let prefixed = search(&[("Fornamn", "Anna"), ("PostnummerFrom", "12")])
+        .replace(
+            "<NamnsokningRequest xmlns=",
+            "<v1:NamnsokningRequest xmlns:v1=",
+        )
+        .replace("</NamnsokningRequest>", "</v1:NamnsokningRequest>");
+    // The children now have no namespace at all.
+    assert!(prefixed.contains("<Fornamn>Anna</Fornamn>"));
+    for body in [
+        search(&[("Fornamn", "Anna"), ("PostnummerFrom", "12")]),
+        prefixed,
+    ] {
+        match parse(body.as_bytes()) {
+            Ok(Operation::Namnsokning(n)) => {
+                assert_eq!(n.query.fornamn, parse_patterns("Anna").unwrap());
+                assert_eq!(n.query.postnr_from, Some(12000));
+            }
+            other => panic!("{other:?}\n{body}"),
+        }
+    }
 }
 
 #[test]
 fn search_refusals() {
+    let no_name = "1102: Felaktiga inparametrar: sökningen saknar namn";
     for (fields, expect) in [
-        (vec![("Fornamn", "Anna")], "FR1102"),
-        (vec![("Postort", "Lund"), ("Kon", "M")], "FR1102"),
-        (vec![("Fornamn", "A*"), ("Kon", "M")], "FR1101"),
-        (vec![("Fornamn", "Anna"), ("Kon", "X")], "FR1101"),
+        (vec![], no_name),
+        (vec![("Postort", "Lund"), ("Kon", "M")], no_name),
         (
-            vec![("Fornamn", "Anna"), ("FodelsetidFrom", "19801340")],
-            "FR1101",
+            vec![
+                ("Adress", "Storgatan 1"),
+                ("FodelsetidFrom", "1980"),
+                ("PostnummerFrom", "22100"),
+                ("Kategori", "FB"),
+            ],
+            no_name,
         ),
+        (vec![("Fornamn", "A*"), ("Kon", "M")], "1101: "),
+        (vec![("Fornamn", "Anna"), ("Kon", "X")], "1101: "),
         (
-            vec![("Fornamn", "Anna"), ("PostnummerFrom", "1234")],
-            "FR1101",
+            vec![("Fornamn", "Anna"), ("Kategori", "XX")],
+            "1101: Felaktiga inparametrar: Kategori",
         ),
-        (vec![("Fornamn", "Anna"), ("Kategori", "XX")], "FR1101"),
     ] {
-        let got = code(parse(search(&fields).as_bytes()));
+        let got = search_query(&fields).unwrap_err();
         assert!(got.starts_with(expect), "{fields:?}: {got}");
+    }
+}
+
+/// `FodelsetidFrom/Tom` and `PostnummerFrom/Tom`: leading parts, refused (1101) naming the
+/// field when they are not.
+#[test]
+fn search_bounds_are_leading_parts_or_named_refusals() {
+    for (field, value, want) in [
+        ("FodelsetidFrom", "1985", 19850000),
+        ("FodelsetidTom", "1985", 19859999),
+        ("FodelsetidFrom", "19850161", 19850161),
+        ("FodelsetidTom", "19850191", 19850191),
+        ("FodelsetidTom", "198501", 19850199),
+        ("PostnummerFrom", "12", 12000),
+        ("PostnummerTom", "12", 12999),
+        ("PostnummerTom", "1", 19999),
+        ("PostnummerFrom", "12345", 12345),
+    ] {
+        let q = search_query(&[("Fornamn", "Anna"), (field, value)])
+            .unwrap_or_else(|e| panic!("{field} {value}: {e}"));
+        let got = match field {
+            "FodelsetidFrom" => q.fodelse_from,
+            "FodelsetidTom" => q.fodelse_tom,
+            "PostnummerFrom" => q.postnr_from,
+            _ => q.postnr_tom,
+        };
+        assert_eq!(got, Some(want), "{field} {value}");
+    }
+    for (field, value, why) in [
+        ("FodelsetidFrom", "19801340", "has no month 01-12"),
+        ("FodelsetidTom", "198513", "has no month 01-12"),
+        ("FodelsetidFrom", "19800100", "has no day 01-31, or 61-91"),
+        ("FodelsetidTom", "19800145", "has no day 01-31, or 61-91"),
+        ("FodelsetidTom", "19800192", "has no day 01-31, or 61-91"),
+        ("FodelsetidFrom", "198001011", "must be 1 to 8 digits"),
+        ("FodelsetidFrom", "1980-01", "must be 1 to 8 digits"),
+        ("PostnummerFrom", "123456", "must be 1 to 5 digits"),
+        ("PostnummerTom", "12a", "must be 1 to 5 digits"),
+    ] {
+        let got = search_query(&[("Fornamn", "Anna"), (field, value)]).unwrap_err();
+        assert!(
+            got.starts_with(&format!("1101: Felaktiga inparametrar: {field} {why}")),
+            "{field} {value}: {got}"
+        );
     }
 }
 
@@ -342,7 +461,7 @@ mod privacy {
                 matches!(&got, Ok(v) if v.len() == 1),
                 "both_ways {both_ways}: {:?}",
                 got.map(|v| v.len()).map_err(|e| match e {
-                    OpError::Fault(Fault::TooManyHits(n)) => format!("FR1103 {n}"),
+                    OpError::Fault(Fault::TooManyHits(n)) => format!("1103 {n}"),
                     e => e.to_string(),
                 })
             );
@@ -599,7 +718,7 @@ mod duplicates {
             assert_ne!(doubled, body, "{element} doubled");
             let got = code(parser(doubled.as_bytes()));
             assert!(
-                got.starts_with("FR1101")
+                got.starts_with("1101")
                     && got.contains(&format!("element {element} appears twice")),
                 "{element}: {got}"
             );

@@ -13,15 +13,9 @@ use serde::Deserialize;
 use crate::access::{Term, TermMask};
 use crate::model::{AvregistreringsorsakKod, Folkbokforingspost};
 
-/// Totalpost (the whole permitted record) or ändringspost (the changed terms only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Posttyp {
-    /// The whole permitted record on every change.
-    Totalpost,
-    /// The changed terms (and the identity number).
-    Andringspost,
-}
+/// An order's posttyp is the record kind of its notices: `totalpost` (the whole permitted
+/// record) or `andringspost` (the changed terms only); the register refuses the others.
+pub use crate::model::change::Posttyp;
 
 /// How often deliveries are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -617,6 +611,12 @@ impl RawOrder {
             }
             Population::Sokbegrepp(sok)
         };
+        if !matches!(self.posttyp, Posttyp::Total | Posttyp::Andring) {
+            return Err((
+                "avisering.posttyp".into(),
+                "an order's posttyp is totalpost or andringspost".into(),
+            ));
+        }
         Ok(Order {
             id: self.id.into_inner(),
             population,
@@ -666,7 +666,7 @@ mod tests {
              kommun = [\"0180\", \"0181\"]\nflyttsignal = true\n\
              skyddade_termer = [\"namn\"]\n",
         );
-        assert_eq!(o.posttyp, Posttyp::Andringspost);
+        assert_eq!(o.posttyp, Posttyp::Andring);
         assert_eq!(o.periodicitet, Periodicitet::Daglig);
         assert_eq!(o.kategorier, [Kategori::Folkbokforda].into());
         assert!(o.flyttsignal && !o.totalpost_vid_havning && !o.alltid_markering);
@@ -730,7 +730,7 @@ mod tests {
             id: "AV-1".into(),
             population: Population::Sokbegrepp(sok),
             kategorier: [Kategori::Folkbokforda].into(),
-            posttyp: Posttyp::Andringspost,
+            posttyp: Posttyp::Andring,
             periodicitet: Periodicitet::Daglig,
             flyttsignal: false,
             totalpost_vid_havning: false,

@@ -1,86 +1,85 @@
 //! SOAP faults: the ONE type every refusal of a request becomes (WIRE.md, "Faults").
 //!
-//! Each variant maps to a stable machine code, an HTTP status, a SOAP 1.1 faultcode and a
-//! Swedish + English text. Texts never contain personal data.
+//! Each variant maps to a stable integer code (`Felkod`, an `xs:int`), a SOAP 1.1 faultcode
+//! and a Swedish + English text. Every fault is HTTP 500 (SOAP 1.1, WS-I BP R1126): Java
+//! clients read a typed fault only from a 500. Texts never contain personal data.
 
 use hyper::StatusCode;
 
 /// Everything a SOAP request can be refused with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Fault {
-    /// FR1101: malformed request, missing element, bad PersonId, bad field. The text says which.
-    #[error("FR1101: {0}")]
+    /// 1101: malformed request, missing element, bad PersonId, bad field. The text says which.
+    #[error("1101: {0}")]
     BadRequest(String),
-    /// FR1102: a search needs a name plus one more criterion.
-    #[error("FR1102: search needs a name plus one more criterion")]
+    /// 1102: a search has no name criterion (neither `Fornamn` nor `EfterMellanNamn`).
+    #[error("1102: search has no name criterion")]
     SearchTooBroad,
-    /// FR1103: more hits than the limit.
-    #[error("FR1103: more than {0} hits")]
+    /// 1103: more hits than the limit.
+    #[error("1103: more than {0} hits")]
     TooManyHits(usize),
-    /// FR1104: a SOAP Header block is marked `mustUnderstand="1"`; folkreg understands no
-    /// header block (SOAP 1.1 §4.2.3). Holds the block's local name.
-    #[error("FR1104: header block {0} must be understood")]
+    /// 1104 (folkreg's addition): a SOAP Header block is marked `mustUnderstand="1"`;
+    /// folkreg understands no header block (SOAP 1.1 §4.2.3). Holds the block's local name.
+    #[error("1104: header block {0} must be understood")]
     MustUnderstand(String),
-    /// FR1201: OrgNr differs from the certificate's organisation.
-    #[error("FR1201: OrgNr differs from the certificate's organisation")]
+    /// 1201: OrgNr differs from the certificate's organisation.
+    #[error("1201: OrgNr differs from the certificate's organisation")]
     OrgMismatch,
-    /// FR1202: BestallningsId not registered for this organisation.
-    #[error("FR1202: unknown BestallningsId")]
+    /// 1202: BestallningsId not registered for this organisation.
+    #[error("1202: unknown BestallningsId")]
     UnknownBestallning,
-    /// FR1203: the avisering delivery was acknowledged and its retention period has passed.
-    #[error("FR1203: delivery {0} has been removed")]
+    /// 1203 (folkreg's addition): the avisering delivery was acknowledged and its retention
+    /// period has passed.
+    #[error("1203: delivery {0} has been removed")]
     DeliveryRemoved(u64),
-    /// FR1301: the certificate is not permitted by the register. The text says why.
-    #[error("FR1301: certificate not permitted: {0}")]
+    /// 1301: the certificate is not permitted by the register. The text says why.
+    #[error("1301: certificate not permitted: {0}")]
     NotPermitted(String),
-    /// FR1401: the request body is larger than the limit.
-    #[error("FR1401: request larger than {0} bytes")]
+    /// 1401: the request body is larger than the limit.
+    #[error("1401: request larger than {0} bytes")]
     TooLarge(usize),
-    /// FR1402: the request body has a `Content-Encoding` other than `identity`; holds the
-    /// coding as sent (refused with 415 before the body is read).
-    #[error("FR1402: Content-Encoding {0} is not supported")]
+    /// 1402 (folkreg's addition): the request body has a `Content-Encoding` other than
+    /// `identity`; holds the coding as sent (refused before the body is read).
+    #[error("1402: Content-Encoding {0} is not supported")]
     UnsupportedEncoding(String),
-    /// FR1501: maintenance window; retry after this many seconds.
-    #[error("FR1501: closed for maintenance, retry after {retry_after} s")]
+    /// 1501: maintenance window; retry after this many seconds.
+    #[error("1501: closed for maintenance, retry after {retry_after} s")]
     Maintenance {
         /// Seconds until the window ends.
         retry_after: u64,
         /// Why (the planned outage's reason, or the weekly window).
         reason: String,
     },
-    /// FR1901: our fault; details only in the log under this request id.
-    #[error("FR1901: internal error, request id {0}")]
+    /// 1901: our fault; details only in the log under this request id.
+    #[error("1901: internal error, request id {0}")]
     Internal(String),
 }
 
 impl Fault {
-    /// The stable machine code.
-    pub fn code(&self) -> &'static str {
+    /// The stable machine code, `Felkod` on the wire (WIRE.md's table; 1104, 1203 and 1402 are
+    /// folkreg's additions). Audit lines and metrics carry it as the outcome.
+    pub fn code(&self) -> u16 {
         match self {
-            Fault::BadRequest(_) => "FR1101",
-            Fault::SearchTooBroad => "FR1102",
-            Fault::TooManyHits(_) => "FR1103",
-            Fault::MustUnderstand(_) => "FR1104",
-            Fault::OrgMismatch => "FR1201",
-            Fault::UnknownBestallning => "FR1202",
-            Fault::DeliveryRemoved(_) => "FR1203",
-            Fault::NotPermitted(_) => "FR1301",
-            Fault::TooLarge(_) => "FR1401",
-            Fault::UnsupportedEncoding(_) => "FR1402",
-            Fault::Maintenance { .. } => "FR1501",
-            Fault::Internal(_) => "FR1901",
+            Fault::BadRequest(_) => 1101,
+            Fault::SearchTooBroad => 1102,
+            Fault::TooManyHits(_) => 1103,
+            Fault::MustUnderstand(_) => 1104,
+            Fault::OrgMismatch => 1201,
+            Fault::UnknownBestallning => 1202,
+            Fault::DeliveryRemoved(_) => 1203,
+            Fault::NotPermitted(_) => 1301,
+            Fault::TooLarge(_) => 1401,
+            Fault::UnsupportedEncoding(_) => 1402,
+            Fault::Maintenance { .. } => 1501,
+            Fault::Internal(_) => 1901,
         }
     }
 
-    /// HTTP status: 500 per SOAP 1.1, except 403, 413, 415 and 503 (CONTRACT.md).
+    /// HTTP status: 500 for every fault (SOAP 1.1, WS-I BP R1126; WIRE.md "Transport") —
+    /// also for refusals HTTP has its own status for (403, 413, 415, 503), since a SOAP
+    /// client reads a typed fault only from a 500. Maintenance still says `Retry-After`.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Fault::NotPermitted(_) => StatusCode::FORBIDDEN,
-            Fault::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Fault::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Fault::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::INTERNAL_SERVER_ERROR
     }
 
     /// SOAP 1.1 faultcode: the caller's errors are `S:Client`, ours `S:Server`, a header
@@ -123,8 +122,8 @@ impl Fault {
     pub fn beskrivning(&self) -> String {
         match self {
             Fault::BadRequest(what) => format!("Felaktiga inparametrar: {what} / Invalid input: {what}"),
-            Fault::SearchTooBroad => "Felaktiga inparametrar: sökningen kräver ett namn och minst ett sökbegrepp till / \
-                Invalid input: a search needs a name plus at least one more criterion"
+            Fault::SearchTooBroad => "Felaktiga inparametrar: sökningen saknar namn, ange Fornamn eller EfterMellanNamn / \
+                Invalid input: the search has no name criterion, give Fornamn or EfterMellanNamn"
                 .into(),
             Fault::TooManyHits(limit) => format!(
                 "För många träffar: fler än {limit} personer matchar, begränsa sökningen / \
@@ -173,37 +172,31 @@ mod tests {
             retry_after: 60,
             reason: "veckounderhåll".into(),
         };
-        let table: Vec<(Fault, &str, u16, &str)> = vec![
-            (Fault::BadRequest("x".into()), "FR1101", 500, "S:Client"),
-            (Fault::SearchTooBroad, "FR1102", 500, "S:Client"),
-            (Fault::TooManyHits(100), "FR1103", 500, "S:Client"),
+        let table: Vec<(Fault, u16, &str)> = vec![
+            (Fault::BadRequest("x".into()), 1101, "S:Client"),
+            (Fault::SearchTooBroad, 1102, "S:Client"),
+            (Fault::TooManyHits(100), 1103, "S:Client"),
             (
                 Fault::MustUnderstand("Security".into()),
-                "FR1104",
-                500,
+                1104,
                 "S:MustUnderstand",
             ),
-            (Fault::OrgMismatch, "FR1201", 500, "S:Client"),
-            (Fault::UnknownBestallning, "FR1202", 500, "S:Client"),
-            (
-                Fault::NotPermitted("revoked".into()),
-                "FR1301",
-                403,
-                "S:Client",
-            ),
-            (Fault::TooLarge(65536), "FR1401", 413, "S:Client"),
-            (
-                Fault::UnsupportedEncoding("gzip".into()),
-                "FR1402",
-                415,
-                "S:Client",
-            ),
-            (m.clone(), "FR1501", 503, "S:Server"),
-            (Fault::Internal("r1".into()), "FR1901", 500, "S:Server"),
+            (Fault::OrgMismatch, 1201, "S:Client"),
+            (Fault::UnknownBestallning, 1202, "S:Client"),
+            (Fault::DeliveryRemoved(7), 1203, "S:Client"),
+            (Fault::NotPermitted("revoked".into()), 1301, "S:Client"),
+            (Fault::TooLarge(65536), 1401, "S:Client"),
+            (Fault::UnsupportedEncoding("gzip".into()), 1402, "S:Client"),
+            (m.clone(), 1501, "S:Server"),
+            (Fault::Internal("r1".into()), 1901, "S:Server"),
         ];
-        for (f, code, status, faultcode) in table {
+        for (f, code, faultcode) in table {
             assert_eq!(f.code(), code);
-            assert_eq!(f.status().as_u16(), status, "{code}");
+            assert_eq!(
+                f.status().as_u16(),
+                500,
+                "{code}: every SOAP fault is HTTP 500"
+            );
             assert_eq!(f.faultcode(), faultcode, "{code}");
             assert!(f.beskrivning().contains(" / "), "{code}: Swedish / English");
         }
@@ -211,5 +204,10 @@ mod tests {
         assert!(Fault::BadRequest("PersonId".into())
             .beskrivning()
             .starts_with("Felaktiga inparametrar"));
+        assert_eq!(
+            Fault::SearchTooBroad.beskrivning(),
+            "Felaktiga inparametrar: sökningen saknar namn, ange Fornamn eller EfterMellanNamn / \
+             Invalid input: the search has no name criterion, give Fornamn or EfterMellanNamn"
+        );
     }
 }

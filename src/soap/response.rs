@@ -95,7 +95,8 @@ pub fn answer_at(kind: Answer, version: Version, posts: &[View]) -> Vec<u8> {
     w.into_inner()
 }
 
-/// Renders a SOAP 1.1 fault with `detail/ns0:Fel/{Felkod, Beskrivning}`.
+/// Renders a SOAP 1.1 fault with `detail/ns0:WebServiceFault/{Felkod, Beskrivning}`, the
+/// WSDL's declared fault element (`WebServiceFaultTYPE`, WIRE.md "Faults").
 pub fn fault(f: &Fault) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(1024));
     let result: std::io::Result<()> = (|| {
@@ -105,11 +106,11 @@ pub fn fault(f: &Fault) -> Vec<u8> {
         text(&mut w, "faultstring", f.faultstring())?;
         w.write_event(Event::Start(BytesStart::new("detail")))?;
         w.write_event(Event::Start(
-            BytesStart::new("ns0:Fel").with_attributes([("xmlns:ns0", V1_NS)]),
+            BytesStart::new("ns0:WebServiceFault").with_attributes([("xmlns:ns0", V1_NS)]),
         ))?;
-        text(&mut w, "ns0:Felkod", f.code())?;
+        text(&mut w, "ns0:Felkod", &f.code().to_string())?;
         text(&mut w, "ns0:Beskrivning", &f.beskrivning())?;
-        w.write_event(Event::End(BytesEnd::new("ns0:Fel")))?;
+        w.write_event(Event::End(BytesEnd::new("ns0:WebServiceFault")))?;
         w.write_event(Event::End(BytesEnd::new("detail")))?;
         w.write_event(Event::End(BytesEnd::new("S:Fault")))?;
         close_envelope(&mut w)
@@ -169,7 +170,13 @@ mod tests {
     fn fault_carries_code_and_escaped_text() {
         let xml = String::from_utf8(fault(&Fault::BadRequest("a<b & c".into()))).unwrap();
         assert!(xml.contains("<faultcode>S:Client</faultcode>"));
-        assert!(xml.contains("<ns0:Felkod>FR1101</ns0:Felkod>"));
+        assert!(
+            xml.contains(&format!(
+                "<detail><ns0:WebServiceFault xmlns:ns0=\"{V1_NS}\"><ns0:Felkod>1101</ns0:Felkod><ns0:Beskrivning>"
+            )),
+            "{xml}"
+        );
+        assert!(xml.contains("</ns0:Beskrivning></ns0:WebServiceFault></detail></S:Fault>"));
         assert!(xml.contains("a&lt;b &amp; c"), "{xml}");
     }
 
@@ -180,7 +187,7 @@ mod tests {
             xml.contains("<faultcode>S:MustUnderstand</faultcode>"),
             "{xml}"
         );
-        assert!(xml.contains("<ns0:Felkod>FR1104</ns0:Felkod>"), "{xml}");
+        assert!(xml.contains("<ns0:Felkod>1104</ns0:Felkod>"), "{xml}");
         assert!(xml.contains("Header block Security is marked mustUnderstand"));
     }
 }

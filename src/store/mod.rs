@@ -161,6 +161,9 @@ pub enum Refusal {
     /// A FULL delivery with a record that is not a totalpost.
     #[error("record {0}: a FULL delivery may hold only totalposter (Posttyp T)")]
     NotTotal(u64),
+    /// A record kind only avisering notices have (a flyttsignal).
+    #[error("record {0}: a flyttsignal is an avisering notice, not a change to the register")]
+    NotAChange(u64),
 }
 
 /// Counts of what a load changed.
@@ -574,6 +577,9 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
                     kind: "ändringspost",
                 }))
             }
+            (Posttyp::Flyttsignal, _) => {
+                return Err(StoreError::Refused(Refusal::NotAChange(position)))
+            }
             (Posttyp::Borttag, Some(_)) => None,
             (Posttyp::Borttag, None) => {
                 return Err(StoreError::Refused(Refusal::Missing {
@@ -939,9 +945,9 @@ impl Snapshot<'_> {
             }
         }
         if candidates.as_ref().is_none_or(|c| c.len() > NARROW_ABOVE) {
-            if q.fodelse_from.is_some() || q.fodelse_tom.is_some() {
-                let from = format!("{:08}", q.fodelse_from.unwrap_or(0));
-                let tom = format!("{:08}", q.fodelse_tom.unwrap_or(99999999));
+            // The index holds real birth dates; the range covers every record that can match.
+            if let Some((from, tom)) = q.fodelsetid_range() {
+                let (from, tom) = (format!("{from:08}"), format!("{tom:08}"));
                 let set = scan_range(g, index::FODELSETID, from.as_bytes(), tom.as_bytes())?;
                 candidates = Some(intersect(candidates, set));
             }

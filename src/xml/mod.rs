@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod read;
+pub mod shape;
 pub mod write;
 
 pub use error::{DeliveryError, DeliveryErrorKind};

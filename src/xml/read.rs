@@ -2,9 +2,11 @@
 //! reader in `loadfile`) → a validated [`DeliveryRecord`], every value checked.
 //!
 //! Errors name the record's 1-based position and the element path, and say what is wrong —
-//! never the value, so a report can be logged without leaking personal data. The element
-//! names a report may show are `ELEMENTS`; anything else is [`UNKNOWN_ELEMENT`].
+//! never the value, so a report can be logged without leaking personal data. Every record is
+//! first checked against [`shape::RECORD`] (names, order, occurrences), then mapped; the
+//! element names a report may show are the shape's; anything else is [`UNKNOWN_ELEMENT`].
 
+use super::shape::{self, Mismatch, MismatchKind};
 use super::{DeliveryError, DeliveryErrorKind};
 use crate::ids::pnr::{Pnr, PnrKind};
 use crate::model::change::{DeliveryRecord, Group, GroupSet, Posttyp};
@@ -23,108 +25,17 @@ pub(crate) struct Node {
     pub(crate) children: Vec<Node>,
 }
 
-/// Every element name of the delivery format: the only names a report shows. A name the
-/// format does not have is reported as [`UNKNOWN_ELEMENT`], since in a broken file an element
-/// name can be a fragment of a value (`<'ersonpost><PersonId><PersonNr>1933…'` is one name).
-const ELEMENTS: &[&str] = &[
-    "Adress",
-    "Adresser",
-    "AntraffadDodDatum",
-    "Ar",
-    "Arendeuppgift",
-    "Aviseringsnamn",
-    "AvlidenDatum",
-    "Avregistrering",
-    "Avregistreringsdatum",
-    "Avregistreringsorsak",
-    "AvregistreringsorsakKod",
-    "Beteckning",
-    "CareOf",
-    "Civilstand",
-    "CivilstandDatum",
-    "CivilstandKod",
-    "Datum",
-    "Distrikt",
-    "Efternamn",
-    "Fastighet",
-    "Fastighetsbeteckning",
-    "FiktivtNr",
-    "Fodelse",
-    "Fodelsedatum",
-    "Fodelseland",
-    "Fodelseort",
-    "Fodelsetid",
-    "Folkbokforing",
-    "Folkbokforingsadress",
-    "Folkbokforingsdatum",
-    "Folkbokforingspost",
-    "Folkbokforingsposter",
-    "FolkbokforingstypKod",
-    "Fornamn",
-    "Fornyelsedatum",
-    "ForsamlingKommun",
-    "HanvisningsPersonNr",
-    "HemortSverige",
-    "Historik",
-    "Identitetsniva",
-    "IdentitetsnivaDatum",
-    "Identitetsstatus",
-    "IdentitetsstatusDatum",
-    "IdentitetsstatusOrsak",
-    "Inkomst",
-    "Invandring",
-    "Invandringsdatum",
-    "Kommun",
-    "KommunKod",
-    "Kon",
-    "Lagenhet",
-    "LanKod",
-    "Land",
-    "Landkod",
-    "Medborgarskap",
-    "Medborgarskapsdatum",
-    "MedborgarskapslandKod",
-    "Mellannamn",
-    "Namn",
-    "Navetavisering",
-    "NordisktPersonnummer",
-    "Nummer",
-    "OrtUtlandet",
-    "PaKommunSkriven",
-    "PersonId",
-    "PersonNr",
-    "Personpost",
-    "PostNr",
-    "Postort",
-    "PreliminartVilandeforklaringsdatum",
-    "Relation",
-    "Relationer",
-    "Relationstyp",
-    "RostrattDatum",
-    "Samordningsnummeruppgifter",
-    "SarskildPostadress",
-    "Sekretessmarkering",
-    "SkyddadFolkbokforing",
-    "Skyddsdatum",
-    "Summa",
-    "Taxering",
-    "TilldelatPersonNrSamordningsNr",
-    "Tilldelningsdatum",
-    "Tilltalsnamnsmarkering",
-    "UUID",
-    "Uppehallsratt",
-    "Utdelningsadress1",
-    "Utdelningsadress2",
-    "Utdelningsadress3",
-    "Utlandsadress",
-];
+/// Element names of the load-file envelope around the records, which a report may show too.
+const ENVELOPE: &[&str] = &["Navetavisering", "Folkbokforingsposter"];
 
-/// How a report names an element that is not in [`ELEMENTS`].
+/// How a report names an element that neither [`shape::RECORD`] nor the envelope has: in a
+/// broken file an element name can be a fragment of a value
+/// (`<'ersonpost><PersonId><PersonNr>1933…'` is one name), so only known names are shown.
 pub const UNKNOWN_ELEMENT: &str = "(an element the format does not have)";
 
 /// `name` if the format has it, else [`UNKNOWN_ELEMENT`].
 pub(crate) fn shown(name: &str) -> &str {
-    if ELEMENTS.contains(&name) {
+    if ENVELOPE.contains(&name) || shape::has_name(name) {
         name
     } else {
         UNKNOWN_ELEMENT
@@ -146,19 +57,6 @@ impl Ctx {
     }
     fn invalid(&self, path: &str, what: &str) -> DeliveryError {
         self.err(path, DeliveryErrorKind::Invalid(what.to_owned()))
-    }
-
-    /// The children of `n`, each exactly one of `allowed`.
-    fn check_children(&self, path: &str, n: &Node, allowed: &[&str]) -> Result<(), DeliveryError> {
-        for c in &n.children {
-            if !allowed.contains(&c.name.as_str()) {
-                return Err(self.err(
-                    &format!("{path}/{}", shown(&c.name)),
-                    DeliveryErrorKind::UnexpectedElement,
-                ));
-            }
-        }
-        Ok(())
     }
 
     fn text<'n>(&self, n: &'n Node, child: &str) -> Option<&'n str> {
@@ -225,6 +123,21 @@ fn child<'n>(n: &'n Node, name: &str) -> Option<&'n Node> {
     n.children.iter().find(|c| c.name == name)
 }
 
+fn children<'n>(n: &'n Node, name: &'n str) -> impl Iterator<Item = &'n Node> + 'n {
+    n.children.iter().filter(move |c| c.name == name)
+}
+
+/// A shape mismatch as a report.
+fn mismatch(cx: &Ctx, m: Mismatch) -> DeliveryError {
+    let kind = match m.why {
+        MismatchKind::Unknown => DeliveryErrorKind::UnexpectedElement,
+        MismatchKind::Order => DeliveryErrorKind::Invalid("out of the schema's order".into()),
+        MismatchKind::Repeated => DeliveryErrorKind::Invalid("may occur only once".into()),
+        MismatchKind::Missing(name) => DeliveryErrorKind::Missing(name),
+    };
+    cx.err(&m.path, kind)
+}
+
 /// Maps one record's element tree (its `Folkbokforingspost`) to a validated record;
 /// `record_no` is its 1-based position in the file, for errors.
 pub(crate) fn record(
@@ -233,21 +146,7 @@ pub(crate) fn record(
     record_no: u64,
 ) -> Result<DeliveryRecord, DeliveryError> {
     let cx = Ctx { record: record_no };
-    cx.check_children(
-        "",
-        root,
-        &[
-            "Arendeuppgift",
-            "Personpost",
-            "Sekretessmarkering",
-            "SkyddadFolkbokforing",
-            "Skyddsdatum",
-        ],
-    )
-    .map_err(|mut e| {
-        e.element = e.element.map(|p| p.trim_start_matches('/').to_owned());
-        e
-    })?;
+    shape::check(&shape::RECORD, root, true, "").map_err(|m| mismatch(&cx, m))?;
     let andringstidpunkt = child(root, "Arendeuppgift")
         .and_then(|a| {
             a.attrs
@@ -266,15 +165,28 @@ pub(crate) fn record(
     {
         return Err(cx.invalid("Arendeuppgift", "andringstidpunkt must be YYYYMMDDhhmmss"));
     }
-    let pp = child(root, "Personpost")
-        .ok_or_else(|| cx.err("", DeliveryErrorKind::Missing("Personpost")))?;
-    let mut present = if posttyp == Posttyp::Total {
-        GroupSet::ALL
-    } else {
-        GroupSet::default()
+    let mut present = match posttyp {
+        Posttyp::Total => GroupSet::ALL,
+        // A flyttsignal is an avisering notice; a load file never holds one.
+        Posttyp::Borttag | Posttyp::Flyttsignal => GroupSet::default(),
+        Posttyp::Andring => {
+            let names = root
+                .attrs
+                .iter()
+                .find(|(k, _)| k == "Grupper")
+                .map(|(_, v)| v.as_str())
+                .ok_or_else(|| {
+                    cx.err("", DeliveryErrorKind::Missing("Folkbokforingspost@Grupper"))
+                })?;
+            GroupSet::from_names(names)
+                .ok_or_else(|| cx.invalid("", "Grupper names a group the format does not have"))?
+        }
     };
     present.insert(Group::Arendeuppgift);
-    let personpost = personpost(&cx, pp, &mut present)?;
+    let pp = child(root, "Personpost")
+        .ok_or_else(|| cx.err("", DeliveryErrorKind::Missing("Personpost")))?;
+    let mut personpost = personpost(&cx, pp)?;
+    personpost.historik = historik(&cx, root)?;
 
     let flag = |name: &str| -> Result<Option<bool>, DeliveryError> {
         match cx.text(root, name) {
@@ -290,9 +202,6 @@ pub(crate) fn record(
         e.element = Some("Skyddsdatum".into());
         e
     })?;
-    if sekretess.is_some() || skyddad.is_some() || skyddsdatum.is_some() {
-        present.insert(Group::Skydd);
-    }
     let post = Folkbokforingspost {
         andringstidpunkt,
         personpost,
@@ -307,127 +216,105 @@ pub(crate) fn record(
     })
 }
 
-const PERSONPOST_CHILDREN: &[&str] = &[
-    "PersonId",
-    "HanvisningsPersonNr",
-    "Avregistrering",
-    "AntraffadDodDatum",
-    "Namn",
-    "Folkbokforing",
-    "Adresser",
-    "Fodelse",
-    "Invandring",
-    "RostrattDatum",
-    "Civilstand",
-    "Medborgarskap",
-    "Relationer",
-    "Uppehallsratt",
-    "NordisktPersonnummer",
-    "Kon",
-    "Fodelsetid",
-    "Taxering",
-    "Historik",
-    "Samordningsnummeruppgifter",
-];
-
-/// `Personpost`: each part of the record in the order the format fixes; every part present
-/// (even empty) is marked in `present`, so an ändringspost replaces or clears that group.
-fn personpost(cx: &Ctx, pp: &Node, present: &mut GroupSet) -> Result<Personpost, DeliveryError> {
-    cx.check_children("Personpost", pp, PERSONPOST_CHILDREN)?;
-    let mut mark = |name: &str, g: Group| {
-        if child(pp, name).is_some() {
-            present.insert(g);
-        }
-    };
-    let (person_id, identitetstyp) = person_id(cx, pp)?;
-    let hanvisning = hanvisning(cx, pp)?;
-    mark("HanvisningsPersonNr", Group::Hanvisning);
-    let avregistrering = avregistrering(cx, pp)?;
-    mark("Avregistrering", Group::Avregistrering);
-    let antraffad_dod = cx.date("Personpost", pp, "AntraffadDodDatum")?;
-    mark("AntraffadDodDatum", Group::AntraffadDod);
-    let namn = namn(cx, pp)?;
-    mark("Namn", Group::Namn);
-    let folkbokforing = folkbokforing(cx, pp)?;
-    mark("Folkbokforing", Group::Folkbokforing);
-    let adresser = match child(pp, "Adresser") {
-        None => Adresser::default(),
+/// `Personpost`, already checked against [`shape::PERSONPOST`]: every part mapped and its
+/// values checked.
+fn personpost(cx: &Ctx, pp: &Node) -> Result<Personpost, DeliveryError> {
+    let (person_id, identitetstyp, status) = person_id(cx, pp)?;
+    let antraffad_dod = child(pp, "Avregistrering")
+        .map(|a| cx.date("Personpost/Avregistrering", a, "AntraffadDod"))
+        .transpose()?
+        .flatten();
+    let samordningsuppgifter = child(pp, "Samordningsnummeruppgifter");
+    let datum_avliden = samordningsuppgifter
+        .map(|s| cx.date("Personpost/Samordningsnummeruppgifter", s, "DatumAvliden"))
+        .transpose()?
+        .flatten();
+    let avregistrering = avregistrering(cx, pp, antraffad_dod, datum_avliden)?;
+    let adresser_node = child(pp, "Adresser");
+    let distrikt = adresser_node
+        .and_then(|a| child(a, "Distrikt"))
+        .and_then(|d| cx.string(d, "Distriktskod"));
+    if distrikt
+        .as_ref()
+        .is_some_and(|d| d.len() != 6 || !d.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return Err(cx.invalid(
+            "Personpost/Adresser/Distrikt/Distriktskod",
+            "must be six digits",
+        ));
+    }
+    let folkbokforing = folkbokforing(cx, pp, distrikt)?;
+    let (adresser, rostratt_datum) = match adresser_node {
+        None => (Adresser::default(), None),
         Some(a) => adresser(cx, a)?,
     };
-    mark("Adresser", Group::Adresser);
-    let fodelse = fodelse(cx, pp)?;
-    mark("Fodelse", Group::Fodelse);
-    let invandringsdatum = invandring(cx, pp)?;
-    mark("Invandring", Group::Invandring);
-    let rostratt_datum = cx.date("Personpost", pp, "RostrattDatum")?;
-    mark("RostrattDatum", Group::Rostratt);
-    let civilstand = civilstand(cx, pp)?;
-    mark("Civilstand", Group::Civilstand);
-    let medborgarskap = medborgarskap(cx, pp)?;
-    mark("Medborgarskap", Group::Medborgarskap);
-    let relationer = relationer(cx, pp)?;
-    mark("Relationer", Group::Relationer);
-    let uppehallsratt = uppehallsratt(cx, pp)?;
-    mark("Uppehallsratt", Group::Uppehallsratt);
-    let nordiskt_personnummer = nordiskt_personnummer(cx, pp)?;
-    mark("NordisktPersonnummer", Group::NordisktPersonnummer);
-    kon_fodelsetid(cx, pp, &person_id)?;
-    let taxering = taxering(cx, pp)?;
-    mark("Taxering", Group::Taxering);
-    let historik = historik(cx, pp)?;
-    mark("Historik", Group::Historik);
-    let samordning = samordning(cx, pp)?;
-    mark("Samordningsnummeruppgifter", Group::Samordning);
-
+    let (invandringsdatum, uppehallsratt, nordiskt_personnummer) = invandring(cx, pp)?;
+    let mut fodelse = fodelse(cx, pp)?;
+    fodelse.fodelsedatum = cx.date("Personpost", pp, "Fodelsedatum")?;
     Ok(Personpost {
         person_id,
         identitetstyp,
-        hanvisning,
+        hanvisning: hanvisning(cx, pp)?,
         avregistrering,
         antraffad_dod,
-        namn,
+        namn: child(pp, "Namn")
+            .map(|n| namn(cx, "Personpost/Namn", n))
+            .transpose()?
+            .unwrap_or_default(),
         folkbokforing,
         adresser,
         fodelse,
         invandringsdatum,
         rostratt_datum,
-        civilstand,
-        medborgarskap,
-        relationer,
+        civilstand: civilstand(cx, pp)?,
+        medborgarskap: medborgarskap(cx, pp)?,
+        relationer: relationer(cx, pp)?,
         uppehallsratt,
         nordiskt_personnummer,
-        taxering,
-        historik,
-        samordning,
+        taxering: taxering(cx, pp)?,
+        historik: Vec::new(),
+        samordning: samordning(cx, status, samordningsuppgifter)?,
     })
 }
 
-/// `PersonId`: the identity number and which kind of number it is.
-fn person_id(cx: &Ctx, pp: &Node) -> Result<(Pnr, Identitetstyp), DeliveryError> {
+/// A samordningsnummer's identity status and level as `PersonId` carries them.
+#[derive(Default)]
+struct Status {
+    varde: Option<&'static str>,
+    datum: Option<Datum>,
+    orsak: Option<&'static str>,
+    niva: Option<&'static str>,
+    niva_datum: Option<Datum>,
+}
+
+/// `PersonId`: the identity number, which kind of number it is, and its identity status.
+fn person_id(cx: &Ctx, pp: &Node) -> Result<(Pnr, Identitetstyp, Status), DeliveryError> {
+    let path = "Personpost/PersonId";
     let id = child(pp, "PersonId")
         .ok_or_else(|| cx.err("Personpost", DeliveryErrorKind::Missing("PersonId")))?;
-    cx.check_children(
-        "Personpost/PersonId",
-        id,
-        &["PersonNr", "TilldelatPersonNrSamordningsNr"],
-    )?;
-    let (person_id, identitetstyp) = if let Some(t) = cx.text(id, "PersonNr") {
-        (
+    let (person_id, identitetstyp) = match (
+        cx.text(id, "PersonNr"),
+        cx.text(id, "TilldelatPersonNrSamordningsNr"),
+    ) {
+        (Some(t), None) => (
             cx.pnr("Personpost/PersonId/PersonNr", t)?,
             Identitetstyp::Personnummer,
-        )
-    } else if let Some(t) = cx.text(id, "TilldelatPersonNrSamordningsNr") {
-        let p = cx.pnr("Personpost/PersonId/TilldelatPersonNrSamordningsNr", t)?;
-        let typ = match p.kind() {
-            PnrKind::Samordningsnummer => Identitetstyp::Samordningsnummer,
-            PnrKind::Personnummer => Identitetstyp::TilldelatPersonnummer,
-        };
-        (p, typ)
-    } else {
-        return Err(cx.err(
-            "Personpost/PersonId",
-            DeliveryErrorKind::Missing("PersonNr"),
-        ));
+        ),
+        (None, Some(t)) => {
+            let p = cx.pnr("Personpost/PersonId/TilldelatPersonNrSamordningsNr", t)?;
+            let typ = match p.kind() {
+                PnrKind::Samordningsnummer => Identitetstyp::Samordningsnummer,
+                PnrKind::Personnummer => Identitetstyp::TilldelatPersonnummer,
+            };
+            (p, typ)
+        }
+        (Some(_), Some(_)) => {
+            return Err(cx.invalid(
+                path,
+                "holds both PersonNr and TilldelatPersonNrSamordningsNr",
+            ))
+        }
+        (None, None) => return Err(cx.err(path, DeliveryErrorKind::Missing("PersonNr"))),
     };
     if identitetstyp == Identitetstyp::Personnummer
         && person_id.kind() == PnrKind::Samordningsnummer
@@ -437,67 +324,88 @@ fn person_id(cx: &Ctx, pp: &Node) -> Result<(Pnr, Identitetstyp), DeliveryError>
             "a samordningsnummer belongs in TilldelatPersonNrSamordningsNr",
         ));
     }
-    Ok((person_id, identitetstyp))
+    let code = |n: &Node, name: &str, table: &[(&'static str, &'static str)]| {
+        cx.text(n, name)
+            .map(|c| {
+                shape::word_of(table, c)
+                    .ok_or_else(|| cx.invalid(&format!("{path}/{name}"), "unknown code"))
+            })
+            .transpose()
+    };
+    let mut status = Status {
+        niva: code(id, "Identitetsniva", &shape::IDENTITETSNIVA)?,
+        niva_datum: cx.date(path, id, "Identitetsnivadatum")?,
+        ..Status::default()
+    };
+    if let Some(s) = child(id, "Identitetsstatus") {
+        let p = "Personpost/PersonId/Identitetsstatus";
+        status.varde = code(s, "IdentitetsstatusVarde", &shape::IDENTITETSSTATUS)?;
+        status.datum = cx.date(p, s, "IdentitetsstatusDatum")?;
+        status.orsak = code(s, "IdentitetsstatusOrsak", &shape::IDENTITETSSTATUS_ORSAK)?;
+    }
+    Ok((person_id, identitetstyp, status))
 }
 
-/// Every `HanvisningsPersonNr` (an empty one only marks the group).
+/// `HanvisningsPersonNr` and every `Hanvisningar/Hanvisning`, each number once.
 fn hanvisning(cx: &Ctx, pp: &Node) -> Result<Vec<Pnr>, DeliveryError> {
-    let mut hanvisning = Vec::new();
-    for h in pp
-        .children
-        .iter()
-        .filter(|c| c.name == "HanvisningsPersonNr")
-    {
-        let t = h.text.trim();
-        if !t.is_empty() {
-            hanvisning.push(cx.pnr("Personpost/HanvisningsPersonNr", t)?);
+    let mut hanvisning: Vec<Pnr> = Vec::new();
+    let mut add = |path: &str, t: &str| -> Result<(), DeliveryError> {
+        let p = cx.pnr(path, t)?;
+        if !hanvisning.contains(&p) {
+            hanvisning.push(p);
+        }
+        Ok(())
+    };
+    if let Some(t) = cx.text(pp, "HanvisningsPersonNr") {
+        add("Personpost/HanvisningsPersonNr", t)?;
+    }
+    if let Some(hs) = child(pp, "Hanvisningar") {
+        for h in children(hs, "Hanvisning") {
+            if let Some(t) = cx.text(h, "HanvisningsPersonNr") {
+                add("Personpost/Hanvisningar/Hanvisning/HanvisningsPersonNr", t)?;
+            }
         }
     }
     Ok(hanvisning)
 }
 
-/// `Avregistrering`; an empty element is none.
-fn avregistrering(cx: &Ctx, pp: &Node) -> Result<Option<Avregistrering>, DeliveryError> {
-    let Some(a) = child(pp, "Avregistrering").filter(|n| !n.children.is_empty()) else {
+/// `Avregistrering`: code and date (both, or neither when only `AntraffadDod` is there). The
+/// date of death is the avregistrering's date for `AV`, unless the person was found dead, or
+/// a samordningsnummer's `DatumAvliden`.
+fn avregistrering(
+    cx: &Ctx,
+    pp: &Node,
+    antraffad_dod: Option<Datum>,
+    datum_avliden: Option<Datum>,
+) -> Result<Option<Avregistrering>, DeliveryError> {
+    let Some(a) = child(pp, "Avregistrering") else {
         return Ok(None);
     };
     let path = "Personpost/Avregistrering";
-    cx.check_children(
-        path,
-        a,
-        &[
-            "AvregistreringsorsakKod",
-            "Avregistreringsdatum",
-            "AvlidenDatum",
-        ],
-    )?;
-    let kod = cx.required(path, a, "AvregistreringsorsakKod")?;
+    let Some(kod) = cx.text(a, "AvregistreringsorsakKod") else {
+        if cx.text(a, "Avregistreringsdatum").is_some() {
+            return Err(cx.err(path, DeliveryErrorKind::Missing("AvregistreringsorsakKod")));
+        }
+        return Ok(None);
+    };
+    let orsak = AvregistreringsorsakKod::from_code(kod)
+        .ok_or_else(|| cx.invalid(&format!("{path}/AvregistreringsorsakKod"), "unknown code"))?;
+    let datum = cx.required_date(path, a, "Avregistreringsdatum")?;
+    let avliden_datum = match orsak {
+        AvregistreringsorsakKod::AV => {
+            datum_avliden.or_else(|| antraffad_dod.is_none().then_some(datum))
+        }
+        _ => None,
+    };
     Ok(Some(Avregistrering {
-        orsak: AvregistreringsorsakKod::from_code(&kod).ok_or_else(|| {
-            cx.invalid(&format!("{path}/AvregistreringsorsakKod"), "unknown code")
-        })?,
-        datum: cx.required_date(path, a, "Avregistreringsdatum")?,
-        avliden_datum: cx.date(path, a, "AvlidenDatum")?,
+        orsak,
+        datum,
+        avliden_datum,
     }))
 }
 
-/// `Namn`: tilltalsnamnsmarkering (two digits), the names, aviseringsnamn (at most 36).
-fn namn(cx: &Ctx, pp: &Node) -> Result<Namn, DeliveryError> {
-    let Some(n) = child(pp, "Namn") else {
-        return Ok(Namn::default());
-    };
-    let path = "Personpost/Namn";
-    cx.check_children(
-        path,
-        n,
-        &[
-            "Tilltalsnamnsmarkering",
-            "Fornamn",
-            "Mellannamn",
-            "Efternamn",
-            "Aviseringsnamn",
-        ],
-    )?;
+/// A `NamnTYPE`: tilltalsnamnsmarkering (two digits), the names, aviseringsnamn (at most 36).
+fn namn(cx: &Ctx, path: &str, n: &Node) -> Result<Namn, DeliveryError> {
     let tilltal = match cx.text(n, "Tilltalsnamnsmarkering") {
         None => None,
         Some(t) if t.len() == 2 && t.bytes().all(|c| c.is_ascii_digit()) => t.parse().ok(),
@@ -527,25 +435,17 @@ fn namn(cx: &Ctx, pp: &Node) -> Result<Namn, DeliveryError> {
     })
 }
 
-/// `Folkbokforing`: the län and kommun must exist together; an empty element is none.
-fn folkbokforing(cx: &Ctx, pp: &Node) -> Result<Option<Folkbokforing>, DeliveryError> {
+/// `Folkbokforing`, with the distrikt Navet keeps under `Adresser`: the län and kommun must
+/// exist together; an element without them is none.
+fn folkbokforing(
+    cx: &Ctx,
+    pp: &Node,
+    distrikt: Option<String>,
+) -> Result<Option<Folkbokforing>, DeliveryError> {
     let Some(f) = child(pp, "Folkbokforing").filter(|n| !n.children.is_empty()) else {
         return Ok(None);
     };
     let path = "Personpost/Folkbokforing";
-    cx.check_children(
-        path,
-        f,
-        &[
-            "Folkbokforingsdatum",
-            "LanKod",
-            "KommunKod",
-            "Fastighetsbeteckning",
-            "FiktivtNr",
-            "Distrikt",
-            "PaKommunSkriven",
-        ],
-    )?;
     let lan_kod = cx.required(path, f, "LanKod")?;
     cx.lan(&format!("{path}/LanKod"), &lan_kod)?;
     let kommun_kod = cx.required(path, f, "KommunKod")?;
@@ -563,28 +463,25 @@ fn folkbokforing(cx: &Ctx, pp: &Node) -> Result<Option<Folkbokforing>, DeliveryE
         kommun_kod,
         fastighetsbeteckning: cx.string(f, "Fastighetsbeteckning"),
         fiktivt_nr: cx.string(f, "FiktivtNr"),
-        distrikt: cx.string(f, "Distrikt"),
+        distrikt,
         pa_kommun_skriven,
     }))
 }
 
-/// `Fodelse`: the date, and the hemort in Sweden or the place abroad.
+/// `Fodelse`: the hemort in Sweden or the place abroad (the date is `Personpost`'s own).
 fn fodelse(cx: &Ctx, pp: &Node) -> Result<Fodelse, DeliveryError> {
     let Some(f) = child(pp, "Fodelse") else {
         return Ok(Fodelse::default());
     };
-    let path = "Personpost/Fodelse";
-    cx.check_children(path, f, &["Fodelsedatum", "HemortSverige", "OrtUtlandet"])?;
     let hemort_sverige = match child(f, "HemortSverige") {
         None => None,
         Some(h) => {
             let p = "Personpost/Fodelse/HemortSverige";
-            cx.check_children(p, h, &["LanKod", "ForsamlingKommun"])?;
-            let lan_kod = cx.required(p, h, "LanKod")?;
-            cx.lan(&format!("{p}/LanKod"), &lan_kod)?;
+            let lan_kod = cx.required(p, h, "FodelselanKod")?;
+            cx.lan(&format!("{p}/FodelselanKod"), &lan_kod)?;
             Some(HemortSverige {
                 lan_kod,
-                forsamling_kommun: cx.required(p, h, "ForsamlingKommun")?,
+                forsamling_kommun: cx.required(p, h, "Fodelseforsamling")?,
             })
         }
     };
@@ -592,57 +489,86 @@ fn fodelse(cx: &Ctx, pp: &Node) -> Result<Fodelse, DeliveryError> {
         None => None,
         Some(o) => {
             let p = "Personpost/Fodelse/OrtUtlandet";
-            cx.check_children(p, o, &["Fodelseort", "Fodelseland"])?;
             Some(OrtUtlandet {
-                fodelseort: cx.required(p, o, "Fodelseort")?,
+                fodelseort: cx.required(p, o, "FodelseortUtland")?,
                 fodelseland: cx.required(p, o, "Fodelseland")?,
             })
         }
     };
     Ok(Fodelse {
-        fodelsedatum: cx.date(path, f, "Fodelsedatum")?,
+        fodelsedatum: None,
         hemort_sverige,
         ort_utlandet,
     })
 }
 
-/// `Invandring`: its date.
-fn invandring(cx: &Ctx, pp: &Node) -> Result<Option<Datum>, DeliveryError> {
-    match child(pp, "Invandring") {
-        None => Ok(None),
-        Some(i) => {
-            cx.check_children("Personpost/Invandring", i, &["Invandringsdatum"])?;
-            cx.date("Personpost/Invandring", i, "Invandringsdatum")
+/// `Invandring`: its date, uppehållsrätt (`J`) and the nordic number (one of them).
+#[allow(clippy::type_complexity)]
+fn invandring(
+    cx: &Ctx,
+    pp: &Node,
+) -> Result<
+    (
+        Option<Datum>,
+        Option<Uppehallsratt>,
+        Option<NordisktPersonnummer>,
+    ),
+    DeliveryError,
+> {
+    let Some(i) = child(pp, "Invandring") else {
+        return Ok((None, None, None));
+    };
+    let path = "Personpost/Invandring";
+    let uppehallsratt = match cx.text(i, "Uppehallsratt") {
+        None => None,
+        Some("J") => Some(Uppehallsratt {
+            typ: "J".into(),
+            datum: None,
+        }),
+        Some(_) => return Err(cx.invalid(&format!("{path}/Uppehallsratt"), "must be J")),
+    };
+    let mut nordiskt = None;
+    for (landkod, name) in shape::NORDISKT_PNR {
+        if let Some(nummer) = cx.string(i, name) {
+            if nordiskt.is_none() {
+                nordiskt = Some(NordisktPersonnummer {
+                    nummer,
+                    landkod: landkod.to_owned(),
+                });
+            }
         }
     }
+    Ok((
+        cx.date(path, i, "Invandringsdatum")?,
+        uppehallsratt,
+        nordiskt,
+    ))
 }
 
-/// `Civilstand`; an empty element is none.
+/// `Civilstand`; one without a code is none.
 fn civilstand(cx: &Ctx, pp: &Node) -> Result<Option<Civilstand>, DeliveryError> {
-    let Some(c) = child(pp, "Civilstand").filter(|n| !n.children.is_empty()) else {
+    let Some(c) = child(pp, "Civilstand") else {
         return Ok(None);
     };
     let path = "Personpost/Civilstand";
-    cx.check_children(path, c, &["CivilstandKod", "CivilstandDatum"])?;
-    let kod = cx.required(path, c, "CivilstandKod")?;
+    let Some(kod) = cx.text(c, "CivilstandKod") else {
+        return Ok(None);
+    };
     Ok(Some(Civilstand {
-        kod: CivilstandKod::from_code(&kod)
+        kod: CivilstandKod::from_code(kod)
             .ok_or_else(|| cx.invalid(&format!("{path}/CivilstandKod"), "unknown code"))?,
-        datum: cx.date(path, c, "CivilstandDatum")?,
+        datum: cx.date(path, c, "Civilstandsdatum")?,
     }))
 }
 
-/// Every non-empty `Medborgarskap`.
+/// Every `Medborgarskap` with a land code.
 fn medborgarskap(cx: &Ctx, pp: &Node) -> Result<Vec<Medborgarskap>, DeliveryError> {
     let mut medborgarskap = Vec::new();
-    for m in pp
-        .children
-        .iter()
-        .filter(|c| c.name == "Medborgarskap" && !c.children.is_empty())
-    {
+    for m in children(pp, "Medborgarskap") {
         let path = "Personpost/Medborgarskap";
-        cx.check_children(path, m, &["MedborgarskapslandKod", "Medborgarskapsdatum"])?;
-        let landkod = cx.required(path, m, "MedborgarskapslandKod")?;
+        let Some(landkod) = cx.string(m, "MedborgarskapslandKod") else {
+            continue;
+        };
         cx.land(&format!("{path}/MedborgarskapslandKod"), &landkod)?;
         medborgarskap.push(Medborgarskap {
             landkod,
@@ -656,62 +582,11 @@ fn medborgarskap(cx: &Ctx, pp: &Node) -> Result<Vec<Medborgarskap>, DeliveryErro
 fn relationer(cx: &Ctx, pp: &Node) -> Result<Vec<Relation>, DeliveryError> {
     let mut relationer = Vec::new();
     if let Some(rs) = child(pp, "Relationer") {
-        cx.check_children("Personpost/Relationer", rs, &["Relation"])?;
-        for r in &rs.children {
+        for r in children(rs, "Relation") {
             relationer.push(relation(cx, r)?);
         }
     }
     Ok(relationer)
-}
-
-/// `Uppehallsratt`; an empty element is none.
-fn uppehallsratt(cx: &Ctx, pp: &Node) -> Result<Option<Uppehallsratt>, DeliveryError> {
-    let Some(u) = child(pp, "Uppehallsratt").filter(|n| !n.children.is_empty()) else {
-        return Ok(None);
-    };
-    let path = "Personpost/Uppehallsratt";
-    cx.check_children(path, u, &["Typ", "Datum"])?;
-    Ok(Some(Uppehallsratt {
-        typ: cx.required(path, u, "Typ")?,
-        datum: cx.date(path, u, "Datum")?,
-    }))
-}
-
-/// `NordisktPersonnummer`; an empty element is none.
-fn nordiskt_personnummer(
-    cx: &Ctx,
-    pp: &Node,
-) -> Result<Option<NordisktPersonnummer>, DeliveryError> {
-    let Some(n) = child(pp, "NordisktPersonnummer").filter(|n| !n.children.is_empty()) else {
-        return Ok(None);
-    };
-    let path = "Personpost/NordisktPersonnummer";
-    cx.check_children(path, n, &["Nummer", "Landkod"])?;
-    let landkod = cx.required(path, n, "Landkod")?;
-    cx.land(&format!("{path}/Landkod"), &landkod)?;
-    Ok(Some(NordisktPersonnummer {
-        nummer: cx.required(path, n, "Nummer")?,
-        landkod,
-    }))
-}
-
-/// `Kon` and `Fodelsetid` are derived from the number; if given they must agree with it.
-fn kon_fodelsetid(cx: &Ctx, pp: &Node, person_id: &Pnr) -> Result<(), DeliveryError> {
-    if let Some(k) = cx.text(pp, "Kon") {
-        if k != if person_id.is_male() { "M" } else { "K" } {
-            return Err(cx.invalid("Personpost/Kon", "does not agree with the identity number"));
-        }
-    }
-    if let Some(t) = cx.text(pp, "Fodelsetid") {
-        let d = Datum::parse(t).map_err(|e| cx.invalid("Personpost/Fodelsetid", &e.to_string()))?;
-        if Some(d) != person_id.birth_date().map(Datum::from_date) {
-            return Err(cx.invalid(
-                "Personpost/Fodelsetid",
-                "does not agree with the identity number",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `Taxering`: the income and every property; none if it has neither.
@@ -719,12 +594,10 @@ fn taxering(cx: &Ctx, pp: &Node) -> Result<Option<Taxering>, DeliveryError> {
     let Some(t) = child(pp, "Taxering") else {
         return Ok(None);
     };
-    cx.check_children("Personpost/Taxering", t, &["Inkomst", "Fastighet"])?;
     let inkomst = match child(t, "Inkomst") {
         None => None,
         Some(i) => {
             let p = "Personpost/Taxering/Inkomst";
-            cx.check_children(p, i, &["Ar", "Summa"])?;
             Some(Inkomst {
                 ar: cx
                     .required(p, i, "Ar")?
@@ -738,9 +611,8 @@ fn taxering(cx: &Ctx, pp: &Node) -> Result<Option<Taxering>, DeliveryError> {
         }
     };
     let mut fastigheter = Vec::new();
-    for f in t.children.iter().filter(|c| c.name == "Fastighet") {
+    for f in children(t, "Fastighet") {
         let p = "Personpost/Taxering/Fastighet";
-        cx.check_children(p, f, &["Beteckning", "Kommun"])?;
         let kommun = cx.required(p, f, "Kommun")?;
         if crate::refdata::kommun(&kommun).is_none() {
             return Err(cx.invalid(&format!("{p}/Kommun"), "unknown kommunkod"));
@@ -758,35 +630,22 @@ fn taxering(cx: &Ctx, pp: &Node) -> Result<Option<Taxering>, DeliveryError> {
     )
 }
 
-/// `Historik`: each earlier `Folkbokforing`.
-fn historik(cx: &Ctx, pp: &Node) -> Result<Vec<HistorikPost>, DeliveryError> {
+/// `Historik` (beside `Personpost`): each earlier `Folkbokforing`.
+fn historik(cx: &Ctx, root: &Node) -> Result<Vec<HistorikPost>, DeliveryError> {
     let mut historik = Vec::new();
-    let Some(h) = child(pp, "Historik") else {
+    let Some(h) = child(root, "Historik") else {
         return Ok(historik);
     };
-    cx.check_children("Personpost/Historik", h, &["Folkbokforing"])?;
-    for f in &h.children {
-        let path = "Personpost/Historik/Folkbokforing";
-        cx.check_children(
-            path,
-            f,
-            &[
-                "FolkbokforingstypKod",
-                "Folkbokforingsdatum",
-                "LanKod",
-                "KommunKod",
-                "Fastighetsbeteckning",
-            ],
-        )?;
-        let typ = cx.required(path, f, "FolkbokforingstypKod")?;
+    for f in children(h, "Folkbokforing") {
+        let path = "Historik/Folkbokforing";
+        let typ = cx.required(path, f, "Folkbokforingstyp")?;
         let lan_kod = cx.string(f, "LanKod");
         if let Some(l) = &lan_kod {
             cx.lan(&format!("{path}/LanKod"), l)?;
         }
         historik.push(HistorikPost {
-            typ: Folkbokforingstyp::from_code(&typ).ok_or_else(|| {
-                cx.invalid(&format!("{path}/FolkbokforingstypKod"), "unknown code")
-            })?,
+            typ: Folkbokforingstyp::from_code(&typ)
+                .ok_or_else(|| cx.invalid(&format!("{path}/Folkbokforingstyp"), "unknown code"))?,
             datum: cx.required_date(path, f, "Folkbokforingsdatum")?,
             lan_kod,
             kommun_kod: cx.string(f, "KommunKod"),
@@ -796,54 +655,51 @@ fn historik(cx: &Ctx, pp: &Node) -> Result<Vec<HistorikPost>, DeliveryError> {
     Ok(historik)
 }
 
-/// `Samordningsnummeruppgifter`; an empty element is none.
-fn samordning(cx: &Ctx, pp: &Node) -> Result<Option<Samordningsuppgifter>, DeliveryError> {
-    let Some(s) = child(pp, "Samordningsnummeruppgifter").filter(|n| !n.children.is_empty()) else {
-        return Ok(None);
-    };
+/// A samordningsnummer's terms: the status and level from `PersonId`, the dates from
+/// `Samordningsnummeruppgifter`; none without either.
+fn samordning(
+    cx: &Ctx,
+    status: Status,
+    uppgifter: Option<&Node>,
+) -> Result<Option<Samordningsuppgifter>, DeliveryError> {
     let path = "Personpost/Samordningsnummeruppgifter";
-    cx.check_children(
-        path,
-        s,
-        &[
-            "Identitetsstatus",
-            "IdentitetsstatusDatum",
-            "IdentitetsstatusOrsak",
-            "Tilldelningsdatum",
-            "PreliminartVilandeforklaringsdatum",
-            "Fornyelsedatum",
-            "Identitetsniva",
-            "IdentitetsnivaDatum",
-        ],
-    )?;
+    let date = |name: &str| {
+        uppgifter
+            .map(|s| cx.date(path, s, name))
+            .transpose()
+            .map(Option::flatten)
+    };
+    let tilldelningsdatum = date("Tilldelningsdatum")?;
+    let preliminart_vilandeforklaringsdatum = date("PreliminartVilandeforklaringsdatum")?;
+    let fornyelsedatum = date("Fornyelsedatum")?;
+    let any = status.varde.is_some()
+        || status.niva.is_some()
+        || status.niva_datum.is_some()
+        || tilldelningsdatum.is_some()
+        || preliminart_vilandeforklaringsdatum.is_some()
+        || fornyelsedatum.is_some();
+    if !any {
+        return Ok(None);
+    }
+    let varde = status.varde.ok_or_else(|| {
+        cx.err(
+            "Personpost/PersonId",
+            DeliveryErrorKind::Missing("Identitetsstatus"),
+        )
+    })?;
     Ok(Some(Samordningsuppgifter {
-        identitetsstatus: cx.required(path, s, "Identitetsstatus")?,
-        identitetsstatus_datum: cx.date(path, s, "IdentitetsstatusDatum")?,
-        identitetsstatus_orsak: cx.string(s, "IdentitetsstatusOrsak"),
-        tilldelningsdatum: cx.date(path, s, "Tilldelningsdatum")?,
-        preliminart_vilandeforklaringsdatum: cx.date(
-            path,
-            s,
-            "PreliminartVilandeforklaringsdatum",
-        )?,
-        fornyelsedatum: cx.date(path, s, "Fornyelsedatum")?,
-        identitetsniva: cx.string(s, "Identitetsniva"),
-        identitetsniva_datum: cx.date(path, s, "IdentitetsnivaDatum")?,
+        identitetsstatus: varde.to_owned(),
+        identitetsstatus_datum: status.datum,
+        identitetsstatus_orsak: status.orsak.map(str::to_owned),
+        tilldelningsdatum,
+        preliminart_vilandeforklaringsdatum,
+        fornyelsedatum,
+        identitetsniva: status.niva.map(str::to_owned),
+        identitetsniva_datum: status.niva_datum,
     }))
 }
 
 fn svensk_adress(cx: &Ctx, path: &str, n: &Node) -> Result<SvenskAdress, DeliveryError> {
-    cx.check_children(
-        path,
-        n,
-        &[
-            "CareOf",
-            "Utdelningsadress1",
-            "Utdelningsadress2",
-            "PostNr",
-            "Postort",
-        ],
-    )?;
     let post_nr = cx.string(n, "PostNr");
     if post_nr
         .as_ref()
@@ -860,58 +716,45 @@ fn svensk_adress(cx: &Ctx, path: &str, n: &Node) -> Result<SvenskAdress, Deliver
     })
 }
 
-fn adresser(cx: &Ctx, a: &Node) -> Result<Adresser, DeliveryError> {
-    let path = "Personpost/Adresser";
-    cx.check_children(
-        path,
-        a,
-        &[
-            "Folkbokforingsadress",
-            "SarskildPostadress",
-            "Utlandsadress",
-            "UUID",
-        ],
-    )?;
+/// `Adresser`: the addresses and the date of rösträtt (inside `Utlandsadress`); the distrikt
+/// is read with the folkbokföring.
+fn adresser(cx: &Ctx, a: &Node) -> Result<(Adresser, Option<Datum>), DeliveryError> {
+    let mut rostratt = None;
     let utlandsadress = match child(a, "Utlandsadress") {
         None => None,
         Some(u) => {
             let p = "Personpost/Adresser/Utlandsadress";
-            cx.check_children(
-                p,
-                u,
-                &[
-                    "Utdelningsadress1",
-                    "Utdelningsadress2",
-                    "Utdelningsadress3",
-                    "Land",
-                    "Datum",
-                ],
-            )?;
-            Some(Utlandsadress {
+            rostratt = cx.date(p, u, "Rostrattsdatum")?;
+            let adress = Utlandsadress {
                 utdelningsadress1: cx.string(u, "Utdelningsadress1"),
                 utdelningsadress2: cx.string(u, "Utdelningsadress2"),
                 utdelningsadress3: cx.string(u, "Utdelningsadress3"),
                 land: cx.string(u, "Land"),
-                datum: cx.date(p, u, "Datum")?,
-            })
+                datum: cx.date(p, u, "Utlandsadressdatum")?,
+            };
+            (adress != Utlandsadress::default()).then_some(adress)
         }
     };
     let uuid = match child(a, "UUID") {
         None => None,
         Some(u) => {
-            cx.check_children(
-                "Personpost/Adresser/UUID",
-                u,
-                &["Fastighet", "Adress", "Lagenhet"],
-            )?;
+            let p = "Personpost/Adresser/UUID";
+            let id = |name: &str| -> Result<Option<String>, DeliveryError> {
+                match cx.string(u, name) {
+                    Some(v) if v.chars().count() != 36 => {
+                        Err(cx.invalid(&format!("{p}/{name}"), "a UUID has 36 characters"))
+                    }
+                    v => Ok(v),
+                }
+            };
             Some(AdressUuid {
-                fastighet: cx.string(u, "Fastighet"),
-                adress: cx.string(u, "Adress"),
-                lagenhet: cx.string(u, "Lagenhet"),
+                fastighet: id("Fastighet")?,
+                adress: id("Adress")?,
+                lagenhet: id("Lagenhet")?,
             })
         }
     };
-    Ok(Adresser {
+    let adresser = Adresser {
         folkbokforingsadress: child(a, "Folkbokforingsadress")
             .map(|n| svensk_adress(cx, "Personpost/Adresser/Folkbokforingsadress", n))
             .transpose()?,
@@ -920,46 +763,59 @@ fn adresser(cx: &Ctx, a: &Node) -> Result<Adresser, DeliveryError> {
             .transpose()?,
         utlandsadress,
         uuid,
-    })
+    };
+    Ok((adresser, rostratt))
 }
 
+/// One `Relation`: by `RelationId/PersonNr`, or by `FodelsetidNr` (a birth date) and name.
 fn relation(cx: &Ctx, r: &Node) -> Result<Relation, DeliveryError> {
     let path = "Personpost/Relationer/Relation";
-    cx.check_children(
-        path,
-        r,
-        &[
-            "Relationstyp",
-            "PersonNr",
-            "Fodelsedatum",
-            "Fornamn",
-            "Efternamn",
-            "Avregistreringsorsak",
-            "Avregistreringsdatum",
-        ],
-    )?;
     let typ = cx.required(path, r, "Relationstyp")?;
     let typ = Relationstyp::from_code(&typ)
         .ok_or_else(|| cx.invalid(&format!("{path}/Relationstyp"), "unknown code"))?;
-    let person = match cx.text(r, "PersonNr") {
-        Some(t) => Relationsperson::PersonNr(cx.pnr(&format!("{path}/PersonNr"), t)?),
-        None => Relationsperson::Uppgifter {
-            fodelsedatum: cx.required_date(path, r, "Fodelsedatum")?,
-            fornamn: cx.string(r, "Fornamn"),
-            efternamn: cx.string(r, "Efternamn"),
-        },
+    let id = child(r, "RelationId")
+        .ok_or_else(|| cx.err(path, DeliveryErrorKind::Missing("RelationId")))?;
+    let person = match (cx.text(id, "PersonNr"), cx.text(id, "FodelsetidNr")) {
+        (Some(t), None) => {
+            Relationsperson::PersonNr(cx.pnr(&format!("{path}/RelationId/PersonNr"), t)?)
+        }
+        (None, Some(t)) => {
+            let namn = child(r, "Namn")
+                .map(|n| namn(cx, &format!("{path}/Namn"), n))
+                .transpose()?
+                .unwrap_or_default();
+            Relationsperson::Uppgifter {
+                fodelsedatum: Datum::parse(t).map_err(|e| {
+                    cx.invalid(&format!("{path}/RelationId/FodelsetidNr"), &e.to_string())
+                })?,
+                fornamn: namn.fornamn,
+                efternamn: namn.efternamn,
+            }
+        }
+        _ => {
+            return Err(cx.invalid(
+                &format!("{path}/RelationId"),
+                "must hold exactly one of PersonNr and FodelsetidNr",
+            ))
+        }
     };
-    let avregistreringsorsak =
-        match cx.text(r, "Avregistreringsorsak") {
-            None => None,
-            Some(k) => Some(AvregistreringsorsakKod::from_code(k).ok_or_else(|| {
-                cx.invalid(&format!("{path}/Avregistreringsorsak"), "unknown code")
-            })?),
-        };
+    let (avregistreringsorsak, avregistreringsdatum) = match child(r, "Avregistrering") {
+        None => (None, None),
+        Some(a) => {
+            let p = format!("{path}/Avregistrering");
+            let kod = match cx.text(a, "AvregistreringsorsakKod") {
+                None => None,
+                Some(k) => Some(AvregistreringsorsakKod::from_code(k).ok_or_else(|| {
+                    cx.invalid(&format!("{p}/AvregistreringsorsakKod"), "unknown code")
+                })?),
+            };
+            (kod, cx.date(&p, a, "Avregistreringsdatum")?)
+        }
+    };
     Ok(Relation {
         typ,
         person,
         avregistreringsorsak,
-        avregistreringsdatum: cx.date(path, r, "Avregistreringsdatum")?,
+        avregistreringsdatum,
     })
 }

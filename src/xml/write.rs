@@ -1,28 +1,31 @@
 //! The one XML rendering of `Folkbokforingspost`, shared by load files, SOAP answers and
 //! avisering.
 //!
-//! The element order here is the order `wsdl/epersondata.xsd` fixes (WIRE.md,
-//! "Folkbokforingspost"); change both together. A term without a value is left out, never
-//! written empty — except in an ändringspost, where an empty element clears that group.
+//! What is written where is [`shape::RECORD`] (Navet's `FolkbokforingspostTYPE`, 7_2_28): every
+//! part is gated by the term and group the shape gives it, and the tests check the output
+//! against the shape. A term without a value is left out, never written empty. In folkreg's
+//! load files an ändringspost names the groups it carries (`Grupper`); a carried group
+//! without a value is cleared.
 
 use std::io::Write;
 
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
+use super::shape::{self, El, Wire};
 use crate::access::{Term, TermMask};
 use crate::ids::pnr::Pnr;
-use crate::model::change::{Group, GroupSet, Posttyp};
+use crate::model::change::{GroupSet, Posttyp};
 use crate::model::{
-    Adresser, Avregistrering, Civilstand, Datum, Fodelse, Folkbokforing, Folkbokforingspost,
-    HistorikPost, Identitetstyp, Medborgarskap, Namn, NordisktPersonnummer, Personpost, Relation,
-    Relationsperson, Samordningsuppgifter, SvenskAdress, Taxering, Uppehallsratt,
+    Datum, Fodelse, Folkbokforing, Folkbokforingspost, HistorikPost, Identitetstyp, Namn,
+    Personpost, Relation, Relationsperson, SvenskAdress, Taxering,
 };
 
 /// How a record is written.
 #[derive(Debug, Clone, Copy)]
 pub struct PostStyle {
-    /// `Posttyp` attribute (load files only).
+    /// `Posttyp` attribute: set for folkreg's load files, which also carry the terms Navet's
+    /// schema does not have ([`Wire::File`]).
     pub posttyp: Option<Posttyp>,
     /// Add `xmlns=""` (load files, whose envelope has a default namespace).
     pub reset_namespace: bool,
@@ -55,9 +58,6 @@ impl<T: Write> W<'_, T> {
     fn end(&mut self, name: &str) -> std::io::Result<()> {
         self.w.write_event(Event::End(BytesEnd::new(name)))
     }
-    fn empty(&mut self, name: &str) -> std::io::Result<()> {
-        self.w.write_event(Event::Empty(BytesStart::new(name)))
-    }
     fn text(&mut self, name: &str, value: &str) -> std::io::Result<()> {
         self.start(name)?;
         self.w.write_event(Event::Text(BytesText::new(value)))?;
@@ -75,198 +75,226 @@ impl<T: Write> W<'_, T> {
             None => Ok(()),
         }
     }
-    /// In an ändringspost, the empty element that clears a group without a value; otherwise
-    /// nothing.
-    fn clear(&mut self, s: Scope, name: &str) -> std::io::Result<()> {
-        if s.andring {
-            self.empty(name)
-        } else {
-            Ok(())
-        }
-    }
-    /// A date element, or [`Self::clear`] without one.
-    fn date_or_clear(&mut self, s: Scope, name: &str, value: Option<Datum>) -> std::io::Result<()> {
-        match value {
-            Some(d) => self.text(name, &d.to_string()),
-            None => self.clear(s, name),
-        }
-    }
 }
 
-/// What of a record is written: the groups and terms a [`PostStyle`] selects, and whether
-/// the record is an ändringspost (an absent group is written empty, to clear it) or a
-/// borttag (only the identity number).
+/// What of a record is written: the groups and terms a [`PostStyle`] selects, whether
+/// folkreg's own load-file terms are written, and whether the record is a borttag (only the
+/// identity number).
 #[derive(Clone, Copy)]
 struct Scope {
     present: GroupSet,
     terms: TermMask,
-    andring: bool,
+    files: bool,
     borttag: bool,
 }
 
 impl Scope {
-    /// Whether the record carries group `g`.
-    fn has(self, g: Group) -> bool {
-        self.present.contains(g) && !self.borttag
-    }
-    /// Whether the reader may see term `t`.
-    fn may(self, t: Term) -> bool {
-        self.terms.contains(t)
-    }
-    /// Whether a part that is one group and one term is written.
-    fn part(self, g: Group, t: Term) -> bool {
-        self.has(g) && self.may(t)
+    /// Whether element `el` (a part of [`shape::RECORD`]) is written: it may appear here, the
+    /// record carries its group and the reader may see its term.
+    fn writes(self, el: &El) -> bool {
+        (self.files || el.wire == Wire::Navet)
+            && el
+                .group
+                .is_none_or(|g| self.present.contains(g) && !self.borttag)
+            && el.term.is_none_or(|t| self.terms.contains(t))
     }
 }
 
-/// Writes one `Folkbokforingspost`: the terms in `style.terms` (the access rules' mask) of the
-/// groups in `style.present`.
+/// Writes one `Folkbokforingspost` as [`shape::RECORD`] describes it: the terms in
+/// `style.terms` (the access rules' mask) of the groups in `style.present`.
 pub fn write_post<T: Write>(
     writer: &mut Writer<T>,
     post: &Folkbokforingspost,
     style: PostStyle,
 ) -> std::io::Result<()> {
-    let mut root = BytesStart::new("Folkbokforingspost");
+    let mut root = BytesStart::new(shape::RECORD.name);
     if style.reset_namespace {
         root.push_attribute(("xmlns", ""));
     }
     if let Some(t) = style.posttyp {
         root.push_attribute(("Posttyp", t.code()));
+        if t == Posttyp::Andring {
+            root.push_attribute(("Grupper", style.present.names().as_str()));
+        }
     }
     writer.write_event(Event::Start(root))?;
     let mut w = W { w: writer };
     let s = Scope {
         present: style.present,
         terms: style.terms,
-        andring: style.posttyp == Some(Posttyp::Andring),
+        files: style.posttyp.is_some(),
         borttag: style.posttyp == Some(Posttyp::Borttag),
     };
-    if s.may(Term::Arendeuppgift) {
+    let andring = style.posttyp == Some(Posttyp::Andring);
+    let flag = |set: bool| if set { "J" } else { "N" };
+    // A marking is written when set; in a change, `N` lifts it.
+    if s.writes(&shape::SEKRETESSMARKERING) && (post.sekretessmarkering || andring) {
+        w.text(
+            shape::SEKRETESSMARKERING.name,
+            flag(post.sekretessmarkering),
+        )?;
+    }
+    if s.writes(&shape::SKYDDAD_FOLKBOKFORING) && (post.skyddad_folkbokforing || andring) {
+        w.text(
+            shape::SKYDDAD_FOLKBOKFORING.name,
+            flag(post.skyddad_folkbokforing),
+        )?;
+    }
+    if s.terms.contains(Term::Arendeuppgift) {
         w.w.write_event(Event::Empty(
-            BytesStart::new("Arendeuppgift")
+            BytesStart::new(shape::ARENDEUPPGIFT.name)
                 .with_attributes([("andringstidpunkt", post.andringstidpunkt.as_str())]),
         ))?;
     }
     personpost(&mut w, s, &post.personpost)?;
-    if s.part(Group::Skydd, Term::Skydd) {
-        skydd(&mut w, s, post)?;
+    if s.writes(&shape::HISTORIK) && !post.personpost.historik.is_empty() {
+        historik(&mut w, &post.personpost.historik)?;
     }
-    w.end("Folkbokforingspost")
+    if s.writes(&shape::SKYDDSDATUM) {
+        w.date(shape::SKYDDSDATUM.name, post.skyddsdatum)?;
+    }
+    w.end(shape::RECORD.name)
 }
 
-/// `Personpost`: its parts in the order the format fixes, each only if it is carried and
-/// the reader may see it.
+/// `Personpost`: its parts in the order of [`shape::PERSONPOST`], each only if it has a value,
+/// is carried and the reader may see it.
 fn personpost<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Result<()> {
-    w.start("Personpost")?;
-    person_id(w, p)?;
-    if s.part(Group::Hanvisning, Term::Hanvisning) {
-        hanvisning(w, s, &p.hanvisning)?;
+    w.start(shape::PERSONPOST.name)?;
+    person_id(w, s, p)?;
+    if s.writes(&shape::HANVISNINGS_PERSON_NR) {
+        hanvisning(w, &p.hanvisning)?;
     }
-    if s.part(Group::Avregistrering, Term::Avregistrering) {
-        avregistrering(w, s, p.avregistrering.as_ref())?;
+    avregistrering(w, s, p)?;
+    if s.writes(&shape::FODELSEDATUM) {
+        w.date(shape::FODELSEDATUM.name, p.fodelse.fodelsedatum)?;
     }
-    if s.part(Group::AntraffadDod, Term::AntraffadDod) {
-        w.date_or_clear(s, "AntraffadDodDatum", p.antraffad_dod)?;
+    if s.writes(&shape::NAMN) {
+        namn(w, shape::NAMN.name, &p.namn)?;
     }
-    if s.part(Group::Namn, Term::Namn) {
-        namn(w, s, &p.namn)?;
+    if s.writes(&shape::FOLKBOKFORING) {
+        if let Some(f) = &p.folkbokforing {
+            folkbokforing(w, s, f)?;
+        }
     }
-    if s.part(Group::Folkbokforing, Term::Folkbokforing) {
-        folkbokforing(w, s, p.folkbokforing.as_ref())?;
+    adresser(w, s, p)?;
+    if s.writes(&shape::CIVILSTAND) {
+        if let Some(c) = &p.civilstand {
+            w.start(shape::CIVILSTAND.name)?;
+            w.text("CivilstandKod", c.kod.code())?;
+            w.date("Civilstandsdatum", c.datum)?;
+            w.end(shape::CIVILSTAND.name)?;
+        }
     }
-    if s.has(Group::Adresser) {
-        adresser(w, s, &p.adresser)?;
+    fodelse(w, s, &p.fodelse)?;
+    invandring(w, s, p)?;
+    if s.writes(&shape::RELATIONER) && !p.relationer.is_empty() {
+        relationer(w, &p.relationer)?;
     }
-    if s.has(Group::Fodelse) {
-        fodelse(w, s, &p.fodelse)?;
+    if s.writes(&shape::MEDBORGARSKAP) {
+        for m in &p.medborgarskap {
+            w.start(shape::MEDBORGARSKAP.name)?;
+            w.text("MedborgarskapslandKod", &m.landkod)?;
+            w.date("Medborgarskapsdatum", m.datum)?;
+            w.end(shape::MEDBORGARSKAP.name)?;
+        }
     }
-    if s.part(Group::Invandring, Term::Invandring) {
-        invandring(w, s, p.invandringsdatum)?;
+    if s.writes(&shape::SAMORDNINGSNUMMERUPPGIFTER) {
+        samordning(w, p)?;
     }
-    if s.part(Group::Rostratt, Term::Rostratt) {
-        w.date_or_clear(s, "RostrattDatum", p.rostratt_datum)?;
+    if s.writes(&shape::TAXERING) {
+        taxering(w, p.taxering.as_ref())?;
     }
-    if s.part(Group::Civilstand, Term::Civilstand) {
-        civilstand(w, s, p.civilstand.as_ref())?;
-    }
-    if s.part(Group::Medborgarskap, Term::Medborgarskap) {
-        medborgarskap(w, s, &p.medborgarskap)?;
-    }
-    if s.part(Group::Relationer, Term::Relationer) {
-        relationer(w, s, &p.relationer)?;
-    }
-    if s.part(Group::Uppehallsratt, Term::Uppehallsratt) {
-        uppehallsratt(w, s, p.uppehallsratt.as_ref())?;
-    }
-    if s.part(Group::NordisktPersonnummer, Term::NordisktPersonnummer) {
-        nordiskt_personnummer(w, s, p.nordiskt_personnummer.as_ref())?;
-    }
-    if !s.borttag && !s.andring && s.may(Term::KonFodelsetid) {
-        kon_fodelsetid(w, p)?;
-    }
-    if s.part(Group::Taxering, Term::Taxering) {
-        taxering(w, s, p.taxering.as_ref())?;
-    }
-    if s.part(Group::Historik, Term::Historik) {
-        historik(w, s, &p.historik)?;
-    }
-    if s.part(Group::Samordning, Term::Samordningsuppgifter) {
-        samordning(w, s, p.samordning.as_ref())?;
-    }
-    w.end("Personpost")
+    w.end(shape::PERSONPOST.name)
 }
 
-/// `PersonId`: the number, in the element its kind calls for.
-fn person_id<T: Write>(w: &mut W<'_, T>, p: &Personpost) -> std::io::Result<()> {
-    w.start("PersonId")?;
+/// `PersonId`: the number, in the element its kind calls for, and a samordningsnummer's
+/// identity status and level.
+fn person_id<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Result<()> {
+    w.start(shape::PERSON_ID.name)?;
     let id_elem = match p.identitetstyp {
         Identitetstyp::Personnummer => "PersonNr",
         _ => "TilldelatPersonNrSamordningsNr",
     };
     w.text(id_elem, p.person_id.as_str())?;
-    w.end("PersonId")
+    let status = shape::PERSON_ID.kid("Identitetsstatus");
+    if let (Some(u), Some(el)) = (&p.samordning, status) {
+        if s.writes(el) {
+            if let Some(varde) = shape::code_of(&shape::IDENTITETSSTATUS, &u.identitetsstatus) {
+                w.start(el.name)?;
+                w.text("IdentitetsstatusVarde", varde)?;
+                w.date("IdentitetsstatusDatum", u.identitetsstatus_datum)?;
+                w.opt(
+                    "IdentitetsstatusOrsak",
+                    u.identitetsstatus_orsak
+                        .as_deref()
+                        .and_then(|o| shape::code_of(&shape::IDENTITETSSTATUS_ORSAK, o)),
+                )?;
+                w.end(el.name)?;
+            }
+            w.opt(
+                "Identitetsniva",
+                u.identitetsniva
+                    .as_deref()
+                    .and_then(|n| shape::code_of(&shape::IDENTITETSNIVA, n)),
+            )?;
+            w.date("Identitetsnivadatum", u.identitetsniva_datum)?;
+        }
+    }
+    w.end(shape::PERSON_ID.name)
 }
 
-/// Every `HanvisningsPersonNr`.
-fn hanvisning<T: Write>(w: &mut W<'_, T>, s: Scope, hanvisning: &[Pnr]) -> std::io::Result<()> {
-    if hanvisning.is_empty() && s.andring {
-        w.empty("HanvisningsPersonNr")?;
-    }
-    for h in hanvisning {
-        w.text("HanvisningsPersonNr", h.as_str())?;
+/// The first hänvisning as `HanvisningsPersonNr`; all of them in `Hanvisningar` when there
+/// is more than one.
+fn hanvisning<T: Write>(w: &mut W<'_, T>, hanvisning: &[Pnr]) -> std::io::Result<()> {
+    let Some(first) = hanvisning.first() else {
+        return Ok(());
+    };
+    w.text(shape::HANVISNINGS_PERSON_NR.name, first.as_str())?;
+    if hanvisning.len() > 1 {
+        w.start(shape::HANVISNINGAR.name)?;
+        for h in hanvisning {
+            w.start("Hanvisning")?;
+            w.text("HanvisningsPersonNr", h.as_str())?;
+            w.end("Hanvisning")?;
+        }
+        w.end(shape::HANVISNINGAR.name)?;
     }
     Ok(())
 }
 
-/// `Avregistrering`.
-fn avregistrering<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    avregistrering: Option<&Avregistrering>,
-) -> std::io::Result<()> {
-    match avregistrering {
-        Some(a) => {
-            w.start("Avregistrering")?;
-            w.text("AvregistreringsorsakKod", a.orsak.code())?;
-            w.text("Avregistreringsdatum", &a.datum.to_string())?;
-            w.date("AvlidenDatum", a.avliden_datum)?;
-            w.end("Avregistrering")
-        }
-        None => w.clear(s, "Avregistrering"),
+/// `Avregistrering`: code and date, and the date a person was found dead (a term of its own).
+fn avregistrering<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Result<()> {
+    let a = p
+        .avregistrering
+        .as_ref()
+        .filter(|_| s.writes(&shape::AVREGISTRERING));
+    let antraffad = shape::AVREGISTRERING
+        .kid("AntraffadDod")
+        .filter(|el| s.writes(el))
+        .and(p.antraffad_dod);
+    if a.is_none() && antraffad.is_none() {
+        return Ok(());
     }
+    w.start(shape::AVREGISTRERING.name)?;
+    if let Some(a) = a {
+        w.text("AvregistreringsorsakKod", a.orsak.code())?;
+        w.text("Avregistreringsdatum", &a.datum.to_string())?;
+    }
+    w.date("AntraffadDod", antraffad)?;
+    w.end(shape::AVREGISTRERING.name)
 }
 
-/// `Namn`, if any of its terms has a value.
-fn namn<T: Write>(w: &mut W<'_, T>, s: Scope, n: &Namn) -> std::io::Result<()> {
+/// A `NamnTYPE` element.
+fn namn<T: Write>(w: &mut W<'_, T>, name: &str, n: &Namn) -> std::io::Result<()> {
     let any = n.tilltalsnamnsmarkering.is_some()
         || n.fornamn.is_some()
         || n.mellannamn.is_some()
         || n.efternamn.is_some()
         || n.aviseringsnamn.is_some();
     if !any {
-        return w.clear(s, "Namn");
+        return Ok(());
     }
-    w.start("Namn")?;
+    w.start(name)?;
     if let Some(t) = n.tilltalsnamnsmarkering {
         w.text("Tilltalsnamnsmarkering", &format!("{t:02}"))?;
     }
@@ -274,240 +302,217 @@ fn namn<T: Write>(w: &mut W<'_, T>, s: Scope, n: &Namn) -> std::io::Result<()> {
     w.opt("Mellannamn", n.mellannamn.as_deref())?;
     w.opt("Efternamn", n.efternamn.as_deref())?;
     w.opt("Aviseringsnamn", n.aviseringsnamn.as_deref())?;
-    w.end("Namn")
+    w.end(name)
 }
 
-/// `Folkbokforing`.
-fn folkbokforing<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    folkbokforing: Option<&Folkbokforing>,
-) -> std::io::Result<()> {
-    let Some(f) = folkbokforing else {
-        return w.clear(s, "Folkbokforing");
-    };
-    w.start("Folkbokforing")?;
+/// `Folkbokforing` (its distrikt is written under `Adresser`).
+fn folkbokforing<T: Write>(w: &mut W<'_, T>, s: Scope, f: &Folkbokforing) -> std::io::Result<()> {
+    w.start(shape::FOLKBOKFORING.name)?;
     w.text("Folkbokforingsdatum", &f.folkbokforingsdatum.to_string())?;
     w.text("LanKod", &f.lan_kod)?;
     w.text("KommunKod", &f.kommun_kod)?;
     w.opt("Fastighetsbeteckning", f.fastighetsbeteckning.as_deref())?;
     w.opt("FiktivtNr", f.fiktivt_nr.as_deref())?;
-    w.opt("Distrikt", f.distrikt.as_deref())?;
-    if f.pa_kommun_skriven {
+    if f.pa_kommun_skriven && s.files {
         w.text("PaKommunSkriven", "J")?;
     }
-    w.end("Folkbokforing")
+    w.end(shape::FOLKBOKFORING.name)
 }
 
-/// `Adresser`: each address the reader may see (one term per address).
-fn adresser<T: Write>(w: &mut W<'_, T>, s: Scope, a: &Adresser) -> std::io::Result<()> {
+/// `Adresser`: each address the reader may see (one term per address), the distrikt of the
+/// folkbokföring and the date of rösträtt (inside `Utlandsadress`, as Navet keeps it).
+fn adresser<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Result<()> {
+    let a = &p.adresser;
     let folkbokforingsadress = a
         .folkbokforingsadress
         .as_ref()
-        .filter(|_| s.may(Term::Folkbokforingsadress));
-    let sarskild_postadress = a
+        .filter(|_| s.writes(&shape::FOLKBOKFORINGSADRESS));
+    let uuid = a.uuid.as_ref().filter(|_| s.writes(&shape::UUID));
+    let distrikt = p
+        .folkbokforing
+        .as_ref()
+        .and_then(|f| f.distrikt.as_deref())
+        .filter(|_| s.writes(&shape::DISTRIKT));
+    let sarskild = a
         .sarskild_postadress
         .as_ref()
-        .filter(|_| s.may(Term::SarskildPostadress));
-    let utlandsadress = a
+        .filter(|_| s.writes(&shape::SARSKILD_POSTADRESS));
+    let utland = a
         .utlandsadress
         .as_ref()
-        .filter(|_| s.may(Term::Utlandsadress));
-    let uuid = a.uuid.as_ref().filter(|_| s.may(Term::AdressUuid));
+        .filter(|_| s.writes(&shape::UTLANDSADRESS));
+    let rostratt = p
+        .rostratt_datum
+        .filter(|_| s.writes(&shape::ROSTRATTSDATUM));
     if folkbokforingsadress.is_none()
-        && sarskild_postadress.is_none()
-        && utlandsadress.is_none()
         && uuid.is_none()
+        && distrikt.is_none()
+        && sarskild.is_none()
+        && utland.is_none()
+        && rostratt.is_none()
     {
-        return w.clear(s, "Adresser");
+        return Ok(());
     }
-    w.start("Adresser")?;
+    w.start(shape::ADRESSER.name)?;
     if let Some(x) = folkbokforingsadress {
-        svensk(w, "Folkbokforingsadress", x)?;
-    }
-    if let Some(x) = sarskild_postadress {
-        svensk(w, "SarskildPostadress", x)?;
-    }
-    if let Some(u) = utlandsadress {
-        w.start("Utlandsadress")?;
-        w.opt("Utdelningsadress1", u.utdelningsadress1.as_deref())?;
-        w.opt("Utdelningsadress2", u.utdelningsadress2.as_deref())?;
-        w.opt("Utdelningsadress3", u.utdelningsadress3.as_deref())?;
-        w.opt("Land", u.land.as_deref())?;
-        w.date("Datum", u.datum)?;
-        w.end("Utlandsadress")?;
+        svensk(w, shape::FOLKBOKFORINGSADRESS.name, x)?;
     }
     if let Some(u) = uuid {
-        w.start("UUID")?;
+        w.start(shape::UUID.name)?;
         w.opt("Fastighet", u.fastighet.as_deref())?;
         w.opt("Adress", u.adress.as_deref())?;
         w.opt("Lagenhet", u.lagenhet.as_deref())?;
-        w.end("UUID")?;
+        w.end(shape::UUID.name)?;
     }
-    w.end("Adresser")
+    if let Some(d) = distrikt {
+        w.start(shape::DISTRIKT.name)?;
+        w.text("Distriktskod", d)?;
+        w.end(shape::DISTRIKT.name)?;
+    }
+    if let Some(x) = sarskild {
+        svensk(w, shape::SARSKILD_POSTADRESS.name, x)?;
+    }
+    if utland.is_some() || rostratt.is_some() {
+        w.start(shape::UTLANDSADRESS.name)?;
+        if let Some(u) = utland {
+            w.opt("Utdelningsadress1", u.utdelningsadress1.as_deref())?;
+            w.opt("Utdelningsadress2", u.utdelningsadress2.as_deref())?;
+            w.opt("Utdelningsadress3", u.utdelningsadress3.as_deref())?;
+            w.opt("Land", u.land.as_deref())?;
+            w.date("Utlandsadressdatum", u.datum)?;
+        }
+        w.date(shape::ROSTRATTSDATUM.name, rostratt)?;
+        w.end(shape::UTLANDSADRESS.name)?;
+    }
+    w.end(shape::ADRESSER.name)
 }
 
-/// `Fodelse`: the date, hemort and place abroad the reader may see (one term each).
+/// `Fodelse`: hemort in Sweden and place abroad, each a term of its own.
 fn fodelse<T: Write>(w: &mut W<'_, T>, s: Scope, f: &Fodelse) -> std::io::Result<()> {
-    let datum = f.fodelsedatum.filter(|_| s.may(Term::Fodelsedatum));
     let hemort = f
         .hemort_sverige
         .as_ref()
-        .filter(|_| s.may(Term::Fodelsehemort));
+        .filter(|_| s.writes(&shape::HEMORT_SVERIGE));
     let utlandet = f
         .ort_utlandet
         .as_ref()
-        .filter(|_| s.may(Term::FodelseortUtlandet));
-    if datum.is_none() && hemort.is_none() && utlandet.is_none() {
-        return w.clear(s, "Fodelse");
+        .filter(|_| s.writes(&shape::ORT_UTLANDET));
+    if hemort.is_none() && utlandet.is_none() {
+        return Ok(());
     }
-    w.start("Fodelse")?;
-    w.date("Fodelsedatum", datum)?;
+    w.start(shape::FODELSE.name)?;
     if let Some(h) = hemort {
-        w.start("HemortSverige")?;
-        w.text("LanKod", &h.lan_kod)?;
-        w.text("ForsamlingKommun", &h.forsamling_kommun)?;
-        w.end("HemortSverige")?;
+        w.start(shape::HEMORT_SVERIGE.name)?;
+        w.text("FodelselanKod", &h.lan_kod)?;
+        w.text("Fodelseforsamling", &h.forsamling_kommun)?;
+        w.end(shape::HEMORT_SVERIGE.name)?;
     }
     if let Some(o) = utlandet {
-        w.start("OrtUtlandet")?;
-        w.text("Fodelseort", &o.fodelseort)?;
+        w.start(shape::ORT_UTLANDET.name)?;
+        w.text("FodelseortUtland", &o.fodelseort)?;
         w.text("Fodelseland", &o.fodelseland)?;
-        w.end("OrtUtlandet")?;
+        w.end(shape::ORT_UTLANDET.name)?;
     }
-    w.end("Fodelse")
+    w.end(shape::FODELSE.name)
 }
 
-/// `Invandring`: its date.
-fn invandring<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    invandringsdatum: Option<Datum>,
-) -> std::io::Result<()> {
-    let Some(d) = invandringsdatum else {
-        return w.clear(s, "Invandring");
-    };
-    w.start("Invandring")?;
-    w.text("Invandringsdatum", &d.to_string())?;
-    w.end("Invandring")
+/// `Invandring`: the date, uppehållsrätt (`J`) and the nordic number, each a term of its own.
+fn invandring<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Result<()> {
+    let datum = p
+        .invandringsdatum
+        .filter(|_| s.writes(&shape::INVANDRINGSDATUM));
+    let uppehall = p
+        .uppehallsratt
+        .as_ref()
+        .filter(|_| s.writes(&shape::UPPEHALLSRATT));
+    let nordiskt = p.nordiskt_personnummer.as_ref().and_then(|n| {
+        let (_, name) = shape::NORDISKT_PNR
+            .iter()
+            .find(|(land, _)| *land == n.landkod)?;
+        let el = shape::INVANDRING.kid(name)?;
+        s.writes(el).then_some((el.name, n.nummer.as_str()))
+    });
+    if datum.is_none() && uppehall.is_none() && nordiskt.is_none() {
+        return Ok(());
+    }
+    w.start(shape::INVANDRING.name)?;
+    w.date(shape::INVANDRINGSDATUM.name, datum)?;
+    if uppehall.is_some() {
+        w.text(shape::UPPEHALLSRATT.name, "J")?;
+    }
+    if let Some((name, nummer)) = nordiskt {
+        w.text(name, nummer)?;
+    }
+    w.end(shape::INVANDRING.name)
 }
 
-/// `Civilstand`.
-fn civilstand<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    civilstand: Option<&Civilstand>,
-) -> std::io::Result<()> {
-    let Some(c) = civilstand else {
-        return w.clear(s, "Civilstand");
-    };
-    w.start("Civilstand")?;
-    w.text("CivilstandKod", c.kod.code())?;
-    w.date("CivilstandDatum", c.datum)?;
-    w.end("Civilstand")
-}
-
-/// Every `Medborgarskap`.
-fn medborgarskap<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    medborgarskap: &[Medborgarskap],
-) -> std::io::Result<()> {
-    if medborgarskap.is_empty() && s.andring {
-        w.empty("Medborgarskap")?;
-    }
-    for m in medborgarskap {
-        w.start("Medborgarskap")?;
-        w.text("MedborgarskapslandKod", &m.landkod)?;
-        w.date("Medborgarskapsdatum", m.datum)?;
-        w.end("Medborgarskap")?;
-    }
-    Ok(())
-}
-
-/// `Relationer`: each `Relation`, by number or by birth date and name.
-fn relationer<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    relationer: &[Relation],
-) -> std::io::Result<()> {
-    if relationer.is_empty() {
-        return w.clear(s, "Relationer");
-    }
-    w.start("Relationer")?;
+/// `Relationer`: each `Relation`, by number or by birth date (`FodelsetidNr`) and name.
+fn relationer<T: Write>(w: &mut W<'_, T>, relationer: &[Relation]) -> std::io::Result<()> {
+    w.start(shape::RELATIONER.name)?;
     for r in relationer {
         w.start("Relation")?;
-        w.text("Relationstyp", r.typ.code())?;
+        w.start("RelationId")?;
         match &r.person {
             Relationsperson::PersonNr(pnr) => w.text("PersonNr", pnr.as_str())?,
-            Relationsperson::Uppgifter {
-                fodelsedatum,
-                fornamn,
-                efternamn,
-            } => {
-                w.text("Fodelsedatum", &fodelsedatum.to_string())?;
-                w.opt("Fornamn", fornamn.as_deref())?;
-                w.opt("Efternamn", efternamn.as_deref())?;
+            Relationsperson::Uppgifter { fodelsedatum, .. } => {
+                w.text("FodelsetidNr", &fodelsedatum.to_string())?
             }
         }
-        w.opt(
-            "Avregistreringsorsak",
-            r.avregistreringsorsak.map(|k| k.code()),
-        )?;
-        w.date("Avregistreringsdatum", r.avregistreringsdatum)?;
+        w.end("RelationId")?;
+        w.text("Relationstyp", r.typ.code())?;
+        if let Relationsperson::Uppgifter {
+            fornamn, efternamn, ..
+        } = &r.person
+        {
+            let n = Namn {
+                fornamn: fornamn.clone(),
+                efternamn: efternamn.clone(),
+                ..Namn::default()
+            };
+            namn(w, "Namn", &n)?;
+        }
+        if let Some(kod) = r.avregistreringsorsak {
+            w.start("Avregistrering")?;
+            w.text("AvregistreringsorsakKod", kod.code())?;
+            w.date("Avregistreringsdatum", r.avregistreringsdatum)?;
+            w.end("Avregistrering")?;
+        }
         w.end("Relation")?;
     }
-    w.end("Relationer")
+    w.end(shape::RELATIONER.name)
 }
 
-/// `Uppehallsratt`.
-fn uppehallsratt<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    uppehallsratt: Option<&Uppehallsratt>,
-) -> std::io::Result<()> {
-    let Some(u) = uppehallsratt else {
-        return w.clear(s, "Uppehallsratt");
+/// `Samordningsnummeruppgifter`: the dates (the status and level are in `PersonId`); the date
+/// of death of a deceased samordningsnummer person as `DatumAvliden`.
+fn samordning<T: Write>(w: &mut W<'_, T>, p: &Personpost) -> std::io::Result<()> {
+    let Some(u) = &p.samordning else {
+        return Ok(());
     };
-    w.start("Uppehallsratt")?;
-    w.text("Typ", &u.typ)?;
-    w.date("Datum", u.datum)?;
-    w.end("Uppehallsratt")
+    let avliden = p.avregistrering.as_ref().and_then(|a| a.avliden_datum);
+    if u.tilldelningsdatum.is_none()
+        && u.preliminart_vilandeforklaringsdatum.is_none()
+        && u.fornyelsedatum.is_none()
+        && avliden.is_none()
+    {
+        return Ok(());
+    }
+    w.start(shape::SAMORDNINGSNUMMERUPPGIFTER.name)?;
+    w.date("Tilldelningsdatum", u.tilldelningsdatum)?;
+    w.date(
+        "PreliminartVilandeforklaringsdatum",
+        u.preliminart_vilandeforklaringsdatum,
+    )?;
+    w.date("Fornyelsedatum", u.fornyelsedatum)?;
+    w.date("DatumAvliden", avliden)?;
+    w.end(shape::SAMORDNINGSNUMMERUPPGIFTER.name)
 }
 
-/// `NordisktPersonnummer`.
-fn nordiskt_personnummer<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    nordiskt: Option<&NordisktPersonnummer>,
-) -> std::io::Result<()> {
-    let Some(n) = nordiskt else {
-        return w.clear(s, "NordisktPersonnummer");
-    };
-    w.start("NordisktPersonnummer")?;
-    w.text("Nummer", &n.nummer)?;
-    w.text("Landkod", &n.landkod)?;
-    w.end("NordisktPersonnummer")
-}
-
-/// `Kon` and `Fodelsetid`: derived from the number; part of grund, written with every full
-/// record.
-fn kon_fodelsetid<T: Write>(w: &mut W<'_, T>, p: &Personpost) -> std::io::Result<()> {
-    w.text("Kon", if p.person_id.is_male() { "M" } else { "K" })?;
-    let born = p.person_id.birth_date().map(Datum::from_date);
-    w.date("Fodelsetid", born)
-}
-
-/// `Taxering`, if it has an income or a property.
-fn taxering<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    taxering: Option<&Taxering>,
-) -> std::io::Result<()> {
+/// `Taxering` (load files only), if it has an income or a property.
+fn taxering<T: Write>(w: &mut W<'_, T>, taxering: Option<&Taxering>) -> std::io::Result<()> {
     let Some(t) = taxering.filter(|t| t.inkomst.is_some() || !t.fastigheter.is_empty()) else {
-        return w.clear(s, "Taxering");
+        return Ok(());
     };
-    w.start("Taxering")?;
+    w.start(shape::TAXERING.name)?;
     if let Some(i) = &t.inkomst {
         w.start("Inkomst")?;
         w.text("Ar", &i.ar.to_string())?;
@@ -520,66 +525,22 @@ fn taxering<T: Write>(
         w.text("Kommun", &f.kommun)?;
         w.end("Fastighet")?;
     }
-    w.end("Taxering")
+    w.end(shape::TAXERING.name)
 }
 
-/// `Historik`: each earlier `Folkbokforing`.
-fn historik<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    historik: &[HistorikPost],
-) -> std::io::Result<()> {
-    if historik.is_empty() {
-        return w.clear(s, "Historik");
-    }
-    w.start("Historik")?;
+/// `Historik`: each earlier folkbokföring as a `FolkbokforingTYPE`, newest first.
+fn historik<T: Write>(w: &mut W<'_, T>, historik: &[HistorikPost]) -> std::io::Result<()> {
+    w.start(shape::HISTORIK.name)?;
     for h in historik {
         w.start("Folkbokforing")?;
-        w.text("FolkbokforingstypKod", h.typ.code())?;
         w.text("Folkbokforingsdatum", &h.datum.to_string())?;
         w.opt("LanKod", h.lan_kod.as_deref())?;
         w.opt("KommunKod", h.kommun_kod.as_deref())?;
         w.opt("Fastighetsbeteckning", h.fastighetsbeteckning.as_deref())?;
+        w.text("Folkbokforingstyp", h.typ.code())?;
         w.end("Folkbokforing")?;
     }
-    w.end("Historik")
-}
-
-/// `Samordningsnummeruppgifter`.
-fn samordning<T: Write>(
-    w: &mut W<'_, T>,
-    s: Scope,
-    samordning: Option<&Samordningsuppgifter>,
-) -> std::io::Result<()> {
-    let Some(u) = samordning else {
-        return w.clear(s, "Samordningsnummeruppgifter");
-    };
-    w.start("Samordningsnummeruppgifter")?;
-    w.text("Identitetsstatus", &u.identitetsstatus)?;
-    w.date("IdentitetsstatusDatum", u.identitetsstatus_datum)?;
-    w.opt("IdentitetsstatusOrsak", u.identitetsstatus_orsak.as_deref())?;
-    w.date("Tilldelningsdatum", u.tilldelningsdatum)?;
-    w.date(
-        "PreliminartVilandeforklaringsdatum",
-        u.preliminart_vilandeforklaringsdatum,
-    )?;
-    w.date("Fornyelsedatum", u.fornyelsedatum)?;
-    w.opt("Identitetsniva", u.identitetsniva.as_deref())?;
-    w.date("IdentitetsnivaDatum", u.identitetsniva_datum)?;
-    w.end("Samordningsnummeruppgifter")
-}
-
-/// `Sekretessmarkering`, `SkyddadFolkbokforing`, `Skyddsdatum`, after `Personpost`. A flag
-/// is written only when set, except in an ändringspost, where `N` lifts it.
-fn skydd<T: Write>(w: &mut W<'_, T>, s: Scope, post: &Folkbokforingspost) -> std::io::Result<()> {
-    let flag = |set: bool| if set { "J" } else { "N" };
-    if post.sekretessmarkering || s.andring {
-        w.text("Sekretessmarkering", flag(post.sekretessmarkering))?;
-    }
-    if post.skyddad_folkbokforing || s.andring {
-        w.text("SkyddadFolkbokforing", flag(post.skyddad_folkbokforing))?;
-    }
-    w.date("Skyddsdatum", post.skyddsdatum)
+    w.end(shape::HISTORIK.name)
 }
 
 fn svensk<T: Write>(w: &mut W<'_, T>, name: &str, a: &SvenskAdress) -> std::io::Result<()> {
@@ -599,4 +560,148 @@ pub fn write_svensk_adress<T: Write>(
     a: &SvenskAdress,
 ) -> std::io::Result<()> {
     svensk(&mut W { w: writer }, name, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Relationsperson, Samordningsuppgifter};
+    use crate::xml::read::Node;
+    use quick_xml::Reader;
+
+    /// The element tree of a written record (names only: the shape is about names).
+    fn tree(xml: &[u8]) -> Node {
+        let mut reader = Reader::from_reader(xml);
+        let mut stack: Vec<Node> = vec![Node::default()];
+        let mut buf = Vec::new();
+        loop {
+            match reader.read_event_into(&mut buf).expect("well-formed") {
+                Event::Start(e) => stack.push(Node {
+                    name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                    ..Node::default()
+                }),
+                Event::Empty(e) => {
+                    let n = Node {
+                        name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                        ..Node::default()
+                    };
+                    stack.last_mut().expect("parent").children.push(n);
+                }
+                Event::End(_) => {
+                    let n = stack.pop().expect("open element");
+                    stack.last_mut().expect("parent").children.push(n);
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            buf.clear();
+        }
+        stack.pop().expect("root").children.pop().expect("record")
+    }
+
+    /// The richest records: a personnummer with every term, and a deceased samordningsnummer
+    /// with its identity status, several hänvisningar and a relation without a number.
+    fn records() -> Vec<Folkbokforingspost> {
+        let mut rich = crate::loadfile::reader::tests::rich();
+        rich.personpost
+            .hanvisning
+            .push(crate::ids::pnr::Pnr::parse("194802280018").expect("pnr"));
+        let mut samordning = rich.clone();
+        let pp = &mut samordning.personpost;
+        pp.person_id = crate::ids::pnr::Pnr::parse("198602812391").expect("samordningsnummer");
+        pp.identitetstyp = Identitetstyp::Samordningsnummer;
+        pp.antraffad_dod = None;
+        pp.avregistrering = Some(crate::model::Avregistrering {
+            orsak: crate::model::AvregistreringsorsakKod::AV,
+            datum: Datum::parse("20240101").expect("date"),
+            avliden_datum: Datum::parse("20240101").ok(),
+        });
+        pp.samordning = Some(Samordningsuppgifter {
+            identitetsstatus: "Avregistrerat".into(),
+            identitetsstatus_datum: Datum::parse("20240101").ok(),
+            identitetsstatus_orsak: Some("Avliden".into()),
+            tilldelningsdatum: Datum::parse("20150101").ok(),
+            preliminart_vilandeforklaringsdatum: Datum::parse("20201231").ok(),
+            fornyelsedatum: Datum::parse("20190101").ok(),
+            identitetsniva: Some("Osäker".into()),
+            identitetsniva_datum: Datum::parse("20150101").ok(),
+        });
+        assert!(pp
+            .relationer
+            .iter()
+            .any(|r| matches!(r.person, Relationsperson::Uppgifter { .. })));
+        vec![rich, samordning]
+    }
+
+    fn written(post: &Folkbokforingspost, style: PostStyle) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new());
+        write_post(&mut w, post, style).expect("write");
+        w.into_inner()
+    }
+
+    #[test]
+    fn what_is_written_has_the_shape_of_the_record() {
+        for post in records() {
+            let answer = written(&post, PostStyle::answer(TermMask::ALL));
+            shape::check(&shape::RECORD, &tree(&answer), false, "")
+                .unwrap_or_else(|m| panic!("answer: {m:?}"));
+            let text = String::from_utf8(answer).expect("utf-8");
+            for file_only in ["Taxering", "Skyddsdatum", "PaKommunSkriven", "<Kon>"] {
+                assert!(!text.contains(file_only), "{file_only} on Navet's wire");
+            }
+            let file = written(
+                &post,
+                PostStyle {
+                    posttyp: Some(Posttyp::Total),
+                    reset_namespace: true,
+                    present: GroupSet::ALL,
+                    terms: TermMask::ALL,
+                },
+            );
+            shape::check(&shape::RECORD, &tree(&file), true, "")
+                .unwrap_or_else(|m| panic!("load file: {m:?}"));
+        }
+    }
+
+    /// The richest records, as answers, validate against Navet's own `Navetavisering.xsd`.
+    #[test]
+    fn answers_validate_against_navets_schema() {
+        let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/reference/navet/v4-2023/schema/Navetavisering.xsd");
+        let mut doc = String::from("<Navetavisering><Folkbokforingsposter>");
+        for post in records() {
+            let answer = written(&post, PostStyle::answer(TermMask::ALL));
+            doc.push_str(std::str::from_utf8(&answer).expect("utf-8"));
+        }
+        doc.push_str("</Folkbokforingsposter></Navetavisering>");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let f = dir.path().join("records.xml");
+        std::fs::write(&f, &doc).expect("write");
+        let out = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(&schema)
+            .arg(&f)
+            .output()
+            .expect("xmllint (libxml2-utils) is installed by .ci/run");
+        assert!(
+            out.status.success(),
+            "{}\n{doc}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for element in [
+            "<Identitetsstatus><IdentitetsstatusVarde>AVREGISTRERAT</IdentitetsstatusVarde>",
+            "<Identitetsniva>OSAKER</Identitetsniva>",
+            "<DatumAvliden>20240101</DatumAvliden>",
+            "<Hanvisningar><Hanvisning>",
+            "<RelationId><FodelsetidNr>",
+            "<AntraffadDod>",
+            "<Distrikt><Distriktskod>102011</Distriktskod></Distrikt>",
+            "<Rostrattsdatum>",
+            "<Uppehallsratt>J</Uppehallsratt>",
+            "<NordisktPnrNo>",
+            "<Historik><Folkbokforing>",
+        ] {
+            assert!(doc.contains(element), "{element} is not written");
+        }
+    }
 }

@@ -48,7 +48,10 @@ fn present(post: &Folkbokforingspost, term: Term, samordning_allowed: bool) -> b
     let p = &post.personpost;
     let a = &p.adresser;
     match term {
-        Term::PersonId | Term::Arendeuppgift | Term::KonFodelsetid => true,
+        Term::PersonId | Term::Arendeuppgift => true,
+        // Navet's record has no element for kön and födelsetid (read from the number) nor
+        // for the taxering terms: they never go on Navet's wire.
+        Term::KonFodelsetid | Term::Taxering => false,
         Term::Hanvisning => p
             .hanvisning
             .iter()
@@ -74,10 +77,6 @@ fn present(post: &Folkbokforingspost, term: Term, samordning_allowed: bool) -> b
         Term::Relationer => !p.relationer.is_empty(),
         Term::Uppehallsratt => p.uppehallsratt.is_some(),
         Term::NordisktPersonnummer => p.nordiskt_personnummer.is_some(),
-        Term::Taxering => p
-            .taxering
-            .as_ref()
-            .is_some_and(|t| t.inkomst.is_some() || !t.fastigheter.is_empty()),
         Term::Historik => !p.historik.is_empty(),
         Term::Samordningsuppgifter => p.samordning.is_some(),
         Term::Skydd => post.is_protected(),
@@ -120,37 +119,45 @@ pub(crate) fn served_terms(xml: &[u8]) -> BTreeSet<Term> {
                 [] => None,
                 ["Arendeuppgift"] => Some(Term::Arendeuppgift),
                 ["Personpost"] => None,
-                ["Sekretessmarkering" | "SkyddadFolkbokforing" | "Skyddsdatum"] => {
-                    Some(Term::Skydd)
+                ["Sekretessmarkering" | "SkyddadFolkbokforing"] => Some(Term::Skydd),
+                ["Personpost", "PersonId", "Identitetsstatus" | "Identitetsniva" | "Identitetsnivadatum", ..] => {
+                    Some(Term::Samordningsuppgifter)
                 }
                 ["Personpost", "PersonId", ..] => Some(Term::PersonId),
-                ["Personpost", "HanvisningsPersonNr"] => Some(Term::Hanvisning),
+                ["Personpost", "HanvisningsPersonNr"] | ["Personpost", "Hanvisningar", ..] => {
+                    Some(Term::Hanvisning)
+                }
+                ["Personpost", "Avregistrering", "AntraffadDod"] => Some(Term::AntraffadDod),
+                ["Personpost", "Avregistrering"] => None,
                 ["Personpost", "Avregistrering", ..] => Some(Term::Avregistrering),
-                ["Personpost", "AntraffadDodDatum"] => Some(Term::AntraffadDod),
+                ["Personpost", "Fodelsedatum"] => Some(Term::Fodelsedatum),
                 ["Personpost", "Namn", ..] => Some(Term::Namn),
                 ["Personpost", "Folkbokforing", ..] => Some(Term::Folkbokforing),
-                ["Personpost", "Adresser"] | ["Personpost", "Fodelse"] => None,
+                ["Personpost", "Adresser" | "Fodelse" | "Invandring"] => None,
                 ["Personpost", "Adresser", "Folkbokforingsadress", ..] => {
                     Some(Term::Folkbokforingsadress)
                 }
                 ["Personpost", "Adresser", "SarskildPostadress", ..] => {
                     Some(Term::SarskildPostadress)
                 }
+                ["Personpost", "Adresser", "Distrikt", ..] => Some(Term::Folkbokforing),
+                ["Personpost", "Adresser", "Utlandsadress"] => None,
+                ["Personpost", "Adresser", "Utlandsadress", "Rostrattsdatum"] => {
+                    Some(Term::Rostratt)
+                }
                 ["Personpost", "Adresser", "Utlandsadress", ..] => Some(Term::Utlandsadress),
                 ["Personpost", "Adresser", "UUID", ..] => Some(Term::AdressUuid),
-                ["Personpost", "Fodelse", "Fodelsedatum"] => Some(Term::Fodelsedatum),
                 ["Personpost", "Fodelse", "HemortSverige", ..] => Some(Term::Fodelsehemort),
                 ["Personpost", "Fodelse", "OrtUtlandet", ..] => Some(Term::FodelseortUtlandet),
-                ["Personpost", "Invandring", ..] => Some(Term::Invandring),
-                ["Personpost", "RostrattDatum"] => Some(Term::Rostratt),
+                ["Personpost", "Invandring", "Invandringsdatum"] => Some(Term::Invandring),
+                ["Personpost", "Invandring", "Uppehallsratt"] => Some(Term::Uppehallsratt),
+                ["Personpost", "Invandring", n] if n.starts_with("NordisktPnr") => {
+                    Some(Term::NordisktPersonnummer)
+                }
                 ["Personpost", "Civilstand", ..] => Some(Term::Civilstand),
                 ["Personpost", "Medborgarskap", ..] => Some(Term::Medborgarskap),
                 ["Personpost", "Relationer", ..] => Some(Term::Relationer),
-                ["Personpost", "Uppehallsratt", ..] => Some(Term::Uppehallsratt),
-                ["Personpost", "NordisktPersonnummer", ..] => Some(Term::NordisktPersonnummer),
-                ["Personpost", "Kon" | "Fodelsetid"] => Some(Term::KonFodelsetid),
-                ["Personpost", "Taxering", ..] => Some(Term::Taxering),
-                ["Personpost", "Historik", ..] => Some(Term::Historik),
+                ["Historik", ..] => Some(Term::Historik),
                 ["Personpost", "Samordningsnummeruppgifter", ..] => {
                     Some(Term::Samordningsuppgifter)
                 }

@@ -397,10 +397,14 @@ pub fn namnsokning_body(org: &str, bestallningsid: &str, fields: &[(&str, &str)]
     )
 }
 
-/// Validates an XML document against `wsdl/epersondata.xsd` with xmllint; the error is
-/// xmllint's message.
+/// Validates an XML document against Navet's own `Epersondata.xsd` (na_webservices_xmls
+/// 7_2_28, `../shared/reference/navet/v4-2023/schema/`) with xmllint; the error is xmllint's
+/// message.
 pub fn xmllint(xml: &str) -> Result<(), String> {
-    xmllint_with(xml, "epersondata.xsd")
+    xmllint_schema(
+        xml,
+        &repo().join("../shared/reference/navet/v4-2023/schema/Epersondata.xsd"),
+    )
 }
 
 /// Validates `xml` against the schema `wsdl/SCHEMA`.
@@ -720,11 +724,19 @@ pub async fn admin_at(addr: std::net::SocketAddr, method: &str, path: &str) -> (
     (r.status, r.body)
 }
 
-/// Panics unless `body` is a complete SOAP fault: a `faultcode`, the `Fel` detail, and a
-/// Swedish / English text.
+/// Panics unless `body` is a complete SOAP fault: a `faultcode`, the `WebServiceFault`
+/// detail with an integer `Felkod`, and a Swedish / English text.
 pub fn assert_valid_fault(body: &str) {
     assert!(body.contains("<S:Fault><faultcode>S:"), "{body}");
-    assert!(body.contains("<detail><ns0:Fel xmlns:ns0="), "{body}");
+    assert!(
+        body.contains("<detail><ns0:WebServiceFault xmlns:ns0="),
+        "{body}"
+    );
+    let felkod = element_text(body, "Felkod").unwrap_or_default();
+    assert!(
+        felkod.parse::<i32>().is_ok(),
+        "Felkod {felkod:?} is an xs:int: {body}"
+    );
     assert!(body.contains("Beskrivning"), "{body}");
     assert!(body.contains(" / "), "Swedish / English: {body}");
 }

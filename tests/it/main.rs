@@ -19,6 +19,7 @@ mod load_faults;
 mod load_job;
 mod log_privacy;
 mod maintenance;
+mod namnsokning_server;
 mod navet_contract;
 mod privacy_props;
 mod rotation;

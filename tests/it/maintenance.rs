@@ -39,10 +39,10 @@ async fn every_operation_answers_the_maintenance_fault_inside_the_window() {
         clock.set(utc(at));
         for (path, body) in [(PP, &lookup), (NS, &search)] {
             let r = server.post(&client, path, body).await;
-            assert_eq!(r.status, 503, "{at} {path}");
+            assert_eq!(r.status, 500, "{at} {path}");
             assert_eq!(r.header("retry-after"), Some(retry), "{at}");
             assert_eq!(r.text_of("faultcode").as_deref(), Some("S:Server"));
-            assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
+            assert_eq!(r.text_of("Felkod").as_deref(), Some("1501"));
             assert_valid_fault(&r.body);
         }
     }
@@ -75,8 +75,8 @@ async fn the_real_binary_closes_under_faketime() {
     );
     let (_, metrics) = server.admin("GET", "/metrics").await;
     assert!(metrics.contains("\nfolkreg_maintenance 1\n"), "{metrics}");
-    assert_eq!(r.status, 503, "{}", r.body);
-    assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(r.text_of("Felkod").as_deref(), Some("1501"));
     // The window ends at 05:15:00 UTC; start-up took some faked seconds.
     let retry: u64 = r
         .header("retry-after")
@@ -172,8 +172,8 @@ async fn a_planned_outage_is_announced_without_a_restart() {
         (200, "reloaded\n".into())
     );
     let r = server.post(&client, PP, &body).await;
-    assert_eq!(r.status, 503, "{}", r.body);
-    assert_eq!(r.text_of("Felkod").as_deref(), Some("FR1501"));
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(r.text_of("Felkod").as_deref(), Some("1501"));
     assert!(r.body.contains("Planerat underhåll"), "{}", r.body);
     let retry: u64 = r
         .header("retry-after")
@@ -193,7 +193,7 @@ async fn a_planned_outage_is_announced_without_a_restart() {
     let (code, text) = server.admin("POST", "/reload").await;
     assert_eq!(code, 422, "{text}");
     assert!(text.contains("config"), "{text}");
-    assert_eq!(server.post(&client, PP, &body).await.status, 503);
+    assert_eq!(server.post(&client, PP, &body).await.status, 500);
     // Taken out: serving again.
     std::fs::write(&config_path, &original).expect("config");
     assert_eq!(

@@ -149,7 +149,7 @@ log "sample: $end_line"
 
 report=$(cat "$work/loadgen.json")
 # The server's count by outcome: a namnsökning matching more than 100 persons is answered
-# with fault FR1103 (HTTP 500), the contract's answer to a too-broad search, not an error.
+# with fault 1103 (HTTP 500), the contract's answer to a too-broad search, not an error.
 curl -fs "$admin/metrics" | grep '^folkreg_requests_total{' >"$work/outcomes.txt" || true
 python3 - "$samples" "$report" "$reloads_ok" "$reloads_refused" "$deltas_ok" "$deltas_failed" "$minutes" "$work/outcomes.txt" <<'PY'
 import csv, json, re, sys
@@ -161,22 +161,22 @@ for line in open(sys.argv[8]):
     m = re.match(r'folkreg_requests_total\{operation="([^"]+)",outcome="([^"]+)"\} (\S+)', line)
     if m:
         server[(m[1], m[2])] = int(float(m[3]))
-too_broad = server.get(("namnsokningXML", "FR1103"), 0)
-ours = sum(v for (op, outcome), v in server.items() if outcome.startswith(("FR19", "FR15", "FR13")))
+too_broad = server.get(("namnsokningXML", "1103"), 0)
+ours = sum(v for (op, outcome), v in server.items() if outcome.startswith(("19", "15", "13")))
 rss = [int(s["rss_kib"]) for s in samples]
 start, middle, end = rss[0], rss[len(rss) // 2], rss[-1]
 failed = {k: v for k, v in report["outcomes"].items() if not (k.endswith(":ok") or k.endswith(":unexpected-answer"))}
 unexpected = {k: v for k, v in report["outcomes"].items() if k.endswith(":unexpected-answer")}
 search_500 = failed.pop("namnsokning:http-500", 0)
-# The client counts after its warm-up, the server from the start: at most the server's FR1103s.
+# The client counts after its warm-up, the server from the start: at most the server's 1103s.
 errors = sum(report["errors"].values()) + sum(failed.values()) + max(0, search_500 - too_broad) + ours
 print(f"soak: {minutes} min, {report['connections']} keep-alive mTLS connections, "
       f"{report['requests']} requests ({report['requests_per_s']:.0f}/s), "
       f"p50 {report['latency_ms']['p50']:.2f} ms, p99 {report['latency_ms']['p99']:.2f} ms")
 print(f"outcomes: {json.dumps(report['outcomes'])}")
 print(f"errors: {errors} (transport {json.dumps(report['errors'])}, other non-200 {json.dumps(failed)}, "
-      f"server faults FR13xx/FR15xx/FR19xx {ours})")
-print(f"namnsökning answered FR1103 (more than 100 hits): {search_500} seen by the client, {too_broad} by the server")
+      f"server faults 13xx/15xx/19xx {ours})")
+print(f"namnsökning answered fault 1103 (more than 100 hits): {search_500} seen by the client, {too_broad} by the server")
 if unexpected:
     print(f"answers without the expected record (numbers removed or renumbered by the deltas): {json.dumps(unexpected)}")
 print(f"reloads: {reloads_ok} ok, {reloads_refused} refused; deltas: {deltas_ok} applied, {deltas_failed} not")

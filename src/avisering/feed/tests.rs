@@ -153,10 +153,10 @@ impl Copy {
                 .collect()
         };
         match n.kind {
-            Kind::Total => {
+            Posttyp::Total => {
                 self.0.insert(pnr, terms(n.terms));
             }
-            Kind::Andring => {
+            Posttyp::Andring => {
                 let entry = self.0.entry(pnr).or_default();
                 // A marking set for a receiver without `sekretess`: keep what it may hold.
                 if n.post.is_protected() && !access.terms_for(&n.post).contains(Term::Namn) {
@@ -164,7 +164,7 @@ impl Copy {
                 }
                 entry.extend(terms(n.terms));
             }
-            Kind::Borttag | Kind::Flyttsignal => {
+            Posttyp::Borttag | Posttyp::Flyttsignal => {
                 self.0.remove(&pnr);
             }
         }

@@ -84,7 +84,7 @@ fn moved_away(p: &Folkbokforingspost) -> Folkbokforingspost {
     q
 }
 
-fn shape(n: &[Notice]) -> Vec<(Fil, Kind)> {
+fn shape(n: &[Notice]) -> Vec<(Fil, Posttyp)> {
     n.iter().map(|x| (x.fil, x.kind)).collect()
 }
 
@@ -93,13 +93,13 @@ fn an_ordinary_change_gives_the_changed_terms_or_the_whole_record() {
     let p = sample();
     let q = renamed(&p, "Ekström-Berg");
     let n = notices(
-        &order(Posttyp::Andringspost),
+        &order(Posttyp::Andring),
         &grund(),
         &change(Some(&p), Some(&q)),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
     assert!(n[0].terms.contains(Term::Namn) && n[0].terms.contains(Term::PersonId));
     assert!(
         !n[0].terms.contains(Term::Folkbokforing),
@@ -107,13 +107,13 @@ fn an_ordinary_change_gives_the_changed_terms_or_the_whole_record() {
         n[0].terms
     );
     let n = notices(
-        &order(Posttyp::Totalpost),
+        &order(Posttyp::Total),
         &grund(),
         &change(Some(&p), Some(&q)),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Total)]);
     assert_eq!(n[0].terms, grund().terms_for(&q));
     // A change of a term the order does not receive is not delivered.
     let mut r = p.clone();
@@ -126,14 +126,14 @@ fn an_ordinary_change_gives_the_changed_terms_or_the_whole_record() {
     r.andringstidpunkt = "20261122101500".into();
     let c = change(Some(&p), Some(&r));
     assert!(changed_terms(&p, &r).contains(Term::Medborgarskap));
-    assert!(notices(&order(Posttyp::Andringspost), &grund(), &c, false, YEAR).is_empty());
-    let n = notices(&order(Posttyp::Andringspost), &all(), &c, false, YEAR);
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert!(notices(&order(Posttyp::Andring), &grund(), &c, false, YEAR).is_empty());
+    let n = notices(&order(Posttyp::Andring), &all(), &c, false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
     assert!(n[0].terms.contains(Term::Medborgarskap));
     // Outside the population before and after: nothing.
     let far = moved_away(&p);
     let c = change(Some(&far), Some(&renamed(&far, "X")));
-    assert!(notices(&order(Posttyp::Totalpost), &all(), &c, false, YEAR).is_empty());
+    assert!(notices(&order(Posttyp::Total), &all(), &c, false, YEAR).is_empty());
 }
 
 #[test]
@@ -142,47 +142,47 @@ fn in_out_and_removed() {
     let far = moved_away(&p);
     // Moved in: the whole record, even for an ändringspost order.
     let n = notices(
-        &order(Posttyp::Andringspost),
+        &order(Posttyp::Andring),
         &grund(),
         &change(Some(&far), Some(&p)),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Total)]);
     let n = notices(
-        &order(Posttyp::Andringspost),
+        &order(Posttyp::Andring),
         &grund(),
         &change(None, Some(&p)),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Total)]);
     // Moved out: the change that says where (the new folkbokföring).
     let n = notices(
-        &order(Posttyp::Andringspost),
+        &order(Posttyp::Andring),
         &grund(),
         &change(Some(&p), Some(&far)),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
     assert!(n[0].terms.contains(Term::Folkbokforing));
     // Removed from the register.
     let n = notices(
-        &order(Posttyp::Totalpost),
+        &order(Posttyp::Total),
         &grund(),
         &change(Some(&p), None),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Borttag)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Borttag)]);
 }
 
 #[test]
 fn flyttsignal_says_only_number_marking_and_lan_99() {
     let p = protected(&sample());
     let far = moved_away(&p);
-    let mut o = order(Posttyp::Andringspost);
+    let mut o = order(Posttyp::Andring);
     // Without it, a receiver without `sekretess` learns nothing of the move.
     assert!(notices(&o, &grund(), &change(Some(&p), Some(&far)), false, YEAR).is_empty());
     o.flyttsignal = true;
@@ -196,13 +196,13 @@ fn flyttsignal_says_only_number_marking_and_lan_99() {
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Flyttsignal)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Flyttsignal)]);
     assert_eq!(n[0].terms, KEY_TERMS);
     let fb = n[0].post.personpost.folkbokforing.as_ref().expect("fb");
     assert_eq!(fb.lan_kod, "99");
     // With `sekretess`: the move out, and the destination is never revealed to the area left.
     let n = notices(&o, &all(), &change(Some(&p), Some(&far)), false, YEAR);
-    assert_eq!(shape(&n), [(Fil::A, Kind::Flyttsignal)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Flyttsignal)]);
     assert_eq!(n[0].terms, KEY_TERMS);
 }
 
@@ -210,11 +210,11 @@ fn flyttsignal_says_only_number_marking_and_lan_99() {
 fn while_protected_ordinary_changes_are_not_delivered() {
     let p = protected(&sample());
     let q = renamed(&p, "Nytt");
-    let o = order(Posttyp::Andringspost);
+    let o = order(Posttyp::Andring);
     assert!(notices(&o, &grund(), &change(Some(&p), Some(&q)), false, YEAR).is_empty());
     // With `sekretess` the organisation receives the name, and the marking if chosen.
     let n = notices(&o, &all(), &change(Some(&p), Some(&q)), false, YEAR);
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
     assert!(!n[0].terms.contains(Term::Skydd));
     let mut o = o;
     o.alltid_markering = true;
@@ -222,7 +222,7 @@ fn while_protected_ordinary_changes_are_not_delivered() {
     assert!(n[0].terms.contains(Term::Skydd) && n[0].terms.contains(Term::Namn));
     // With fewer terms chosen (name among them), the name change goes to file B.
     let n = notices(&split(o), &all(), &change(Some(&p), Some(&q)), false, YEAR);
-    assert_eq!(shape(&n), [(Fil::B, Kind::Andring)]);
+    assert_eq!(shape(&n), [(Fil::B, Posttyp::Andring)]);
 }
 
 /// Bilaga 2: "Då sekretess sätts" and "Då sekretess hävs", ändringspost and totalpost.
@@ -233,7 +233,7 @@ fn bilaga_2_tables() {
     let fewer = TermMask::of(&[Term::PersonId, Term::Skydd, Term::Namn]);
     let access = all();
     // Set, ändringspost: A = number + marking; B = the fewer terms (totalpost) with marking.
-    let o = split(order(Posttyp::Andringspost));
+    let o = split(order(Posttyp::Andring));
     let n = notices(
         &o,
         &access,
@@ -241,12 +241,15 @@ fn bilaga_2_tables() {
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring), (Fil::B, Kind::Total)]);
+    assert_eq!(
+        shape(&n),
+        [(Fil::A, Posttyp::Andring), (Fil::B, Posttyp::Total)]
+    );
     assert_eq!(n[0].terms, KEY_TERMS);
     assert_eq!(n[1].terms, fewer);
     assert!(n.iter().all(|x| x.post.sekretessmarkering));
     // Set, totalpost: A = every term incl. marking; B = the fewer terms with marking.
-    let o = split(order(Posttyp::Totalpost));
+    let o = split(order(Posttyp::Total));
     let n = notices(
         &o,
         &access,
@@ -254,11 +257,14 @@ fn bilaga_2_tables() {
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total), (Fil::B, Kind::Total)]);
+    assert_eq!(
+        shape(&n),
+        [(Fil::A, Posttyp::Total), (Fil::B, Posttyp::Total)]
+    );
     assert_eq!(n[0].terms, access.terms_for(&secret));
     assert_eq!(n[1].terms, fewer);
     // Lifted, ändringspost: A = the whole record without marking; B = number + marking gone.
-    let o = split(order(Posttyp::Andringspost));
+    let o = split(order(Posttyp::Andring));
     let n = notices(
         &o,
         &access,
@@ -266,7 +272,10 @@ fn bilaga_2_tables() {
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total), (Fil::B, Kind::Andring)]);
+    assert_eq!(
+        shape(&n),
+        [(Fil::A, Posttyp::Total), (Fil::B, Posttyp::Andring)]
+    );
     // Today's terms only: nothing of the protected period (DOMAIN.md §4).
     assert_eq!(
         n[0].terms,
@@ -275,7 +284,7 @@ fn bilaga_2_tables() {
     assert_eq!(n[1].terms, KEY_TERMS);
     assert!(n.iter().all(|x| !x.post.sekretessmarkering));
     // Lifted, totalpost: A = everything; B = the fewer terms, without marking.
-    let o = split(order(Posttyp::Totalpost));
+    let o = split(order(Posttyp::Total));
     let n = notices(
         &o,
         &access,
@@ -283,7 +292,10 @@ fn bilaga_2_tables() {
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total), (Fil::B, Kind::Total)]);
+    assert_eq!(
+        shape(&n),
+        [(Fil::A, Posttyp::Total), (Fil::B, Posttyp::Total)]
+    );
     assert_eq!(n[1].terms, fewer);
 }
 
@@ -294,43 +306,43 @@ fn lifting_without_fewer_terms() {
     let c = change(Some(&secret), Some(&plain));
     // A member throughout (with `sekretess`, or an infil): ändringspost, only that the
     // marking is gone …
-    let mut infil = order(Posttyp::Andringspost);
+    let mut infil = order(Posttyp::Andring);
     infil.population = Population::Infil;
     for (o, access, in_infil) in [
-        (order(Posttyp::Andringspost), all(), false),
+        (order(Posttyp::Andring), all(), false),
         (infil, grund(), true),
     ] {
         let n = notices(&o, &access, &c, in_infil, YEAR);
-        assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+        assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
         assert!(n[0].terms.contains(Term::Skydd));
         assert!(!n[0].terms.contains(Term::Namn));
     }
     // … unless a totalpost on lifting was chosen (9.6.2/9.6.3): today's terms only.
-    let mut o = order(Posttyp::Andringspost);
+    let mut o = order(Posttyp::Andring);
     o.totalpost_vid_havning = true;
     let n = notices(&o, &all(), &c, false, YEAR);
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Total)]);
     assert_eq!(
         n[0].terms,
         all().terms_for(&plain).without(FROM_PROTECTED_PERIOD)
     );
     // Without `sekretess` the person was in no population chosen by kommun while
     // protected: lifting brings it in, with a totalpost of today's terms.
-    let n = notices(&order(Posttyp::Andringspost), &grund(), &c, false, YEAR);
-    assert_eq!(shape(&n), [(Fil::A, Kind::Total)]);
+    let n = notices(&order(Posttyp::Andring), &grund(), &c, false, YEAR);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Total)]);
     assert_eq!(
         n[0].terms,
         grund().terms_for(&plain).without(FROM_PROTECTED_PERIOD)
     );
     // Setting it, for a receiver without `sekretess`: the marking, nothing more.
     let n = notices(
-        &order(Posttyp::Andringspost),
+        &order(Posttyp::Andring),
         &grund(),
         &change(Some(&plain), Some(&secret)),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
     assert!(n[0].terms.contains(Term::Skydd));
     assert!(n[0]
         .terms
@@ -347,13 +359,13 @@ fn an_address_change_carries_the_previous_address() {
     }
     q.andringstidpunkt = "20261122101500".into();
     let n = notices(
-        &order(Posttyp::Andringspost),
+        &order(Posttyp::Andring),
         &grund(),
         &change(Some(&p), Some(&q)),
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
     assert!(n[0].terms.contains(Term::Folkbokforingsadress));
     assert_eq!(
         n[0].foregaende_adress.as_ref(),
@@ -361,7 +373,7 @@ fn an_address_change_carries_the_previous_address() {
     );
     // A name change carries none.
     let n = notices(
-        &order(Posttyp::Andringspost),
+        &order(Posttyp::Andring),
         &grund(),
         &change(Some(&p), Some(&renamed(&p, "Y"))),
         false,
@@ -378,7 +390,7 @@ fn numbers_the_organisation_may_not_see_are_never_delivered() {
         crate::ids::pnr::Pnr::from_parts(date, 123, true).expect("samordningsnummer");
     p.personpost.identitetstyp = crate::model::Identitetstyp::Samordningsnummer;
     let n = notices(
-        &order(Posttyp::Totalpost),
+        &order(Posttyp::Total),
         &grund(),
         &change(None, Some(&p)),
         false,
@@ -391,7 +403,7 @@ fn numbers_the_organisation_may_not_see_are_never_delivered() {
     );
     assert_eq!(
         notices(
-            &order(Posttyp::Totalpost),
+            &order(Posttyp::Total),
             &with,
             &change(None, Some(&p)),
             false,
@@ -422,14 +434,14 @@ fn lifting_protection_reveals_no_address_of_the_protected_period() {
         a.utdelningsadress2 = Some("Öppna gatan 2".into());
     }
     let c = change(Some(&hidden), Some(&today));
-    let mut vid_havning = order(Posttyp::Andringspost);
+    let mut vid_havning = order(Posttyp::Andring);
     vid_havning.totalpost_vid_havning = true;
     for o in [
-        order(Posttyp::Andringspost),
-        order(Posttyp::Totalpost),
+        order(Posttyp::Andring),
+        order(Posttyp::Total),
         vid_havning,
-        split(order(Posttyp::Andringspost)),
-        split(order(Posttyp::Totalpost)),
+        split(order(Posttyp::Andring)),
+        split(order(Posttyp::Total)),
     ] {
         for access in [grund(), all()] {
             let n = notices(&o, &access, &c, false, YEAR);
@@ -450,13 +462,13 @@ fn a_protected_person_moving_in_tells_a_receiver_without_sekretess_nothing() {
     let here = protected(&sample());
     let away = moved_away(&here);
     let c = change(Some(&away), Some(&here));
-    let mut with_signal = order(Posttyp::Andringspost);
+    let mut with_signal = order(Posttyp::Andring);
     with_signal.flyttsignal = true;
     for o in [
-        order(Posttyp::Andringspost),
-        order(Posttyp::Totalpost),
+        order(Posttyp::Andring),
+        order(Posttyp::Total),
         with_signal,
-        split(order(Posttyp::Totalpost)),
+        split(order(Posttyp::Total)),
     ] {
         assert!(notices(&o, &grund(), &c, false, YEAR).is_empty());
         assert!(notices(&o, &grund(), &change(None, Some(&here)), false, YEAR).is_empty());
@@ -471,7 +483,7 @@ fn a_protected_person_moving_in_tells_a_receiver_without_sekretess_nothing() {
 fn a_member_becoming_protected_gets_one_notice_then_silence() {
     let plain = sample();
     let secret = protected(&plain);
-    let o = order(Posttyp::Andringspost);
+    let o = order(Posttyp::Andring);
     let n = notices(
         &o,
         &grund(),
@@ -479,7 +491,7 @@ fn a_member_becoming_protected_gets_one_notice_then_silence() {
         false,
         YEAR,
     );
-    assert_eq!(shape(&n), [(Fil::A, Kind::Andring)]);
+    assert_eq!(shape(&n), [(Fil::A, Posttyp::Andring)]);
     assert_eq!(n[0].terms, KEY_TERMS);
     let away = moved_away(&secret);
     for c in [
@@ -498,12 +510,12 @@ fn lifting_protection_sends_no_historik_or_taxering() {
     let plain = sample();
     let secret = protected(&plain);
     let c = change(Some(&secret), Some(&plain));
-    let mut vid_havning = order(Posttyp::Andringspost);
+    let mut vid_havning = order(Posttyp::Andring);
     vid_havning.totalpost_vid_havning = true;
     for o in [
-        order(Posttyp::Totalpost),
+        order(Posttyp::Total),
         vid_havning,
-        split(order(Posttyp::Andringspost)),
+        split(order(Posttyp::Andring)),
     ] {
         for access in [grund(), all()] {
             for x in notices(&o, &access, &c, false, YEAR) {

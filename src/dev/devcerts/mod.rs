@@ -85,7 +85,7 @@ pub enum Expect {
     Accepted,
     /// The TLS handshake fails (the verifier refuses it, with an alert).
     HandshakeRefused,
-    /// The handshake succeeds, the register refuses it: SOAP fault, HTTP 403.
+    /// The handshake succeeds, the register refuses it: SOAP fault 1301 (HTTP 500).
     RegisterRefused,
 }
 

@@ -305,8 +305,8 @@ P-256 and are new on every run.
 `index.toml` describes every certificate for machines (CONTRACT.md, "Files"): tests in any
 language read it and check that the service does what `expect` says for each client
 certificate: `accepted`, `handshake-refused` (the TLS handshake fails with an alert) or
-`register-refused` (the handshake succeeds; every request gets a SOAP fault, HTTP 403,
-FR1301).
+`register-refused` (the handshake succeeds; every request gets a SOAP fault 1301, HTTP
+500).
 
 ## How the chain works
 

@@ -241,6 +241,8 @@ fn apply(state: &mut BTreeMap<Pnr, Folkbokforingspost>, rec: DeliveryRecord) {
                 merge(stored, &rec.post, rec.present);
             }
         }
+        // Avisering only; a load file has none.
+        Posttyp::Flyttsignal => {}
         Posttyp::Borttag => {
             state.remove(&pnr);
         }

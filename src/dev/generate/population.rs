@@ -339,9 +339,10 @@ impl Gen {
                 });
             }
             if first.3 && arrived.year() >= 2014 {
+                // Navet says only that the right is there (`J`).
                 p.uppehallsratt = Some(Uppehallsratt {
-                    typ: "EU".into(),
-                    datum: Some(Datum::from_date(arrived)),
+                    typ: "J".into(),
+                    datum: None,
                 });
             }
         } else {

@@ -33,7 +33,7 @@ fn round_trip(records: &[DeliveryRecord], gz: bool) -> Vec<DeliveryRecord> {
 }
 
 /// A record with every term set, for the round trip.
-fn rich() -> Folkbokforingspost {
+pub(crate) fn rich() -> Folkbokforingspost {
     let mut p = sample();
     let d = |s: &str| Datum::parse(s).unwrap();
     let other = Pnr::parse("201212121212").unwrap();
@@ -42,7 +42,8 @@ fn rich() -> Folkbokforingspost {
     pp.avregistrering = Some(Avregistrering {
         orsak: AvregistreringsorsakKod::AV,
         datum: d("20250101"),
-        avliden_datum: Some(d("20241231")),
+        // Found dead: no certain date of death (Navet 8.9), only the date found.
+        avliden_datum: None,
     });
     pp.antraffad_dod = Some(d("20241230"));
     pp.namn.mellannamn = Some("Von & <Zoë>".into());
@@ -62,9 +63,9 @@ fn rich() -> Folkbokforingspost {
         datum: Some(d("20200101")),
     });
     pp.adresser.uuid = Some(AdressUuid {
-        fastighet: Some("a".into()),
+        fastighet: Some("0d6f4a52-7e1b-4c1e-9a3e-1f2b3c4d5e6f".into()),
         adress: None,
-        lagenhet: Some("c".into()),
+        lagenhet: Some("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into()),
     });
     pp.fodelse.hemort_sverige = Some(HemortSverige {
         lan_kod: "01".into(),
@@ -109,8 +110,8 @@ fn rich() -> Folkbokforingspost {
         },
     ];
     pp.uppehallsratt = Some(Uppehallsratt {
-        typ: "EU".into(),
-        datum: Some(d("20150101")),
+        typ: "J".into(),
+        datum: None,
     });
     pp.nordiskt_personnummer = Some(NordisktPersonnummer {
         nummer: "010203-12345".into(),

@@ -18,7 +18,7 @@ fn text_of(text: &str) -> Result<String, Fault> {
 fn refused(text: &str) -> String {
     match text_of(text) {
         Err(Fault::BadRequest(msg)) => msg,
-        other => panic!("{text:?} should be refused with FR1101, got {other:?}"),
+        other => panic!("{text:?} should be refused with fault 1101, got {other:?}"),
     }
 }
 

@@ -1,0 +1,553 @@
+//! THE description of `Folkbokforingspost`: every element of Navet's `FolkbokforingspostTYPE`
+//! (`Navetavisering.xsd`, na_webservices_xmls 7_2_28) that folkreg reads or writes, in the
+//! schema's order, with its occurrence, the access [`Term`] that shows it and the change
+//! [`Group`] it belongs to — plus the few terms folkreg keeps that Navet does not have, marked
+//! [`Wire::File`] (written only in folkreg's own load files, never on Navet's wire).
+//!
+//! One home for the record's shape: the reader validates every record against [`RECORD`]
+//! (names, order, occurrences) and names elements in reports only if they are here; the
+//! writer gates every part by the term and group written here ([`Scope::writes`] in `write`)
+//! and its output is checked against [`RECORD`] by the tests; the access rules' terms are the
+//! terms named here. A schema change is made here, then the reader and writer follow where
+//! the tests say.
+
+use super::read::Node;
+use crate::access::Term;
+use crate::model::change::Group;
+
+/// How often an element may occur among its siblings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occurs {
+    /// `minOccurs="0"`.
+    Opt,
+    /// Exactly once.
+    One,
+    /// `minOccurs="0" maxOccurs="unbounded"`.
+    Many,
+}
+
+/// Where an element may appear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// In Navet's schema: answers, deliveries and load files.
+    Navet,
+    /// A term folkreg keeps that Navet's schema does not have: only in folkreg's load files.
+    File,
+}
+
+/// One element of the record.
+#[derive(Debug)]
+pub struct El {
+    /// Local name (records are unqualified).
+    pub name: &'static str,
+    /// Occurrence among its siblings.
+    pub occurs: Occurs,
+    /// The term that shows it; `None` = its parent's. A child with a term of its own is shown
+    /// on that term alone (its parent element is then written for it).
+    pub term: Option<Term>,
+    /// The change group it belongs to; `None` = its parent's.
+    pub group: Option<Group>,
+    /// Where it may appear.
+    pub wire: Wire,
+    /// Child elements, in the schema's order (a `choice` is listed as optional siblings and
+    /// checked by the reader).
+    pub kids: &'static [El],
+}
+
+impl El {
+    const fn new(name: &'static str, occurs: Occurs, kids: &'static [El]) -> El {
+        El {
+            name,
+            occurs,
+            term: None,
+            group: None,
+            wire: Wire::Navet,
+            kids,
+        }
+    }
+    const fn part(self, term: Term, group: Group) -> El {
+        El {
+            term: Some(term),
+            group: Some(group),
+            ..self
+        }
+    }
+    const fn term(self, term: Term) -> El {
+        El {
+            term: Some(term),
+            ..self
+        }
+    }
+    const fn file_only(self) -> El {
+        El {
+            wire: Wire::File,
+            ..self
+        }
+    }
+
+    /// The child called `name`.
+    pub fn kid(&self, name: &str) -> Option<&'static El> {
+        self.kids.iter().find(|k| k.name == name)
+    }
+}
+
+const fn opt(name: &'static str) -> El {
+    El::new(name, Occurs::Opt, &[])
+}
+const fn one(name: &'static str) -> El {
+    El::new(name, Occurs::One, &[])
+}
+const fn opt_of(name: &'static str, kids: &'static [El]) -> El {
+    El::new(name, Occurs::Opt, kids)
+}
+const fn many_of(name: &'static str, kids: &'static [El]) -> El {
+    El::new(name, Occurs::Many, kids)
+}
+
+/// `SvenskAdressTYPE`.
+const SVENSK_ADRESS: &[El] = &[
+    opt("CareOf"),
+    opt("Utdelningsadress1"),
+    opt("Utdelningsadress2"),
+    opt("PostNr"),
+    opt("Postort"),
+];
+
+/// `NamnTYPE`.
+const NAMN_KIDS: &[El] = &[
+    opt("Tilltalsnamnsmarkering"),
+    opt("Fornamn"),
+    opt("Mellannamn"),
+    opt("Efternamn"),
+    opt("Aviseringsnamn"),
+];
+
+/// `AvregistreringTYPE` (of the person; a relation's uses the first two).
+const AVREGISTRERING_KIDS: &[El] = &[
+    opt("AvregistreringsorsakKod"),
+    opt("Avregistreringsdatum"),
+    opt("AntraffadDod").part(Term::AntraffadDod, Group::AntraffadDod),
+];
+
+/// `FolkbokforingTYPE`, with folkreg's "på kommunen skriven" flag (load files only).
+const FOLKBOKFORING_KIDS: &[El] = &[
+    opt("Folkbokforingsdatum"),
+    opt("LanKod"),
+    opt("KommunKod"),
+    opt("ForsamlingKod"),
+    opt("Fastighetsbeteckning"),
+    opt("Trappuppgang"),
+    opt("Lagenhet"),
+    opt("FiktivtNr"),
+    opt("Folkbokforingstyp"),
+    opt("PaKommunSkriven").file_only(),
+];
+
+/// `PersonIdTYPE`: the number (a choice of two) and a samordningsnummer's identity status.
+pub const PERSON_ID: El = El::new(
+    "PersonId",
+    Occurs::One,
+    &[
+        opt("PersonNr"),
+        opt("TilldelatPersonNrSamordningsNr"),
+        opt_of(
+            "Identitetsstatus",
+            &[
+                one("IdentitetsstatusVarde"),
+                opt("IdentitetsstatusDatum"),
+                opt("IdentitetsstatusOrsak"),
+            ],
+        )
+        .part(Term::Samordningsuppgifter, Group::Samordning),
+        opt("Identitetsniva").part(Term::Samordningsuppgifter, Group::Samordning),
+        opt("Identitetsnivadatum").part(Term::Samordningsuppgifter, Group::Samordning),
+    ],
+)
+.term(Term::PersonId);
+
+/// `Personpost/HanvisningsPersonNr`: the first hänvisning.
+pub const HANVISNINGS_PERSON_NR: El =
+    opt("HanvisningsPersonNr").part(Term::Hanvisning, Group::Hanvisning);
+/// `Personpost/Hanvisningar`: every hänvisning, when there is more than one.
+pub const HANVISNINGAR: El = opt_of(
+    "Hanvisningar",
+    &[many_of("Hanvisning", &[one("HanvisningsPersonNr")])],
+)
+.part(Term::Hanvisning, Group::Hanvisning);
+/// `Personpost/Avregistrering`.
+pub const AVREGISTRERING: El =
+    opt_of("Avregistrering", AVREGISTRERING_KIDS).part(Term::Avregistrering, Group::Avregistrering);
+/// `Personpost/Fodelsedatum`.
+pub const FODELSEDATUM: El = opt("Fodelsedatum").part(Term::Fodelsedatum, Group::Fodelse);
+/// `Personpost/Namn`.
+pub const NAMN: El = opt_of("Namn", NAMN_KIDS).part(Term::Namn, Group::Namn);
+/// `Personpost/Folkbokforing`.
+pub const FOLKBOKFORING: El =
+    opt_of("Folkbokforing", FOLKBOKFORING_KIDS).part(Term::Folkbokforing, Group::Folkbokforing);
+/// `Adresser/Folkbokforingsadress`.
+pub const FOLKBOKFORINGSADRESS: El =
+    opt_of("Folkbokforingsadress", SVENSK_ADRESS).part(Term::Folkbokforingsadress, Group::Adresser);
+/// `Adresser/UUID`.
+pub const UUID: El = opt_of("UUID", &[opt("Fastighet"), opt("Adress"), opt("Lagenhet")])
+    .part(Term::AdressUuid, Group::Adresser);
+/// `Adresser/Distrikt`: part of the folkbokföring in folkreg's terms, under `Adresser` in
+/// Navet's.
+pub const DISTRIKT: El =
+    opt_of("Distrikt", &[opt("Distriktskod")]).part(Term::Folkbokforing, Group::Folkbokforing);
+/// `Adresser/SarskildPostadress`.
+pub const SARSKILD_POSTADRESS: El =
+    opt_of("SarskildPostadress", SVENSK_ADRESS).part(Term::SarskildPostadress, Group::Adresser);
+/// `Adresser/Utlandsadress/Rostrattsdatum`.
+pub const ROSTRATTSDATUM: El = opt("Rostrattsdatum").part(Term::Rostratt, Group::Rostratt);
+/// `Adresser/Utlandsadress`, with the date of rösträtt that Navet keeps in it (a term of its
+/// own: the element is written for either).
+pub const UTLANDSADRESS: El = opt_of(
+    "Utlandsadress",
+    &[
+        opt("Utdelningsadress1"),
+        opt("Utdelningsadress2"),
+        opt("Utdelningsadress3"),
+        opt("Land"),
+        opt("Utlandsadressdatum"),
+        ROSTRATTSDATUM,
+    ],
+)
+.part(Term::Utlandsadress, Group::Adresser);
+/// `Personpost/Adresser`: each child carries its own term.
+pub const ADRESSER: El = opt_of(
+    "Adresser",
+    &[
+        FOLKBOKFORINGSADRESS,
+        opt_of(
+            "Riksnycklar",
+            &[
+                opt("FastighetsId"),
+                opt("AdressplatsId"),
+                opt("LagenhetsId"),
+            ],
+        ),
+        UUID,
+        DISTRIKT,
+        SARSKILD_POSTADRESS,
+        UTLANDSADRESS,
+    ],
+);
+/// `Personpost/Civilstand`.
+pub const CIVILSTAND: El = opt_of(
+    "Civilstand",
+    &[opt("CivilstandKod"), opt("Civilstandsdatum")],
+)
+.part(Term::Civilstand, Group::Civilstand);
+/// `Fodelse/HemortSverige`: födelsehemort.
+pub const HEMORT_SVERIGE: El = opt_of(
+    "HemortSverige",
+    &[opt("FodelselanKod"), opt("Fodelseforsamling")],
+)
+.part(Term::Fodelsehemort, Group::Fodelse);
+/// `Fodelse/OrtUtlandet`: födelseort abroad.
+pub const ORT_UTLANDET: El = opt_of(
+    "OrtUtlandet",
+    &[opt("FodelseortUtland"), opt("Fodelseland")],
+)
+.part(Term::FodelseortUtlandet, Group::Fodelse);
+/// `Personpost/Fodelse`.
+pub const FODELSE: El = opt_of("Fodelse", &[HEMORT_SVERIGE, ORT_UTLANDET]);
+/// `Invandring/Invandringsdatum`.
+pub const INVANDRINGSDATUM: El = opt("Invandringsdatum").part(Term::Invandring, Group::Invandring);
+/// `Invandring/Uppehallsratt` (`J`).
+pub const UPPEHALLSRATT: El = opt("Uppehallsratt").part(Term::Uppehallsratt, Group::Uppehallsratt);
+/// The `NordisktPnr*` elements of `Invandring`, by the country's ISO code.
+pub const NORDISKT_PNR: [(&str, &str); 5] = [
+    ("DK", "NordisktPnrDa"),
+    ("FI", "NordisktPnrFi"),
+    ("FO", "NordisktPnrFo"),
+    ("IS", "NordisktPnrIs"),
+    ("NO", "NordisktPnrNo"),
+];
+const fn nordiskt(name: &'static str) -> El {
+    opt(name).part(Term::NordisktPersonnummer, Group::NordisktPersonnummer)
+}
+/// `Personpost/Invandring`: date, uppehållsrätt, nordic numbers (each its own term).
+pub const INVANDRING: El = opt_of(
+    "Invandring",
+    &[
+        INVANDRINGSDATUM,
+        UPPEHALLSRATT,
+        nordiskt("NordisktPnrDa"),
+        nordiskt("NordisktPnrFi"),
+        nordiskt("NordisktPnrFo"),
+        nordiskt("NordisktPnrIs"),
+        nordiskt("NordisktPnrNo"),
+    ],
+);
+/// `Personpost/Relationer`.
+pub const RELATIONER: El = opt_of(
+    "Relationer",
+    &[many_of(
+        "Relation",
+        &[
+            El::new(
+                "RelationId",
+                Occurs::One,
+                &[opt("PersonNr"), opt("FodelsetidNr")],
+            ),
+            one("Relationstyp"),
+            opt("RelationFromdatum"),
+            opt("RelationTomdatum"),
+            opt_of("Namn", NAMN_KIDS),
+            opt_of(
+                "Avregistrering",
+                &[opt("AvregistreringsorsakKod"), opt("Avregistreringsdatum")],
+            ),
+        ],
+    )],
+)
+.part(Term::Relationer, Group::Relationer);
+/// `Personpost/Medborgarskap` (repeated).
+pub const MEDBORGARSKAP: El = many_of(
+    "Medborgarskap",
+    &[opt("MedborgarskapslandKod"), opt("Medborgarskapsdatum")],
+)
+.part(Term::Medborgarskap, Group::Medborgarskap);
+/// `Personpost/Samordningsnummeruppgifter`.
+pub const SAMORDNINGSNUMMERUPPGIFTER: El = opt_of(
+    "Samordningsnummeruppgifter",
+    &[
+        opt("Tilldelningsdatum"),
+        opt("PreliminartVilandeforklaringsdatum"),
+        opt("Fornyelsedatum"),
+        opt("DatumAvliden"),
+    ],
+)
+.part(Term::Samordningsuppgifter, Group::Samordning);
+/// `Personpost/Taxering`: inkomst and fastighetsinnehav (SPAR's terms; load files only).
+pub const TAXERING: El = opt_of(
+    "Taxering",
+    &[
+        opt_of("Inkomst", &[one("Ar"), one("Summa")]),
+        many_of("Fastighet", &[one("Beteckning"), one("Kommun")]),
+    ],
+)
+.part(Term::Taxering, Group::Taxering)
+.file_only();
+
+/// `Folkbokforingspost/Personpost`.
+pub const PERSONPOST: El = El::new(
+    "Personpost",
+    Occurs::One,
+    &[
+        PERSON_ID,
+        HANVISNINGS_PERSON_NR,
+        HANVISNINGAR,
+        AVREGISTRERING,
+        FODELSEDATUM,
+        NAMN,
+        FOLKBOKFORING,
+        ADRESSER,
+        CIVILSTAND,
+        FODELSE,
+        INVANDRING,
+        RELATIONER,
+        MEDBORGARSKAP,
+        SAMORDNINGSNUMMERUPPGIFTER,
+        TAXERING,
+    ],
+);
+
+/// `Folkbokforingspost/Sekretessmarkering` (`J`; `N` lifts it in a change).
+pub const SEKRETESSMARKERING: El = opt("Sekretessmarkering").part(Term::Skydd, Group::Skydd);
+/// `Folkbokforingspost/SkyddadFolkbokforing`.
+pub const SKYDDAD_FOLKBOKFORING: El = opt("SkyddadFolkbokforing").part(Term::Skydd, Group::Skydd);
+/// `Folkbokforingspost/Arendeuppgift` with `@andringstidpunkt`.
+pub const ARENDEUPPGIFT: El = opt_of("Arendeuppgift", &[opt("PostId"), opt("Arendetyp")])
+    .part(Term::Arendeuppgift, Group::Arendeuppgift);
+/// `Folkbokforingspost/Historik`: earlier folkbokföringar, newest first.
+pub const HISTORIK: El = opt_of(
+    "Historik",
+    &[
+        many_of("Folkbokforing", FOLKBOKFORING_KIDS),
+        opt_of("Folkbokforingsadress", SVENSK_ADRESS),
+    ],
+)
+.part(Term::Historik, Group::Historik);
+/// `Folkbokforingspost/Skyddsdatum`: when the protection was registered (load files only).
+pub const SKYDDSDATUM: El = opt("Skyddsdatum")
+    .part(Term::Skydd, Group::Skydd)
+    .file_only();
+
+/// A samordningsnummer's identity status: the register's words (as folkreg keeps them) and
+/// Navet's codes (`IdentitetsstatusVardeTYPE`).
+pub const IDENTITETSSTATUS: [(&str, &str); 5] = [
+    ("Aktivt", "AKTIVT"),
+    ("Vilandeförklarat", "VILANDEFORKLARAT"),
+    ("Vilandeförklarat stängt", "VILANDEFORKLARAT_STANGT"),
+    ("Avregistrerat", "AVREGISTRERAT"),
+    ("Ej aktuellt", "EJ_AKTUELLT"),
+];
+/// Why the status changed (`IdentitetsstatusOrsakTYPE`).
+pub const IDENTITETSSTATUS_ORSAK: [(&str, &str); 5] = [
+    ("Tidsfrist", "TIDSFRIST"),
+    ("Annan orsak", "ANNAN_ORSAK"),
+    ("Avliden", "AVLIDEN"),
+    ("Ersatt", "ERSATT"),
+    ("Felaktigt registrerat", "FELAKTIGT_REGISTRERAT"),
+];
+/// The identity level (`IdentitetsnivaTYPE`).
+pub const IDENTITETSNIVA: [(&str, &str); 4] = [
+    ("Styrket", "STYRKT"),
+    ("Sannolik", "SANNOLIK"),
+    ("Osäker", "OSAKER"),
+    ("Inte tillämplig", "INTE_TILLAMPLIG"),
+];
+
+/// The wire code of a register word in `table`.
+pub fn code_of(table: &[(&'static str, &'static str)], word: &str) -> Option<&'static str> {
+    table.iter().find(|(w, _)| *w == word).map(|(_, c)| *c)
+}
+
+/// The register word of a wire code in `table`.
+pub fn word_of(table: &[(&'static str, &'static str)], code: &str) -> Option<&'static str> {
+    table.iter().find(|(_, c)| *c == code).map(|(w, _)| *w)
+}
+
+/// The record.
+pub const RECORD: El = El::new(
+    "Folkbokforingspost",
+    Occurs::One,
+    &[
+        SEKRETESSMARKERING,
+        SKYDDAD_FOLKBOKFORING,
+        ARENDEUPPGIFT,
+        PERSONPOST,
+        HISTORIK,
+        SKYDDSDATUM,
+    ],
+);
+
+/// Whether some element of the record is called `name`.
+pub fn has_name(name: &str) -> bool {
+    fn walk(el: &El, name: &str) -> bool {
+        el.name == name || el.kids.iter().any(|k| walk(k, name))
+    }
+    walk(&RECORD, name)
+}
+
+/// What is wrong with an element tree against the shape: the path of the offending element
+/// (names from the shape only) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Element path below the record (`Personpost/Namn/Fornamn`); an element the shape does
+    /// not have is shown as `read::UNKNOWN_ELEMENT`.
+    pub path: String,
+    /// What is wrong.
+    pub why: MismatchKind,
+}
+
+/// The ways a tree can differ from the shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MismatchKind {
+    /// A child the element does not have (or one only folkreg's files have, on Navet's wire).
+    Unknown,
+    /// A child out of the schema's order.
+    Order,
+    /// A child that may occur once, twice.
+    Repeated,
+    /// A required child missing.
+    Missing(&'static str),
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}/{name}")
+    }
+}
+
+/// Checks the children of `node` against `el`, recursively: each known (and, unless
+/// `files`, on Navet's wire), in the schema's order, no more often than allowed, every
+/// required one there. `path` is `node`'s path below the record.
+pub(crate) fn check(el: &El, node: &Node, files: bool, path: &str) -> Result<(), Mismatch> {
+    let mut at = 0usize;
+    let mut last: Option<&str> = None;
+    for child in &node.children {
+        let name = child.name.as_str();
+        let Some(pos) = el
+            .kids
+            .iter()
+            .position(|k| k.name == name && (files || k.wire == Wire::Navet))
+        else {
+            return Err(Mismatch {
+                path: join(path, super::read::shown(name)),
+                why: MismatchKind::Unknown,
+            });
+        };
+        let here = join(path, name);
+        if pos < at {
+            return Err(Mismatch {
+                path: here,
+                why: MismatchKind::Order,
+            });
+        }
+        let k = &el.kids[pos];
+        if last == Some(name) && k.occurs != Occurs::Many {
+            return Err(Mismatch {
+                path: here,
+                why: MismatchKind::Repeated,
+            });
+        }
+        at = pos;
+        last = Some(name);
+        check(k, child, files, &here)?;
+    }
+    for k in el.kids {
+        if k.occurs == Occurs::One && !node.children.iter().any(|c| c.name == k.name) {
+            return Err(Mismatch {
+                path: path.to_owned(),
+                why: MismatchKind::Missing(k.name),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_among_siblings() {
+        fn walk(el: &El) {
+            for (i, k) in el.kids.iter().enumerate() {
+                assert!(
+                    !el.kids[..i].iter().any(|o| o.name == k.name),
+                    "{} twice under {}",
+                    k.name,
+                    el.name
+                );
+                walk(k);
+            }
+        }
+        walk(&RECORD);
+    }
+
+    #[test]
+    fn every_term_but_the_derived_one_has_a_home() {
+        fn terms(el: &El, out: &mut Vec<Term>) {
+            out.extend(el.term);
+            for k in el.kids {
+                terms(k, out);
+            }
+        }
+        let mut found = Vec::new();
+        terms(&RECORD, &mut found);
+        for t in Term::ALL {
+            // Kön and födelsetid are read from the number itself; nothing carries them.
+            assert_eq!(
+                found.contains(&t),
+                t != Term::KonFodelsetid,
+                "{t:?} and the shape disagree"
+            );
+        }
+    }
+}
