@@ -192,7 +192,11 @@ impl AppState {
     }
 
     /// What the operations of request `id` work on, with "now" read once for the request.
-    pub fn ops_context(&self, id: crate::ops::RequestId) -> crate::ops::Context<'_> {
+    pub fn ops_context(
+        &self,
+        id: crate::ops::RequestId,
+        version: crate::soap::service::Version,
+    ) -> crate::ops::Context<'_> {
         crate::ops::Context {
             store: &self.store,
             feed: &self.feed,
@@ -200,6 +204,7 @@ impl AppState {
             max_hits: self.config.max_hits,
             page_size: u64::from(self.config.avisering_page_size),
             request_id: id,
+            version,
         }
     }
 

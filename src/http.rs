@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::ops::{Caller, Operation, RequestId, Trail};
-use crate::soap::service::Service;
+use crate::soap::service::{Endpoint, Service};
 use crate::soap::{self, Fault};
 use crate::tls::PeerIdentity;
 
@@ -221,7 +221,7 @@ async fn handle(
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
     refused: Option<&str>,
 ) -> Response<Body> {
-    let Some(service) = Service::from_path(req.uri().path()) else {
+    let Some(endpoint) = Endpoint::from_path(req.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
     match *req.method() {
@@ -229,8 +229,8 @@ async fn handle(
             StatusCode::FORBIDDEN,
             "the client certificate is no longer accepted\n",
         ),
-        Method::GET => wsdl(&req, service, state),
-        Method::POST => soap_call(req, service, state, peer, refused).await,
+        Method::GET => wsdl(&req, endpoint, state),
+        Method::POST => soap_call(req, endpoint, state, peer, refused).await,
         _ => {
             let mut r = plain(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -277,8 +277,9 @@ fn fault_response(f: &Fault) -> Response<Body> {
     r
 }
 
-/// `?wsdl` or `?xsd=epersondata.xsd`, with the address the client used.
-fn wsdl(req: &HttpRequest<Incoming>, service: Service, state: &AppState) -> Response<Body> {
+/// `?wsdl` (the path's version, with the address the client used) or `?xsd=NAME` (a schema
+/// the WSDL imports).
+fn wsdl(req: &HttpRequest<Incoming>, endpoint: Endpoint, state: &AppState) -> Response<Body> {
     let query = req.uri().query().unwrap_or("");
     if query.eq_ignore_ascii_case("wsdl") {
         let host = req
@@ -294,12 +295,14 @@ fn wsdl(req: &HttpRequest<Incoming>, service: Service, state: &AppState) -> Resp
             .map(str::to_owned)
             .unwrap_or_else(|| state.config.soap_listen.to_string());
         let address = format!("https://{host}{}", req.uri().path());
-        let text = service.wsdl(&address);
+        let text = endpoint.wsdl(&address);
         return xml(StatusCode::OK, text.into_bytes());
     }
-    let (xsd_name, xsd_text) = service.xsd();
-    if query.strip_prefix("xsd=") == Some(xsd_name) {
-        return xml(StatusCode::OK, xsd_text.as_bytes().to_vec());
+    if let Some(text) = query
+        .strip_prefix("xsd=")
+        .and_then(|name| endpoint.xsd(name))
+    {
+        return xml(StatusCode::OK, text.into_bytes());
     }
     plain(
         StatusCode::NOT_FOUND,
@@ -309,19 +312,20 @@ fn wsdl(req: &HttpRequest<Incoming>, service: Service, state: &AppState) -> Resp
 
 async fn soap_call(
     req: HttpRequest<Incoming>,
-    service: Service,
+    endpoint: Endpoint,
     state: &AppState,
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
     refused: Option<&str>,
 ) -> Response<Body> {
     let started = Instant::now();
+    let service = endpoint.service;
     let id = RequestId::new();
     let mut trail = Trail::default();
     let answer = match refused {
         Some(why) => Err(Fault::NotPermitted(format!(
             "the client certificate is no longer accepted: {why}"
         ))),
-        None => soap_answer(req, service, state, peer, &mut trail, id).await,
+        None => soap_answer(req, endpoint, state, peer, &mut trail, id).await,
     };
     // The outcome audit lines and metrics carry: ok, not_found, or the fault's Felkod.
     let (mut outcome, mut response): (Cow<'static, str>, _) = match answer {
@@ -382,7 +386,7 @@ fn answered(service: Service, trail: &Trail) -> &'static str {
 
 async fn soap_answer(
     req: HttpRequest<Incoming>,
-    service: Service,
+    endpoint: Endpoint,
     state: &AppState,
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
     trail: &mut Trail,
@@ -400,6 +404,7 @@ async fn soap_answer(
     content_type(&req)?;
     content_encoding(req.headers())?;
     let body_timeout = state.config.connections.body_timeout;
+    let service = endpoint.service;
     let operation = if service.takes_infil() {
         Operation::parse_infil(&read_body(req, MAX_INFIL_BODY, body_timeout).await?)?
     } else {
@@ -414,7 +419,7 @@ async fn soap_answer(
     operation.note(trail);
     let caller = Caller::check(org, operation.bestallning())?;
     operation
-        .apply(&state.ops_context(id), &caller, trail)
+        .apply(&state.ops_context(id, endpoint.version), &caller, trail)
         .await
 }
 

@@ -1,5 +1,5 @@
 //! folkreg: Swedish population-register data over SOAP and mutual TLS, wire-compatible with
-//! Skatteverket's Navet ePersondata V2.
+//! Skatteverket's Navet ePersondata V2, V3 and V4 (na_webservices_xmls 7_2_28).
 //!
 //! # Layout
 //!

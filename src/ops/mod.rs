@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::avisering::feed::Feed;
 use crate::soap::request::{self, Bestallning, Element, MAX_ELEMENTS, MAX_INFIL_PAGE};
-use crate::soap::service::Service;
+use crate::soap::service::{Service, Version};
 use crate::soap::Fault;
 use crate::store::{Store, StoreError};
 
@@ -129,6 +129,9 @@ pub struct Context<'a> {
     pub page_size: u64,
     /// Ties a server fault to its log line.
     pub request_id: RequestId,
+    /// The version the request's path names: its answer declares that version's WSDL
+    /// namespace (WIRE.md, "Answers").
+    pub version: Version,
 }
 
 impl Context<'_> {

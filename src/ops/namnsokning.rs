@@ -47,7 +47,7 @@ impl Namnsokning {
             r => r?,
         };
         trail.answered(&posts);
-        Ok(response::answer(Answer::Namnsokning, &posts))
+        Ok(response::answer_at(Answer::Namnsokning, cx.version, &posts))
     }
 }
 

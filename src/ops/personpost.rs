@@ -40,7 +40,7 @@ impl Personpost {
         let access = caller.org.access();
         let posts = run(&cx.store.snapshot(), &access, &self.person_id)?;
         trail.answered(&posts);
-        Ok(response::answer(Answer::Personpost, &posts))
+        Ok(response::answer_at(Answer::Personpost, cx.version, &posts))
     }
 }
 

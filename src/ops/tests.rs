@@ -626,6 +626,7 @@ mod audit_trail {
             max_hits: 3,
             page_size: 100,
             request_id: RequestId(1),
+            version: crate::soap::service::Version::V4,
         };
         let mut trail = Trail::default();
         let r = op.apply(&cx, &caller, &mut trail);

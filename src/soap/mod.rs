@@ -1,6 +1,6 @@
 //! SOAP 1.1: request envelopes in ([`request`]), answers and faults out ([`response`],
 //! [`fault`]), the endpoints and their WSDLs ([`service`]), in the wire format of Navet
-//! ePersondata V2 (WIRE.md).
+//! ePersondata V2, V3 and V4 (na_webservices_xmls 7_2_28; WIRE.md).
 //!
 //! Owns the namespaces and prefixes clients depend on (`S`, `ns0`), the limits on what a
 //! request may contain, and the one [`Fault`] type. Never decides who may see what.
@@ -22,5 +22,7 @@ pub const V1_NS: &str =
     "http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1";
 /// folkreg's avisering service (hamtaAvisering): request and response wrapper elements.
 pub const AVI_NS: &str = "urn:folkreg:avisering:1";
-/// Declared as `ns1` on Navet's response roots (unused by clients).
-pub const PERSONPOST_V2_NS: &str = "http://www.skatteverket.se/folkbokforing/na/personpostXML/v2";
+/// The start of Navet's ePersondata WSDL target namespaces,
+/// `{NA_WSDL_NS}{personpostXML|namnsokningXML}/v{2|3|4}` after the path's version
+/// ([`service::Endpoint::target_namespace`]); declared as `ns1` on answers.
+pub const NA_WSDL_NS: &str = "http://www.skatteverket.se/folkbokforing/na/";

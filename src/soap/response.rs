@@ -6,7 +6,8 @@ use std::io::Write;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::{Fault, AVI_NS, PERSONPOST_V2_NS, SOAP11_NS, V1_NS};
+use super::service::{Endpoint, Service, Version};
+use super::{Fault, AVI_NS, SOAP11_NS, V1_NS};
 use crate::access::View;
 use crate::xml::write::{write_post, PostStyle};
 
@@ -24,6 +25,14 @@ impl Answer {
         match self {
             Answer::Personpost => "ns0:PersonpostXMLResponse",
             Answer::Namnsokning => "ns0:NamnsokningXMLResponse",
+        }
+    }
+
+    /// The service that answers it.
+    fn service(self) -> Service {
+        match self {
+            Answer::Personpost => Service::Personpost,
+            Answer::Namnsokning => Service::Namnsokning,
         }
     }
 }
@@ -48,14 +57,27 @@ fn close_envelope<W: Write>(w: &mut Writer<W>) -> std::io::Result<()> {
     w.write_event(Event::End(BytesEnd::new("S:Envelope")))
 }
 
-/// Renders an answer holding these records, each with the terms the access rules allow.
+/// [`answer_at`] the newest version, V4: for renderings whose path is not known (tests,
+/// benchmarks); the operations answer at the version their path names.
 pub fn answer(kind: Answer, posts: &[View]) -> Vec<u8> {
+    answer_at(kind, Version::V4, posts)
+}
+
+/// Renders an answer holding these records, each with the terms the access rules allow, as
+/// the service answers at `version` (its WSDL namespace is declared as `ns1`, as Navet does).
+pub fn answer_at(kind: Answer, version: Version, posts: &[View]) -> Vec<u8> {
+    let ns1 = Endpoint {
+        service: kind.service(),
+        version,
+    }
+    .target_namespace();
     let mut w = Writer::new(Vec::with_capacity(1024 + 2048 * posts.len()));
     let result: std::io::Result<()> = (|| {
         open_envelope(&mut w)?;
-        w.write_event(Event::Start(BytesStart::new(kind.root()).with_attributes(
-            [("xmlns:ns0", V1_NS), ("xmlns:ns1", PERSONPOST_V2_NS)],
-        )))?;
+        w.write_event(Event::Start(
+            BytesStart::new(kind.root())
+                .with_attributes([("xmlns:ns0", V1_NS), ("xmlns:ns1", ns1.as_str())]),
+        ))?;
         if posts.is_empty() {
             w.write_event(Event::Empty(BytesStart::new("ns0:Folkbokforingsposter")))?;
         } else {
@@ -112,7 +134,9 @@ mod tests {
             xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><S:Envelope xmlns:S="),
             "{xml}"
         );
-        assert!(xml.contains("<ns0:PersonpostXMLResponse xmlns:ns0=\""));
+        assert!(xml.contains(
+            "<ns0:PersonpostXMLResponse xmlns:ns0=\"http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1\" xmlns:ns1=\"http://www.skatteverket.se/folkbokforing/na/personpostXML/v4\">"
+        ), "{xml}");
         assert!(xml.contains("<ns0:Folkbokforingsposter><Folkbokforingspost>"));
         assert!(xml.contains(
             "</ns0:Folkbokforingsposter></ns0:PersonpostXMLResponse></S:Body></S:Envelope>"
@@ -122,8 +146,24 @@ mod tests {
 
     #[test]
     fn empty_answer_has_empty_list() {
-        let xml = String::from_utf8(answer(Answer::Namnsokning, &[])).unwrap();
+        let xml = String::from_utf8(answer_at(Answer::Namnsokning, Version::V2, &[])).unwrap();
         assert!(xml.contains("<ns0:Folkbokforingsposter/>"), "{xml}");
+    }
+
+    #[test]
+    fn ns1_is_the_wsdl_namespace_of_the_service_and_version_asked() {
+        for (kind, version, ns1) in [
+            (Answer::Personpost, Version::V2, "personpostXML/v2"),
+            (Answer::Personpost, Version::V3, "personpostXML/v3"),
+            (Answer::Personpost, Version::V4, "personpostXML/v4"),
+            (Answer::Namnsokning, Version::V2, "namnsokningXML/v2"),
+            (Answer::Namnsokning, Version::V3, "namnsokningXML/v3"),
+            (Answer::Namnsokning, Version::V4, "namnsokningXML/v4"),
+        ] {
+            let xml = String::from_utf8(answer_at(kind, version, &[])).unwrap();
+            let want = format!(" xmlns:ns1=\"http://www.skatteverket.se/folkbokforing/na/{ns1}\">");
+            assert!(xml.contains(&want), "{kind:?} {version:?}: {xml}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Interoperability with third-party SOAP clients: starts the real `folkreg serve` (the debug
-# binary `cargo test` built, built-in demo data, development PKI) on free ports and drives it with Python zeep
-# (from the WSDL alone) and curl (raw envelopes, faults). Called by .ci/run.
+# binary `cargo test` built, built-in demo data, development PKI) on free ports and drives it
+# with Python zeep (from the live WSDL alone), curl (raw envelopes, faults) and JAX-WS (a
+# client generated from Navet's own WSDL; jaxws.sh), after checking that the served WSDLs and
+# schema are Navet's (navet_schema.py). Every part runs; any failure fails the run. Called by
+# .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/interop
@@ -45,6 +48,27 @@ for _ in $(seq 1 600); do
 done
 grep -q "folkreg serving" "$work/serve.log" || { cat "$work/serve.log"; echo "folkreg serve did not start"; exit 1; }
 
-FOLKREG_URL="https://localhost:$soap_port" FOLKREG_ADMIN="http://127.0.0.1:$admin_port" \
-  FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/zeep_client.py"
-FOLKREG_URL="https://localhost:$soap_port" FOLKREG_REPO="$repo" bash "$here/curl_faults.sh"
+url="https://localhost:$soap_port"
+failed=0
+
+# The served WSDLs are Navet's (every version of both services), the schema Navet's types.
+python3 "$here/navet_schema.py" check || failed=1
+ca="$repo/certs-dev/root-ca.pem"
+for version in V2 V3 V4; do
+  for service in personpostXML namnsokningXML; do
+    curl -sf --cacert "$ca" --cert "$repo/certs-dev/client-lund.pem" --key "$repo/certs-dev/client-lund.key" \
+      -o "$work/$service-$version.wsdl" "$url/na/na_epersondata/$version/$service?wsdl" || { echo "FAIL GET $version/$service?wsdl"; failed=1; continue; }
+    python3 "$here/navet_schema.py" check-wsdl "$work/$service-$version.wsdl" "$service" "$version" || failed=1
+  done
+done
+
+FOLKREG_URL="$url" FOLKREG_ADMIN="http://127.0.0.1:$admin_port" \
+  FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/zeep_client.py" || failed=1
+FOLKREG_URL="$url" FOLKREG_REPO="$repo" bash "$here/curl_faults.sh" || failed=1
+
+# A client generated from Navet's own WSDL (JAX-WS), given a known person of the demo data.
+PNR="" RELATIONS="" FORNAMN="" EFTERNAMN=""
+if people=$(python3 "$here/demo_people.py" "$work/data"); then eval "$people"; fi
+FOLKREG_URL="$url" FOLKREG_REPO="$repo" PNR="$PNR" RELATIONS="$RELATIONS" FORNAMN="$FORNAMN" \
+  EFTERNAMN="$EFTERNAMN" bash "$here/jaxws.sh" || failed=1
+exit $failed

@@ -1,21 +1,26 @@
-"""zeep, a third-party SOAP client, against a running folkreg: WSDL alone, mutual TLS,
-both operations checked field by field against the delivery the server loaded, and faults."""
+"""zeep, a third-party SOAP client, against a running folkreg: from the live ?wsdl alone (no
+plugin), mutual TLS, V2, V3 and V4 of both ePersondata services (Navet's operation getData),
+answers checked field by field against the delivery the server loaded, typed faults
+(zeep.exceptions.Fault, detail WebServiceFault/Felkod an int), and folkreg's own avisering
+services."""
 
-import gzip
 import os
 import sys
 import tomllib
 import urllib.request
-import xml.etree.ElementTree as ET
 
 import requests
 import zeep
 from zeep.transports import Transport
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from demo_people import ordinary_with_relations, relation_ids, text  # noqa: E402
+
 URL = os.environ["FOLKREG_URL"]
 DATA = os.environ["FOLKREG_DATA"]
 REPO = os.environ["FOLKREG_REPO"]
 CERTS = os.path.join(REPO, "certs-dev")
+VERSIONS = ["V2", "V3", "V4"]
 
 failures = 0
 passed = 0
@@ -45,10 +50,6 @@ def caller(name):
     return Transport(session=session), {"OrgNr": c["org"], "BestallningsId": c["bestallningsid"]}
 
 
-# Every category but sekretess: the whole record of an ordinary person, field by field.
-transport, bestallning = caller("client-norrby")
-
-
 def records(answer):
     """zeep unwraps the one-child response to Folkbokforingsposter; its list of records."""
     if answer is None:
@@ -58,108 +59,106 @@ def records(answer):
     return list(answer["Folkbokforingspost"] or [])
 
 
-def text(el, path):
-    found = el.find(path)
-    return None if found is None else found.text
+def as_int(value):
+    """Navet's numbers and dates are xs:integer: zeep gives int; the delivery gives text."""
+    return None if value is None else int(value)
 
 
-# The truth: an ordinary person from the delivery the server loaded.
-demo = os.path.join(DATA, "demo", "leverans-demo-FULL.xml.gz")
-expected = None
-for _, el in ET.iterparse(gzip.open(demo), events=("end",)):
-    if el.tag != "Folkbokforingspost":
-        continue
-    p = el.find("Personpost")
-    if (
-        el.find("Sekretessmarkering") is None
-        and el.find("SkyddadFolkbokforing") is None
-        and p.find("Avregistrering") is None
-        and p.find("PersonId/PersonNr") is not None
-        and p.find("Adresser/Folkbokforingsadress/Postort") is not None
-        and p.find("Namn/Fornamn") is not None
-        and p.find("Civilstand") is not None
-    ):
-        expected = el
-        break
-    el.clear()
-assert expected is not None, "the demo data has an ordinary person"
+def felkod(fault):
+    """WebServiceFault/Felkod of a zeep Fault's detail, as the int the schema declares."""
+    found = [e.text for e in fault.detail.iter() if isinstance(e.tag, str) and e.tag.endswith("WebServiceFault")]
+    codes = [e.text for e in fault.detail.iter() if isinstance(e.tag, str) and e.tag.endswith("Felkod")]
+    check("fault detail is WebServiceFault", len(found), 1)
+    return int(codes[0]) if codes else None
+
+
+def client(service, version, transport):
+    return zeep.Client(f"{URL}/na/na_epersondata/{version}/{service}?wsdl", transport=transport)
+
+
+# Every category but sekretess: the whole record of an ordinary person, field by field.
+transport, bestallning = caller("client-norrby")
+expected = ordinary_with_relations(DATA)
+if expected is None:
+    print("FAIL the demo delivery has no ordinary person with a numbered relation in Navet's elements")
+    sys.exit(1)
 pp = expected.find("Personpost")
 pnr = text(pp, "PersonId/PersonNr")
+want_relations = sorted((t, as_int(n)) for t, n in relation_ids(pp))
 
-pp_client = zeep.Client(f"{URL}/na/na_epersondata/V2/personpostXML?wsdl", transport=transport)
-answer = pp_client.service.personpostXML(Bestallning=bestallning, PersonId=pnr)
-posts = records(answer)
-check("personpost hits", len(posts), 1)
-got = posts[0]
-gp = got["Personpost"]
-check("PersonNr", gp["PersonId"]["PersonNr"], pnr)
-check("Arendeuppgift", got["Arendeuppgift"]["andringstidpunkt"], expected.find("Arendeuppgift").get("andringstidpunkt"))
-for field in ["Fornamn", "Mellannamn", "Efternamn", "Tilltalsnamnsmarkering"]:
-    check(f"Namn/{field}", gp["Namn"][field], text(pp, f"Namn/{field}"))
-for field in ["Folkbokforingsdatum", "LanKod", "KommunKod", "Fastighetsbeteckning", "Distrikt"]:
-    check(f"Folkbokforing/{field}", gp["Folkbokforing"][field], text(pp, f"Folkbokforing/{field}"))
-for field in ["CareOf", "Utdelningsadress1", "Utdelningsadress2", "PostNr", "Postort"]:
+for version in VERSIONS:
+    pp_client = client("personpostXML", version, transport)
+    check(f"{version} personpostXML operations", sorted(pp_client.service._operations), ["getData"])
+    posts = records(pp_client.service.getData(Bestallning=bestallning, PersonId=pnr))
+    check(f"{version} personpost hits", len(posts), 1)
+    if not posts:
+        continue
+    gp = posts[0]["Personpost"]
+    check(f"{version} PersonNr", gp["PersonId"]["PersonNr"], int(pnr))
+    for field in ["Fornamn", "Mellannamn", "Efternamn"]:
+        check(f"{version} Namn/{field}", gp["Namn"][field], text(pp, f"Namn/{field}"))
+    check(f"{version} Tilltalsnamnsmarkering", gp["Namn"]["Tilltalsnamnsmarkering"], as_int(text(pp, "Namn/Tilltalsnamnsmarkering")))
+    for field in ["LanKod", "KommunKod", "Fastighetsbeteckning"]:
+        check(f"{version} Folkbokforing/{field}", gp["Folkbokforing"][field], text(pp, f"Folkbokforing/{field}"))
+    check(f"{version} Folkbokforingsdatum", gp["Folkbokforing"]["Folkbokforingsdatum"], as_int(text(pp, "Folkbokforing/Folkbokforingsdatum")))
+    adress = gp["Adresser"]["Folkbokforingsadress"]
+    for field in ["CareOf", "Utdelningsadress1", "Utdelningsadress2", "Postort"]:
+        check(f"{version} Folkbokforingsadress/{field}", adress[field], text(pp, f"Adresser/Folkbokforingsadress/{field}"))
+    check(f"{version} PostNr", adress["PostNr"], as_int(text(pp, "Adresser/Folkbokforingsadress/PostNr")))
+    check(f"{version} CivilstandKod", gp["Civilstand"]["CivilstandKod"], text(pp, "Civilstand/CivilstandKod"))
     check(
-        f"Folkbokforingsadress/{field}",
-        gp["Adresser"]["Folkbokforingsadress"][field],
-        text(pp, f"Adresser/Folkbokforingsadress/{field}"),
+        f"{version} Medborgarskap",
+        [m["MedborgarskapslandKod"] for m in gp["Medborgarskap"]],
+        [m.text for m in pp.findall("Medborgarskap/MedborgarskapslandKod")],
     )
-check("Kon", gp["Kon"], text(pp, "Kon"))
-check("Fodelsetid", gp["Fodelsetid"], text(pp, "Fodelsetid"))
-check("CivilstandKod", gp["Civilstand"]["CivilstandKod"], text(pp, "Civilstand/CivilstandKod"))
-check(
-    "Medborgarskap",
-    [m["MedborgarskapslandKod"] for m in gp["Medborgarskap"]],
-    [m.text for m in pp.findall("Medborgarskap/MedborgarskapslandKod")],
-)
-check(
-    "Relationer",
-    [(r["Relationstyp"], r["PersonNr"]) for r in (gp["Relationer"]["Relation"] if gp["Relationer"] else [])],
-    [(text(r, "Relationstyp"), text(r, "PersonNr")) for r in pp.findall("Relationer/Relation")],
-)
+    got_relations = sorted(
+        (r["Relationstyp"], r["RelationId"]["PersonNr"] if r["RelationId"]["PersonNr"] is not None else r["RelationId"]["FodelsetidNr"])
+        for r in (gp["Relationer"]["Relation"] if gp["Relationer"] else [])
+    )
+    check(f"{version} Relation RelationId/Relationstyp", got_relations, want_relations)
 
 # Lunds universitet has grund only: the same lookup without relations, civilstånd,
 # medborgarskap (the access rules, seen through a generic client).
 lund_transport, lund_bestallning = caller("client-lund")
-lund_client = zeep.Client(f"{URL}/na/na_epersondata/V2/personpostXML?wsdl", transport=lund_transport)
-lund_posts = records(lund_client.service.personpostXML(Bestallning=lund_bestallning, PersonId=pnr))
+lund_posts = records(client("personpostXML", "V4", lund_transport).service.getData(Bestallning=lund_bestallning, PersonId=pnr))
 check("grund-only hits", len(lund_posts), 1)
-lp = lund_posts[0]["Personpost"]
-check("grund-only Namn", lp["Namn"]["Efternamn"], text(pp, "Namn/Efternamn"))
-check("grund-only Civilstand", lp["Civilstand"], None)
-check("grund-only Relationer", lp["Relationer"], None)
-check("grund-only Medborgarskap", list(lp["Medborgarskap"] or []), [])
+if lund_posts:
+    lp = lund_posts[0]["Personpost"]
+    check("grund-only Namn", lp["Namn"]["Efternamn"], text(pp, "Namn/Efternamn"))
+    check("grund-only Civilstand", lp["Civilstand"], None)
+    check("grund-only Relationer", lp["Relationer"], None)
+    check("grund-only Medborgarskap", list(lp["Medborgarskap"] or []), [])
 
+pp_client = client("personpostXML", "V4", transport)
 # A number that does not exist: an empty answer, not a fault.
-missing = pp_client.service.personpostXML(Bestallning=bestallning, PersonId="189001012385")
+missing = pp_client.service.getData(Bestallning=bestallning, PersonId="189001012385")
 check("missing person", len(records(missing)), 0)
 
-# Search: the same person by first name, surname and postort.
-ns_client = zeep.Client(f"{URL}/na/na_epersondata/V2/namnsokningXML?wsdl", transport=transport)
-criteria = {
-    "Adress": None,
-    "EfterMellanNamn": text(pp, "Namn/Efternamn"),
-    "FodelsetidFrom": text(pp, "Fodelsetid"),
-    "FodelsetidTom": text(pp, "Fodelsetid"),
-    "Fornamn": text(pp, "Namn/Fornamn").split()[0],
-    "Kon": None,
-    "PostnummerFrom": None,
-    "PostnummerTom": None,
-    "Postort": text(pp, "Adresser/Folkbokforingsadress/Postort"),
-    "Kategori": None,
-}
-hits = ns_client.service.namnsokningXML(Bestallning=bestallning, SokvillkorNamn=criteria)
-hits = records(hits)
-check("search finds the person", pnr in [h["Personpost"]["PersonId"]["PersonNr"] for h in hits], True)
-
-# Faults come through zeep as zeep.exceptions.Fault with the detail's Felkod.
+# A bad PersonId (Luhn): the WSDL's declared fault, Felkod 1101.
 try:
-    ns_client.service.namnsokningXML(Bestallning=bestallning, SokvillkorNamn={**criteria, "EfterMellanNamn": None, "Fornamn": None})
-    check("1102 raised", False, True)
+    pp_client.service.getData(Bestallning=bestallning, PersonId="198602212395")
+    check("bad PersonId raised", False, True)
 except zeep.exceptions.Fault as f:
-    check("fault code", f.code, "S:Client")
-    felkod = [e.text for e in f.detail.iter() if e.tag.endswith("Felkod")]
-    check("Felkod", felkod, ["1102"])
+    check("bad PersonId fault code", f.code, "S:Client")
+    check("bad PersonId Felkod", felkod(f), 1101)
+
+# Search: the same person by first name and surname (as SUNET's Navet client sends them).
+fornamn = text(pp, "Namn/Fornamn").split()[0]
+efternamn = text(pp, "Namn/Efternamn")
+unused = {k: None for k in ["Adress", "EfterMellanNamn", "FodelsetidFrom", "FodelsetidTom", "Fornamn", "Kon", "PostnummerFrom", "PostnummerTom", "Postort"]}
+for version in VERSIONS:
+    ns_client = client("namnsokningXML", version, transport)
+    check(f"{version} namnsokningXML operations", sorted(ns_client.service._operations), ["getData"])
+    hits = records(ns_client.service.getData(Bestallning=bestallning, SokvillkorNamn={**unused, "Fornamn": fornamn, "EfterMellanNamn": efternamn}))
+    check(f"{version} search finds the person", int(pnr) in [h["Personpost"]["PersonId"]["PersonNr"] for h in hits], True)
+
+# A search with no name criterion: Felkod 1102.
+try:
+    client("namnsokningXML", "V4", transport).service.getData(Bestallning=bestallning, SokvillkorNamn={**unused, "Postort": "MALMÖ"})
+    check("no name criterion raised", False, True)
+except zeep.exceptions.Fault as f:
+    check("no name criterion fault code", f.code, "S:Client")
+    check("no name criterion Felkod", felkod(f), 1102)
 
 # Ändringsavisering from its own WSDLs: Norrby kommun's orders in the development register.
 # A fresh server has applied no load since the orders were taken up: not produced yet.
@@ -177,8 +176,7 @@ try:
     av_client.service.hamtaAvisering(Bestallning=bestallning, Lopnummer=1)
     check("not an avisering order raised", False, True)
 except zeep.exceptions.Fault as f:
-    felkod = [e.text for e in f.detail.iter() if e.tag.endswith("Felkod")]
-    check("not an avisering order Felkod", felkod, ["1101"])
+    check("not an avisering order Felkod", felkod(f), 1101)
 
 # Urval (Navet 3.2-3.4), fetched with the same hamtaAvisering. Svar direkt mot infil: the last
 # page of a lamnaInfil with SvarDirekt names the delivery that answers it.
@@ -195,6 +193,9 @@ check("svar direkt delivery Typ", direkt["Leverans"]["Urval"]["Typ"], "svar_dire
 check("svar direkt delivery AntalEjFunna", int(direkt["Leverans"]["Urval"]["AntalEjFunna"]), 1)
 check("svar direkt delivery AntalPosterA", int(direkt["Leverans"]["AntalPosterA"]), 1)
 check("svar direkt delivery records", len(direkt["Aviseringar"]["Avisering"]), 1)
+if direkt["Aviseringar"]["Avisering"]:
+    record = direkt["Aviseringar"]["Avisering"][0]["Folkbokforingspost"]
+    check("svar direkt record PersonNr", record["Personpost"]["PersonId"]["PersonNr"], int(pnr))
 
 # The nightly run (POST /load on the admin listener runs it now) draws Norrby's slumpmässigt
 # urval: six undergroups of five.

@@ -206,12 +206,39 @@ pub async fn raw_at(
             Err(e)
         }
     })?;
-    HttpResponse::parse(&buf).ok_or_else(|| {
+    let response = HttpResponse::parse(&buf).ok_or_else(|| {
         std::io::Error::other(format!(
             "not an HTTP response: {:?}",
             String::from_utf8_lossy(&buf)
         ))
-    })
+    })?;
+    capture(&response);
+    Ok(response)
+}
+
+/// Where every SOAP answer the tests receive is saved, when set: `.ci/run` validates them
+/// all against Navet's own `Epersondata.xsd` afterwards (tests/interop/validate_answers.py).
+pub const CAPTURE_DIR_ENV: &str = "FOLKREG_CAPTURE_DIR";
+
+/// Saves a SOAP answer's body into [`CAPTURE_DIR_ENV`] (if set) as `PID-N.xml`.
+fn capture(response: &HttpResponse) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let Some(dir) = std::env::var_os(CAPTURE_DIR_ENV) else {
+        return;
+    };
+    if !response.body.contains(":Envelope") {
+        return;
+    }
+    let dir = PathBuf::from(dir);
+    let name = format!(
+        "{}-{}.xml",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join(name), &response.body))
+        .unwrap_or_else(|e| panic!("{CAPTURE_DIR_ENV}={}: {e}", dir.display()));
 }
 
 /// A SOAP POST request with `Connection: close`.

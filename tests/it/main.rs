@@ -20,6 +20,7 @@ mod load_job;
 mod log_privacy;
 mod maintenance;
 mod namnsokning_server;
+mod navet_contract;
 mod privacy_props;
 mod rotation;
 mod soap_server;

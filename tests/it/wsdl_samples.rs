@@ -1,6 +1,7 @@
 //! The sample requests are valid: the requests the tests send against Skatteverket's own
 //! `Epersondata.xsd` (WIRE.md's contract for requests), and the README's `examples/` against
-//! `wsdl/epersondata.xsd`. The responses are validated where the server tests produce them.
+//! it and `wsdl/epersondata.xsd`. The responses are validated where the server tests produce
+//! them (and all of them by `tests/interop/validate_answers.py` in CI).
 
 use crate::common::{namnsokning_body, personpost_body, repo, xmllint, xmllint_schema};
 
@@ -66,11 +67,16 @@ fn navets_schema_accepts_the_requests_the_tests_send() {
     }
 }
 
+/// The README's examples are requests both Navet's own schema and the one folkreg serves
+/// accept.
 #[test]
 fn the_readme_examples_validate() {
+    let navet = repo().join("../shared/reference/navet/v4-2023/schema/Epersondata.xsd");
     for name in ["examples/personpost.xml", "examples/namnsokning.xml"] {
         let envelope = std::fs::read_to_string(repo().join(name)).expect(name);
         let xml = standalone(&envelope);
         xmllint(&xml).unwrap_or_else(|e| panic!("{name} is refused: {e}\n{xml}"));
+        xmllint_schema(&xml, &navet)
+            .unwrap_or_else(|e| panic!("{name} is refused by Navet's schema: {e}\n{xml}"));
     }
 }
