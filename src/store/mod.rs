@@ -29,8 +29,10 @@ pub mod segment;
 mod sort;
 
 use std::collections::BTreeSet;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,8 @@ const CURRENT_KEY: &[u8] = b"current";
 /// without the combined indexes (a search would miss persons), so it is refused as well.
 const FORMAT_KEY: &[u8] = b"format";
 const FORMAT: &[u8] = b"3";
+/// `meta` key of the current overlay version (absent = 0), written with `CURRENT_KEY`.
+const OVERLAY_KEY: &[u8] = b"overlay";
 /// The segment files' folder inside the store's directory.
 const SEGMENTS: &str = "segments";
 
@@ -177,33 +181,82 @@ pub struct LoadSummary {
     pub removed: u64,
 }
 
-/// One generation: its segments, its overlay of deltas, and what meta says about it.
+/// One generation: its segments, its overlay of deltas, and what meta says about it. Never
+/// changed once made: a delta makes a new one (a new overlay version, the same segments) and
+/// the store swaps its pointer, so a reader's [`Snapshot`] is never locked by a load.
 struct Generation {
     posts: Arc<Segment>,
     idx: Arc<Segment>,
-    over_posts: sled::Tree,
-    over_idx: sled::Tree,
+    overlay: Arc<Overlay>,
     info: StoreInfo,
+}
+
+/// The deltas applied to a generation's segments since its FULL: two sled trees, one version
+/// per applied delta (`g{N}:post` for version 0, `g{N}.{V}:post` after). Never written once
+/// current; a retired overlay's trees are dropped when the last snapshot holding it goes.
+struct Overlay {
+    posts: sled::Tree,
+    idx: sled::Tree,
+    generation: u64,
+    version: u64,
+    db: sled::Db,
+    retired: AtomicBool,
+}
+
+impl Overlay {
+    /// Opens (creating if missing) the trees of version `version` of generation `generation`.
+    fn open(db: &sled::Db, generation: u64, version: u64) -> Result<Overlay, StoreError> {
+        Ok(Overlay {
+            posts: db.open_tree(overlay_tree(generation, version, "post"))?,
+            idx: db.open_tree(overlay_tree(generation, version, "idx"))?,
+            generation,
+            version,
+            db: db.clone(),
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    /// Its trees go when the last reader lets go of it.
+    fn retire(&self) {
+        self.retired.store(true, AtomicOrdering::Release);
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        if self.retired.load(AtomicOrdering::Acquire) {
+            for kind in ["post", "idx"] {
+                // Best effort: a failure leaves trees that the next open removes.
+                let _ = self
+                    .db
+                    .drop_tree(overlay_tree(self.generation, self.version, kind));
+            }
+        }
+    }
 }
 
 /// Entries in key order, `Err` where a read failed.
 type Entries<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
 
 impl Generation {
-    fn open(db: &sled::Db, dir: &Path, info: StoreInfo) -> Result<Generation, StoreError> {
+    fn open(
+        db: &sled::Db,
+        dir: &Path,
+        info: StoreInfo,
+        version: u64,
+    ) -> Result<Generation, StoreError> {
         let n = info.generation;
         Ok(Generation {
             posts: Arc::new(Segment::open(&segment_path(dir, n, "post"))?),
             idx: Arc::new(Segment::open(&segment_path(dir, n, "idx"))?),
-            over_posts: db.open_tree(tree_name(n, "post"))?,
-            over_idx: db.open_tree(tree_name(n, "idx"))?,
+            overlay: Arc::new(Overlay::open(db, n, version)?),
             info,
         })
     }
 
     /// The encoded record stored under `key`.
     fn get_post(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.over_posts.get(key)? {
+        match self.overlay.posts.get(key)? {
             Some(v) => Ok(live(&v).map(<[u8]>::to_vec)),
             None => self.posts.get(key),
         }
@@ -211,7 +264,7 @@ impl Generation {
 
     /// Every (number, encoded record) in number order.
     fn posts(&self) -> Entries<'_> {
-        Box::new(merged(self.posts.iter_from(b""), self.over_posts.iter()))
+        Box::new(merged(self.posts.iter_from(b""), self.overlay.posts.iter()))
     }
 
     /// The index keys starting with `prefix`.
@@ -221,7 +274,7 @@ impl Generation {
             .idx
             .iter_from(prefix)
             .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&p)));
-        Box::new(merged(base, self.over_idx.scan_prefix(prefix)))
+        Box::new(merged(base, self.overlay.idx.scan_prefix(prefix)))
     }
 
     /// The index keys in `start..end`.
@@ -231,7 +284,7 @@ impl Generation {
             .idx
             .iter_from(&start)
             .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| *k < stop));
-        Box::new(merged(base, self.over_idx.range(start..end)))
+        Box::new(merged(base, self.overlay.idx.range(start..end)))
     }
 }
 
@@ -337,16 +390,22 @@ impl Store {
             )));
         }
         let keep = info.as_ref().map(|i| i.generation);
+        let version = match meta.get(OVERLAY_KEY)? {
+            Some(v) => postcard::from_bytes(&v)?,
+            None => 0,
+        };
+        // Trees of other generations, and overlay versions a crash left unfinished (made but
+        // never named in meta) or unremoved (replaced but not yet dropped).
         for name in db.tree_names() {
-            if let Some(gen) = generation_of(&name) {
-                if Some(gen) != keep {
+            if let Some((gen, v)) = overlay_of(&name) {
+                if Some(gen) != keep || v != version {
                     db.drop_tree(&name)?;
                 }
             }
         }
         remove_leftover_files(&segments, keep)?;
         let current = match info {
-            Some(info) => Some(Arc::new(Generation::open(&db, &segments, info)?)),
+            Some(info) => Some(Arc::new(Generation::open(&db, &segments, info, version)?)),
             None => None,
         };
         let journal = db.open_tree(journal::JOURNAL_TREE)?;
@@ -361,10 +420,16 @@ impl Store {
         })
     }
 
-    /// A consistent read view of the current generation.
+    /// A consistent read view of the current generation: it holds the generation, not a lock,
+    /// so a load never waits for it and it never waits for a load.
     pub fn snapshot(&self) -> Snapshot<'_> {
         Snapshot {
-            guard: self.current.read().unwrap_or_else(|e| e.into_inner()),
+            generation: self
+                .current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            _store: PhantomData,
         }
     }
 
@@ -380,7 +445,7 @@ impl Store {
         let generation = self.info().generation + 1;
         // A leftover of the same number (a crash after open) must not leak into the new one.
         for kind in ["post", "idx"] {
-            self.db.drop_tree(tree_name(generation, kind))?;
+            self.db.drop_tree(overlay_tree(generation, 0, kind))?;
         }
         Ok(FullBuild {
             store: self,
@@ -439,36 +504,54 @@ impl Store {
         info.last_was_full = false;
         let info_bytes = postcard::to_stdvec(&info)?;
 
-        // The write lock keeps readers out only while the transaction commits.
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        // The next overlay version: the current one copied, the delta applied, both invisible
+        // until meta names the version; then the pointer is swapped. Readers keep reading the
+        // generation they hold throughout.
+        let version = gen.overlay.version + 1;
+        for kind in ["post", "idx"] {
+            self.db
+                .drop_tree(overlay_tree(gen.info.generation, version, kind))?;
+        }
+        let next = Overlay::open(&self.db, gen.info.generation, version)?;
+        copy_tree(&gen.overlay.posts, &next.posts)?;
+        copy_tree(&gen.overlay.idx, &next.idx)?;
+        let mut posts = sled::Batch::default();
+        for (key, value) in &plan.posts {
+            posts.insert(key.as_slice(), value.as_slice());
+        }
+        next.posts.apply_batch(posts)?;
+        let mut idx = sled::Batch::default();
+        for k in &plan.idx_remove {
+            idx.insert(k.as_slice(), &[REMOVED][..]);
+        }
+        for k in &plan.idx_insert {
+            idx.insert(k.as_slice(), &[LIVE][..]);
+        }
+        next.idx.apply_batch(idx)?;
+        // The new version's trees are on disk before meta names them.
+        self.db.flush()?;
+        let version_bytes = postcard::to_stdvec(&version)?;
         use sled::Transactional;
-        (&gen.over_posts, &gen.over_idx, &self.meta, &self.journal)
-            .transaction(|(tp, ti, tm, tj)| {
-                for (key, value) in &plan.posts {
-                    tp.insert(key.as_slice(), value.as_slice())?;
-                }
-                for k in &plan.idx_remove {
-                    ti.insert(k.as_slice(), &[REMOVED][..])?;
-                }
-                for k in &plan.idx_insert {
-                    ti.insert(k.as_slice(), &[LIVE][..])?;
-                }
+        (&self.meta, &self.journal)
+            .transaction(|(tm, tj)| {
                 for (pnr, value) in &plan.journal {
                     tj.insert(journal::key(seq, pnr), value.as_slice())?;
                 }
                 tm.insert(CURRENT_KEY, info_bytes.as_slice())?;
+                tm.insert(OVERLAY_KEY, version_bytes.as_slice())?;
                 tm.insert(journal::SEQ_KEY, &journal::seq_bytes(seq)[..])?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
         self.db.flush()?;
-        *current = Some(Arc::new(Generation {
+        let new = Arc::new(Generation {
             posts: gen.posts.clone(),
             idx: gen.idx.clone(),
-            over_posts: gen.over_posts.clone(),
-            over_idx: gen.over_idx.clone(),
+            overlay: Arc::new(next),
             info,
-        }));
+        });
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(new);
+        gen.overlay.retire();
         Ok(plan.summary)
     }
 
@@ -482,7 +565,7 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         let segments = self
             .snapshot()
-            .guard
+            .generation
             .as_ref()
             .map_or(0, |g| g.posts.bytes() + g.idx.bytes());
         Ok(self.db.size_on_disk()? + segments)
@@ -492,7 +575,7 @@ impl Store {
     /// records that is resident by design).
     pub fn directory_bytes(&self) -> usize {
         self.snapshot()
-            .guard
+            .generation
             .as_ref()
             .map_or(0, |g| g.posts.directory_bytes() + g.idx.directory_bytes())
     }
@@ -683,11 +766,7 @@ impl FullBuild<'_> {
         let new = Generation {
             posts: Arc::new(posts),
             idx: Arc::new(idx),
-            over_posts: self
-                .store
-                .db
-                .open_tree(tree_name(self.generation, "post"))?,
-            over_idx: self.store.db.open_tree(tree_name(self.generation, "idx"))?,
+            overlay: Arc::new(Overlay::open(&self.store.db, self.generation, 0)?),
             info: StoreInfo::default(),
         };
         let old = self.store.info();
@@ -708,27 +787,29 @@ impl FullBuild<'_> {
             last_was_full: true,
         };
         let bytes = postcard::to_stdvec(&info)?;
-        let mut current = self
-            .store
-            .current
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
         let mut switch = sled::Batch::default();
         switch.insert(CURRENT_KEY, bytes);
         switch.insert(FORMAT_KEY, FORMAT);
+        switch.insert(OVERLAY_KEY, postcard::to_stdvec(&0u64)?);
         switch.insert(journal::SEQ_KEY, &journal::seq_bytes(seq)[..]);
         self.store.meta.apply_batch(switch)?;
         self.store.db.flush()?;
-        *current = Some(Arc::new(Generation {
-            info: info.clone(),
-            ..new
-        }));
-        drop(current);
+        let previous = self
+            .store
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(Arc::new(Generation {
+                info: info.clone(),
+                ..new
+            }));
         self.committed = true;
-        // No reader can hold the old generation now: they all hold the lock we just had.
-        if old.generation != 0 {
+        // Readers may still hold the old generation: its overlay trees go with the last of
+        // them, and its segment files stay readable through the handles they hold (an
+        // unlinked file lives while it is open).
+        if let Some(previous) = previous {
+            previous.overlay.retire();
             for kind in ["post", "idx"] {
-                self.store.db.drop_tree(tree_name(old.generation, kind))?;
                 let path = segment_path(&self.store.segments, old.generation, kind);
                 std::fs::remove_file(&path)?;
             }
@@ -781,7 +862,10 @@ impl Drop for FullBuild<'_> {
         if !self.committed {
             for kind in ["post", "idx"] {
                 // Best effort: a failure leaves a leftover that the next open removes.
-                let _ = self.store.db.drop_tree(tree_name(self.generation, kind));
+                let _ = self
+                    .store
+                    .db
+                    .drop_tree(overlay_tree(self.generation, 0, kind));
                 let _ =
                     std::fs::remove_file(segment_path(&self.store.segments, self.generation, kind));
             }
@@ -789,9 +873,12 @@ impl Drop for FullBuild<'_> {
     }
 }
 
-/// A consistent read view. Holds a read lock: keep it short and never across `.await`.
+/// A consistent read view: the generation current when it was taken, whatever loads do
+/// meanwhile. Holds no lock; a long-held snapshot only keeps a replaced overlay's trees (and
+/// a replaced generation's open segment files) alive until it is dropped.
 pub struct Snapshot<'a> {
-    guard: RwLockReadGuard<'a, Option<Arc<Generation>>>,
+    generation: Option<Arc<Generation>>,
+    _store: PhantomData<&'a Store>,
 }
 
 /// The result of a search.
@@ -805,12 +892,12 @@ pub enum SearchOutcome {
 
 impl Snapshot<'_> {
     fn generation_arc(&self) -> Option<Arc<Generation>> {
-        self.guard.as_ref().cloned()
+        self.generation.as_ref().cloned()
     }
 
     /// What this generation is.
     pub fn info(&self) -> StoreInfo {
-        self.guard
+        self.generation
             .as_ref()
             .map(|g| g.info.clone())
             .unwrap_or_default()
@@ -818,12 +905,12 @@ impl Snapshot<'_> {
 
     /// Whether anything is loaded.
     pub fn has_data(&self) -> bool {
-        self.guard.is_some()
+        self.generation.is_some()
     }
 
     /// The record stored under this number.
     pub fn get(&self, pnr: &Pnr) -> Result<Option<Folkbokforingspost>, StoreError> {
-        let Some(g) = self.guard.as_ref() else {
+        let Some(g) = self.generation.as_ref() else {
             return Ok(None);
         };
         match g.get_post(pnr.as_bytes())? {
@@ -836,7 +923,7 @@ impl Snapshot<'_> {
     /// record reachable from it through hänvisning links, is protected. What a direct lookup
     /// answers from: [`crate::access::Access::view`] takes it.
     pub fn get_for_answer(&self, pnr: &Pnr) -> Result<Option<Found>, StoreError> {
-        let Some(g) = self.guard.as_ref() else {
+        let Some(g) = self.generation.as_ref() else {
             return Ok(None);
         };
         let Some(v) = g.get_post(pnr.as_bytes())? else {
@@ -855,7 +942,7 @@ impl Snapshot<'_> {
         &self,
         mut post: Folkbokforingspost,
     ) -> Result<Folkbokforingspost, StoreError> {
-        if let Some(g) = self.guard.as_ref() {
+        if let Some(g) = self.generation.as_ref() {
             protection_of(g, &post)?.mark(&mut post);
         }
         Ok(post)
@@ -878,7 +965,7 @@ impl Snapshot<'_> {
     /// The numbers whose records refer to `pnr` by hänvisning.
     pub fn referring_to(&self, pnr: &Pnr) -> Result<Vec<Pnr>, StoreError> {
         let mut out = Vec::new();
-        if let Some(g) = self.guard.as_ref() {
+        if let Some(g) = self.generation.as_ref() {
             referring(g, pnr, &mut out)?;
         }
         Ok(out)
@@ -886,7 +973,7 @@ impl Snapshot<'_> {
 
     /// Iterates over every record in identity-number order.
     pub fn iter(&self) -> impl Iterator<Item = Result<Folkbokforingspost, StoreError>> + '_ {
-        self.guard
+        self.generation
             .as_ref()
             .map(|g| g.posts())
             .into_iter()
@@ -905,7 +992,7 @@ impl Snapshot<'_> {
         limit: usize,
         visible: impl Fn(&Folkbokforingspost, Protection) -> bool,
     ) -> Result<SearchOutcome, StoreError> {
-        let Some(g) = self.guard.as_ref() else {
+        let Some(g) = self.generation.as_ref() else {
             return Ok(SearchOutcome::Hits(Vec::new()));
         };
         let mut candidates: Option<Vec<[u8; 12]>> = None;
@@ -1083,17 +1170,42 @@ fn intersect(a: Option<Vec<[u8; 12]>>, b: Vec<[u8; 12]>) -> Vec<[u8; 12]> {
         .collect()
 }
 
-fn tree_name(generation: u64, kind: &str) -> String {
-    format!("g{generation}:{kind}")
+/// The name of a tree of version `version` of generation `generation`'s overlay (version 0
+/// keeps the name stores had before overlays had versions).
+fn overlay_tree(generation: u64, version: u64, kind: &str) -> String {
+    if version == 0 {
+        format!("g{generation}:{kind}")
+    } else {
+        format!("g{generation}.{version}:{kind}")
+    }
 }
 
-/// The generation number of a generation tree's name.
-fn generation_of(name: &[u8]) -> Option<u64> {
+/// The generation and overlay version of an overlay tree's name.
+fn overlay_of(name: &[u8]) -> Option<(u64, u64)> {
     let s = std::str::from_utf8(name).ok()?;
     let rest = s.strip_prefix('g')?;
     let (num, kind) = rest.split_once(':')?;
     matches!(kind, "post" | "idx").then_some(())?;
-    num.parse().ok()
+    match num.split_once('.') {
+        None => Some((num.parse().ok()?, 0)),
+        Some((g, v)) => Some((g.parse().ok()?, v.parse().ok()?)),
+    }
+}
+
+/// Copies every entry of `from` into `to`, in batches.
+fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut n = 0usize;
+    for kv in from.iter() {
+        let (k, v) = kv?;
+        batch.insert(k, v);
+        n += 1;
+        if n.is_multiple_of(10_000) {
+            to.apply_batch(std::mem::take(&mut batch))?;
+        }
+    }
+    to.apply_batch(batch)?;
+    Ok(())
 }
 
 fn now_rfc3339() -> String {

@@ -88,10 +88,10 @@ fn full_load_becomes_visible_only_on_commit() {
         .db
         .tree_names()
         .into_iter()
-        .filter_map(|n| generation_of(&n))
+        .filter_map(|n| overlay_of(&n))
         .collect();
     assert!(
-        names.iter().all(|g| *g == 2),
+        names.iter().all(|(g, _)| *g == 2),
         "old generation dropped: {names:?}"
     );
     assert_eq!(
@@ -118,7 +118,10 @@ fn abandoned_build_leaves_the_old_generation() {
         load_full(&store, 1, &[person(101, "Anna", "Berg")]);
         // As if the process died while building generation 2: its trees, a finished segment,
         // an unfinished one and a sort run exist, the switch not.
-        let t = store.db.open_tree(tree_name(2, "post")).unwrap();
+        let t = store.db.open_tree(overlay_tree(2, 0, "post")).unwrap();
+        t.insert(b"198602212394", model::encode(&sample())).unwrap();
+        // And a delta of generation 1 that died before meta named its overlay version.
+        let t = store.db.open_tree(overlay_tree(1, 1, "post")).unwrap();
         t.insert(b"198602212394", model::encode(&sample())).unwrap();
         store.flush().unwrap();
         for name in ["g2.post.seg", "g2.idx.tmp", "g2.post.0.run"] {
@@ -132,11 +135,11 @@ fn abandoned_build_leaves_the_old_generation() {
         .db
         .tree_names()
         .into_iter()
-        .filter_map(|n| generation_of(&n))
+        .filter_map(|n| overlay_of(&n))
         .collect();
     assert!(
-        gens.iter().all(|g| *g == 1),
-        "leftover generation dropped on open: {gens:?}"
+        gens.iter().all(|g| *g == (1, 0)),
+        "leftover generation and overlay version dropped on open: {gens:?}"
     );
     assert_eq!(segment_files(&store), ["g1.idx.seg", "g1.post.seg"]);
     assert_eq!(store.snapshot().iter().count(), 1);
@@ -626,4 +629,100 @@ fn a_store_open_elsewhere_is_locked_not_an_io_error() {
         Ok(_) => panic!("a second open of a held store succeeded"),
     }
     drop(first);
+}
+
+/// A reader's snapshot holds a generation, not a lock: a delta applies while it is held (no
+/// wait), the held snapshot keeps seeing the data as it was, a new one sees the delta, and
+/// the replaced overlay's trees go when the last snapshot holding them does.
+#[test]
+fn no_reader_waits_for_a_delta_and_no_delta_waits_for_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path(), 1 << 24).unwrap());
+    let a = person(101, "Anna", "Berg");
+    load_full(&store, 1, std::slice::from_ref(&a));
+    let mut renamed = a.clone();
+    renamed.personpost.namn.efternamn = Some("Lind".into());
+
+    let held = store.snapshot();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer = {
+        let store = store.clone();
+        let renamed = renamed.clone();
+        std::thread::spawn(move || {
+            let r = store.apply_delta(&header(2, DeltaTyp(), 1), &[total(renamed)], false);
+            let _ = tx.send(r.map(|s| s.changed));
+        })
+    };
+    // On the old store the delta waited for the held snapshot's read lock: forever here.
+    let applied = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the delta applies while a snapshot is held");
+    assert_eq!(applied.unwrap(), 1);
+    writer.join().unwrap();
+    assert_eq!(
+        held.get(&a.pnr()).unwrap(),
+        Some(a.clone()),
+        "the held view"
+    );
+    assert_eq!(
+        store.snapshot().get(&a.pnr()).unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(store.snapshot().info().lopnummer, Some(2));
+
+    let overlays = |store: &Store| -> Vec<(u64, u64)> {
+        let mut v: Vec<_> = store
+            .db
+            .tree_names()
+            .into_iter()
+            .filter_map(|n| overlay_of(&n))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert_eq!(
+        overlays(&store),
+        [(1, 0), (1, 1)],
+        "version 0 lives while held"
+    );
+    drop(held);
+    assert_eq!(
+        overlays(&store),
+        [(1, 1)],
+        "and goes with the last snapshot"
+    );
+
+    // The version survives a restart, with the delta in it.
+    let store = std::sync::Arc::into_inner(store).expect("one owner");
+    drop(store);
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    assert_eq!(store.snapshot().get(&a.pnr()).unwrap(), Some(renamed));
+    assert_eq!(overlays(&store), [(1, 1)]);
+}
+
+/// A FULL load switches while a snapshot of the old generation is held; the held snapshot
+/// still reads the old generation's records, segment files and overlay included.
+#[test]
+fn a_full_load_does_not_wait_for_readers_of_the_old_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 24).unwrap();
+    let a = person(101, "Anna", "Berg");
+    let b = person(203, "Bo", "Ek");
+    load_full(&store, 1, std::slice::from_ref(&a));
+    let mut changed = a.clone();
+    changed.personpost.namn.fornamn = Some("Annika".into());
+    store
+        .apply_delta(&header(2, DeltaTyp(), 1), &[total(changed.clone())], false)
+        .unwrap();
+    let held = store.snapshot();
+    load_full(&store, 3, std::slice::from_ref(&b));
+    assert_eq!(
+        held.get(&a.pnr()).unwrap(),
+        Some(changed),
+        "overlay of the old generation"
+    );
+    assert_eq!(held.iter().count(), 1);
+    assert_eq!(store.snapshot().get(&a.pnr()).unwrap(), None);
+    assert_eq!(store.snapshot().get(&b.pnr()).unwrap(), Some(b));
 }
