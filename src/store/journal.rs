@@ -66,13 +66,14 @@ pub(super) fn read_seq(meta: &sled::Tree) -> Result<u64, StoreError> {
 
 /// Removes every entry of load sequence number `seq` (leftovers of a load that crashed
 /// before it became current).
+///
+/// Entries of a sequence number meta does not have are invisible, so they are written and
+/// removed one by one: a sled batch holds the global write lock every reader waits for.
 pub(super) fn clear(journal: &sled::Tree, seq: u64) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
     for kv in journal.scan_prefix(seq.to_be_bytes()) {
         let (k, _) = kv?;
-        batch.remove(k);
+        journal.remove(k)?;
     }
-    journal.apply_batch(batch)?;
     Ok(())
 }
 
@@ -84,9 +85,6 @@ pub(super) fn diff_generations(
     old: super::Entries<'_>,
     new: super::Entries<'_>,
 ) -> Result<u64, StoreError> {
-    const BATCH: usize = 5_000;
-    let mut batch = sled::Batch::default();
-    let mut in_batch = 0;
     let mut changed = 0;
     let (mut a, mut b) = (old, new);
     let (mut ca, mut cb) = (a.next().transpose()?, b.next().transpose()?);
@@ -116,15 +114,10 @@ pub(super) fn diff_generations(
             }
         };
         let Some((k, o, n)) = entry else { continue };
-        batch.insert(key(seq, &k), value(o.as_deref(), n.as_deref())?);
+        // Single inserts: see `clear`.
+        journal.insert(key(seq, &k), value(o.as_deref(), n.as_deref())?)?;
         changed += 1;
-        in_batch += 1;
-        if in_batch >= BATCH {
-            journal.apply_batch(std::mem::take(&mut batch))?;
-            in_batch = 0;
-        }
     }
-    journal.apply_batch(batch)?;
     Ok(changed)
 }
 

@@ -223,13 +223,24 @@ impl Overlay {
 }
 
 impl Drop for Overlay {
+    /// The last holder may be a reader: dropping a tree of a large overlay takes long, so it
+    /// is done on a thread of its own, never on the reader's.
     fn drop(&mut self) {
         if self.retired.load(AtomicOrdering::Acquire) {
-            for kind in ["post", "idx"] {
-                // Best effort: a failure leaves trees that the next open removes.
-                let _ = self
-                    .db
-                    .drop_tree(overlay_tree(self.generation, self.version, kind));
+            let db = self.db.clone();
+            let (generation, version) = (self.generation, self.version);
+            let drop_trees = move || {
+                for kind in ["post", "idx"] {
+                    // Best effort: a failure leaves trees that the next open removes.
+                    let _ = db.drop_tree(overlay_tree(generation, version, kind));
+                }
+            };
+            if std::thread::Builder::new()
+                .name("folkreg-overlay-drop".into())
+                .spawn(drop_trees)
+                .is_err()
+            {
+                // No thread to be had: the next open removes the trees.
             }
         }
     }
@@ -512,37 +523,35 @@ impl Store {
             self.db
                 .drop_tree(overlay_tree(gen.info.generation, version, kind))?;
         }
+        //
+        // Everything before the meta batch is written with single inserts, not sled batches
+        // or transactions: those hold sled's global write lock for their length, which every
+        // read in every tree waits for (a 30,000-record batch stalled readers for a second).
+        // Nothing written here is visible before meta names it: the overlay version, and the
+        // journal's entries of a load sequence number meta does not have yet.
         let next = Overlay::open(&self.db, gen.info.generation, version)?;
         copy_tree(&gen.overlay.posts, &next.posts)?;
         copy_tree(&gen.overlay.idx, &next.idx)?;
-        let mut posts = sled::Batch::default();
         for (key, value) in &plan.posts {
-            posts.insert(key.as_slice(), value.as_slice());
+            next.posts.insert(key.as_slice(), value.as_slice())?;
         }
-        next.posts.apply_batch(posts)?;
-        let mut idx = sled::Batch::default();
         for k in &plan.idx_remove {
-            idx.insert(k.as_slice(), &[REMOVED][..]);
+            next.idx.insert(k.as_slice(), &[REMOVED][..])?;
         }
         for k in &plan.idx_insert {
-            idx.insert(k.as_slice(), &[LIVE][..]);
+            next.idx.insert(k.as_slice(), &[LIVE][..])?;
         }
-        next.idx.apply_batch(idx)?;
-        // The new version's trees are on disk before meta names them.
+        for (pnr, value) in &plan.journal {
+            self.journal
+                .insert(journal::key(seq, pnr), value.as_slice())?;
+        }
+        // All of it is on disk before meta names it; then meta in one small atomic batch.
         self.db.flush()?;
-        let version_bytes = postcard::to_stdvec(&version)?;
-        use sled::Transactional;
-        (&self.meta, &self.journal)
-            .transaction(|(tm, tj)| {
-                for (pnr, value) in &plan.journal {
-                    tj.insert(journal::key(seq, pnr), value.as_slice())?;
-                }
-                tm.insert(CURRENT_KEY, info_bytes.as_slice())?;
-                tm.insert(OVERLAY_KEY, version_bytes.as_slice())?;
-                tm.insert(journal::SEQ_KEY, &journal::seq_bytes(seq)[..])?;
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        let mut switch = sled::Batch::default();
+        switch.insert(CURRENT_KEY, info_bytes);
+        switch.insert(OVERLAY_KEY, postcard::to_stdvec(&version)?);
+        switch.insert(journal::SEQ_KEY, &journal::seq_bytes(seq)[..]);
+        self.meta.apply_batch(switch)?;
         self.db.flush()?;
         let new = Arc::new(Generation {
             posts: gen.posts.clone(),
@@ -1192,19 +1201,12 @@ fn overlay_of(name: &[u8]) -> Option<(u64, u64)> {
     }
 }
 
-/// Copies every entry of `from` into `to`, in batches.
+/// Copies every entry of `from` into `to` (single inserts: see `apply_delta`).
 fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
-    let mut n = 0usize;
     for kv in from.iter() {
         let (k, v) = kv?;
-        batch.insert(k, v);
-        n += 1;
-        if n.is_multiple_of(10_000) {
-            to.apply_batch(std::mem::take(&mut batch))?;
-        }
+        to.insert(k, v)?;
     }
-    to.apply_batch(batch)?;
     Ok(())
 }
 

@@ -463,7 +463,11 @@ pub fn delta(
     while d.out.len() < changes && misses < 200 {
         let kind = CYCLE[i % CYCLE.len()];
         i += 1;
-        if !d.apply(kind) {
+        // A kind can run out of persons to apply to; give up only when every kind has, many
+        // times in a row (a large delta would otherwise stop at the first few hundred misses).
+        if d.apply(kind) {
+            misses = 0;
+        } else {
             misses += 1;
         }
     }
