@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::model::term::{Term, TermMask};
 use crate::model::{Folkbokforingspost, Identitetstyp};
 
 /// A category or switch name that does not exist (register file, command line).
@@ -132,138 +133,6 @@ macro_rules! name_traits {
 name_traits!(Category, "category");
 name_traits!(Switch, "switch");
 
-/// One term of a served record: the unit the access rules grant or withhold. Each is one
-/// element (or element group) of `Folkbokforingspost` in `wsdl/epersondata.xsd`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum Term {
-    /// `PersonId`: the identity number the record is about.
-    PersonId,
-    /// `Arendeuppgift@andringstidpunkt`: when the record last changed.
-    Arendeuppgift,
-    /// `HanvisningsPersonNr`: the old or new number after a change of number.
-    Hanvisning,
-    /// `Avregistrering`: code, date, date of death.
-    Avregistrering,
-    /// `AntraffadDodDatum`.
-    AntraffadDod,
-    /// `Namn`.
-    Namn,
-    /// `Folkbokforing`: län, kommun, fastighet, distrikt, date.
-    Folkbokforing,
-    /// `Adresser/Folkbokforingsadress`.
-    Folkbokforingsadress,
-    /// `Adresser/SarskildPostadress`.
-    SarskildPostadress,
-    /// `Adresser/Utlandsadress`.
-    Utlandsadress,
-    /// `Adresser/UUID`: identifiers of fastighet, adress, lägenhet.
-    AdressUuid,
-    /// `Fodelse/Fodelsedatum`.
-    Fodelsedatum,
-    /// `Fodelse/HemortSverige`: födelsehemort.
-    Fodelsehemort,
-    /// `Fodelse/OrtUtlandet`: födelseort and land abroad.
-    FodelseortUtlandet,
-    /// `Invandring`.
-    Invandring,
-    /// `RostrattDatum`.
-    Rostratt,
-    /// `Civilstand`.
-    Civilstand,
-    /// `Medborgarskap` (repeated).
-    Medborgarskap,
-    /// `Relationer`: make/maka/partner, vårdnadshavare (för), föräldrar, barn.
-    Relationer,
-    /// `Uppehallsratt`.
-    Uppehallsratt,
-    /// `NordisktPersonnummer`.
-    NordisktPersonnummer,
-    /// `Kon` and `Fodelsetid`, derived from the number.
-    KonFodelsetid,
-    /// `Taxering`: inkomst (sum) and fastighetsinnehav.
-    Taxering,
-    /// `Historik` of folkbokföring.
-    Historik,
-    /// `Samordningsnummeruppgifter`: identitetsstatus, dates, identitetsnivå.
-    Samordningsuppgifter,
-    /// `Sekretessmarkering`, `SkyddadFolkbokforing`, `Skyddsdatum`.
-    Skydd,
-}
-
-impl Term {
-    /// Every term, in rendering order.
-    pub const ALL: [Term; 26] = [
-        Term::PersonId,
-        Term::Arendeuppgift,
-        Term::Hanvisning,
-        Term::Avregistrering,
-        Term::AntraffadDod,
-        Term::Namn,
-        Term::Folkbokforing,
-        Term::Folkbokforingsadress,
-        Term::SarskildPostadress,
-        Term::Utlandsadress,
-        Term::AdressUuid,
-        Term::Fodelsedatum,
-        Term::Fodelsehemort,
-        Term::FodelseortUtlandet,
-        Term::Invandring,
-        Term::Rostratt,
-        Term::Civilstand,
-        Term::Medborgarskap,
-        Term::Relationer,
-        Term::Uppehallsratt,
-        Term::NordisktPersonnummer,
-        Term::KonFodelsetid,
-        Term::Taxering,
-        Term::Historik,
-        Term::Samordningsuppgifter,
-        Term::Skydd,
-    ];
-
-    fn bit(self) -> u32 {
-        1 << (self as u8)
-    }
-
-    /// The term with this [`Term::name`].
-    pub fn from_name(name: &str) -> Option<Term> {
-        Term::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// The term's name in configuration (the register's `skyddade_termer`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Term::PersonId => "person_id",
-            Term::Arendeuppgift => "arendeuppgift",
-            Term::Hanvisning => "hanvisning",
-            Term::Avregistrering => "avregistrering",
-            Term::AntraffadDod => "antraffad_dod",
-            Term::Namn => "namn",
-            Term::Folkbokforing => "folkbokforing",
-            Term::Folkbokforingsadress => "folkbokforingsadress",
-            Term::SarskildPostadress => "sarskild_postadress",
-            Term::Utlandsadress => "utlandsadress",
-            Term::AdressUuid => "adress_uuid",
-            Term::Fodelsedatum => "fodelsedatum",
-            Term::Fodelsehemort => "fodelsehemort",
-            Term::FodelseortUtlandet => "fodelseort_utlandet",
-            Term::Invandring => "invandring",
-            Term::Rostratt => "rostratt",
-            Term::Civilstand => "civilstand",
-            Term::Medborgarskap => "medborgarskap",
-            Term::Relationer => "relationer",
-            Term::Uppehallsratt => "uppehallsratt",
-            Term::NordisktPersonnummer => "nordiskt_personnummer",
-            Term::KonFodelsetid => "kon_fodelsetid",
-            Term::Taxering => "taxering",
-            Term::Historik => "historik",
-            Term::Samordningsuppgifter => "samordningsuppgifter",
-            Term::Skydd => "skydd",
-        }
-    }
-}
-
 /// What grants a term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
@@ -313,77 +182,6 @@ pub const TERM_TABLE: [(Term, Grant); 26] = {
     ]
 };
 
-/// A set of terms.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TermMask(u32);
-
-impl TermMask {
-    /// No term.
-    pub const NONE: TermMask = TermMask(0);
-    /// Every term: load files, and callers with every category and switch.
-    pub const ALL: TermMask = TermMask((1 << Term::ALL.len()) - 1);
-
-    /// The set of these terms.
-    pub const fn of(terms: &[Term]) -> TermMask {
-        let mut bits = 0;
-        let mut i = 0;
-        while i < terms.len() {
-            bits |= 1 << (terms[i] as u8);
-            i += 1;
-        }
-        TermMask(bits)
-    }
-
-    /// Whether the set holds this term.
-    pub fn contains(self, t: Term) -> bool {
-        self.0 & t.bit() != 0
-    }
-
-    /// The terms either set holds.
-    pub fn union(self, other: TermMask) -> TermMask {
-        TermMask(self.0 | other.0)
-    }
-
-    /// Whether the set holds every term of `other`.
-    pub fn covers(self, other: TermMask) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The terms of this set that `other` does not hold.
-    pub fn without(self, other: TermMask) -> TermMask {
-        TermMask(self.0 & !other.0)
-    }
-
-    /// The terms both sets hold.
-    pub fn intersect(self, other: TermMask) -> TermMask {
-        TermMask(self.0 & other.0)
-    }
-
-    /// The set of the terms with these names ([`Term::name`]); unknown names are skipped.
-    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> TermMask {
-        names
-            .into_iter()
-            .filter_map(Term::from_name)
-            .fold(TermMask::NONE, |m, t| TermMask(m.0 | t.bit()))
-    }
-
-    /// The terms in the set, in rendering order.
-    pub fn terms(self) -> impl Iterator<Item = Term> {
-        Term::ALL.into_iter().filter(move |t| self.contains(*t))
-    }
-}
-
-impl std::fmt::Debug for TermMask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.terms()).finish()
-    }
-}
-
 /// All a caller without `sekretess` learns of a protected person (DOMAIN.md §4, SPAR page):
 /// the number, the marking(s) with the date registered, avregistrering (with the date of
 /// death), hänvisningspersonnummer. No name, no address, no relation, no change time.
@@ -428,7 +226,7 @@ impl Access {
                 Grant::Switch(s) => switches.contains(&s),
             };
             if granted {
-                mask.0 |= term.bit();
+                mask = mask.union(TermMask::of(&[term]));
             }
         }
         Access {
@@ -497,7 +295,7 @@ impl Access {
     /// to a protected one is marked first: [`Protection::mark`]).
     pub fn terms_for(&self, post: &Folkbokforingspost) -> TermMask {
         if post.is_protected() && !self.sekretess {
-            self.mask.intersect(PROTECTED_MINIMAL).union_always()
+            union_always(self.mask.intersect(PROTECTED_MINIMAL))
         } else {
             self.mask
         }
@@ -640,17 +438,12 @@ impl From<Folkbokforingspost> for Found {
     }
 }
 
-impl TermMask {
-    /// This set plus the terms every answer carries.
-    fn union_always(self) -> TermMask {
-        let mut bits = self.0;
-        for (term, grant) in TERM_TABLE {
-            if grant == Grant::Always {
-                bits |= term.bit();
-            }
-        }
-        TermMask(bits)
-    }
+/// This set plus the terms every answer carries.
+fn union_always(terms: TermMask) -> TermMask {
+    TERM_TABLE
+        .into_iter()
+        .filter(|(_, grant)| *grant == Grant::Always)
+        .fold(terms, |m, (term, _)| m.union(TermMask::of(&[term])))
 }
 
 /// A record as one caller may see it: what the renderer writes.
@@ -690,7 +483,7 @@ mod tests {
             for b in Category::ALL {
                 if a != b && a != Category::Sekretess && b != Category::Sekretess {
                     let (ma, mb) = (only(a), only(b));
-                    let extra = TermMask(ma.0 & !mb.0 & !TermMask::of(&[Term::PersonId]).0);
+                    let extra = ma.without(mb).without(TermMask::of(&[Term::PersonId]));
                     assert_ne!(extra, TermMask::NONE, "{a:?} adds nothing over {b:?}");
                 }
             }

@@ -9,6 +9,7 @@
 pub mod change;
 mod codes;
 mod datum;
+pub mod term;
 
 pub use codes::{AvregistreringsorsakKod, CivilstandKod, Folkbokforingstyp, Kon, Relationstyp};
 pub use datum::{Datum, DatumError};

@@ -578,7 +578,8 @@ mod audit_trail {
     #[test]
     fn a_search_refused_as_too_many_records_the_hits_it_saw() {
         use crate::loadfile::{DeliveryHeader, DeliveryTyp};
-        use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
+        use crate::model::change::{DeliveryRecord, Posttyp};
+        use crate::model::term::TermMask;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = Arc::new(Store::open(dir.path(), 1 << 24).expect("open the store"));
         let mut b = store
@@ -597,7 +598,7 @@ mod audit_trail {
             b.add(&DeliveryRecord {
                 posttyp: Posttyp::Total,
                 post: p,
-                present: GroupSet::ALL,
+                present: TermMask::ALL,
             })
             .expect("add");
         }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::loadfile::DeliveryTyp;
-use crate::model::change::GroupSet;
+use crate::model::term::TermMask;
 use crate::model::tests::sample;
 use crate::search::parse_patterns;
 
@@ -43,7 +43,7 @@ pub(crate) fn total(p: Folkbokforingspost) -> DeliveryRecord {
     DeliveryRecord {
         posttyp: Posttyp::Total,
         post: p,
-        present: GroupSet::ALL,
+        present: TermMask::ALL,
     }
 }
 
@@ -238,7 +238,7 @@ fn delta_applies_in_order_all_or_nothing() {
     let andring = DeliveryRecord {
         posttyp: Posttyp::Andring,
         post: missing,
-        present: GroupSet::default(),
+        present: TermMask::NONE,
     };
     let err = store
         .apply_delta(
@@ -263,8 +263,7 @@ fn delta_applies_in_order_all_or_nothing() {
     // A good delta: add c, change a's surname (ändringspost), remove b.
     let mut a2 = a.clone();
     a2.personpost.namn.efternamn = Some("Holm".into());
-    let mut present = GroupSet::default();
-    present.insert(crate::model::change::Group::Namn);
+    let present = TermMask::of(&[crate::model::term::Term::Namn]);
     let recs = vec![
         total(c.clone()),
         DeliveryRecord {
@@ -275,7 +274,7 @@ fn delta_applies_in_order_all_or_nothing() {
         DeliveryRecord {
             posttyp: Posttyp::Borttag,
             post: b.clone(),
-            present: GroupSet::default(),
+            present: TermMask::NONE,
         },
     ];
     let s = store
@@ -407,7 +406,7 @@ mod journal_tests {
                 DeliveryRecord {
                     posttyp: Posttyp::Borttag,
                     post: c.clone(),
-                    present: GroupSet::ALL,
+                    present: TermMask::ALL,
                 },
                 total(d.clone()),
             ],

@@ -9,7 +9,8 @@
 use super::shape::{self, Mismatch, MismatchKind};
 use super::{DeliveryError, DeliveryErrorKind};
 use crate::ids::pnr::{Pnr, PnrKind};
-use crate::model::change::{DeliveryRecord, Group, GroupSet, Posttyp};
+use crate::model::change::{DeliveryRecord, Posttyp};
+use crate::model::term::{Term, TermMask};
 use crate::model::*;
 
 /// One element of a record, as the streaming reader (`loadfile::reader`) built it.
@@ -166,24 +167,28 @@ pub(crate) fn record(
     {
         return Err(cx.invalid("Arendeuppgift", "andringstidpunkt must be YYYYMMDDhhmmss"));
     }
-    let mut present = match posttyp {
-        Posttyp::Total => GroupSet::ALL,
+    let present = match posttyp {
+        Posttyp::Total => TermMask::ALL,
         // A flyttsignal is an avisering notice; a load file never holds one.
-        Posttyp::Borttag | Posttyp::Flyttsignal => GroupSet::default(),
+        Posttyp::Borttag | Posttyp::Flyttsignal => TermMask::NONE,
         Posttyp::Andring => {
             let names = root
                 .attrs
                 .iter()
-                .find(|(k, _)| k == "Grupper")
+                .find(|(k, _)| k == "Termer")
                 .map(|(_, v)| v.as_str())
                 .ok_or_else(|| {
-                    cx.err("", DeliveryErrorKind::Missing("Folkbokforingspost@Grupper"))
+                    cx.err("", DeliveryErrorKind::Missing("Folkbokforingspost@Termer"))
                 })?;
-            GroupSet::from_names(names)
-                .ok_or_else(|| cx.invalid("", "Grupper names a group the format does not have"))?
+            names
+                .split_ascii_whitespace()
+                .try_fold(TermMask::NONE, |m, n| {
+                    Term::from_name(n).map(|t| m.union(TermMask::of(&[t])))
+                })
+                .ok_or_else(|| cx.invalid("", "Termer names a term the format does not have"))?
         }
-    };
-    present.insert(Group::Arendeuppgift);
+    }
+    .union(TermMask::of(&[Term::PersonId, Term::Arendeuppgift]));
     let pp = child(root, "Personpost")
         .ok_or_else(|| cx.err("", DeliveryErrorKind::Missing("Personpost")))?;
     let mut personpost = personpost(&cx, pp)?;

@@ -1,19 +1,18 @@
 //! THE description of `Folkbokforingspost`: every element of Navet's `FolkbokforingspostTYPE`
 //! (`Navetavisering.xsd`, na_webservices_xmls 7_2_28) that folkreg reads or writes, in the
-//! schema's order, with its occurrence, the access [`Term`] that shows it and the change
-//! [`Group`] it belongs to — plus the few terms folkreg keeps that Navet does not have, marked
+//! schema's order, with its occurrence, its `maxLength` and the [`Term`] it belongs to (the
+//! unit the access rules grant and a change carries) — plus the few terms folkreg keeps that Navet does not have, marked
 //! [`Wire::File`] (written only in folkreg's own load files, never on Navet's wire).
 //!
 //! One home for the record's shape: the reader validates every record against [`RECORD`]
-//! (names, order, occurrences) and names elements in reports only if they are here; the
-//! writer gates every part by the term and group written here ([`Scope::writes`] in `write`)
+//! (names, order, occurrences) and names elements in reports only if they are here, and
+//! finds an ändringspost's terms by them; the writer gates every part by the term written here ([`Scope::writes`] in `write`)
 //! and its output is checked against [`RECORD`] by the tests; the access rules' terms are the
 //! terms named here. A schema change is made here, then the reader and writer follow where
 //! the tests say.
 
 use super::read::Node;
 use crate::access::Term;
-use crate::model::change::Group;
 
 /// How often an element may occur among its siblings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +44,6 @@ pub struct El {
     /// The term that shows it; `None` = its parent's. A child with a term of its own is shown
     /// on that term alone (its parent element is then written for it).
     pub term: Option<Term>,
-    /// The change group it belongs to; `None` = its parent's.
-    pub group: Option<Group>,
     /// Where it may appear.
     pub wire: Wire,
     /// Child elements, in the schema's order (a `choice` is listed as optional siblings and
@@ -62,7 +59,6 @@ impl El {
             name,
             occurs,
             term: None,
-            group: None,
             wire: Wire::Navet,
             kids,
             max: 0,
@@ -70,13 +66,6 @@ impl El {
     }
     const fn max(self, max: u16) -> El {
         El { max, ..self }
-    }
-    const fn part(self, term: Term, group: Group) -> El {
-        El {
-            term: Some(term),
-            group: Some(group),
-            ..self
-        }
     }
     const fn term(self, term: Term) -> El {
         El {
@@ -136,7 +125,7 @@ const NAMN_KIDS: &[El] = &[
 const AVREGISTRERING_KIDS: &[El] = &[
     opt("AvregistreringsorsakKod"),
     opt("Avregistreringsdatum"),
-    opt("AntraffadDod").part(Term::AntraffadDod, Group::AntraffadDod),
+    opt("AntraffadDod").term(Term::AntraffadDod),
 ];
 
 /// `FolkbokforingTYPE`, with folkreg's "på kommunen skriven" flag (load files only).
@@ -168,35 +157,33 @@ pub const PERSON_ID: El = El::new(
                 opt("IdentitetsstatusOrsak"),
             ],
         )
-        .part(Term::Samordningsuppgifter, Group::Samordning),
-        opt("Identitetsniva").part(Term::Samordningsuppgifter, Group::Samordning),
-        opt("Identitetsnivadatum").part(Term::Samordningsuppgifter, Group::Samordning),
+        .term(Term::Samordningsuppgifter),
+        opt("Identitetsniva").term(Term::Samordningsuppgifter),
+        opt("Identitetsnivadatum").term(Term::Samordningsuppgifter),
     ],
 )
 .term(Term::PersonId);
 
 /// `Personpost/HanvisningsPersonNr`: the first hänvisning.
-pub const HANVISNINGS_PERSON_NR: El =
-    opt("HanvisningsPersonNr").part(Term::Hanvisning, Group::Hanvisning);
+pub const HANVISNINGS_PERSON_NR: El = opt("HanvisningsPersonNr").term(Term::Hanvisning);
 /// `Personpost/Hanvisningar`: every hänvisning, when there is more than one.
 pub const HANVISNINGAR: El = opt_of(
     "Hanvisningar",
     &[many_of("Hanvisning", &[one("HanvisningsPersonNr")])],
 )
-.part(Term::Hanvisning, Group::Hanvisning);
+.term(Term::Hanvisning);
 /// `Personpost/Avregistrering`.
 pub const AVREGISTRERING: El =
-    opt_of("Avregistrering", AVREGISTRERING_KIDS).part(Term::Avregistrering, Group::Avregistrering);
+    opt_of("Avregistrering", AVREGISTRERING_KIDS).term(Term::Avregistrering);
 /// `Personpost/Fodelsedatum`.
-pub const FODELSEDATUM: El = opt("Fodelsedatum").part(Term::Fodelsedatum, Group::Fodelse);
+pub const FODELSEDATUM: El = opt("Fodelsedatum").term(Term::Fodelsedatum);
 /// `Personpost/Namn`.
-pub const NAMN: El = opt_of("Namn", NAMN_KIDS).part(Term::Namn, Group::Namn);
+pub const NAMN: El = opt_of("Namn", NAMN_KIDS).term(Term::Namn);
 /// `Personpost/Folkbokforing`.
-pub const FOLKBOKFORING: El =
-    opt_of("Folkbokforing", FOLKBOKFORING_KIDS).part(Term::Folkbokforing, Group::Folkbokforing);
+pub const FOLKBOKFORING: El = opt_of("Folkbokforing", FOLKBOKFORING_KIDS).term(Term::Folkbokforing);
 /// `Adresser/Folkbokforingsadress`.
 pub const FOLKBOKFORINGSADRESS: El =
-    opt_of("Folkbokforingsadress", SVENSK_ADRESS).part(Term::Folkbokforingsadress, Group::Adresser);
+    opt_of("Folkbokforingsadress", SVENSK_ADRESS).term(Term::Folkbokforingsadress);
 /// `Adresser/UUID`.
 pub const UUID: El = opt_of(
     "UUID",
@@ -206,16 +193,15 @@ pub const UUID: El = opt_of(
         text("Lagenhet", 36),
     ],
 )
-.part(Term::AdressUuid, Group::Adresser);
+.term(Term::AdressUuid);
 /// `Adresser/Distrikt`: part of the folkbokföring in folkreg's terms, under `Adresser` in
 /// Navet's.
-pub const DISTRIKT: El =
-    opt_of("Distrikt", &[text("Distriktskod", 6)]).part(Term::Folkbokforing, Group::Folkbokforing);
+pub const DISTRIKT: El = opt_of("Distrikt", &[text("Distriktskod", 6)]).term(Term::Folkbokforing);
 /// `Adresser/SarskildPostadress`.
 pub const SARSKILD_POSTADRESS: El =
-    opt_of("SarskildPostadress", SVENSK_ADRESS).part(Term::SarskildPostadress, Group::Adresser);
+    opt_of("SarskildPostadress", SVENSK_ADRESS).term(Term::SarskildPostadress);
 /// `Adresser/Utlandsadress/Rostrattsdatum`.
-pub const ROSTRATTSDATUM: El = opt("Rostrattsdatum").part(Term::Rostratt, Group::Rostratt);
+pub const ROSTRATTSDATUM: El = opt("Rostrattsdatum").term(Term::Rostratt);
 /// `Adresser/Utlandsadress`, with the date of rösträtt that Navet keeps in it (a term of its
 /// own: the element is written for either).
 pub const UTLANDSADRESS: El = opt_of(
@@ -229,7 +215,7 @@ pub const UTLANDSADRESS: El = opt_of(
         ROSTRATTSDATUM,
     ],
 )
-.part(Term::Utlandsadress, Group::Adresser);
+.term(Term::Utlandsadress);
 /// `Personpost/Adresser`: each child carries its own term.
 pub const ADRESSER: El = opt_of(
     "Adresser",
@@ -254,25 +240,25 @@ pub const CIVILSTAND: El = opt_of(
     "Civilstand",
     &[opt("CivilstandKod"), opt("Civilstandsdatum")],
 )
-.part(Term::Civilstand, Group::Civilstand);
+.term(Term::Civilstand);
 /// `Fodelse/HemortSverige`: födelsehemort.
 pub const HEMORT_SVERIGE: El = opt_of(
     "HemortSverige",
     &[text("FodelselanKod", 2), text("Fodelseforsamling", 30)],
 )
-.part(Term::Fodelsehemort, Group::Fodelse);
+.term(Term::Fodelsehemort);
 /// `Fodelse/OrtUtlandet`: födelseort abroad.
 pub const ORT_UTLANDET: El = opt_of(
     "OrtUtlandet",
     &[text("FodelseortUtland", 80), text("Fodelseland", 40)],
 )
-.part(Term::FodelseortUtlandet, Group::Fodelse);
+.term(Term::FodelseortUtlandet);
 /// `Personpost/Fodelse`.
 pub const FODELSE: El = opt_of("Fodelse", &[HEMORT_SVERIGE, ORT_UTLANDET]);
 /// `Invandring/Invandringsdatum`.
-pub const INVANDRINGSDATUM: El = opt("Invandringsdatum").part(Term::Invandring, Group::Invandring);
+pub const INVANDRINGSDATUM: El = opt("Invandringsdatum").term(Term::Invandring);
 /// `Invandring/Uppehallsratt` (`J`).
-pub const UPPEHALLSRATT: El = opt("Uppehallsratt").part(Term::Uppehallsratt, Group::Uppehallsratt);
+pub const UPPEHALLSRATT: El = opt("Uppehallsratt").term(Term::Uppehallsratt);
 /// The `NordisktPnr*` elements of `Invandring`, by the country's ISO code.
 pub const NORDISKT_PNR: [(&str, &str); 5] = [
     ("DK", "NordisktPnrDa"),
@@ -282,7 +268,7 @@ pub const NORDISKT_PNR: [(&str, &str); 5] = [
     ("NO", "NordisktPnrNo"),
 ];
 const fn nordiskt(name: &'static str) -> El {
-    text(name, 12).part(Term::NordisktPersonnummer, Group::NordisktPersonnummer)
+    text(name, 12).term(Term::NordisktPersonnummer)
 }
 /// `Personpost/Invandring`: date, uppehållsrätt, nordic numbers (each its own term).
 pub const INVANDRING: El = opt_of(
@@ -319,13 +305,13 @@ pub const RELATIONER: El = opt_of(
         ],
     )],
 )
-.part(Term::Relationer, Group::Relationer);
+.term(Term::Relationer);
 /// `Personpost/Medborgarskap` (repeated).
 pub const MEDBORGARSKAP: El = many_of(
     "Medborgarskap",
     &[text("MedborgarskapslandKod", 2), opt("Medborgarskapsdatum")],
 )
-.part(Term::Medborgarskap, Group::Medborgarskap);
+.term(Term::Medborgarskap);
 /// `Personpost/Samordningsnummeruppgifter`.
 pub const SAMORDNINGSNUMMERUPPGIFTER: El = opt_of(
     "Samordningsnummeruppgifter",
@@ -336,7 +322,7 @@ pub const SAMORDNINGSNUMMERUPPGIFTER: El = opt_of(
         opt("DatumAvliden"),
     ],
 )
-.part(Term::Samordningsuppgifter, Group::Samordning);
+.term(Term::Samordningsuppgifter);
 /// `Personpost/Taxering`: inkomst and fastighetsinnehav (SPAR's terms; load files only).
 pub const TAXERING: El = opt_of(
     "Taxering",
@@ -345,7 +331,7 @@ pub const TAXERING: El = opt_of(
         many_of("Fastighet", &[one("Beteckning"), one("Kommun")]),
     ],
 )
-.part(Term::Taxering, Group::Taxering)
+.term(Term::Taxering)
 .file_only();
 
 /// `Folkbokforingspost/Personpost`.
@@ -372,15 +358,15 @@ pub const PERSONPOST: El = El::new(
 );
 
 /// `Folkbokforingspost/Sekretessmarkering` (`J`; `N` lifts it in a change).
-pub const SEKRETESSMARKERING: El = opt("Sekretessmarkering").part(Term::Skydd, Group::Skydd);
+pub const SEKRETESSMARKERING: El = opt("Sekretessmarkering").term(Term::Skydd);
 /// `Folkbokforingspost/SkyddadFolkbokforing`.
-pub const SKYDDAD_FOLKBOKFORING: El = opt("SkyddadFolkbokforing").part(Term::Skydd, Group::Skydd);
+pub const SKYDDAD_FOLKBOKFORING: El = opt("SkyddadFolkbokforing").term(Term::Skydd);
 /// `Folkbokforingspost/Arendeuppgift` with `@andringstidpunkt`.
 pub const ARENDEUPPGIFT: El = opt_of(
     "Arendeuppgift",
     &[text("PostId", 16), text("Arendetyp", 40)],
 )
-.part(Term::Arendeuppgift, Group::Arendeuppgift);
+.term(Term::Arendeuppgift);
 /// `Folkbokforingspost/Historik`: earlier folkbokföringar, newest first.
 pub const HISTORIK: El = opt_of(
     "Historik",
@@ -389,11 +375,9 @@ pub const HISTORIK: El = opt_of(
         opt_of("Folkbokforingsadress", SVENSK_ADRESS),
     ],
 )
-.part(Term::Historik, Group::Historik);
+.term(Term::Historik);
 /// `Folkbokforingspost/Skyddsdatum`: when the protection was registered (load files only).
-pub const SKYDDSDATUM: El = opt("Skyddsdatum")
-    .part(Term::Skydd, Group::Skydd)
-    .file_only();
+pub const SKYDDSDATUM: El = opt("Skyddsdatum").term(Term::Skydd).file_only();
 
 /// A samordningsnummer's identity status: the register's words (as folkreg keeps them) and
 /// Navet's codes (`IdentitetsstatusVardeTYPE`).

@@ -4,8 +4,8 @@
 //! What is written where is [`shape::RECORD`] (Navet's `FolkbokforingspostTYPE`, 7_2_28): every
 //! part is gated by the term and group the shape gives it, and the tests check the output
 //! against the shape. A term without a value is left out, never written empty. In folkreg's
-//! load files an ändringspost names the groups it carries (`Grupper`); a carried group
-//! without a value is cleared.
+//! load files an ändringspost names the terms it carries (`Termer`); a carried term without
+//! a value is cleared.
 
 use std::io::Write;
 
@@ -15,7 +15,7 @@ use quick_xml::Writer;
 use super::shape::{self, El, Wire};
 use crate::access::{Term, TermMask};
 use crate::ids::pnr::Pnr;
-use crate::model::change::{GroupSet, Posttyp};
+use crate::model::change::Posttyp;
 use crate::model::{
     Datum, Fodelse, Folkbokforing, Folkbokforingspost, HistorikPost, Identitetstyp, Namn,
     Personpost, Relation, Relationsperson, SvenskAdress, Taxering,
@@ -29,8 +29,8 @@ pub struct PostStyle {
     pub posttyp: Option<Posttyp>,
     /// Add `xmlns=""` (load files, whose envelope has a default namespace).
     pub reset_namespace: bool,
-    /// For an ändringspost: the groups to write.
-    pub present: GroupSet,
+    /// For an ändringspost: the terms it carries (every term for the others).
+    pub present: TermMask,
     /// The terms the reader may see (`access`); every term in load files.
     pub terms: TermMask,
 }
@@ -41,7 +41,7 @@ impl PostStyle {
         PostStyle {
             posttyp: None,
             reset_namespace: false,
-            present: GroupSet::ALL,
+            present: TermMask::ALL,
             terms,
         }
     }
@@ -82,7 +82,7 @@ impl<T: Write> W<'_, T> {
 /// identity number).
 #[derive(Clone, Copy)]
 struct Scope {
-    present: GroupSet,
+    present: TermMask,
     terms: TermMask,
     files: bool,
     borttag: bool,
@@ -90,13 +90,12 @@ struct Scope {
 
 impl Scope {
     /// Whether element `el` (a part of [`shape::RECORD`]) is written: it may appear here, the
-    /// record carries its group and the reader may see its term.
+    /// record carries its term and the reader may see it.
     fn writes(self, el: &El) -> bool {
         (self.files || el.wire == Wire::Navet)
             && el
-                .group
-                .is_none_or(|g| self.present.contains(g) && !self.borttag)
-            && el.term.is_none_or(|t| self.terms.contains(t))
+                .term
+                .is_none_or(|t| self.present.contains(t) && !self.borttag && self.terms.contains(t))
     }
 }
 
@@ -114,7 +113,8 @@ pub fn write_post<T: Write>(
     if let Some(t) = style.posttyp {
         root.push_attribute(("Posttyp", t.code()));
         if t == Posttyp::Andring {
-            root.push_attribute(("Grupper", style.present.names().as_str()));
+            let names: Vec<&str> = style.present.terms().map(Term::name).collect();
+            root.push_attribute(("Termer", names.join(" ").as_str()));
         }
     }
     writer.write_event(Event::Start(root))?;
@@ -654,7 +654,7 @@ mod tests {
                 PostStyle {
                     posttyp: Some(Posttyp::Total),
                     reset_namespace: true,
-                    present: GroupSet::ALL,
+                    present: TermMask::ALL,
                     terms: TermMask::ALL,
                 },
             );

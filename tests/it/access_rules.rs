@@ -15,7 +15,7 @@ use quick_xml::reader::Reader;
 use folkreg::access::{Access, Category, Grant, Switch, Term, TERM_TABLE};
 use folkreg::ids::pnr::{Pnr, PnrKind};
 use folkreg::loadfile::{DeliveryHeader, DeliveryTyp};
-use folkreg::model::change::{DeliveryRecord, GroupSet, Posttyp};
+use folkreg::model::change::{DeliveryRecord, Posttyp};
 use folkreg::model::{AvregistreringsorsakKod, Folkbokforingspost, Identitetstyp};
 use folkreg::soap::response::{answer, Answer};
 use folkreg::store::Store;
@@ -474,7 +474,7 @@ pub(crate) fn load(store: &Store, posts: &[Folkbokforingspost]) {
         b.add(&DeliveryRecord {
             posttyp: Posttyp::Total,
             post: p.clone(),
-            present: GroupSet::ALL,
+            present: folkreg::access::TermMask::ALL,
         })
         .expect("add");
     }

@@ -22,7 +22,7 @@ use folkreg::avisering::feed::{Feed, OrderKey};
 use folkreg::avisering::select::Fil;
 use folkreg::ids::pnr::Pnr;
 use folkreg::loadfile::{DeliveryHeader, DeliveryTyp};
-use folkreg::model::change::{DeliveryRecord, GroupSet, Posttyp};
+use folkreg::model::change::{DeliveryRecord, Posttyp};
 use folkreg::model::Folkbokforingspost;
 use folkreg::register::Register;
 use folkreg::soap::response::{answer, Answer};
@@ -130,7 +130,7 @@ fn total(post: Folkbokforingspost) -> DeliveryRecord {
     DeliveryRecord {
         posttyp: Posttyp::Total,
         post,
-        present: GroupSet::ALL,
+        present: folkreg::access::TermMask::ALL,
     }
 }
 

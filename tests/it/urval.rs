@@ -187,7 +187,7 @@ fn population_with_lulea(dir: &Path) -> std::path::PathBuf {
         .map(|post| folkreg::model::change::DeliveryRecord {
             posttyp: folkreg::model::change::Posttyp::Total,
             post,
-            present: folkreg::model::change::GroupSet::ALL,
+            present: folkreg::access::TermMask::ALL,
         })
         .collect();
     folkreg::loadfile::writer::write_delivery(&full, &header, &records).expect("write FULL");

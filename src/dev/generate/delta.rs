@@ -12,7 +12,8 @@ use super::population::{
     set_aviseringsnamn, Gen, Home,
 };
 use crate::ids::pnr::Pnr;
-use crate::model::change::{merge, DeliveryRecord, Group, GroupSet, Posttyp};
+use crate::model::change::{merge, DeliveryRecord, Posttyp};
+use crate::model::term::{Term, TermMask};
 use crate::model::*;
 
 /// The change kinds, cycled so every kind occurs in any delta of a dozen changes or more.
@@ -94,17 +95,14 @@ impl Delta<'_> {
         self.out.push(DeliveryRecord {
             posttyp: Posttyp::Total,
             post,
-            present: GroupSet::ALL,
+            present: TermMask::ALL,
         });
     }
 
-    fn andring(&mut self, mut change: Folkbokforingspost, groups: &[Group]) {
+    fn andring(&mut self, mut change: Folkbokforingspost, terms: &[Term]) {
         change.andringstidpunkt = self.stamp();
-        let mut present = GroupSet::default();
-        present.insert(Group::Arendeuppgift);
-        for g in groups {
-            present.insert(*g);
-        }
+        let present =
+            TermMask::of(terms).union(TermMask::of(&[Term::PersonId, Term::Arendeuppgift]));
         let pnr = change.pnr();
         self.touched.insert(pnr);
         if let Some(stored) = self.state.get_mut(&pnr) {
@@ -156,7 +154,15 @@ impl Delta<'_> {
                 pp.folkbokforing = Some(f);
                 pp.adresser.folkbokforingsadress = Some(home.adress);
                 pp.adresser.uuid = Some(home.uuid);
-                self.andring(p, &[Group::Folkbokforing, Group::Adresser, Group::Historik]);
+                self.andring(
+                    p,
+                    &[
+                        Term::Folkbokforing,
+                        Term::Folkbokforingsadress,
+                        Term::AdressUuid,
+                        Term::Historik,
+                    ],
+                );
             }
             Kind::NameChange => {
                 let Some(pnr) = self.find(ordinary) else {
@@ -171,7 +177,7 @@ impl Delta<'_> {
                     .unwrap_or("Berg");
                 p.personpost.namn.efternamn = Some(surname.to_owned());
                 set_aviseringsnamn(&mut p.personpost.namn);
-                self.andring(p, &[Group::Namn]);
+                self.andring(p, &[Term::Namn]);
             }
             Kind::Marriage => {
                 let single = |p: &Folkbokforingspost| {
@@ -363,10 +369,10 @@ impl Delta<'_> {
                 for n in linked {
                     if let Some(mut l) = self.get(n) {
                         copy_protection(&p, &mut l);
-                        self.andring(l, &[Group::Skydd]);
+                        self.andring(l, &[Term::Skydd]);
                     }
                 }
-                self.andring(p, &[Group::Skydd]);
+                self.andring(p, &[Term::Skydd]);
             }
             Kind::ProtectionLifted => {
                 let Some(pnr) = self.find(|p| p.sekretessmarkering && !p.skyddad_folkbokforing)
@@ -389,7 +395,7 @@ impl Delta<'_> {
                 for mut l in linked.into_iter().chain([p]) {
                     l.sekretessmarkering = false;
                     l.skyddsdatum = None;
-                    self.andring(l, &[Group::Skydd]);
+                    self.andring(l, &[Term::Skydd]);
                 }
             }
             Kind::NumberChange => {
@@ -432,7 +438,7 @@ impl Delta<'_> {
                 self.out.push(DeliveryRecord {
                     posttyp: Posttyp::Borttag,
                     post: p,
-                    present: GroupSet::default(),
+                    present: TermMask::NONE,
                 });
             }
         }

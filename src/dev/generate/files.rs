@@ -10,7 +10,8 @@ use crate::ids::pnr::Pnr;
 use crate::loadfile::{
     writer::write_delivery, DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp,
 };
-use crate::model::change::{merge, DeliveryRecord, GroupSet, Posttyp};
+use crate::model::change::{merge, DeliveryRecord, Posttyp};
+use crate::model::term::TermMask;
 use crate::model::Folkbokforingspost;
 
 /// What `generate` wrote.
@@ -111,7 +112,7 @@ pub fn write_full(
     let records = posts.into_iter().map(|post| DeliveryRecord {
         posttyp: Posttyp::Total,
         post,
-        present: GroupSet::ALL,
+        present: TermMask::ALL,
     });
     let records: Vec<_> = records.collect();
     write(path, header, &records, started)

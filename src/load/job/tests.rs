@@ -318,7 +318,8 @@ fn a_store_is_rebuilt_from_the_archive() {
 /// count of persons whose protection waits, until a delivery is applied.
 #[test]
 fn a_refused_delivery_stays_pending_until_one_is_applied() {
-    use crate::model::change::{DeliveryRecord, GroupSet, Posttyp};
+    use crate::model::change::{DeliveryRecord, Posttyp};
+    use crate::model::term::TermMask;
     let f = fixture(1);
     f.deliver(0, "l1.xml.gz");
     let first = f.run();
@@ -344,7 +345,7 @@ fn a_refused_delivery_stays_pending_until_one_is_applied() {
     let total = |post| DeliveryRecord {
         posttyp: Posttyp::Total,
         post,
-        present: GroupSet::ALL,
+        present: TermMask::ALL,
     };
     let path = f.inbox.join("l2.xml");
     crate::loadfile::writer::write_delivery(

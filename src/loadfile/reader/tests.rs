@@ -1,7 +1,8 @@
 use super::*;
 use crate::ids::pnr::Pnr;
 use crate::loadfile::writer::write_delivery;
-use crate::model::change::{merge, Group, GroupSet};
+use crate::model::change::merge;
+use crate::model::term::{Term, TermMask};
 use crate::model::tests::sample;
 use crate::model::*;
 use proptest::prelude::*;
@@ -19,7 +20,7 @@ fn total(post: Folkbokforingspost) -> DeliveryRecord {
     DeliveryRecord {
         posttyp: Posttyp::Total,
         post,
-        present: GroupSet::ALL,
+        present: TermMask::ALL,
     }
 }
 
@@ -148,11 +149,13 @@ fn rich_record_round_trips_plain_and_gzip() {
 
 #[test]
 fn andringspost_and_borttag_round_trip() {
-    let mut present = GroupSet::default();
-    present.insert(Group::Arendeuppgift);
-    present.insert(Group::Namn);
-    present.insert(Group::Avregistrering);
-    present.insert(Group::Skydd);
+    let present = TermMask::of(&[
+        Term::PersonId,
+        Term::Arendeuppgift,
+        Term::Namn,
+        Term::Avregistrering,
+        Term::Skydd,
+    ]);
     let mut change = sample();
     change.personpost.namn.efternamn = Some("Holm".into());
     let recs = vec![
@@ -164,7 +167,7 @@ fn andringspost_and_borttag_round_trip() {
         DeliveryRecord {
             posttyp: Posttyp::Borttag,
             post: rich(),
-            present: GroupSet::default(),
+            present: TermMask::NONE,
         },
     ];
     let back = round_trip(&recs, false);
