@@ -107,7 +107,7 @@ impl Operation {
     ) -> Result<Vec<u8>, Fault> {
         let answer = match self {
             Operation::Personpost(o) => o.apply(cx, caller, trail),
-            Operation::Namnsokning(o) => o.apply(cx, caller, trail),
+            Operation::Namnsokning(o) => o.apply(cx, caller, trail).await,
             Operation::HamtaAvisering(o) => o.apply(cx, caller, trail).await,
             Operation::LamnaInfil(o) => o.apply(cx, caller).await,
         };

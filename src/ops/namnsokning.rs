@@ -30,15 +30,31 @@ impl Namnsokning {
         })
     }
 
-    /// Searches one snapshot and renders the hits as the caller may see them.
-    pub fn apply(
+    /// Searches one snapshot and renders the hits as the caller may see them, off the async
+    /// workers: a broad search reads many index entries and records, and rendering up to
+    /// `max_hits` answers is CPU work that would hold up every other connection.
+    pub async fn apply(
         self,
         cx: &Context<'_>,
         caller: &Caller,
         trail: &mut Trail,
     ) -> Result<Vec<u8>, OpError> {
         let access = caller.org.access();
-        let posts = match run(&cx.store.snapshot(), &access, &self.query, cx.max_hits) {
+        let (store, limit, version) = (cx.store.clone(), cx.max_hits, cx.version);
+        let query = self.query;
+        let searched = tokio::task::spawn_blocking(move || {
+            run(&store.snapshot(), &access, &query, limit).map(|posts| {
+                let returned: Vec<String> = posts
+                    .iter()
+                    .map(|v| v.post.pnr().as_str().to_owned())
+                    .collect();
+                let answer = response::answer_at(Answer::Namnsokning, version, &posts);
+                (returned, answer)
+            })
+        })
+        .await
+        .map_err(|_| OpError::Panicked)?;
+        let (returned, answer) = match searched {
             Err(OpError::Fault(Fault::TooManyHits(limit))) => {
                 // The store stopped at the first visible hit past the limit: it saw limit + 1.
                 trail.hits_seen = Some(u32::try_from(limit.saturating_add(1)).unwrap_or(u32::MAX));
@@ -46,8 +62,8 @@ impl Namnsokning {
             }
             r => r?,
         };
-        trail.answered(&posts);
-        Ok(response::answer_at(Answer::Namnsokning, cx.version, &posts))
+        trail.returned = returned;
+        Ok(answer)
     }
 }
 

@@ -575,8 +575,8 @@ mod audit_trail {
         assert_eq!(trail.asked, vec!["198602212394", other]);
     }
 
-    #[test]
-    fn a_search_refused_as_too_many_records_the_hits_it_saw() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_search_refused_as_too_many_records_the_hits_it_saw() {
         use crate::loadfile::{DeliveryHeader, DeliveryTyp};
         use crate::model::change::{DeliveryRecord, Posttyp};
         use crate::model::term::TermMask;
@@ -630,7 +630,7 @@ mod audit_trail {
             version: crate::soap::service::Version::V4,
         };
         let mut trail = Trail::default();
-        let r = op.apply(&cx, &caller, &mut trail);
+        let r = op.apply(&cx, &caller, &mut trail).await;
         assert!(matches!(r, Err(OpError::Fault(Fault::TooManyHits(3)))));
         assert!(trail.returned.is_empty());
         assert_eq!(trail.hits(), 4, "more than 3: the search saw 4");
