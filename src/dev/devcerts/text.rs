@@ -339,9 +339,12 @@ openssl verify -crl_check_all -CAfile certs-dev/ca-bundle.pem -CRLfile certs-dev
     certs-dev/client-revoked.pem          # error 23: certificate revoked
 curl --cacert certs-dev/root-ca.pem \
     --cert certs-dev/client-lund.pem --key certs-dev/client-lund.key \
-    -H 'Content-Type: text/xml; charset=utf-8' --data-binary @request.xml \
-    https://localhost:8443/na/na_epersondata/V2/personpostXML
+    -H 'Content-Type: text/xml; charset=utf-8' --data-binary @examples/personpost.xml \
+    https://localhost:8443/na/na_epersondata/V4/personpostXML
 ```
+
+The path may name V2, V3 or V4 (Navet's `getData`, the same messages); a fault comes back as
+HTTP 500 with `WebServiceFault{Felkod, Beskrivning}` in its `detail`.
 
 "#;
 
