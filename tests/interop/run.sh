@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability with third-party SOAP clients: starts the real `folkreg serve` (the debug
 # binary `cargo test` built, built-in demo data, development PKI) on free ports and drives it
-# with Python zeep (from the live WSDL alone), curl (raw envelopes, faults) and JAX-WS (a
+# with Python zeep and suds (from the live WSDL alone, no plugin), curl (raw envelopes, faults) and JAX-WS (a
 # client generated from Navet's own WSDL; jaxws.sh), after checking that the served WSDLs and
 # schema are Navet's (navet_schema.py). Every part runs; any failure fails the run. Called by
 # .ci/run.
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 here=tests/interop
 
 python3 -c 'import zeep' 2>/dev/null || python3 -m pip install --quiet 'zeep>=4.2,<5'
+python3 -c 'import suds' 2>/dev/null || python3 -m pip install --quiet 'suds-community>=1.1,<2'
 
 # The binary `cargo test` built and ran: `cargo test --no-run` is a no-op after `cargo test`
 # and builds it with the same features when this runs alone. (`cargo build` would compile
@@ -64,6 +65,7 @@ done
 
 FOLKREG_URL="$url" FOLKREG_ADMIN="http://127.0.0.1:$admin_port" \
   FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/zeep_client.py" || failed=1
+FOLKREG_URL="$url" FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/suds_client.py" || failed=1
 FOLKREG_URL="$url" FOLKREG_REPO="$repo" bash "$here/curl_faults.sh" || failed=1
 
 # A client generated from Navet's own WSDL (JAX-WS), given a known person of the demo data.
