@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability with third-party SOAP clients: starts the real `folkreg serve` (the debug
 # binary `cargo test` built, built-in demo data, development PKI) on free ports and drives it
-# with Python zeep and suds (from the live WSDL alone, no plugin), curl (raw envelopes, faults) and JAX-WS (a
+# with Python zeep and suds and node-soap (from the live WSDL alone, no plugin), curl (raw envelopes, faults) and JAX-WS (a
 # client generated from Navet's own WSDL; jaxws.sh), after checking that the served WSDLs and
 # schema are Navet's (navet_schema.py). Every part runs; any failure fails the run. Called by
 # .ci/run.
@@ -73,4 +73,12 @@ PNR="" RELATIONS="" FORNAMN="" EFTERNAMN=""
 if people=$(python3 "$here/demo_people.py" "$work/data"); then eval "$people"; fi
 FOLKREG_URL="$url" FOLKREG_REPO="$repo" PNR="$PNR" RELATIONS="$RELATIONS" FORNAMN="$FORNAMN" \
   EFTERNAMN="$EFTERNAMN" bash "$here/jaxws.sh" || failed=1
+
+# node-soap (npm), a third client that loads the live ?wsdl, as the same known person.
+(cd "$here/node" && npm ci --no-audit --no-fund --silent) || { echo "FAIL npm ci (tests/interop/node)"; failed=1; }
+eval "$(python3 -c 'import tomllib
+c = next(c for c in tomllib.load(open("certs-dev/index.toml", "rb"))["cert"] if c["name"] == "client-lund")
+print("ORG=%s BESTALLNINGSID=%s" % (c["org"], c["bestallningsid"]))')"
+FOLKREG_URL="$url" FOLKREG_REPO="$repo" PNR="$PNR" FORNAMN="$FORNAMN" EFTERNAMN="$EFTERNAMN" \
+  ORG="$ORG" BESTALLNINGSID="$BESTALLNINGSID" node "$here/node/client.js" || failed=1
 exit $failed
