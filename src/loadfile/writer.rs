@@ -87,7 +87,6 @@ impl DeliveryWriter {
     pub fn write(&mut self, record: &DeliveryRecord) -> Result<(), DeliveryError> {
         let style = PostStyle {
             posttyp: Some(record.posttyp),
-            reset_namespace: true,
             present: record.present,
             terms: crate::access::TermMask::ALL,
         };

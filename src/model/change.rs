@@ -39,6 +39,10 @@ impl Posttyp {
     }
 }
 
+/// The terms every ändringspost carries, whatever it changes: the number it is about and
+/// the time of the change.
+pub const ALWAYS_CARRIED: TermMask = TermMask::of(&[Term::PersonId, Term::Arendeuppgift]);
+
 /// One record of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {

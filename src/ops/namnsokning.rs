@@ -44,17 +44,13 @@ impl Namnsokning {
         let query = self.query;
         let searched = tokio::task::spawn_blocking(move || {
             run(&store.snapshot(), &access, &query, limit).map(|posts| {
-                let returned: Vec<String> = posts
-                    .iter()
-                    .map(|v| v.post.pnr().as_str().to_owned())
-                    .collect();
                 let answer = response::answer_at(Answer::Namnsokning, version, &posts);
-                (returned, answer)
+                (posts, answer)
             })
         })
         .await
         .map_err(|_| OpError::Panicked)?;
-        let (returned, answer) = match searched {
+        let (posts, answer) = match searched {
             Err(OpError::Fault(Fault::TooManyHits(limit))) => {
                 // The store stopped at the first visible hit past the limit: it saw limit + 1.
                 trail.hits_seen = Some(u32::try_from(limit.saturating_add(1)).unwrap_or(u32::MAX));
@@ -62,7 +58,7 @@ impl Namnsokning {
             }
             r => r?,
         };
-        trail.returned = returned;
+        trail.answered(&posts);
         Ok(answer)
     }
 }

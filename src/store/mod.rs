@@ -229,11 +229,9 @@ impl Drop for Overlay {
         if self.retired.load(AtomicOrdering::Acquire) {
             let db = self.db.clone();
             let (generation, version) = (self.generation, self.version);
+            // Best effort: a failure leaves trees that the next open removes.
             let drop_trees = move || {
-                for kind in ["post", "idx"] {
-                    // Best effort: a failure leaves trees that the next open removes.
-                    let _ = db.drop_tree(overlay_tree(generation, version, kind));
-                }
+                let _ = drop_overlay(&db, generation, version);
             };
             if std::thread::Builder::new()
                 .name("folkreg-overlay-drop".into())
@@ -455,9 +453,7 @@ impl Store {
         let lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let generation = self.info().generation + 1;
         // A leftover of the same number (a crash after open) must not leak into the new one.
-        for kind in ["post", "idx"] {
-            self.db.drop_tree(overlay_tree(generation, 0, kind))?;
-        }
+        drop_overlay(&self.db, generation, 0)?;
         Ok(FullBuild {
             store: self,
             _lock: lock,
@@ -519,11 +515,7 @@ impl Store {
         // until meta names the version; then the pointer is swapped. Readers keep reading the
         // generation they hold throughout.
         let version = gen.overlay.version + 1;
-        for kind in ["post", "idx"] {
-            self.db
-                .drop_tree(overlay_tree(gen.info.generation, version, kind))?;
-        }
-        //
+        drop_overlay(&self.db, gen.info.generation, version)?;
         // Everything before the meta batch is written with single inserts, not sled batches
         // or transactions: those hold sled's global write lock for their length, which every
         // read in every tree waits for (a 30,000-record batch stalled readers for a second).
@@ -869,12 +861,9 @@ fn write_segment(sorter: &mut Sorter, path: &Path, unique: bool) -> Result<Segme
 impl Drop for FullBuild<'_> {
     fn drop(&mut self) {
         if !self.committed {
+            // Best effort: a failure leaves a leftover that the next open removes.
+            let _ = drop_overlay(&self.store.db, self.generation, 0);
             for kind in ["post", "idx"] {
-                // Best effort: a failure leaves a leftover that the next open removes.
-                let _ = self
-                    .store
-                    .db
-                    .drop_tree(overlay_tree(self.generation, 0, kind));
                 let _ =
                     std::fs::remove_file(segment_path(&self.store.segments, self.generation, kind));
             }
@@ -1187,6 +1176,14 @@ fn overlay_tree(generation: u64, version: u64, kind: &str) -> String {
     } else {
         format!("g{generation}.{version}:{kind}")
     }
+}
+
+/// Drops both trees of version `version` of generation `generation`'s overlay.
+fn drop_overlay(db: &sled::Db, generation: u64, version: u64) -> Result<(), StoreError> {
+    for kind in ["post", "idx"] {
+        db.drop_tree(overlay_tree(generation, version, kind))?;
+    }
+    Ok(())
 }
 
 /// The generation and overlay version of an overlay tree's name.

@@ -9,7 +9,7 @@
 use super::shape::{self, Mismatch, MismatchKind};
 use super::{DeliveryError, DeliveryErrorKind};
 use crate::ids::pnr::{Pnr, PnrKind};
-use crate::model::change::{DeliveryRecord, Posttyp};
+use crate::model::change::{DeliveryRecord, Posttyp, ALWAYS_CARRIED};
 use crate::model::term::{Term, TermMask};
 use crate::model::*;
 
@@ -188,7 +188,7 @@ pub(crate) fn record(
                 .ok_or_else(|| cx.invalid("", "Termer names a term the format does not have"))?
         }
     }
-    .union(TermMask::of(&[Term::PersonId, Term::Arendeuppgift]));
+    .union(ALWAYS_CARRIED);
     let pp = child(root, "Personpost")
         .ok_or_else(|| cx.err("", DeliveryErrorKind::Missing("Personpost")))?;
     let mut personpost = personpost(&cx, pp)?;
@@ -534,8 +534,8 @@ fn invandring(
         Some(_) => return Err(cx.invalid(&format!("{path}/Uppehallsratt"), "must be J")),
     };
     let mut nordiskt = None;
-    for (landkod, name) in shape::NORDISKT_PNR {
-        if let Some(nummer) = cx.string(i, name) {
+    for (landkod, el) in shape::NORDISKT_PNR {
+        if let Some(nummer) = cx.string(i, el.name) {
             if nordiskt.is_none() {
                 nordiskt = Some(NordisktPersonnummer {
                     nummer,

@@ -35,7 +35,7 @@ pub enum Wire {
 }
 
 /// One element of the record.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct El {
     /// Local name (records are unqualified).
     pub name: &'static str,
@@ -79,11 +79,6 @@ impl El {
             ..self
         }
     }
-
-    /// The child called `name`.
-    pub fn kid(&self, name: &str) -> Option<&'static El> {
-        self.kids.iter().find(|k| k.name == name)
-    }
 }
 
 const fn opt(name: &'static str) -> El {
@@ -121,11 +116,14 @@ const NAMN_KIDS: &[El] = &[
     text("Aviseringsnamn", 36),
 ];
 
-/// `AvregistreringTYPE` (of the person; a relation's uses the first two).
+/// `Avregistrering/AntraffadDod`: a term of its own inside the person's avregistrering.
+pub const ANTRAFFAD_DOD: El = opt("AntraffadDod").term(Term::AntraffadDod);
+
+/// `AvregistreringTYPE` of the person (a relation's has the first two).
 const AVREGISTRERING_KIDS: &[El] = &[
     opt("AvregistreringsorsakKod"),
     opt("Avregistreringsdatum"),
-    opt("AntraffadDod").term(Term::AntraffadDod),
+    ANTRAFFAD_DOD,
 ];
 
 /// `FolkbokforingTYPE`, with folkreg's "på kommunen skriven" flag (load files only).
@@ -142,6 +140,17 @@ const FOLKBOKFORING_KIDS: &[El] = &[
     opt("PaKommunSkriven").file_only(),
 ];
 
+/// `PersonId/Identitetsstatus`: a samordningsnummer's identity status.
+pub const IDENTITETSSTATUS_ELEMENT: El = opt_of(
+    "Identitetsstatus",
+    &[
+        one("IdentitetsstatusVarde"),
+        opt("IdentitetsstatusDatum"),
+        opt("IdentitetsstatusOrsak"),
+    ],
+)
+.term(Term::Samordningsuppgifter);
+
 /// `PersonIdTYPE`: the number (a choice of two) and a samordningsnummer's identity status.
 pub const PERSON_ID: El = El::new(
     "PersonId",
@@ -149,15 +158,7 @@ pub const PERSON_ID: El = El::new(
     &[
         opt("PersonNr"),
         opt("TilldelatPersonNrSamordningsNr"),
-        opt_of(
-            "Identitetsstatus",
-            &[
-                one("IdentitetsstatusVarde"),
-                opt("IdentitetsstatusDatum"),
-                opt("IdentitetsstatusOrsak"),
-            ],
-        )
-        .term(Term::Samordningsuppgifter),
+        IDENTITETSSTATUS_ELEMENT,
         opt("Identitetsniva").term(Term::Samordningsuppgifter),
         opt("Identitetsnivadatum").term(Term::Samordningsuppgifter),
     ],
@@ -259,28 +260,28 @@ pub const FODELSE: El = opt_of("Fodelse", &[HEMORT_SVERIGE, ORT_UTLANDET]);
 pub const INVANDRINGSDATUM: El = opt("Invandringsdatum").term(Term::Invandring);
 /// `Invandring/Uppehallsratt` (`J`).
 pub const UPPEHALLSRATT: El = opt("Uppehallsratt").term(Term::Uppehallsratt);
-/// The `NordisktPnr*` elements of `Invandring`, by the country's ISO code.
-pub const NORDISKT_PNR: [(&str, &str); 5] = [
-    ("DK", "NordisktPnrDa"),
-    ("FI", "NordisktPnrFi"),
-    ("FO", "NordisktPnrFo"),
-    ("IS", "NordisktPnrIs"),
-    ("NO", "NordisktPnrNo"),
-];
 const fn nordiskt(name: &'static str) -> El {
     text(name, 12).term(Term::NordisktPersonnummer)
 }
+/// The `NordisktPnr*` elements of `Invandring`, by the country's ISO code.
+pub const NORDISKT_PNR: [(&str, El); 5] = [
+    ("DK", nordiskt("NordisktPnrDa")),
+    ("FI", nordiskt("NordisktPnrFi")),
+    ("FO", nordiskt("NordisktPnrFo")),
+    ("IS", nordiskt("NordisktPnrIs")),
+    ("NO", nordiskt("NordisktPnrNo")),
+];
 /// `Personpost/Invandring`: date, uppehållsrätt, nordic numbers (each its own term).
 pub const INVANDRING: El = opt_of(
     "Invandring",
     &[
         INVANDRINGSDATUM,
         UPPEHALLSRATT,
-        nordiskt("NordisktPnrDa"),
-        nordiskt("NordisktPnrFi"),
-        nordiskt("NordisktPnrFo"),
-        nordiskt("NordisktPnrIs"),
-        nordiskt("NordisktPnrNo"),
+        NORDISKT_PNR[0].1,
+        NORDISKT_PNR[1].1,
+        NORDISKT_PNR[2].1,
+        NORDISKT_PNR[3].1,
+        NORDISKT_PNR[4].1,
     ],
 );
 /// `Personpost/Relationer`.

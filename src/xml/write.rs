@@ -24,11 +24,9 @@ use crate::model::{
 /// How a record is written.
 #[derive(Debug, Clone, Copy)]
 pub struct PostStyle {
-    /// `Posttyp` attribute: set for folkreg's load files, which also carry the terms Navet's
-    /// schema does not have ([`Wire::File`]).
+    /// Set for folkreg's load files: the `Posttyp` attribute, `xmlns=""` (their envelope has
+    /// a default namespace) and the terms Navet's schema does not have ([`Wire::File`]).
     pub posttyp: Option<Posttyp>,
-    /// Add `xmlns=""` (load files, whose envelope has a default namespace).
-    pub reset_namespace: bool,
     /// For an ändringspost: the terms it carries (every term for the others).
     pub present: TermMask,
     /// The terms the reader may see (`access`); every term in load files.
@@ -40,7 +38,6 @@ impl PostStyle {
     pub fn answer(terms: TermMask) -> PostStyle {
         PostStyle {
             posttyp: None,
-            reset_namespace: false,
             present: TermMask::ALL,
             terms,
         }
@@ -107,10 +104,8 @@ pub fn write_post<T: Write>(
     style: PostStyle,
 ) -> std::io::Result<()> {
     let mut root = BytesStart::new(shape::RECORD.name);
-    if style.reset_namespace {
-        root.push_attribute(("xmlns", ""));
-    }
     if let Some(t) = style.posttyp {
+        root.push_attribute(("xmlns", ""));
         root.push_attribute(("Posttyp", t.code()));
         if t == Posttyp::Andring {
             let names: Vec<&str> = style.present.terms().map(Term::name).collect();
@@ -216,8 +211,8 @@ fn person_id<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::R
         _ => "TilldelatPersonNrSamordningsNr",
     };
     w.text(id_elem, p.person_id.as_str())?;
-    let status = shape::PERSON_ID.kid("Identitetsstatus");
-    if let (Some(u), Some(el)) = (&p.samordning, status) {
+    let el = &shape::IDENTITETSSTATUS_ELEMENT;
+    if let Some(u) = &p.samordning {
         if s.writes(el) {
             if let Some(varde) = shape::code_of(&shape::IDENTITETSSTATUS, &u.identitetsstatus) {
                 w.start(el.name)?;
@@ -268,10 +263,7 @@ fn avregistrering<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::
         .avregistrering
         .as_ref()
         .filter(|_| s.writes(&shape::AVREGISTRERING));
-    let antraffad = shape::AVREGISTRERING
-        .kid("AntraffadDod")
-        .filter(|el| s.writes(el))
-        .and(p.antraffad_dod);
+    let antraffad = p.antraffad_dod.filter(|_| s.writes(&shape::ANTRAFFAD_DOD));
     if a.is_none() && antraffad.is_none() {
         return Ok(());
     }
@@ -280,7 +272,7 @@ fn avregistrering<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::
         w.text("AvregistreringsorsakKod", a.orsak.code())?;
         w.text("Avregistreringsdatum", &a.datum.to_string())?;
     }
-    w.date("AntraffadDod", antraffad)?;
+    w.date(shape::ANTRAFFAD_DOD.name, antraffad)?;
     w.end(shape::AVREGISTRERING.name)
 }
 
@@ -426,10 +418,9 @@ fn invandring<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::
         .as_ref()
         .filter(|_| s.writes(&shape::UPPEHALLSRATT));
     let nordiskt = p.nordiskt_personnummer.as_ref().and_then(|n| {
-        let (_, name) = shape::NORDISKT_PNR
+        let (_, el) = shape::NORDISKT_PNR
             .iter()
             .find(|(land, _)| *land == n.landkod)?;
-        let el = shape::INVANDRING.kid(name)?;
         s.writes(el).then_some((el.name, n.nummer.as_str()))
     });
     if datum.is_none() && uppehall.is_none() && nordiskt.is_none() {
@@ -653,7 +644,6 @@ mod tests {
                 &post,
                 PostStyle {
                     posttyp: Some(Posttyp::Total),
-                    reset_namespace: true,
                     present: TermMask::ALL,
                     terms: TermMask::ALL,
                 },

@@ -12,7 +12,7 @@ use super::population::{
     set_aviseringsnamn, Gen, Home,
 };
 use crate::ids::pnr::Pnr;
-use crate::model::change::{merge, DeliveryRecord, Posttyp};
+use crate::model::change::{merge, DeliveryRecord, Posttyp, ALWAYS_CARRIED};
 use crate::model::term::{Term, TermMask};
 use crate::model::*;
 
@@ -101,8 +101,7 @@ impl Delta<'_> {
 
     fn andring(&mut self, mut change: Folkbokforingspost, terms: &[Term]) {
         change.andringstidpunkt = self.stamp();
-        let present =
-            TermMask::of(terms).union(TermMask::of(&[Term::PersonId, Term::Arendeuppgift]));
+        let present = TermMask::of(terms).union(ALWAYS_CARRIED);
         let pnr = change.pnr();
         self.touched.insert(pnr);
         if let Some(stored) = self.state.get_mut(&pnr) {
