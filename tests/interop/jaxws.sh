@@ -35,7 +35,7 @@ trap 'rm -rf "$work"' EXIT
 
 # Mutual TLS for Java: the client's certificate and key as PKCS#12, the development root as
 # the only trust anchor.
-field() { python3 -c "import tomllib; c=[c for c in tomllib.load(open('$certs/index.toml','rb'))['cert'] if c['name']=='$1'][0]; print(c['$2'])"; }
+field() { python3 "$(dirname "$0")/harness.py" cert "$1" "$2"; }
 client=client-norrby
 openssl pkcs12 -export -in "$certs/$(field $client cert)" -inkey "$certs/$(field $client key)" \
   -name "$client" -out "$work/client.p12" -passout pass:changeit

@@ -76,9 +76,8 @@ FOLKREG_URL="$url" FOLKREG_REPO="$repo" PNR="$PNR" RELATIONS="$RELATIONS" FORNAM
 
 # node-soap (npm), a third client that loads the live ?wsdl, as the same known person.
 (cd "$here/node" && npm ci --no-audit --no-fund --silent) || { echo "FAIL npm ci (tests/interop/node)"; failed=1; }
-eval "$(python3 -c 'import tomllib
-c = next(c for c in tomllib.load(open("certs-dev/index.toml", "rb"))["cert"] if c["name"] == "client-lund")
-print("ORG=%s BESTALLNINGSID=%s" % (c["org"], c["bestallningsid"]))')"
 FOLKREG_URL="$url" FOLKREG_REPO="$repo" PNR="$PNR" FORNAMN="$FORNAMN" EFTERNAMN="$EFTERNAMN" \
-  ORG="$ORG" BESTALLNINGSID="$BESTALLNINGSID" node "$here/node/client.js" || failed=1
+  ORG="$(python3 "$here/harness.py" cert client-lund org)" \
+  BESTALLNINGSID="$(python3 "$here/harness.py" cert client-lund bestallningsid)" \
+  node "$here/node/client.js" || failed=1
 exit $failed

@@ -6,7 +6,6 @@ getData over mutual TLS, reads the answer, and reads a typed fault's Felkod."""
 import os
 import ssl
 import sys
-import tomllib
 import urllib.request
 
 from suds import WebFault
@@ -14,29 +13,19 @@ from suds.client import Client
 from suds.transport.http import HttpTransport
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from demo_people import ordinary_with_relations, text  # noqa: E402
+from harness import Tally, dev_cert  # noqa: E402
 
 URL = os.environ["FOLKREG_URL"]
 DATA = os.environ["FOLKREG_DATA"]
 REPO = os.environ["FOLKREG_REPO"]
 CERTS = os.path.join(REPO, "certs-dev")
 
-failures = 0
-passed = 0
-
-
-def check(what, got, want):
-    global failures, passed
-    if got == want:
-        passed += 1
-    else:
-        failures += 1
-        print(f"FAIL {what}: got {got!r}, want {want!r}")
-
-
-index = tomllib.load(open(os.path.join(CERTS, "index.toml"), "rb"))["cert"]
-root_ca = next(c for c in index if c["kind"] == "root-ca")
-lund = next(c for c in index if c["name"] == "client-lund")
+tally = Tally("suds")
+check = tally.check
+root_ca = harness.root_ca(REPO)
+lund = dev_cert(REPO, "client-lund")
 
 
 class MutualTls(HttpTransport):
@@ -60,8 +49,7 @@ for version in ["V2", "V3", "V4"]:
         pp = Client(f"{base}/personpostXML?wsdl", transport=MutualTls(), cache=None)
         ns = Client(f"{base}/namnsokningXML?wsdl", transport=MutualTls(), cache=None)
     except Exception as e:  # a WSDL suds cannot load is the failure this test exists for
-        failures += 1
-        print(f"FAIL {version}: suds cannot load the WSDL: {e!r}")
+        tally.fail(f"{version}: suds cannot load the WSDL: {e!r}")
         continue
     check(f"{version} service", pp.wsdl.services[0].name, "PersonpostXMLService")
     answer = pp.service.getData(Bestallning=bestallning, PersonId=int(pnr))
@@ -86,5 +74,4 @@ for version in ["V2", "V3", "V4"]:
     except WebFault as e:
         check(f"{version} Felkod", int(e.fault.detail.WebServiceFault.Felkod), 1101)
 
-print(f"suds: {passed} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+tally.finish()

@@ -6,7 +6,6 @@ services."""
 
 import os
 import sys
-import tomllib
 import urllib.request
 
 import requests
@@ -14,7 +13,9 @@ import zeep
 from zeep.transports import Transport
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from demo_people import ordinary_with_relations, relation_ids, text  # noqa: E402
+from harness import Tally, dev_certs  # noqa: E402
 
 URL = os.environ["FOLKREG_URL"]
 DATA = os.environ["FOLKREG_DATA"]
@@ -22,21 +23,10 @@ REPO = os.environ["FOLKREG_REPO"]
 CERTS = os.path.join(REPO, "certs-dev")
 VERSIONS = ["V2", "V3", "V4"]
 
-failures = 0
-passed = 0
-
-
-def check(what, got, want):
-    global failures, passed
-    if got == want:
-        passed += 1
-    else:
-        failures += 1
-        print(f"FAIL {what}: got {got!r}, want {want!r}")
-
-
-index = tomllib.load(open(os.path.join(CERTS, "index.toml"), "rb"))["cert"]
-root_ca = next(c for c in index if c["kind"] == "root-ca")
+tally = Tally("zeep")
+check = tally.check
+index = dev_certs(REPO)
+root_ca = harness.root_ca(REPO)
 
 
 def caller(name):
@@ -215,5 +205,4 @@ check(
 )
 check("slumpmässigt urval records", int(slump["Leverans"]["AntalPosterA"]), 30)
 
-print(f"zeep: {passed} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+tally.finish()
