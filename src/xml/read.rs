@@ -148,7 +148,7 @@ pub(crate) fn record(
     record_no: u64,
 ) -> Result<DeliveryRecord, DeliveryError> {
     let cx = Ctx { record: record_no };
-    shape::check(&shape::RECORD, root, true, "").map_err(|m| mismatch(&cx, m))?;
+    shape::check(&shape::RECORD, root, true).map_err(|m| mismatch(&cx, m))?;
     let andringstidpunkt = child(root, "Arendeuppgift")
         .and_then(|a| {
             a.attrs

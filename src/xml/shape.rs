@@ -463,18 +463,31 @@ pub enum MismatchKind {
     TooLong(u16),
 }
 
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}/{name}")
-    }
+/// Checks the children of `node` (the record's root) against `el`, recursively: each known
+/// (and, unless `files`, on Navet's wire), in the schema's order, no more often than allowed,
+/// no longer than the schema's `maxLength`, every required one there.
+pub(crate) fn check(el: &El, node: &Node, files: bool) -> Result<(), Mismatch> {
+    check_below(el, node, files, &mut Vec::new())
 }
 
-/// Checks the children of `node` against `el`, recursively: each known (and, unless
-/// `files`, on Navet's wire), in the schema's order, no more often than allowed, no longer
-/// than the schema's `maxLength`, every required one there. `path` is `node`'s path below the record.
-pub(crate) fn check(el: &El, node: &Node, files: bool, path: &str) -> Result<(), Mismatch> {
+/// [`check`] at `path`, the names from the record down to `node`: kept as names and joined
+/// only for a report, so a valid record costs no allocation per element.
+fn check_below(
+    el: &El,
+    node: &Node,
+    files: bool,
+    path: &mut Vec<&'static str>,
+) -> Result<(), Mismatch> {
+    let mismatch = |path: &[&str], last: &str, why| Mismatch {
+        path: path
+            .iter()
+            .copied()
+            .chain([last])
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+            .join("/"),
+        why,
+    };
     let mut at = 0usize;
     let mut last: Option<&str> = None;
     for child in &node.children {
@@ -484,41 +497,31 @@ pub(crate) fn check(el: &El, node: &Node, files: bool, path: &str) -> Result<(),
             .iter()
             .position(|k| k.name == name && (files || k.wire == Wire::Navet))
         else {
-            return Err(Mismatch {
-                path: join(path, super::read::shown(name)),
-                why: MismatchKind::Unknown,
-            });
+            return Err(mismatch(
+                path,
+                super::read::shown(name),
+                MismatchKind::Unknown,
+            ));
         };
-        let here = join(path, name);
-        if pos < at {
-            return Err(Mismatch {
-                path: here,
-                why: MismatchKind::Order,
-            });
-        }
         let k = &el.kids[pos];
+        if pos < at {
+            return Err(mismatch(path, k.name, MismatchKind::Order));
+        }
         if last == Some(name) && k.occurs != Occurs::Many {
-            return Err(Mismatch {
-                path: here,
-                why: MismatchKind::Repeated,
-            });
+            return Err(mismatch(path, k.name, MismatchKind::Repeated));
         }
         at = pos;
         last = Some(name);
         if k.max > 0 && child.text.chars().count() > usize::from(k.max) {
-            return Err(Mismatch {
-                path: here,
-                why: MismatchKind::TooLong(k.max),
-            });
+            return Err(mismatch(path, k.name, MismatchKind::TooLong(k.max)));
         }
-        check(k, child, files, &here)?;
+        path.push(k.name);
+        check_below(k, child, files, path)?;
+        path.pop();
     }
     for k in el.kids {
         if k.occurs == Occurs::One && !node.children.iter().any(|c| c.name == k.name) {
-            return Err(Mismatch {
-                path: path.to_owned(),
-                why: MismatchKind::Missing(k.name),
-            });
+            return Err(mismatch(path, "", MismatchKind::Missing(k.name)));
         }
     }
     Ok(())

@@ -634,7 +634,7 @@ mod tests {
     fn what_is_written_has_the_shape_of_the_record() {
         for post in records() {
             let answer = written(&post, PostStyle::answer(TermMask::ALL));
-            shape::check(&shape::RECORD, &tree(&answer), false, "")
+            shape::check(&shape::RECORD, &tree(&answer), false)
                 .unwrap_or_else(|m| panic!("answer: {m:?}"));
             let text = String::from_utf8(answer).expect("utf-8");
             for file_only in ["Taxering", "Skyddsdatum", "PaKommunSkriven", "<Kon>"] {
@@ -648,7 +648,7 @@ mod tests {
                     terms: TermMask::ALL,
                 },
             );
-            shape::check(&shape::RECORD, &tree(&file), true, "")
+            shape::check(&shape::RECORD, &tree(&file), true)
                 .unwrap_or_else(|m| panic!("load file: {m:?}"));
         }
     }
