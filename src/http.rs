@@ -184,7 +184,30 @@ async fn serve_connection(
     }
 }
 
-type Body = Full<Bytes>;
+type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// A whole body in memory.
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// A body streamed from a renderer: each item a chunk, an error ends the response.
+struct ChannelBody(tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|item| item.map(|r| r.map(hyper::body::Frame::data)))
+    }
+}
 
 /// Whether a connection's client certificate is still accepted, kept for the connection's
 /// life. A reload (new CRLs, a new CA bundle) does not end open connections; instead each
@@ -221,6 +244,16 @@ async fn handle(
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
     refused: Option<&str>,
 ) -> Response<Body> {
+    if let Some(path) = crate::ops::avisering_fil::FilPath::parse(req.uri().path()) {
+        return match *req.method() {
+            Method::GET => download(req, path, state, peer, refused).await,
+            _ => {
+                let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET for a delivery file\n");
+                r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
+                r
+            }
+        };
+    }
     let Some(endpoint) = Endpoint::from_path(req.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
@@ -244,7 +277,7 @@ async fn handle(
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let mut r = Response::new(full(Bytes::from_static(text.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,
@@ -254,7 +287,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 }
 
 fn xml(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,
@@ -275,6 +308,137 @@ fn fault_response(f: &Fault) -> Response<Body> {
             .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     }
     r
+}
+
+/// The audit line's and the metrics' name of a delivery file download.
+pub const DOWNLOAD: &str = "hamtaAviseringsfil";
+
+/// `GET /na/na_avisering/V1/fil/{BestallningsId}/{LopNr}/{A|B}`: a delivery as Navet's
+/// avisering file ([`crate::ops::avisering_fil`]), gzip-compressed when the client accepts
+/// it. The same checks as a SOAP call (maintenance, certificate, register, order), the same
+/// audit line before a byte of data leaves; refusals are plain text with the fault's code.
+async fn download(
+    req: HttpRequest<Incoming>,
+    path: Result<crate::ops::avisering_fil::FilPath, Fault>,
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    refused: Option<&str>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let id = RequestId::new();
+    let gzip = req
+        .headers()
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|c| {
+            let mut parts = c.split(';');
+            parts.next().is_some_and(|n| n.trim().eq_ignore_ascii_case("gzip"))
+                && !parts.any(|q| q.trim().replace(' ', "") == "q=0")
+        });
+    let peer_ok = peer.as_ref().ok();
+    let mut trail = Trail::default();
+    let prepared = async {
+        if let Some(why) = refused {
+            return Err(Fault::NotPermitted(format!(
+                "the client certificate is no longer accepted: {why}"
+            )));
+        }
+        if let Some(f) = state.maintenance_fault() {
+            return Err(f);
+        }
+        let path = path?;
+        trail.bestallningsid = path.bestallnings_id.to_string();
+        let peer = peer
+            .as_ref()
+            .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
+        let org = state.authorize(peer)?;
+        let bestallning = crate::soap::request::Bestallning {
+            org_nr: org.orgnr.clone(),
+            bestallnings_id: path.bestallnings_id.clone(),
+        };
+        let caller = Caller::check(org, &bestallning)?;
+        let cx = state.ops_context(id, crate::soap::service::Version::V1);
+        crate::ops::avisering_fil::prepare(&cx, &caller, path, gzip)
+            .await
+            .map_err(|e| e.into_fault(id))
+    }
+    .await;
+    let (outcome, response, go) = match prepared {
+        Err(f) => {
+            let mut r = Response::new(full(format!("{} {}\n", f, f.faultstring())));
+            *r.status_mut() = match f {
+                Fault::BadRequest(_) => StatusCode::BAD_REQUEST,
+                Fault::DeliveryRemoved(_) => StatusCode::GONE,
+                Fault::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                _ if f.retry_after().is_some() => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::FORBIDDEN,
+            };
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            if let Some(secs) = f.retry_after() {
+                r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+            }
+            (f.code().to_string(), r, None)
+        }
+        Ok(None) => (
+            audit::OUTCOME_NOT_FOUND.to_owned(),
+            plain(StatusCode::NOT_FOUND, "the delivery is not produced yet\n"),
+            None,
+        ),
+        Ok(Some(p)) => {
+            trail.returned = p.returned;
+            let mut r = Response::new(ChannelBody(p.body).boxed());
+            let headers = r.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/xml; charset=utf-8"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", p.filnamn)) {
+                headers.insert(hyper::header::CONTENT_DISPOSITION, v);
+            }
+            if gzip {
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            (audit::OUTCOME_OK.to_owned(), r, Some(p.go))
+        }
+    };
+    let entry = AuditEntry {
+        time: state.clock.now(),
+        org: peer_ok
+            .and_then(|p| p.orgnr.as_ref())
+            .map(|o| o.wire())
+            .unwrap_or_default(),
+        cert: peer_ok.map(PeerIdentity::fingerprint_hex).unwrap_or_default(),
+        operation: DOWNLOAD.to_owned(),
+        bestallningsid: trail.bestallningsid.clone(),
+        hits: trail.hits(),
+        asked: Vec::new(),
+        returned: std::mem::take(&mut trail.returned),
+        outcome: outcome.clone(),
+        request_id: id.0,
+    };
+    // The line is durable before the file leaves; without it, nothing leaves.
+    if let Err(e) = state.audit.record(entry).await {
+        tracing::error!(request_id = %id, error = %e, "audit log failed: no file is sent");
+        if let Some(go) = go {
+            let _ = go.send(false);
+        }
+        state
+            .metrics
+            .request(DOWNLOAD, "1901".into(), started.elapsed());
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "1901 internal error\n");
+    }
+    if let Some(go) = go {
+        let _ = go.send(true);
+    }
+    state
+        .metrics
+        .request(DOWNLOAD, outcome.into(), started.elapsed());
+    response
 }
 
 /// `?wsdl` (the path's version, with the address the client used) or `?xsd=NAME` (a schema

@@ -1101,11 +1101,41 @@ impl FeedRecord {
         })
     }
 
-    /// The record as the receiver with `access` gets it now: the order's terms narrowed by
+    /// The notice as the receiver with `access` gets it now: the order's terms narrowed by
     /// what it may see at this moment ([`Access::delivered`]), judged with the markings of
     /// the records linked to it by hänvisning in `snapshot` (the store as it is now) on top
     /// of those it was produced with, the previous address only with the
-    /// folkbokföringsadress; `None` when it may not see the record in a delivery now.
+    /// folkbokföringsadress; `None` when it may not see the record in a delivery now, or the
+    /// record was rendered by an older folkreg ([`FeedRecord::Rendered`]).
+    pub fn view_for(
+        &self,
+        access: &Access,
+        snapshot: &Snapshot<'_>,
+    ) -> Result<Option<(Notice, Option<u16>)>, StoreError> {
+        let FeedRecord::Kept { notice, undergrupp } = self else {
+            return Ok(None);
+        };
+        let post = snapshot.with_linked_markings(notice.post.clone())?;
+        let Some(view) = access.delivered(post, notice.terms) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            Notice {
+                fil: notice.fil,
+                kind: notice.kind,
+                terms: view.terms,
+                foregaende_adress: notice
+                    .foregaende_adress
+                    .clone()
+                    .filter(|_| view.terms.contains(Term::Folkbokforingsadress)),
+                post: view.post,
+            },
+            *undergrupp,
+        )))
+    }
+
+    /// The record as the receiver with `access` gets it now, as a `hamtaAvisering` page
+    /// carries it ([`FeedRecord::view_for`]); `None` when it may not see it now.
     pub fn render_for(
         &self,
         access: &Access,
@@ -1113,23 +1143,9 @@ impl FeedRecord {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             FeedRecord::Rendered(bytes) => Ok(Some(bytes.to_vec())),
-            FeedRecord::Kept { notice, undergrupp } => {
-                let post = snapshot.with_linked_markings(notice.post.clone())?;
-                let Some(view) = access.delivered(post, notice.terms) else {
-                    return Ok(None);
-                };
-                let n = Notice {
-                    fil: notice.fil,
-                    kind: notice.kind,
-                    terms: view.terms,
-                    foregaende_adress: notice
-                        .foregaende_adress
-                        .clone()
-                        .filter(|_| view.terms.contains(Term::Folkbokforingsadress)),
-                    post: view.post,
-                };
-                Ok(Some(render(&n, *undergrupp)))
-            }
+            FeedRecord::Kept { .. } => Ok(self
+                .view_for(access, snapshot)?
+                .map(|(n, undergrupp)| render(&n, undergrupp))),
         }
     }
 }

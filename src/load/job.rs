@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::plan::{self, Decision, Plan, Step};
-use super::{load_file, LoadError};
+use super::{load_delivery, LoadError};
 use crate::config::Config;
 use crate::schedule::Daily;
 use crate::store::{Store, StoreInfo};
@@ -383,7 +383,7 @@ fn run_locked(
     // A store that failed a write (a full disk) refuses every write after it until it is
     // reopened: trying would only repeat the old error, and blame the delivery's size.
     if let Err(e) = store.flush() {
-        if let Some(Step { path, header }) = plan.steps.first() {
+        if let Some(Step { path, header, .. }) = plan.steps.first() {
             let why = format!(
                 "the store cannot be written since an earlier failure ({e}); {RESTART_HINT}"
             );
@@ -392,39 +392,77 @@ fn run_locked(
         }
         return Outcome::Failed;
     }
-    for Step { path, header } in plan.steps {
-        let lopnummer = header.lopnummer;
-        match plan::decide(&store.info(), &header) {
+    for path in &plan.repeats {
+        let why = "a second copy of a file of a delivery in this run; archived without applying";
+        tracing::warn!(file = %name_of(path), "{why}");
+        let lopnummer = crate::loadfile::DeliveryReader::open(path)
+            .map(|r| r.header().lopnummer)
+            .unwrap_or(0);
+        files.push(archive(
+            inbox,
+            path,
+            lopnummer,
+            FileResult::AlreadyApplied,
+            0,
+            Some(why.to_owned()),
+        ));
+    }
+    // A delivery of several files waits until all are in; the ones after it wait with it.
+    let waits_at = plan.waits_at();
+    for i in &plan.incomplete {
+        tracing::warn!(
+            lopnummer = i.lopnummer,
+            missing = i.missing.len(),
+            of = i.of,
+            "a delivery waits in the inbox for the rest of its files"
+        );
+    }
+    for step in plan.steps {
+        let lopnummer = step.header.lopnummer;
+        if waits_at.is_some_and(|w| lopnummer >= w) {
+            break;
+        }
+        let paths: Vec<&Path> = step.files.iter().map(|(p, _)| p.as_path()).collect();
+        match plan::decide(&store.info(), &step.header) {
             Decision::Apply => {}
             Decision::Refuse(why) => {
-                let sets = protection_set_in(store, &path);
-                files.push(reject(inbox, &path, Some(lopnummer), &why).setting(sets));
+                for path in &paths {
+                    let sets = protection_set_in(store, path);
+                    files.push(reject(inbox, path, Some(lopnummer), &why).setting(sets));
+                }
                 return Outcome::Failed;
             }
             Decision::Already(why) => {
-                tracing::warn!(file = %name_of(&path), lopnummer, "{why}");
-                files.push(archive(
-                    inbox,
-                    &path,
-                    lopnummer,
-                    FileResult::AlreadyApplied,
-                    0,
-                    Some(why),
-                ));
+                for path in &paths {
+                    tracing::warn!(file = %name_of(path), lopnummer, "{why}");
+                    files.push(archive(
+                        inbox,
+                        path,
+                        lopnummer,
+                        FileResult::AlreadyApplied,
+                        0,
+                        Some(why.clone()),
+                    ));
+                }
                 continue;
             }
         }
-        match load_file(store, &path, false) {
+        match load_delivery(store, &step, false) {
             Ok(report) => {
                 after_each(store);
-                files.push(archive(
-                    inbox,
-                    &path,
-                    lopnummer,
-                    FileResult::Applied,
-                    report.records,
-                    None,
-                ))
+                for path in &paths {
+                    let records = crate::loadfile::DeliveryReader::open(path)
+                        .map(|r| r.header().antal)
+                        .unwrap_or(report.records);
+                    files.push(archive(
+                        inbox,
+                        path,
+                        lopnummer,
+                        FileResult::Applied,
+                        records,
+                        None,
+                    ));
+                }
             }
             Err(e @ LoadError::Store { .. }) => {
                 let mut why = e.to_string();
@@ -433,12 +471,16 @@ fn run_locked(
                     why.push_str(RESTART_HINT);
                 }
                 tracing::error!(error = %why, "store failure; the delivery stays in the inbox");
-                files.push(kept(&path, lopnummer, why));
+                for path in &paths {
+                    files.push(kept(path, lopnummer, why.clone()));
+                }
                 return Outcome::Failed;
             }
             Err(e) => {
-                let sets = protection_set_in(store, &path);
-                files.push(reject(inbox, &path, Some(lopnummer), &e.to_string()).setting(sets));
+                for path in &paths {
+                    let sets = protection_set_in(store, path);
+                    files.push(reject(inbox, path, Some(lopnummer), &e.to_string()).setting(sets));
+                }
                 return Outcome::Failed;
             }
         }

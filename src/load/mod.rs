@@ -16,6 +16,8 @@ pub mod plan;
 
 use plan::{Plan, Step};
 
+use crate::loadfile::header::Fil;
+
 use crate::loadfile::{DeliveryError, DeliveryReader, DeliveryTyp};
 use crate::store::{LoadSummary, Store, StoreError};
 
@@ -80,6 +82,14 @@ pub enum LoadError {
         /// Why.
         source: StoreError,
     },
+    /// A delivery of several files is missing some of them.
+    #[error("{path}: refused: {why}")]
+    Incomplete {
+        /// A file of it.
+        path: PathBuf,
+        /// Which files are missing.
+        why: String,
+    },
     /// The store failed.
     #[error("{path}: store failure: {source}")]
     Store {
@@ -96,6 +106,7 @@ impl LoadError {
         match self {
             LoadError::Delivery { path, .. }
             | LoadError::Refused { path, .. }
+            | LoadError::Incomplete { path, .. }
             | LoadError::Store { path, .. } => path,
         }
     }
@@ -107,7 +118,7 @@ impl LoadError {
                 !matches!(source.kind, crate::loadfile::DeliveryErrorKind::Io(_))
                     || source.record.is_some()
             }
-            LoadError::Refused { .. } => true,
+            LoadError::Refused { .. } | LoadError::Incomplete { .. } => true,
             LoadError::Store { .. } => false,
         }
     }
@@ -167,9 +178,19 @@ pub fn load_files(
         Ok(p) => p,
         Err(e) => return (Vec::new(), Some(e)),
     };
+    if let Some(i) = plan.incomplete.first() {
+        let path = i.have.first().cloned().unwrap_or_default();
+        return (
+            Vec::new(),
+            Some(LoadError::Incomplete {
+                path,
+                why: i.to_string(),
+            }),
+        );
+    }
     let mut done = Vec::new();
-    for Step { path, .. } in plan.steps {
-        match load_file(store, &path, force) {
+    for step in plan.steps {
+        match load_delivery(store, &step, force) {
             Ok(r) => {
                 after_each(store);
                 done.push(r)
@@ -204,46 +225,79 @@ fn parse_ahead(reader: &mut DeliveryReader, tx: &std::sync::mpsc::SyncSender<Bat
     let _ = tx.send(batch);
 }
 
-/// Applies one delivery file atomically.
+/// Applies the delivery of one file atomically (a delivery of several files needs them all:
+/// [`load_files`]).
 pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, LoadError> {
+    let plan = Plan::read(&[path.to_owned()])?;
+    if let Some(i) = plan.incomplete.first() {
+        return Err(LoadError::Incomplete {
+            path: path.to_owned(),
+            why: i.to_string(),
+        });
+    }
+    match plan.steps.first() {
+        Some(step) => load_delivery(store, step, force),
+        None => Err(LoadError::Incomplete {
+            path: path.to_owned(),
+            why: "no delivery in the file".into(),
+        }),
+    }
+}
+
+/// Applies one delivery, all of its files, atomically: nothing of it is visible until every
+/// record of every file is read and valid.
+pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileReport, LoadError> {
     let started = Instant::now();
-    let delivery = |source| LoadError::Delivery {
-        path: path.to_owned(),
-        source,
+    let delivery = |path: &Path| {
+        let path = path.to_owned();
+        move |source| LoadError::Delivery { path, source }
     };
     let store_err = |source: StoreError| match source {
         StoreError::Refused(_) => LoadError::Refused {
-            path: path.to_owned(),
+            path: step.path.clone(),
             source,
         },
         other => LoadError::Store {
-            path: path.to_owned(),
+            path: step.path.clone(),
             source: other,
         },
     };
-    let mut reader = DeliveryReader::open(path).map_err(delivery)?;
-    let header = reader.header().clone();
+    let header = step.header.clone();
     let (records, summary) = match header.typ {
         DeliveryTyp::Full => {
             let mut build = store.begin_full(&header).map_err(store_err)?;
-            // Parsing the XML is most of a load's work: it runs on its own thread while this
-            // one encodes, indexes and sorts what it has read.
-            std::thread::scope(|scope| {
-                let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
-                let reader = &mut reader;
-                scope.spawn(move || parse_ahead(reader, &tx));
-                for batch in rx {
-                    for rec in batch {
-                        build.add(&rec.map_err(delivery)?).map_err(store_err)?;
+            for (path, _) in &step.files {
+                let mut reader = DeliveryReader::open(path).map_err(delivery(path))?;
+                // Parsing the XML is most of a load's work: it runs on its own thread while
+                // this one encodes, indexes and sorts what it has read.
+                std::thread::scope(|scope| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+                    let reader = &mut reader;
+                    scope.spawn(move || parse_ahead(reader, &tx));
+                    for batch in rx {
+                        for rec in batch {
+                            build.add(&rec.map_err(delivery(path))?).map_err(store_err)?;
+                        }
                     }
-                }
-                Ok::<(), LoadError>(())
-            })?;
+                    Ok::<(), LoadError>(())
+                })?;
+            }
             let n = build.count();
             (n, build.commit().map_err(store_err)?)
         }
         DeliveryTyp::Delta => {
-            let recs = reader.collect::<Result<Vec<_>, _>>().map_err(delivery)?;
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (path, fil) in &step.files {
+                let recs = DeliveryReader::open(path)
+                    .map_err(delivery(path))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(delivery(path))?;
+                match fil {
+                    Fil::A => a.extend(recs),
+                    Fil::B => b.extend(recs),
+                }
+            }
+            let recs = crate::loadfile::merge_files(a, b);
             let summary = store
                 .apply_delta(&header, &recs, force)
                 .map_err(store_err)?;
@@ -251,7 +305,7 @@ pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, 
         }
     };
     let report = FileReport {
-        path: path.to_owned(),
+        path: step.path.clone(),
         lopnummer: header.lopnummer,
         typ: header.typ,
         records,
@@ -259,7 +313,8 @@ pub fn load_file(store: &Store, path: &Path, force: bool) -> Result<FileReport, 
         elapsed: started.elapsed(),
     };
     tracing::info!(
-        file = %path.display(),
+        file = %step.path.display(),
+        files = step.files.len(),
         lopnummer = header.lopnummer,
         typ = header.typ.code(),
         records,

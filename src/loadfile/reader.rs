@@ -14,8 +14,9 @@ use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryTyp, DELIVERY_NS};
-use crate::model::change::{DeliveryRecord, Posttyp};
+use super::header::Aviseringsinformation;
+use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader};
+use crate::model::change::DeliveryRecord;
 use crate::xml::read::{record, shown, Node};
 
 /// Longest text of one term, in characters: the longest register term (an address line) is
@@ -30,6 +31,7 @@ const MAX_ELEMENTS: usize = 5_000;
 pub struct DeliveryReader {
     reader: Reader<BufReader<Box<dyn Read + Send>>>,
     buf: Vec<u8>,
+    info: Aviseringsinformation,
     header: DeliveryHeader,
     count: u64,
     done: bool,
@@ -115,7 +117,7 @@ impl DeliveryReader {
         reader.config_mut().trim_text(false);
         reader.config_mut().check_end_names = true;
         let mut buf = Vec::with_capacity(4096);
-        let header = loop {
+        loop {
             buf.clear();
             match reader
                 .read_event_into(&mut buf)
@@ -127,10 +129,31 @@ impl DeliveryReader {
                 | Event::Text(_)
                 | Event::GeneralRef(_) => {}
                 Event::DocType(_) => return Err(DeliveryError::file(DeliveryErrorKind::Doctype)),
-                Event::Start(e) => break parse_header(&e)?,
+                Event::Start(e) => break check_root(&e)?,
                 _ => return Err(DeliveryError::file(DeliveryErrorKind::Root)),
             }
+        }
+        // `Aviseringsinformation` (optional in Navet's schema, required to load).
+        let info = loop {
+            buf.clear();
+            match reader
+                .read_event_into(&mut buf)
+                .map_err(|e| xml_fault(None, None, &e))?
+            {
+                Event::Comment(_) | Event::Text(_) | Event::GeneralRef(_) => {}
+                Event::Start(e) if e.local_name().as_ref() == b"Aviseringsinformation" => {
+                    let start = owned_start(&e);
+                    let node = read_tree(&mut reader, &mut buf, start, None)?;
+                    break Aviseringsinformation::from_node(&node)?;
+                }
+                _ => {
+                    return Err(DeliveryError::file(DeliveryErrorKind::Missing(
+                        "Aviseringsinformation",
+                    )))
+                }
+            }
         };
+        let header = info.load_facts()?;
         // Then the list element.
         loop {
             buf.clear();
@@ -152,15 +175,21 @@ impl DeliveryReader {
         Ok(DeliveryReader {
             reader,
             buf,
+            info,
             header,
             count: 0,
             done: false,
         })
     }
 
-    /// The header.
+    /// What a load takes from the header.
     pub fn header(&self) -> &DeliveryHeader {
         &self.header
+    }
+
+    /// The header as the file has it.
+    pub fn info(&self) -> &Aviseringsinformation {
+        &self.info
     }
 
     fn next_record(&mut self) -> Result<Option<DeliveryRecord>, DeliveryError> {
@@ -175,11 +204,9 @@ impl DeliveryReader {
                 Event::Comment(_) | Event::Text(_) | Event::GeneralRef(_) => {}
                 Event::Start(e) if e.local_name().as_ref() == b"Folkbokforingspost" => {
                     self.count += 1;
-                    let posttyp = posttyp_of(&e)
-                        .map_err(|k| at(pos, Some("Folkbokforingspost".into()), k))?;
                     let start = owned_start(&e);
                     let node = read_tree(&mut self.reader, &mut self.buf, start, pos)?;
-                    return record(&node, posttyp, self.count).map(Some);
+                    return record(node, self.count).map(Some);
                 }
                 Event::Empty(e) if e.local_name().as_ref() == b"Folkbokforingspost" => {
                     self.count += 1;
@@ -256,70 +283,18 @@ impl Iterator for DeliveryReader {
     }
 }
 
-fn parse_header(e: &BytesStart<'_>) -> Result<DeliveryHeader, DeliveryError> {
-    if e.local_name().as_ref() != b"Navetavisering" {
+/// The root must be `Navetavisering` in no namespace, as Navet's schema has it.
+fn check_root(e: &BytesStart<'_>) -> Result<(), DeliveryError> {
+    if e.local_name().as_ref() != b"Navetavisering" || e.name().prefix().is_some() {
         return Err(DeliveryError::file(DeliveryErrorKind::Root));
     }
-    let mut ns_ok = false;
-    let (mut lop, mut typ, mut skapad, mut antal) = (None, None, None, None);
     for a in e.attributes() {
         let a = a.map_err(|e| xml_fault(None, None, &e.into()))?;
-        let v = attr_value(&a).map_err(|e| xml_fault(None, None, &e))?;
-        match a.key.as_ref() {
-            b"xmlns" => ns_ok = v == DELIVERY_NS,
-            k if k.starts_with(b"xmlns:") => {
-                ns_ok |= v == DELIVERY_NS && e.name().prefix().is_some()
-            }
-            b"Lopnummer" => lop = Some(v),
-            b"Typ" => typ = Some(v),
-            b"Skapad" => skapad = Some(v),
-            b"Antal" => antal = Some(v),
-            _ => {}
+        if a.key.as_ref() == b"xmlns" && !a.value.is_empty() {
+            return Err(DeliveryError::file(DeliveryErrorKind::Root));
         }
     }
-    if !ns_ok {
-        return Err(DeliveryError::file(DeliveryErrorKind::Root));
-    }
-    let header = |name| DeliveryError::file(DeliveryErrorKind::Header(name));
-    let lopnummer = lop
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| header("Lopnummer"))?;
-    let typ = match typ.as_deref() {
-        Some("FULL") => DeliveryTyp::Full,
-        Some("DELTA") => DeliveryTyp::Delta,
-        _ => return Err(header("Typ")),
-    };
-    let skapad = skapad
-        .filter(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
-        .ok_or_else(|| header("Skapad"))?;
-    let antal = antal
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| header("Antal"))?;
-    Ok(DeliveryHeader {
-        lopnummer,
-        typ,
-        skapad,
-        antal,
-    })
-}
-
-fn posttyp_of(e: &BytesStart<'_>) -> Result<Posttyp, DeliveryErrorKind> {
-    for a in e.attributes() {
-        let a = a.map_err(|e| DeliveryErrorKind::Xml(xml_problem(&e.into())))?;
-        if a.key.as_ref() == b"Posttyp" {
-            return match a.value.as_ref() {
-                b"T" => Ok(Posttyp::Total),
-                b"A" => Ok(Posttyp::Andring),
-                b"B" => Ok(Posttyp::Borttag),
-                _ => Err(DeliveryErrorKind::Invalid(
-                    "Posttyp must be T, A or B".into(),
-                )),
-            };
-        }
-    }
-    Err(DeliveryErrorKind::Invalid(
-        "attribute Posttyp is missing".into(),
-    ))
+    Ok(())
 }
 
 /// An attribute's value, UTF-8 with its references decoded, as quick-xml 0.37's

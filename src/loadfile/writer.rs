@@ -1,5 +1,6 @@
-//! Writer of delivery files: the `Navetavisering` envelope around `Folkbokforingspost`
-//! records, gzip-compressed when the path ends in `.gz`, fsynced on finish.
+//! Writer of delivery files: `Navetavisering{Aviseringsinformation, Folkbokforingsposter}`
+//! around `Folkbokforingspost` records, valid against Navet's schema, gzip-compressed when
+//! the path ends in `.gz`, fsynced on finish.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -8,9 +9,10 @@ use std::path::Path;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DELIVERY_NS};
+use super::header::Aviseringsinformation;
+use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader};
 use crate::model::change::DeliveryRecord;
-use crate::xml::write::{write_post, PostStyle};
+use crate::xml::write::{write_post, PostStyle, XSI_NS};
 
 /// Where the bytes go.
 enum Sink {
@@ -35,11 +37,12 @@ impl Write for Sink {
     }
 }
 
-/// Writes a delivery file. `header.antal` must equal the records written.
+/// Writes a delivery file. `AntalPoster` must equal the records written.
 pub struct DeliveryWriter {
     writer: Writer<Sink>,
     declared: u64,
     written: u64,
+    extensions: bool,
 }
 
 fn io(e: std::io::Error) -> DeliveryError {
@@ -48,7 +51,10 @@ fn io(e: std::io::Error) -> DeliveryError {
 
 impl DeliveryWriter {
     /// Creates the file and writes the header.
-    pub fn create(path: &Path, header: &DeliveryHeader) -> Result<DeliveryWriter, DeliveryError> {
+    pub fn create(
+        path: &Path,
+        info: &Aviseringsinformation,
+    ) -> Result<DeliveryWriter, DeliveryError> {
         let file = File::create(path).map_err(io)?;
         let gz = path.extension().is_some_and(|e| e == "gz");
         let sink = if gz {
@@ -58,37 +64,32 @@ impl DeliveryWriter {
             Sink::Plain(BufWriter::with_capacity(1 << 20, file))
         };
         let mut writer = Writer::new(sink);
-        let lop = header.lopnummer.to_string();
-        let antal = header.antal.to_string();
-        let start = BytesStart::new("Navetavisering").with_attributes([
-            ("xmlns", DELIVERY_NS),
-            ("Lopnummer", lop.as_str()),
-            ("Typ", header.typ.code()),
-            ("Skapad", header.skapad.as_str()),
-            ("Antal", antal.as_str()),
-        ]);
-        (|| -> std::io::Result<()> {
-            writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-            writer.write_event(Event::Text(BytesText::new("\n")))?;
-            writer.write_event(Event::Start(start))?;
-            writer.write_event(Event::Text(BytesText::new("\n")))?;
-            writer.write_event(Event::Start(BytesStart::new("Folkbokforingsposter")))?;
-            writer.write_event(Event::Text(BytesText::new("\n")))
-        })()
-        .map_err(io)?;
+        write_head(&mut writer, info).map_err(io)?;
         Ok(DeliveryWriter {
             writer,
-            declared: header.antal,
+            declared: info.utfil.antal_poster,
             written: 0,
+            extensions: false,
         })
+    }
+
+    /// Also writes the terms folkreg keeps that Navet's schema does not have (taxering,
+    /// skyddsdatum, på kommunen skriven): for a file meant for folkreg's own loads only —
+    /// such a file is not valid against Navet's schema.
+    pub fn with_extensions(mut self) -> DeliveryWriter {
+        self.extensions = true;
+        self
     }
 
     /// Writes one record.
     pub fn write(&mut self, record: &DeliveryRecord) -> Result<(), DeliveryError> {
         let style = PostStyle {
-            posttyp: Some(record.posttyp),
-            present: record.present,
-            terms: crate::access::TermMask::ALL,
+            extensions: self.extensions,
+            ..PostStyle::file(
+                record.posttyp,
+                record.present,
+                crate::access::TermMask::ALL,
+            )
         };
         write_post(&mut self.writer, &record.post, style).map_err(io)?;
         self.writer
@@ -108,12 +109,7 @@ impl DeliveryWriter {
             }));
         }
         (|| -> std::io::Result<()> {
-            self.writer
-                .write_event(Event::End(BytesEnd::new("Folkbokforingsposter")))?;
-            self.writer.write_event(Event::Text(BytesText::new("\n")))?;
-            self.writer
-                .write_event(Event::End(BytesEnd::new("Navetavisering")))?;
-            self.writer.write_event(Event::Text(BytesText::new("\n")))?;
+            write_tail(&mut self.writer)?;
             let file = match self.writer.into_inner() {
                 Sink::Plain(w) => w.into_inner().map_err(|e| e.into_error())?,
                 Sink::Gzip(w) => w.into_inner().map_err(|e| e.into_error())?.finish()?,
@@ -124,13 +120,53 @@ impl DeliveryWriter {
     }
 }
 
-/// Writes a whole delivery.
+/// `<?xml?>`, `<Navetavisering>` with its header, and `<Folkbokforingsposter>`: what comes
+/// before the records of a file, however it is written.
+pub fn write_head<W: Write>(
+    writer: &mut Writer<W>,
+    info: &Aviseringsinformation,
+) -> std::io::Result<()> {
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    writer.write_event(Event::Text(BytesText::new("\n")))?;
+    writer.write_event(Event::Start(
+        BytesStart::new("Navetavisering").with_attributes([("xmlns:xsi", XSI_NS)]),
+    ))?;
+    writer.write_event(Event::Text(BytesText::new("\n")))?;
+    info.write(writer)?;
+    writer.write_event(Event::Text(BytesText::new("\n")))?;
+    writer.write_event(Event::Start(BytesStart::new("Folkbokforingsposter")))?;
+    writer.write_event(Event::Text(BytesText::new("\n")))
+}
+
+/// What comes after the records of a file.
+pub fn write_tail<W: Write>(writer: &mut Writer<W>) -> std::io::Result<()> {
+    writer.write_event(Event::End(BytesEnd::new("Folkbokforingsposter")))?;
+    writer.write_event(Event::Text(BytesText::new("\n")))?;
+    writer.write_event(Event::End(BytesEnd::new("Navetavisering")))?;
+    writer.write_event(Event::Text(BytesText::new("\n")))
+}
+
+/// Writes a whole single-file delivery with the load facts of `header` (the rest of the
+/// Navet header as [`Aviseringsinformation::for_load`] makes it).
 pub fn write_delivery<'a>(
     path: &Path,
     header: &DeliveryHeader,
     records: impl IntoIterator<Item = &'a DeliveryRecord>,
 ) -> Result<(), DeliveryError> {
-    let mut w = DeliveryWriter::create(path, header)?;
+    write_file(path, &Aviseringsinformation::for_load(header), records, false)
+}
+
+/// Writes one file of a delivery; `extensions` as [`DeliveryWriter::with_extensions`].
+pub fn write_file<'a>(
+    path: &Path,
+    info: &Aviseringsinformation,
+    records: impl IntoIterator<Item = &'a DeliveryRecord>,
+    extensions: bool,
+) -> Result<(), DeliveryError> {
+    let mut w = DeliveryWriter::create(path, info)?;
+    if extensions {
+        w = w.with_extensions();
+    }
     for r in records {
         w.write(r)?;
     }

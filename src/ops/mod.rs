@@ -6,6 +6,7 @@
 //! place with those rules, and answer with what it returns. Who the caller is and which order
 //! it names is settled before, once, by [`caller::Caller::check`].
 
+pub mod avisering_fil;
 pub mod caller;
 pub mod hamta_avisering;
 pub mod lamna_infil;

@@ -165,9 +165,6 @@ pub enum Refusal {
     /// A FULL delivery with a record that is not a totalpost.
     #[error("record {0}: a FULL delivery may hold only totalposter (Posttyp T)")]
     NotTotal(u64),
-    /// A record kind only avisering notices have (a flyttsignal).
-    #[error("record {0}: a flyttsignal is an avisering notice, not a change to the register")]
-    NotAChange(u64),
 }
 
 /// Counts of what a load changed.
@@ -661,9 +658,10 @@ fn plan_delta(gen: &Generation, records: &[DeliveryRecord]) -> Result<DeltaPlan,
                     kind: "ändringspost",
                 }))
             }
-            (Posttyp::Flyttsignal, _) => {
-                return Err(StoreError::Refused(Refusal::NotAChange(position)))
-            }
+            // Navet's flyttsignal (9.6.2): a protected person has left the receiver's area,
+            // so its store no longer keeps the person; a person it never had is left as is.
+            (Posttyp::Flyttsignal, Some(_)) => None,
+            (Posttyp::Flyttsignal, None) => continue,
             (Posttyp::Borttag, Some(_)) => None,
             (Posttyp::Borttag, None) => {
                 return Err(StoreError::Refused(Refusal::Missing {

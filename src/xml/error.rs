@@ -4,8 +4,6 @@
 //!
 //! Never carries a value from the file.
 
-use super::DELIVERY_NS;
-
 /// Where in a delivery something is wrong: record position (1-based) and element path.
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}{kind}", .record.map(|r| format!("record {r}: ")).unwrap_or_default(), .element.as_ref().map(|e| format!("element {e}: ")).unwrap_or_default())]
@@ -30,14 +28,14 @@ pub enum DeliveryErrorKind {
     /// DOCTYPE or entity declarations are refused.
     #[error("DOCTYPE and entity declarations are not allowed")]
     Doctype,
-    /// The root is not `Navetavisering` in the delivery namespace.
-    #[error("root element must be Navetavisering in namespace {DELIVERY_NS}")]
+    /// The root is not `Navetavisering` (in no namespace, as Navet's schema has it).
+    #[error("root element must be Navetavisering, in no namespace")]
     Root,
-    /// A header attribute is missing or invalid.
-    #[error("header attribute {0} is missing or invalid")]
+    /// A header element (`Aviseringsinformation`) is missing or invalid.
+    #[error("header element {0} is missing or invalid")]
     Header(&'static str),
-    /// `Antal` differs from the number of records.
-    #[error("header Antal is {declared} but the file has {found} records")]
+    /// `AntalPoster` differs from the number of records.
+    #[error("header AntalPoster is {declared} but the file has {found} records")]
     Antal {
         /// As declared.
         declared: u64,

@@ -16,6 +16,3 @@ pub mod shape;
 pub mod write;
 
 pub use error::{DeliveryError, DeliveryErrorKind};
-
-/// The namespace of the delivery envelope (`Navetavisering`).
-pub const DELIVERY_NS: &str = "urn:folkreg:leverans:1";

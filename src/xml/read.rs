@@ -10,7 +10,7 @@ use super::shape::{self, Mismatch, MismatchKind};
 use super::{DeliveryError, DeliveryErrorKind};
 use crate::ids::pnr::{Pnr, PnrKind};
 use crate::model::change::{DeliveryRecord, Posttyp, ALWAYS_CARRIED};
-use crate::model::term::{Term, TermMask};
+use crate::model::term::TermMask;
 use crate::model::*;
 
 /// One element of a record, as the streaming reader (`loadfile::reader`) built it.
@@ -27,7 +27,7 @@ pub(crate) struct Node {
 }
 
 /// Element names of the load-file envelope around the records, which a report may show too.
-const ENVELOPE: &[&str] = &["Navetavisering", "Folkbokforingsposter"];
+const ENVELOPE: &[&str] = &["Navetavisering", "Aviseringsinformation", "Folkbokforingsposter"];
 
 /// How a report names an element that neither [`shape::RECORD`] nor the envelope has: in a
 /// broken file an element name can be a fragment of a value
@@ -140,22 +140,56 @@ fn mismatch(cx: &Ctx, m: Mismatch) -> DeliveryError {
     cx.err(&m.path, kind)
 }
 
-/// Maps one record's element tree (its `Folkbokforingspost`) to a validated record;
-/// `record_no` is its 1-based position in the file, for errors.
-pub(crate) fn record(
-    root: &Node,
-    posttyp: Posttyp,
-    record_no: u64,
-) -> Result<DeliveryRecord, DeliveryError> {
-    let cx = Ctx { record: record_no };
-    shape::check(&shape::RECORD, root, true).map_err(|m| mismatch(&cx, m))?;
-    let andringstidpunkt = child(root, "Arendeuppgift")
-        .and_then(|a| {
-            a.attrs
-                .iter()
-                .find(|(k, _)| k == "andringstidpunkt")
-                .map(|(_, v)| v.clone())
+/// The value of `Arendeuppgift/Arendetyp` that marks a borttag: the record is removed
+/// (folkreg's, when a person leaves a receiver's population; Navet has no such value).
+pub const BORTTAG: &str = "BORTTAG";
+
+/// What a record does, from its `Arendeuppgift`: `@totalpost="J"` a totalpost (WIRE.md,
+/// "Delivery files"), `Arendetyp` [`BORTTAG`] a borttag, otherwise an ändringspost.
+fn posttyp_of(cx: &Ctx, arende: &Node) -> Result<Posttyp, DeliveryError> {
+    let total = arende
+        .attrs
+        .iter()
+        .find(|(k, _)| k == "totalpost")
+        .map(|(_, v)| v.trim());
+    let borttag = child(arende, "Arendetyp").is_some_and(|t| t.text.trim() == BORTTAG);
+    match (total, borttag) {
+        (Some("J"), true) => Err(cx.invalid(
+            "Arendeuppgift",
+            "a borttag cannot be a totalpost (totalpost=\"J\" with Arendetyp BORTTAG)",
+        )),
+        (Some("J"), false) => Ok(Posttyp::Total),
+        (None | Some("N" | ""), true) => Ok(Posttyp::Borttag),
+        (None | Some("N" | ""), false) => Ok(Posttyp::Andring),
+        (Some(_), _) => Err(cx.invalid("Arendeuppgift", "totalpost must be J or N")),
+    }
+}
+
+/// Whether an ändringspost is Navet's flyttsignal (9.6.2): of its folkbokföring only the
+/// län, and that `99`.
+fn is_flyttsignal(root: &Node) -> bool {
+    child(root, "Personpost")
+        .and_then(|pp| child(pp, "Folkbokforing"))
+        .is_some_and(|f| {
+            f.children.len() == 1 && f.children[0].name == "LanKod" && f.children[0].text.trim() == "99"
         })
+}
+
+/// Maps one record's element tree (its `Folkbokforingspost`) to a validated record;
+/// `record_no` is its 1-based position in the file, for errors. What it does is its
+/// `Arendeuppgift`'s ([`posttyp_of`]); the terms an ändringspost carries are those of the
+/// elements it has, a cleared term an empty or nil element ([`shape::take_carried`]).
+pub(crate) fn record(mut root: Node, record_no: u64) -> Result<DeliveryRecord, DeliveryError> {
+    let cx = Ctx { record: record_no };
+    let arende = child(&root, "Arendeuppgift").ok_or_else(|| {
+        cx.err("", DeliveryErrorKind::Missing("Arendeuppgift"))
+    })?;
+    let mut posttyp = posttyp_of(&cx, arende)?;
+    let andringstidpunkt = arende
+        .attrs
+        .iter()
+        .find(|(k, _)| k == "andringstidpunkt")
+        .map(|(_, v)| v.trim().to_owned())
         .ok_or_else(|| {
             cx.err(
                 "Arendeuppgift",
@@ -167,28 +201,29 @@ pub(crate) fn record(
     {
         return Err(cx.invalid("Arendeuppgift", "andringstidpunkt must be YYYYMMDDhhmmss"));
     }
-    let present = match posttyp {
-        Posttyp::Total => TermMask::ALL,
-        // A flyttsignal is an avisering notice; a load file never holds one.
-        Posttyp::Borttag | Posttyp::Flyttsignal => TermMask::NONE,
-        Posttyp::Andring => {
-            let names = root
-                .attrs
-                .iter()
-                .find(|(k, _)| k == "Termer")
-                .map(|(_, v)| v.as_str())
-                .ok_or_else(|| {
-                    cx.err("", DeliveryErrorKind::Missing("Folkbokforingspost@Termer"))
-                })?;
-            names
-                .split_ascii_whitespace()
-                .try_fold(TermMask::NONE, |m, n| {
-                    Term::from_name(n).map(|t| m.union(TermMask::of(&[t])))
-                })
-                .ok_or_else(|| cx.invalid("", "Termer names a term the format does not have"))?
+    // `$` is Navet's "the marking is lifted" (Bilaga 2): read as N.
+    for marking in [&shape::SEKRETESSMARKERING, &shape::SKYDDAD_FOLKBOKFORING] {
+        if let Some(m) = root.children.iter_mut().find(|c| c.name == marking.name) {
+            if m.text.trim() == "$" {
+                m.text = "N".into();
+            }
         }
     }
+    if posttyp == Posttyp::Andring && is_flyttsignal(&root) {
+        posttyp = Posttyp::Flyttsignal;
+        if let Some(pp) = root.children.iter_mut().find(|c| c.name == "Personpost") {
+            pp.children.retain(|c| c.name != "Folkbokforing");
+        }
+    }
+    let carried = shape::take_carried(&shape::RECORD, &mut root, true);
+    shape::check(&shape::RECORD, &root, true).map_err(|m| mismatch(&cx, m))?;
+    let present = match posttyp {
+        Posttyp::Total => TermMask::ALL,
+        Posttyp::Borttag | Posttyp::Flyttsignal => TermMask::NONE,
+        Posttyp::Andring => carried,
+    }
     .union(ALWAYS_CARRIED);
+    let root = &root;
     let pp = child(root, "Personpost")
         .ok_or_else(|| cx.err("", DeliveryErrorKind::Missing("Personpost")))?;
     let mut personpost = personpost(&cx, pp)?;

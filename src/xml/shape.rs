@@ -12,7 +12,7 @@
 //! the tests say.
 
 use super::read::Node;
-use crate::access::Term;
+use crate::access::{Term, TermMask};
 
 /// How often an element may occur among its siblings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -525,6 +525,58 @@ fn check_below(
         }
     }
     Ok(())
+}
+
+/// Whether `node` says "no value" in an ändringspost: `xsi:nil="true"`, or an element with
+/// nothing in it (no children, no text, no attributes) — Navet's two ways of clearing a
+/// term (a complex element is written empty, a text element nil; both are schema-valid).
+pub(crate) fn is_cleared(node: &Node) -> bool {
+    node.attrs.iter().any(|(k, v)| k == "nil" && v.trim() == "true")
+        || (node.children.is_empty() && node.text.trim().is_empty() && node.attrs.is_empty())
+}
+
+/// The terms an ändringspost carries: the term of every element with content, inherited by
+/// children that have none of their own (`<Avregistrering><AntraffadDod>` carries only
+/// `AntraffadDod`), and the term of every cleared element ([`is_cleared`]), which is taken
+/// out of the tree so that what remains is checked and mapped as values. Elements the shape
+/// does not have are left for [`check`] to report.
+pub(crate) fn take_carried(el: &El, node: &mut Node, files: bool) -> TermMask {
+    carried_below(el, node, el.term, files)
+}
+
+fn carried_below(el: &El, node: &mut Node, inherited: Option<Term>, files: bool) -> TermMask {
+    let mut mask = TermMask::NONE;
+    node.children.retain_mut(|c| {
+        let Some(kid) = el
+            .kids
+            .iter()
+            .find(|k| k.name == c.name && (files || k.wire == Wire::Navet))
+        else {
+            return true;
+        };
+        let term = kid.term.or(inherited);
+        let add = |mask: &mut TermMask| {
+            if let Some(t) = term {
+                *mask = mask.union(TermMask::of(&[t]));
+            }
+        };
+        if is_cleared(c) {
+            add(&mut mask);
+            return false;
+        }
+        if c.children.is_empty() {
+            add(&mut mask);
+        } else {
+            let below = carried_below(kid, c, term, files);
+            mask = mask.union(below);
+            // Every child was a cleared one of its own term: the element is empty now.
+            if c.children.is_empty() && c.text.trim().is_empty() {
+                return false;
+            }
+        }
+        true
+    });
+    mask
 }
 
 #[cfg(test)]

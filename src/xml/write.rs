@@ -2,10 +2,12 @@
 //! avisering.
 //!
 //! What is written where is [`shape::RECORD`] (Navet's `FolkbokforingspostTYPE`, 7_2_28): every
-//! part is gated by the term and group the shape gives it, and the tests check the output
-//! against the shape. A term without a value is left out, never written empty. In folkreg's
-//! load files an ändringspost names the terms it carries (`Termer`); a carried term without
-//! a value is cleared.
+//! part is gated by the term the shape gives it, and the tests check the output against the
+//! shape. A term without a value is left out — except in an ändringspost of a delivery file,
+//! which carries exactly the terms it changes: a changed term without a value is written as
+//! Navet clears one, an empty element (complex) or `xsi:nil="true"` (text), both valid
+//! against Navet's schema. What a record in a file does is said by its `Arendeuppgift`
+//! (`@totalpost`, `Arendetyp` `BORTTAG`); a flyttsignal is Navet's län `99`.
 
 use std::io::Write;
 
@@ -24,13 +26,16 @@ use crate::model::{
 /// How a record is written.
 #[derive(Debug, Clone, Copy)]
 pub struct PostStyle {
-    /// Set for folkreg's load files: the `Posttyp` attribute, `xmlns=""` (their envelope has
-    /// a default namespace) and the terms Navet's schema does not have ([`Wire::File`]).
+    /// Set in delivery files (`Navetavisering`): what the record does, said by its
+    /// `Arendeuppgift`.
     pub posttyp: Option<Posttyp>,
     /// For an ändringspost: the terms it carries (every term for the others).
     pub present: TermMask,
     /// The terms the reader may see (`access`); every term in load files.
     pub terms: TermMask,
+    /// Whether the terms folkreg keeps that Navet's schema does not have ([`Wire::File`]) are
+    /// written: only in files made for folkreg's own loads on request, never on Navet's wire.
+    pub extensions: bool,
 }
 
 impl PostStyle {
@@ -40,9 +45,24 @@ impl PostStyle {
             posttyp: None,
             present: TermMask::ALL,
             terms,
+            extensions: false,
+        }
+    }
+
+    /// As in a delivery file: what the record does, the terms it carries (an ändringspost's
+    /// changed terms, every term else) and those the receiver may see.
+    pub fn file(posttyp: Posttyp, present: TermMask, terms: TermMask) -> PostStyle {
+        PostStyle {
+            posttyp: Some(posttyp),
+            present,
+            terms,
+            extensions: false,
         }
     }
 }
+
+/// The XML Schema instance namespace, for `xsi:nil`.
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 struct W<'a, T: Write> {
     w: &'a mut Writer<T>,
@@ -72,6 +92,14 @@ impl<T: Write> W<'_, T> {
             None => Ok(()),
         }
     }
+    /// A cleared term's element: empty if it has children, `xsi:nil="true"` if it is text.
+    fn cleared(&mut self, el: &El) -> std::io::Result<()> {
+        let mut e = BytesStart::new(el.name);
+        if el.kids.is_empty() {
+            e.push_attribute(("xsi:nil", "true"));
+        }
+        self.w.write_event(Event::Empty(e))
+    }
 }
 
 /// What of a record is written: the groups and terms a [`PostStyle`] selects, whether
@@ -83,6 +111,7 @@ struct Scope {
     terms: TermMask,
     files: bool,
     borttag: bool,
+    andring: bool,
 }
 
 impl Scope {
@@ -94,6 +123,11 @@ impl Scope {
                 .term
                 .is_none_or(|t| self.present.contains(t) && !self.borttag && self.terms.contains(t))
     }
+
+    /// Whether `el`, having no value, is written cleared: an ändringspost carries its term.
+    fn clears(self, el: &El) -> bool {
+        self.andring && el.term.is_some() && self.writes(el)
+    }
 }
 
 /// Writes one `Folkbokforingspost` as [`shape::RECORD`] describes it: the terms in
@@ -104,46 +138,59 @@ pub fn write_post<T: Write>(
     style: PostStyle,
 ) -> std::io::Result<()> {
     let mut root = BytesStart::new(shape::RECORD.name);
-    if let Some(t) = style.posttyp {
-        root.push_attribute(("xmlns", ""));
-        root.push_attribute(("Posttyp", t.code()));
-        if t == Posttyp::Andring {
-            let names: Vec<&str> = style.present.terms().map(Term::name).collect();
-            root.push_attribute(("Termer", names.join(" ").as_str()));
-        }
+    let andring = style.posttyp == Some(Posttyp::Andring);
+    if andring {
+        root.push_attribute(("xmlns:xsi", XSI_NS));
     }
     writer.write_event(Event::Start(root))?;
     let mut w = W { w: writer };
+    let flyttsignal = style.posttyp == Some(Posttyp::Flyttsignal);
     let s = Scope {
         present: style.present,
         terms: style.terms,
-        files: style.posttyp.is_some(),
-        borttag: style.posttyp == Some(Posttyp::Borttag),
+        files: style.extensions,
+        borttag: matches!(style.posttyp, Some(Posttyp::Borttag | Posttyp::Flyttsignal)),
+        andring,
     };
-    let andring = style.posttyp == Some(Posttyp::Andring);
+    let andring = andring || flyttsignal;
     let flag = |set: bool| if set { "J" } else { "N" };
     // A marking is written when set; in a change, `N` lifts it.
-    if s.writes(&shape::SEKRETESSMARKERING) && (post.sekretessmarkering || andring) {
+    // A flyttsignal carries the marking it is sent for (Navet 9.6.2).
+    if (s.writes(&shape::SEKRETESSMARKERING) || flyttsignal)
+        && (post.sekretessmarkering || andring)
+    {
         w.text(
             shape::SEKRETESSMARKERING.name,
             flag(post.sekretessmarkering),
         )?;
     }
-    if s.writes(&shape::SKYDDAD_FOLKBOKFORING) && (post.skyddad_folkbokforing || andring) {
+    if (s.writes(&shape::SKYDDAD_FOLKBOKFORING) || flyttsignal)
+        && (post.skyddad_folkbokforing || andring)
+    {
         w.text(
             shape::SKYDDAD_FOLKBOKFORING.name,
             flag(post.skyddad_folkbokforing),
         )?;
     }
-    if s.terms.contains(Term::Arendeuppgift) {
-        w.w.write_event(Event::Empty(
-            BytesStart::new(shape::ARENDEUPPGIFT.name)
-                .with_attributes([("andringstidpunkt", post.andringstidpunkt.as_str())]),
-        ))?;
+    if s.terms.contains(Term::Arendeuppgift) || style.posttyp.is_some() {
+        let mut e = BytesStart::new(shape::ARENDEUPPGIFT.name)
+            .with_attributes([("andringstidpunkt", post.andringstidpunkt.as_str())]);
+        if let Some(t) = style.posttyp {
+            e.push_attribute(("totalpost", if t == Posttyp::Total { "J" } else { "N" }));
+        }
+        if style.posttyp == Some(Posttyp::Borttag) {
+            w.w.write_event(Event::Start(e))?;
+            w.text("Arendetyp", super::read::BORTTAG)?;
+            w.end(shape::ARENDEUPPGIFT.name)?;
+        } else {
+            w.w.write_event(Event::Empty(e))?;
+        }
     }
-    personpost(&mut w, s, &post.personpost)?;
+    personpost(&mut w, s, &post.personpost, flyttsignal)?;
     if s.writes(&shape::HISTORIK) && !post.personpost.historik.is_empty() {
         historik(&mut w, &post.personpost.historik)?;
+    } else if s.clears(&shape::HISTORIK) {
+        w.cleared(&shape::HISTORIK)?;
     }
     if s.writes(&shape::SKYDDSDATUM) {
         w.date(shape::SKYDDSDATUM.name, post.skyddsdatum)?;
@@ -153,39 +200,72 @@ pub fn write_post<T: Write>(
 
 /// `Personpost`: its parts in the order of [`shape::PERSONPOST`], each only if it has a value,
 /// is carried and the reader may see it.
-fn personpost<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Result<()> {
+fn personpost<T: Write>(
+    w: &mut W<'_, T>,
+    s: Scope,
+    p: &Personpost,
+    flyttsignal: bool,
+) -> std::io::Result<()> {
     w.start(shape::PERSONPOST.name)?;
     person_id(w, s, p)?;
     if s.writes(&shape::HANVISNINGS_PERSON_NR) {
+        if p.hanvisning.is_empty() && s.andring {
+            w.cleared(&shape::HANVISNINGS_PERSON_NR)?;
+        }
         hanvisning(w, &p.hanvisning)?;
     }
     avregistrering(w, s, p)?;
     if s.writes(&shape::FODELSEDATUM) {
-        w.date(shape::FODELSEDATUM.name, p.fodelse.fodelsedatum)?;
+        match p.fodelse.fodelsedatum {
+            Some(d) => w.text(shape::FODELSEDATUM.name, &d.to_string())?,
+            None if s.andring => w.cleared(&shape::FODELSEDATUM)?,
+            None => {}
+        }
     }
     if s.writes(&shape::NAMN) {
+        if p.namn == Namn::default() && s.andring {
+            w.cleared(&shape::NAMN)?;
+        }
         namn(w, shape::NAMN.name, &p.namn)?;
     }
-    if s.writes(&shape::FOLKBOKFORING) {
-        if let Some(f) = &p.folkbokforing {
-            folkbokforing(w, s, f)?;
+    if flyttsignal {
+        // Navet 9.6.2: the number, the marking and län 99, nothing of where.
+        w.start(shape::FOLKBOKFORING.name)?;
+        w.text("LanKod", "99")?;
+        w.end(shape::FOLKBOKFORING.name)?;
+    } else if s.writes(&shape::FOLKBOKFORING) {
+        match &p.folkbokforing {
+            Some(f) => folkbokforing(w, s, f)?,
+            None if s.andring => w.cleared(&shape::FOLKBOKFORING)?,
+            None => {}
         }
     }
     adresser(w, s, p)?;
     if s.writes(&shape::CIVILSTAND) {
-        if let Some(c) = &p.civilstand {
-            w.start(shape::CIVILSTAND.name)?;
-            w.text("CivilstandKod", c.kod.code())?;
-            w.date("Civilstandsdatum", c.datum)?;
-            w.end(shape::CIVILSTAND.name)?;
+        match &p.civilstand {
+            Some(c) => {
+                w.start(shape::CIVILSTAND.name)?;
+                w.text("CivilstandKod", c.kod.code())?;
+                w.date("Civilstandsdatum", c.datum)?;
+                w.end(shape::CIVILSTAND.name)?;
+            }
+            None if s.andring => w.cleared(&shape::CIVILSTAND)?,
+            None => {}
         }
     }
     fodelse(w, s, &p.fodelse)?;
     invandring(w, s, p)?;
-    if s.writes(&shape::RELATIONER) && !p.relationer.is_empty() {
-        relationer(w, &p.relationer)?;
+    if s.writes(&shape::RELATIONER) {
+        if !p.relationer.is_empty() {
+            relationer(w, &p.relationer)?;
+        } else if s.andring {
+            w.cleared(&shape::RELATIONER)?;
+        }
     }
     if s.writes(&shape::MEDBORGARSKAP) {
+        if p.medborgarskap.is_empty() && s.andring {
+            w.cleared(&shape::MEDBORGARSKAP)?;
+        }
         for m in &p.medborgarskap {
             w.start(shape::MEDBORGARSKAP.name)?;
             w.text("MedborgarskapslandKod", &m.landkod)?;
@@ -194,10 +274,10 @@ fn personpost<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::
         }
     }
     if s.writes(&shape::SAMORDNINGSNUMMERUPPGIFTER) {
-        samordning(w, p)?;
+        samordning(w, s, p)?;
     }
     if s.writes(&shape::TAXERING) {
-        taxering(w, p.taxering.as_ref())?;
+        taxering(w, s, p.taxering.as_ref())?;
     }
     w.end(shape::PERSONPOST.name)
 }
@@ -264,15 +344,27 @@ fn avregistrering<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::
         .as_ref()
         .filter(|_| s.writes(&shape::AVREGISTRERING));
     let antraffad = p.antraffad_dod.filter(|_| s.writes(&shape::ANTRAFFAD_DOD));
+    let clear = p.avregistrering.is_none() && s.clears(&shape::AVREGISTRERING);
+    let clear_antraffad = p.antraffad_dod.is_none() && s.clears(&shape::ANTRAFFAD_DOD);
     if a.is_none() && antraffad.is_none() {
-        return Ok(());
+        // An empty element clears the avregistrering (and with it the date found dead).
+        if clear {
+            return w.cleared(&shape::AVREGISTRERING);
+        }
+        if !clear_antraffad {
+            return Ok(());
+        }
     }
     w.start(shape::AVREGISTRERING.name)?;
     if let Some(a) = a {
         w.text("AvregistreringsorsakKod", a.orsak.code())?;
         w.text("Avregistreringsdatum", &a.datum.to_string())?;
     }
-    w.date(shape::ANTRAFFAD_DOD.name, antraffad)?;
+    match antraffad {
+        Some(d) => w.text(shape::ANTRAFFAD_DOD.name, &d.to_string())?,
+        None if clear_antraffad => w.cleared(&shape::ANTRAFFAD_DOD)?,
+        None => {}
+    }
     w.end(shape::AVREGISTRERING.name)
 }
 
@@ -336,18 +428,37 @@ fn adresser<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Re
     let rostratt = p
         .rostratt_datum
         .filter(|_| s.writes(&shape::ROSTRATTSDATUM));
+    // In an ändringspost, the changed terms that have no value.
+    let clear = |el: &El, none: bool| none && s.clears(el);
+    let clear_fadress = clear(&shape::FOLKBOKFORINGSADRESS, a.folkbokforingsadress.is_none());
+    let clear_uuid = clear(&shape::UUID, a.uuid.is_none());
+    let clear_distrikt = clear(
+        &shape::DISTRIKT,
+        p.folkbokforing.as_ref().is_none_or(|f| f.distrikt.is_none()),
+    );
+    let clear_sarskild = clear(&shape::SARSKILD_POSTADRESS, a.sarskild_postadress.is_none());
+    let clear_utland = clear(&shape::UTLANDSADRESS, a.utlandsadress.is_none());
+    let clear_rostratt = clear(&shape::ROSTRATTSDATUM, p.rostratt_datum.is_none());
     if folkbokforingsadress.is_none()
         && uuid.is_none()
         && distrikt.is_none()
         && sarskild.is_none()
         && utland.is_none()
         && rostratt.is_none()
+        && !(clear_fadress
+            || clear_uuid
+            || clear_distrikt
+            || clear_sarskild
+            || clear_utland
+            || clear_rostratt)
     {
         return Ok(());
     }
     w.start(shape::ADRESSER.name)?;
     if let Some(x) = folkbokforingsadress {
         svensk(w, shape::FOLKBOKFORINGSADRESS.name, x)?;
+    } else if clear_fadress {
+        w.cleared(&shape::FOLKBOKFORINGSADRESS)?;
     }
     if let Some(u) = uuid {
         w.start(shape::UUID.name)?;
@@ -355,16 +466,22 @@ fn adresser<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Re
         w.opt("Adress", u.adress.as_deref())?;
         w.opt("Lagenhet", u.lagenhet.as_deref())?;
         w.end(shape::UUID.name)?;
+    } else if clear_uuid {
+        w.cleared(&shape::UUID)?;
     }
     if let Some(d) = distrikt {
         w.start(shape::DISTRIKT.name)?;
         w.text("Distriktskod", d)?;
         w.end(shape::DISTRIKT.name)?;
+    } else if clear_distrikt {
+        w.cleared(&shape::DISTRIKT)?;
     }
     if let Some(x) = sarskild {
         svensk(w, shape::SARSKILD_POSTADRESS.name, x)?;
+    } else if clear_sarskild {
+        w.cleared(&shape::SARSKILD_POSTADRESS)?;
     }
-    if utland.is_some() || rostratt.is_some() {
+    if utland.is_some() || rostratt.is_some() || clear_rostratt {
         w.start(shape::UTLANDSADRESS.name)?;
         if let Some(u) = utland {
             w.opt("Utdelningsadress1", u.utdelningsadress1.as_deref())?;
@@ -373,8 +490,14 @@ fn adresser<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Re
             w.opt("Land", u.land.as_deref())?;
             w.date("Utlandsadressdatum", u.datum)?;
         }
-        w.date(shape::ROSTRATTSDATUM.name, rostratt)?;
+        match rostratt {
+            Some(d) => w.text(shape::ROSTRATTSDATUM.name, &d.to_string())?,
+            None if clear_rostratt => w.cleared(&shape::ROSTRATTSDATUM)?,
+            None => {}
+        }
         w.end(shape::UTLANDSADRESS.name)?;
+    } else if clear_utland {
+        w.cleared(&shape::UTLANDSADRESS)?;
     }
     w.end(shape::ADRESSER.name)
 }
@@ -389,7 +512,9 @@ fn fodelse<T: Write>(w: &mut W<'_, T>, s: Scope, f: &Fodelse) -> std::io::Result
         .ort_utlandet
         .as_ref()
         .filter(|_| s.writes(&shape::ORT_UTLANDET));
-    if hemort.is_none() && utlandet.is_none() {
+    let clear_hemort = f.hemort_sverige.is_none() && s.clears(&shape::HEMORT_SVERIGE);
+    let clear_utlandet = f.ort_utlandet.is_none() && s.clears(&shape::ORT_UTLANDET);
+    if hemort.is_none() && utlandet.is_none() && !clear_hemort && !clear_utlandet {
         return Ok(());
     }
     w.start(shape::FODELSE.name)?;
@@ -398,12 +523,16 @@ fn fodelse<T: Write>(w: &mut W<'_, T>, s: Scope, f: &Fodelse) -> std::io::Result
         w.text("FodelselanKod", &h.lan_kod)?;
         w.text("Fodelseforsamling", &h.forsamling_kommun)?;
         w.end(shape::HEMORT_SVERIGE.name)?;
+    } else if clear_hemort {
+        w.cleared(&shape::HEMORT_SVERIGE)?;
     }
     if let Some(o) = utlandet {
         w.start(shape::ORT_UTLANDET.name)?;
         w.text("FodelseortUtland", &o.fodelseort)?;
         w.text("Fodelseland", &o.fodelseland)?;
         w.end(shape::ORT_UTLANDET.name)?;
+    } else if clear_utlandet {
+        w.cleared(&shape::ORT_UTLANDET)?;
     }
     w.end(shape::FODELSE.name)
 }
@@ -423,16 +552,33 @@ fn invandring<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::
             .find(|(land, _)| *land == n.landkod)?;
         s.writes(el).then_some((el.name, n.nummer.as_str()))
     });
-    if datum.is_none() && uppehall.is_none() && nordiskt.is_none() {
+    let clear_datum = p.invandringsdatum.is_none() && s.clears(&shape::INVANDRINGSDATUM);
+    let clear_uppehall = p.uppehallsratt.is_none() && s.clears(&shape::UPPEHALLSRATT);
+    // A cleared nordic number is written as the first of them, nil.
+    let nordiskt_el = &shape::NORDISKT_PNR[0].1;
+    let clear_nordiskt = p.nordiskt_personnummer.is_none() && s.clears(nordiskt_el);
+    if datum.is_none()
+        && uppehall.is_none()
+        && nordiskt.is_none()
+        && !(clear_datum || clear_uppehall || clear_nordiskt)
+    {
         return Ok(());
     }
     w.start(shape::INVANDRING.name)?;
-    w.date(shape::INVANDRINGSDATUM.name, datum)?;
+    match datum {
+        Some(d) => w.text(shape::INVANDRINGSDATUM.name, &d.to_string())?,
+        None if clear_datum => w.cleared(&shape::INVANDRINGSDATUM)?,
+        None => {}
+    }
     if uppehall.is_some() {
         w.text(shape::UPPEHALLSRATT.name, "J")?;
+    } else if clear_uppehall {
+        w.cleared(&shape::UPPEHALLSRATT)?;
     }
     if let Some((name, nummer)) = nordiskt {
         w.text(name, nummer)?;
+    } else if clear_nordiskt {
+        w.cleared(nordiskt_el)?;
     }
     w.end(shape::INVANDRING.name)
 }
@@ -475,8 +621,11 @@ fn relationer<T: Write>(w: &mut W<'_, T>, relationer: &[Relation]) -> std::io::R
 
 /// `Samordningsnummeruppgifter`: the dates (the status and level are in `PersonId`); the date
 /// of death of a deceased samordningsnummer person as `DatumAvliden`.
-fn samordning<T: Write>(w: &mut W<'_, T>, p: &Personpost) -> std::io::Result<()> {
+fn samordning<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Result<()> {
     let Some(u) = &p.samordning else {
+        if s.andring {
+            w.cleared(&shape::SAMORDNINGSNUMMERUPPGIFTER)?;
+        }
         return Ok(());
     };
     let avliden = p.avregistrering.as_ref().and_then(|a| a.avliden_datum);
@@ -499,8 +648,15 @@ fn samordning<T: Write>(w: &mut W<'_, T>, p: &Personpost) -> std::io::Result<()>
 }
 
 /// `Taxering` (load files only), if it has an income or a property.
-fn taxering<T: Write>(w: &mut W<'_, T>, taxering: Option<&Taxering>) -> std::io::Result<()> {
+fn taxering<T: Write>(
+    w: &mut W<'_, T>,
+    s: Scope,
+    taxering: Option<&Taxering>,
+) -> std::io::Result<()> {
     let Some(t) = taxering.filter(|t| t.inkomst.is_some() || !t.fastigheter.is_empty()) else {
+        if s.andring {
+            w.cleared(&shape::TAXERING)?;
+        }
         return Ok(());
     };
     w.start(shape::TAXERING.name)?;
@@ -643,9 +799,8 @@ mod tests {
             let file = written(
                 &post,
                 PostStyle {
-                    posttyp: Some(Posttyp::Total),
-                    present: TermMask::ALL,
-                    terms: TermMask::ALL,
+                    extensions: true,
+                    ..PostStyle::file(Posttyp::Total, TermMask::ALL, TermMask::ALL)
                 },
             );
             shape::check(&shape::RECORD, &tree(&file), true)

@@ -107,7 +107,7 @@ fn an_invalid_record_refuses_the_whole_file_with_a_precise_report() {
     let records: Vec<usize> = lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.contains("<Folkbokforingspost "))
+        .filter(|(_, l)| l.contains("<Folkbokforingspost>") || l.contains("<Folkbokforingspost "))
         .map(|(i, _)| i)
         .collect();
     let line = &mut lines[records[56]];

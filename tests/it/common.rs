@@ -1038,8 +1038,8 @@ pub fn cli_fixture(persons: usize, b_plain: bool) -> CliFixture {
     // B: another population, written as löpnummer 3 so that it is the next delivery.
     let b = generate_full(d, "b-raw.xml.gz", persons, 9, "2026-11-01");
     let xml = String::from_utf8(read_plain(&b)).expect("UTF-8").replacen(
-        "Lopnummer=\"1\"",
-        "Lopnummer=\"3\"",
+        "<LopNr>1</LopNr>",
+        "<LopNr>3</LopNr>",
         1,
     );
     let name = if b_plain {

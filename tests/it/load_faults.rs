@@ -20,19 +20,29 @@ use crate::common::*;
 
 /// The identity numbers of a delivery's records, in order.
 fn numbers(xml: &str) -> Vec<String> {
-    xml.split("<Folkbokforingspost ")
-        .skip(1)
-        .filter_map(|r| element_text(&format!("<r {r}"), "PersonNr"))
+    (0..record_starts(xml).len())
+        .filter_map(|n| element_text(&xml[record_range(xml, n)], "PersonNr"))
         .collect()
+}
+
+/// Where each record starts (`<Folkbokforingspost>` or with attributes, never the list
+/// element `<Folkbokforingsposter>`).
+fn record_starts(xml: &str) -> Vec<usize> {
+    xml.match_indices("<Folkbokforingspost")
+        .filter(|(i, m)| matches!(xml.as_bytes().get(i + m.len()), Some(b'>' | b' ')))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A one-file delivery's record counts as its header states them (`AntalPoster`,
+/// `AntalPosterTotalt`).
+fn antal(n: usize) -> String {
+    format!("<AntalPoster>{n}</AntalPoster><AntalPosterTotalt>{n}</AntalPosterTotalt>")
 }
 
 /// The byte range of the `n`th record (0-based) of a delivery's text.
 fn record_range(xml: &str, n: usize) -> std::ops::Range<usize> {
-    let start = xml
-        .match_indices("<Folkbokforingspost ")
-        .nth(n)
-        .map(|(i, _)| i)
-        .expect("record");
+    let start = *record_starts(xml).get(n).expect("record");
     let end = xml[start..].find("</Folkbokforingspost>").expect("end") + start;
     start..end + "</Folkbokforingspost>".len()
 }
@@ -114,12 +124,12 @@ async fn refused_deliveries_leave_the_served_data_as_it_was() {
         let mut t = xml.clone();
         t.insert_str(first.end, &xml[first.clone()]);
         t.replace(
-            &format!("Antal=\"{}\"", named.len()),
-            &format!("Antal=\"{}\"", named.len() + 1),
+            &antal(named.len()),
+            &antal(named.len() + 1),
         )
     };
-    let change_at = xml.find("Posttyp=\"A\"").expect("an ändringspost");
-    let change_n = xml[..change_at].matches("<Folkbokforingspost ").count();
+    let change_at = xml.find("totalpost=\"N\"").expect("an ändringspost");
+    let change_n = record_starts(&xml[..change_at]).len();
     let stranger = {
         let r = record_range(&xml, change_n - 1);
         let mut t = xml.clone();
@@ -154,19 +164,19 @@ async fn refused_deliveries_leave_the_served_data_as_it_was() {
         ),
         (
             "l4-gap.xml",
-            xml.replace("Lopnummer=\"3\"", "Lopnummer=\"4\"").into_bytes(),
+            xml.replace("<LopNr>3</LopNr>", "<LopNr>4</LopNr>").into_bytes(),
             "refused: löpnummer 4 is not the next delivery: the store is at löpnummer 2, so 3 is expected"
                 .into(),
         ),
         (
             "l3-antal.xml",
             xml.replace(
-                &format!("Antal=\"{}\"", named.len()),
-                &format!("Antal=\"{}\"", named.len() + 5),
+                &antal(named.len()),
+                &antal(named.len() + 5),
             )
             .into_bytes(),
             format!(
-                "refused: header Antal is {} but the file has {} records",
+                "refused: header AntalPoster is {} but the file has {} records",
                 named.len() + 5,
                 named.len()
             ),
@@ -393,7 +403,7 @@ async fn disk_full_in_serve_keeps_serving() {
         let raw = generate_full(m, "b-raw.xml.gz", 3_000, 9, "2026-11-01");
         let xml = String::from_utf8(read_plain(&raw))
             .expect("UTF-8")
-            .replacen("Lopnummer=\"1\"", "Lopnummer=\"2\"", 1);
+            .replacen("<LopNr>1</LopNr>", "<LopNr>2</LopNr>", 1);
         let p = m.join("b-full.xml.gz");
         std::fs::write(&p, gzip(xml.as_bytes())).expect("B");
         p

@@ -1,4 +1,6 @@
 use super::*;
+use crate::loadfile::DeliveryTyp;
+use crate::model::change::Posttyp;
 use crate::ids::pnr::Pnr;
 use crate::loadfile::writer::write_delivery;
 use crate::model::change::merge;
@@ -11,7 +13,7 @@ fn header(antal: u64) -> DeliveryHeader {
     DeliveryHeader {
         lopnummer: 7,
         typ: DeliveryTyp::Full,
-        skapad: "2026-11-22T05:00:00+01:00".into(),
+        skapad: "2026-11-22T00:00:00+01:00".into(),
         antal,
     }
 }
@@ -24,10 +26,13 @@ fn total(post: Folkbokforingspost) -> DeliveryRecord {
     }
 }
 
+/// Written with folkreg's own terms too ([`DeliveryWriter::with_extensions`]), so that every
+/// term comes back.
 fn round_trip(records: &[DeliveryRecord], gz: bool) -> Vec<DeliveryRecord> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(if gz { "d.xml.gz" } else { "d.xml" });
-    write_delivery(&path, &header(records.len() as u64), records).unwrap();
+    let info = Aviseringsinformation::for_load(&header(records.len() as u64));
+    crate::loadfile::writer::write_file(&path, &info, records, true).unwrap();
     let r = DeliveryReader::open(&path).unwrap();
     assert_eq!(r.header(), &header(records.len() as u64));
     r.collect::<Result<Vec<_>, _>>().unwrap()
@@ -201,15 +206,23 @@ fn read_err(xml: &str) -> DeliveryError {
     }
 }
 
+/// The header of a one-file grunduttag, as Navet writes it.
+pub(crate) fn navet_header(antal: usize) -> String {
+    format!(
+        "<Aviseringsinformation><Medieleverantor><OrgNr>162021005448</OrgNr><Organisationsnamn>Skatteverket</Organisationsnamn></Medieleverantor><Mediemottagare><OrgNr>212000000142</OrgNr></Mediemottagare><Filinformation><BestallningsId>000000000000012345</BestallningsId><Bestallningstyp>GRUNDUTTAG</Bestallningstyp><Produkt>NAVET</Produkt><Utfil><Filnamn>NA12345.xml</Filnamn><Effektueringsdatum>20261122</Effektueringsdatum><AntalPoster>{antal}</AntalPoster><AntalPosterTotalt>{antal}</AntalPosterTotalt><AntalFiler>1</AntalFiler><FilNr>1</FilNr><JobbId>4711</JobbId><LopNr>1</LopNr></Utfil></Filinformation></Aviseringsinformation>"
+    )
+}
+
 fn file_with(records: &[String], antal: usize) -> String {
     format!(
-        "<?xml version=\"1.0\"?><Navetavisering xmlns=\"{DELIVERY_NS}\" Lopnummer=\"1\" Typ=\"FULL\" Skapad=\"2026-11-22T05:00:00+01:00\" Antal=\"{antal}\"><Folkbokforingsposter>{}</Folkbokforingsposter></Navetavisering>",
+        "<?xml version=\"1.0\"?><Navetavisering>{}<Folkbokforingsposter>{}</Folkbokforingsposter></Navetavisering>",
+        navet_header(antal),
         records.join("")
     )
 }
 
 fn rec(personpost_inner: &str) -> String {
-    format!("<Folkbokforingspost xmlns=\"\" Posttyp=\"T\"><Arendeuppgift andringstidpunkt=\"20261120101500\"/><Personpost>{personpost_inner}</Personpost></Folkbokforingspost>")
+    format!("<Folkbokforingspost><Arendeuppgift andringstidpunkt=\"20261120101500\" totalpost=\"J\"/><Personpost>{personpost_inner}</Personpost></Folkbokforingspost>")
 }
 
 #[test]
@@ -218,11 +231,13 @@ fn errors_name_record_and_element_without_values() {
     let cases: Vec<(String, &str)> = vec![
         (file_with(&[good.clone(), rec("<PersonId><PersonNr>198602212395</PersonNr></PersonId>")], 2), "record 2: element Personpost/PersonId/PersonNr: invalid value: identity number check digit is wrong"),
         (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Folkbokforing><Folkbokforingsdatum>20100101</Folkbokforingsdatum><LanKod>02</LanKod><KommunKod>80</KommunKod></Folkbokforing>")], 1), "record 1: element Personpost/Folkbokforing/LanKod: invalid value: unknown länskod"),
-        (file_with(std::slice::from_ref(&good), 2), "header Antal is 2 but the file has 1 records"),
+        (file_with(std::slice::from_ref(&good), 2), "header AntalPoster is 2 but the file has 1 records"),
         (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Skonummer>1</Skonummer>")], 1), "record 1: element Personpost/(an element the format does not have): unexpected element"),
         (format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{}", file_with(std::slice::from_ref(&good), 1)), "DOCTYPE"),
-        (file_with(std::slice::from_ref(&good), 1).replace(DELIVERY_NS, "urn:other"), "root element"),
-        (file_with(std::slice::from_ref(&good), 1).replace("Typ=\"FULL\"", "Typ=\"HALF\""), "Typ"),
+        (file_with(std::slice::from_ref(&good), 1).replace("<Navetavisering>", "<Navetavisering xmlns=\"urn:other\">"), "root element"),
+        (file_with(std::slice::from_ref(&good), 1).replace("<LopNr>1</LopNr>", ""), "Utfil/LopNr"),
+        (file_with(std::slice::from_ref(&good), 1).replace("<Produkt>NAVET</Produkt>", "<Produkt>NAV</Produkt>"), "Filinformation/Produkt"),
+        (file_with(std::slice::from_ref(&good), 1).replace("<Aviseringsinformation>", "<Aviseringsinformatio>").replace("</Aviseringsinformation>", "</Aviseringsinformatio>"), "Aviseringsinformation is missing"),
         (file_with(std::slice::from_ref(&good), 1).replace("</Navetavisering>", ""), "truncated"),
         // The record's shape (xml::shape): order, repetition, Navet's maxLength.
         (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Efternamn>A</Efternamn><Fornamn>B</Fornamn></Namn>")], 1), "record 1: element Personpost/Namn/Fornamn: invalid value: out of the schema's order"),
@@ -360,9 +375,30 @@ fn references_decode_and_text_is_trimmed_as_before() {
     // Attribute values decode too.
     let xml = file_with(&[], 0).replace("05:00:00+01:00", "05:00:00&#43;01:00");
     let r = DeliveryReader::new(std::io::Cursor::new(xml.into_bytes())).unwrap();
-    assert_eq!(r.header().skapad, "2026-11-22T05:00:00+01:00");
+    assert_eq!(r.header().skapad, "2026-11-22T00:00:00+01:00");
     for bad in ["a &nbsp; b", "a & b", "&#xZZ;"] {
         let e = name(bad).unwrap_err().to_string();
         assert_eq!(e, "record 1: element Personpost/Namn/Fornamn: malformed XML: an unknown entity or an invalid character reference");
     }
+}
+
+/// Files on Navet's terms carry no term Navet lacks: taxering, skyddsdatum and "på kommunen
+/// skriven" stay out unless asked for, and such a file reads back without them.
+#[test]
+fn a_navet_file_leaves_folkregs_own_terms_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.xml");
+    let recs = vec![total(rich())];
+    write_delivery(&path, &header(1), &recs).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for own in ["Taxering", "Skyddsdatum", "PaKommunSkriven"] {
+        assert!(!text.contains(own), "{own} in a Navet file");
+    }
+    let back: Vec<_> = DeliveryReader::open(&path)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(rich().personpost.taxering.is_some());
+    assert_eq!(back[0].post.personpost.taxering, None);
+    assert_eq!(back[0].post.personpost.namn, rich().personpost.namn);
 }
