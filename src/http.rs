@@ -367,7 +367,7 @@ async fn download(
     .await;
     let (outcome, response, go) = match prepared {
         Err(f) => {
-            let mut r = Response::new(full(format!("{} {}\n", f, f.faultstring())));
+            let mut r = Response::new(full(format!("{f}\n")));
             *r.status_mut() = match f {
                 Fault::BadRequest(_) => StatusCode::BAD_REQUEST,
                 Fault::DeliveryRemoved(_) => StatusCode::GONE,

@@ -7,8 +7,9 @@
 //!   numbers them 1..=`AntalFiler`; `AntalPosterTotalt` counts the records of all of them;
 //! - `Filtyp` `B` marks the file of protected persons with fewer terms (Bilaga 2), anything
 //!   else (or none) file A;
-//! - a `Bestallningstyp` starting with `GRUND` (grunduttag) replaces the store (FULL); any
-//!   other applies to it (DELTA);
+//! - a `Bestallningstyp` starting with `GRUND` (a grunduttag) or `URVAL` (an urval: every
+//!   selected person as they stand, Navet 3.2) replaces the store (FULL); any other
+//!   (`ANDRINGSAVISERING`) applies to it (DELTA);
 //! - `LopNr` is required to load: deliveries apply in its order, a gap is a lost file;
 //! - `Effektueringsdatum` is the delivery's date (midnight, Swedish time, in `folkreg status`).
 
@@ -133,14 +134,10 @@ impl Aviseringsinformation {
         }
     }
 
-    /// FULL (a grunduttag) or DELTA.
+    /// FULL (a grunduttag or an urval) or DELTA.
     pub fn typ(&self) -> DeliveryTyp {
-        if self
-            .bestallningstyp
-            .trim()
-            .to_ascii_uppercase()
-            .starts_with("GRUND")
-        {
+        let typ = self.bestallningstyp.trim().to_ascii_uppercase();
+        if typ.starts_with("GRUND") || typ.starts_with(URVAL) {
             DeliveryTyp::Full
         } else {
             DeliveryTyp::Delta
@@ -368,6 +365,8 @@ mod tests {
         assert_eq!(facts.skapad, "2026-11-22T00:00:00+01:00");
         h.bestallningstyp = "Grunduttag".into();
         assert_eq!(h.typ(), DeliveryTyp::Full);
+        h.bestallningstyp = URVAL.into();
+        assert_eq!(h.typ(), DeliveryTyp::Full, "an urval is every selected person");
         h.bestallningstyp = ANDRINGSAVISERING.into();
         assert_eq!(h.typ(), DeliveryTyp::Delta);
         h.utfil.lop_nr = None;

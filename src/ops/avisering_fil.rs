@@ -98,7 +98,8 @@ pub async fn prepare(
     gzip: bool,
 ) -> Result<Option<Prepared>, OpError> {
     let order = caller.delivery_order()?;
-    if path.fil == Fil::B && !order.split() {
+    let split = order.split();
+    if path.fil == Fil::B && !split {
         return Err(Fault::BadRequest(
             "this order has no file B (it chose no fewer terms for protected persons)".into(),
         )
@@ -143,6 +144,19 @@ pub async fn prepare(
                 }
                 Ok(())
             })?;
+            // A delivery with a file B is one delivery of two files (FilNr 1 and 2): each
+            // header counts the records of both, as they leave now.
+            let mut totalt = returned.len() as u64;
+            if split {
+                let other = if path.fil == Fil::B { Fil::A } else { Fil::B };
+                let n = produced.antal[usize::from(other == Fil::B)];
+                each(&feed, &key, path.lopnummer, other, n, |_, r| {
+                    if r.view_for(&access, &snapshot)?.is_some() {
+                        totalt += 1;
+                    }
+                    Ok(())
+                })?;
+            }
             let info = Aviseringsinformation {
                 leverantor: Part {
                     orgnr: header::FOLKREG_ORGNR.into(),
@@ -160,9 +174,9 @@ pub async fn prepare(
                         .with_timezone(&chrono_tz::Europe::Stockholm)
                         .date_naive(),
                     antal_poster: returned.len() as u64,
-                    antal_poster_totalt: returned.len() as u64,
-                    antal_filer: 1,
-                    fil_nr: 1,
+                    antal_poster_totalt: totalt,
+                    antal_filer: if split { 2 } else { 1 },
+                    fil_nr: if path.fil == Fil::B { 2 } else { 1 },
                     filtitel: None,
                     jobb_id: u32::try_from(path.lopnummer % 99_999_999).unwrap_or(0) + 1,
                     lop_nr: u32::try_from(path.lopnummer).ok().filter(|l| *l <= 99_999),

@@ -9,6 +9,7 @@ mod access_server;
 mod admin;
 mod audit_server;
 mod avisering;
+mod avisering_files;
 mod certs_index;
 mod cli_load;
 mod cli_register;
