@@ -248,8 +248,12 @@ async fn handle(
         return match *req.method() {
             Method::GET => download(req, path, state, peer, refused).await,
             _ => {
-                let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET for a delivery file\n");
-                r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
+                let mut r = plain(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "use GET for a delivery file\n",
+                );
+                r.headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET"));
                 r
             }
         };
@@ -334,7 +338,9 @@ async fn download(
         .flat_map(|v| v.split(','))
         .any(|c| {
             let mut parts = c.split(';');
-            parts.next().is_some_and(|n| n.trim().eq_ignore_ascii_case("gzip"))
+            parts
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("gzip"))
                 && !parts.any(|q| q.trim().replace(' ', "") == "q=0")
         });
     let peer_ok = peer.as_ref().ok();
@@ -397,7 +403,8 @@ async fn download(
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/xml; charset=utf-8"),
             );
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", p.filnamn)) {
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", p.filnamn))
+            {
                 headers.insert(hyper::header::CONTENT_DISPOSITION, v);
             }
             if gzip {
@@ -412,7 +419,9 @@ async fn download(
             .and_then(|p| p.orgnr.as_ref())
             .map(|o| o.wire())
             .unwrap_or_default(),
-        cert: peer_ok.map(PeerIdentity::fingerprint_hex).unwrap_or_default(),
+        cert: peer_ok
+            .map(PeerIdentity::fingerprint_hex)
+            .unwrap_or_default(),
         operation: DOWNLOAD.to_owned(),
         bestallningsid: trail.bestallningsid.clone(),
         hits: trail.hits(),

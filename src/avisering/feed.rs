@@ -524,14 +524,17 @@ impl Feed {
     }
 
     /// Enrols the orders of the register the feed has not seen yet: an avisering order
-    /// starts at load `seq` (its population begins with a grunduttag), an urval order at
-    /// löpnummer 1. Durable at once: a lost enrolment would start an order later.
+    /// starts at load `seq` — with its grunduttag as delivery 1 if it has one
+    /// ([`Order::grunduttag`]; taken up only once the store has data), else its population
+    /// begins with a grunduttag of an urval — and an urval order at löpnummer 1. Durable at
+    /// once: a lost enrolment would start an order later.
     fn enrol(
         &self,
         store: &Store,
         register: &Register,
         seq: u64,
         week: (i32, u32),
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut taken_up = false;
         for org in register.organisations() {
@@ -544,12 +547,22 @@ impl Feed {
                     taken_up = true;
                     continue;
                 }
-                let c = Cursor {
+                let mut c = Cursor {
                     produced_seq: seq,
                     next_lopnummer: 1,
                     last_week: Some(week),
                     ..Cursor::default()
                 };
+                if let Some(order) = org.avisering.iter().find(|o| o.id == id && o.grunduttag) {
+                    if !store.snapshot().has_data() {
+                        continue;
+                    }
+                    // The delivery's transaction writes the cursor: a crash before it leaves
+                    // the order to be taken up again.
+                    self.produce_grund(store, org, order, &key, &mut c, seq, now)?;
+                    taken_up = true;
+                    continue;
+                }
                 self.cursors
                     .insert(key.as_bytes(), postcard::to_stdvec(&c)?)?;
                 tracing::info!(order = %key, load = seq, "order taken up");
@@ -580,7 +593,7 @@ impl Feed {
             let local = now.with_timezone(&chrono_tz::Europe::Stockholm).iso_week();
             (local.year(), local.week())
         };
-        self.enrol(store, register, seq, week)?;
+        self.enrol(store, register, seq, week, now)?;
         let mut done = Vec::new();
         let mut oldest_needed = seq;
         // The merged changes since a sequence number, with their changed terms: computed once
@@ -629,6 +642,40 @@ impl Feed {
         if let Err(e) = self.produce(store, register, now, keep(keep_days)) {
             tracing::error!(error = %e, "avisering deliveries not produced now; they will be on the next run");
         }
+    }
+
+    /// Writes an order's grunduttag as its delivery 1: every person of its population, as
+    /// the store holds them now (load `seq`), as totalposter.
+    #[allow(clippy::too_many_arguments)]
+    fn produce_grund(
+        &self,
+        store: &Store,
+        org: &Organisation,
+        order: &Order,
+        key: &OrderKey,
+        cursor: &mut Cursor,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Produced, StoreError> {
+        let access = org.access();
+        let year = now.with_timezone(&chrono_tz::Europe::Stockholm).year();
+        let snapshot = store.snapshot();
+        let records = snapshot.iter().filter_map(|post| {
+            let post = match post {
+                Ok(p) if order.includes(&p, false, year) => p,
+                Ok(_) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            let post = match snapshot.with_linked_markings(post) {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            super::select::grund_notice(order, &access, &post, year)
+                .map(|n| Ok((n.fil, n.post.pnr(), kept(&n, None))))
+        });
+        let produced = self.write_delivery(key, cursor, now, (seq, seq), records, None)?;
+        tracing::info!(order = %key, "grunduttag produced as delivery 1");
+        Ok(produced)
     }
 
     fn produce_one(
@@ -780,7 +827,7 @@ impl Feed {
             let local = now.with_timezone(&chrono_tz::Europe::Stockholm).iso_week();
             (local.year(), local.week())
         };
-        self.enrol(store, register, store.load_seq()?, week)?;
+        self.enrol(store, register, store.load_seq()?, week, now)?;
         let mut done = Vec::new();
         if !store.snapshot().has_data() {
             // An urval of no data would use up a one-off order for nothing.

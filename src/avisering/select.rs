@@ -35,16 +35,7 @@ use crate::xml::write::{write_post, PostStyle};
 
 use crate::register::orders::{Order, Posttyp};
 
-/// Which delivery file.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub enum Fil {
-    /// Persons without protection (the only file of an order without fewer terms).
-    A,
-    /// Protected persons, with the fewer terms chosen.
-    B,
-}
+pub use crate::model::change::Fil;
 
 /// One record for one order's delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +94,32 @@ pub fn notices(
     notices_with_diff(order, access, change, diff, in_infil, year)
 }
 
+/// The notice a person gives `order`'s grunduttag (Navet 3.1): a totalpost of every term
+/// the order receives, if the person counts for the order now (`post` with the markings of
+/// its hänvisning links); `None` otherwise.
+pub fn grund_notice(
+    order: &Order,
+    access: &Access,
+    post: &Folkbokforingspost,
+    year: i32,
+) -> Option<Notice> {
+    counts(order, access, post, false, year).then(|| total(order, access, post, None))
+}
+
+/// Whether a person counts for an order: in its population, and the organisation may see
+/// the record and every term the population is chosen by.
+fn counts(
+    order: &Order,
+    access: &Access,
+    post: &Folkbokforingspost,
+    in_infil: bool,
+    year: i32,
+) -> bool {
+    access.may_see(post)
+        && access.may_be_chosen_by(post, order.terms_read())
+        && order.includes(post, in_infil, year)
+}
+
 /// [`notices`] with the change's [`changed_terms`] computed by the caller (once per change,
 /// however many orders it is offered to).
 pub fn notices_with_diff(
@@ -113,10 +130,7 @@ pub fn notices_with_diff(
     in_infil: bool,
     year: i32,
 ) -> Vec<Notice> {
-    let read = order.terms_read();
-    let counts = |p: &Folkbokforingspost| {
-        access.may_see(p) && access.may_be_chosen_by(p, read) && order.includes(p, in_infil, year)
-    };
+    let counts = |p: &Folkbokforingspost| counts(order, access, p, in_infil, year);
     let old = change.old.as_ref().map(|post| Side {
         post,
         counts: counts(post),

@@ -276,7 +276,9 @@ pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileRepo
                     scope.spawn(move || parse_ahead(reader, &tx));
                     for batch in rx {
                         for rec in batch {
-                            build.add(&rec.map_err(delivery(path))?).map_err(store_err)?;
+                            build
+                                .add(&rec.map_err(delivery(path))?)
+                                .map_err(store_err)?;
                         }
                     }
                     Ok::<(), LoadError>(())

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use super::LoadError;
 use crate::loadfile::header::{Aviseringsinformation, Fil};
-use crate::loadfile::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryReader, DeliveryTyp};
+use crate::loadfile::{
+    DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryReader, DeliveryTyp,
+};
 use crate::store::StoreInfo;
 
 /// One delivery of a plan: its file(s) and what a load takes from its header.
@@ -89,7 +91,10 @@ impl Plan {
             // A file delivered twice is one file: the second copy is left out.
             let mut kept: Vec<(PathBuf, Aviseringsinformation)> = Vec::with_capacity(group.len());
             for (path, i) in group.drain(..) {
-                match kept.iter().find(|(_, k)| k.fil() == i.fil() && k.utfil.fil_nr == i.utfil.fil_nr) {
+                match kept
+                    .iter()
+                    .find(|(_, k)| k.fil() == i.fil() && k.utfil.fil_nr == i.utfil.fil_nr)
+                {
                     Some((_, k)) if *k == i => plan.repeats.push(path),
                     Some(_) => {
                         return Err(LoadError::Delivery {
@@ -226,7 +231,11 @@ pub fn restore(dir: &Path) -> Result<Restore, LoadError> {
         next += 1;
     }
     if gap.is_none() {
-        gap = plan.incomplete.iter().map(|i| i.lopnummer).find(|l| *l >= next);
+        gap = plan
+            .incomplete
+            .iter()
+            .map(|i| i.lopnummer)
+            .find(|l| *l >= next);
     }
     Ok(Restore {
         left_out: total - files.len(),

@@ -17,6 +17,7 @@ use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Europe::Stockholm;
 
 use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryTyp};
+pub use crate::model::change::Fil;
 use crate::xml::read::Node;
 
 /// A `Medieleverantor` or `Mediemottagare`: the organisation (`OrganisationInfoGROUP`).
@@ -84,15 +85,6 @@ pub const FOLKREG_ORGNR: &str = "165599990000";
 /// The `BestallningsId` of files `folkreg generate` writes (a load's own order).
 pub const GENERATED_ORDER: &str = "FOLKREG-GENERATED0";
 
-/// Which of a delivery's two files (Bilaga 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Fil {
-    /// Everyone, or everyone not protected.
-    A,
-    /// Protected persons, with fewer terms.
-    B,
-}
-
 impl Aviseringsinformation {
     /// A single-file delivery with the load facts of `header` (for tests and `generate`).
     pub fn for_load(header: &DeliveryHeader) -> Aviseringsinformation {
@@ -126,7 +118,12 @@ impl Aviseringsinformation {
                 filtitel: None,
                 // Unique per date and löpnummer, so that two deliveries of one number (a
                 // restarted sequence) are two deliveries, not two copies of one.
-                jobb_id: date.format("%y%m%d").to_string().parse::<u32>().unwrap_or(0) * 100
+                jobb_id: date
+                    .format("%y%m%d")
+                    .to_string()
+                    .parse::<u32>()
+                    .unwrap_or(0)
+                    * 100
                     + u32::try_from(header.lopnummer % 100).unwrap_or(0)
                     + 1,
                 lop_nr: u32::try_from(header.lopnummer).ok(),
@@ -278,7 +275,10 @@ impl Aviseringsinformation {
             w.write_event(Event::Text(BytesText::new(value)))?;
             w.write_event(Event::End(BytesEnd::new(name)))
         }
-        fn start<W: std::io::Write>(w: &mut quick_xml::Writer<W>, name: &str) -> std::io::Result<()> {
+        fn start<W: std::io::Write>(
+            w: &mut quick_xml::Writer<W>,
+            name: &str,
+        ) -> std::io::Result<()> {
             w.write_event(Event::Start(BytesStart::new(name)))
         }
         fn end<W: std::io::Write>(w: &mut quick_xml::Writer<W>, name: &str) -> std::io::Result<()> {
@@ -366,7 +366,11 @@ mod tests {
         h.bestallningstyp = "Grunduttag".into();
         assert_eq!(h.typ(), DeliveryTyp::Full);
         h.bestallningstyp = URVAL.into();
-        assert_eq!(h.typ(), DeliveryTyp::Full, "an urval is every selected person");
+        assert_eq!(
+            h.typ(),
+            DeliveryTyp::Full,
+            "an urval is every selected person"
+        );
         h.bestallningstyp = ANDRINGSAVISERING.into();
         assert_eq!(h.typ(), DeliveryTyp::Delta);
         h.utfil.lop_nr = None;

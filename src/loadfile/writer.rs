@@ -85,11 +85,7 @@ impl DeliveryWriter {
     pub fn write(&mut self, record: &DeliveryRecord) -> Result<(), DeliveryError> {
         let style = PostStyle {
             extensions: self.extensions,
-            ..PostStyle::file(
-                record.posttyp,
-                record.present,
-                crate::access::TermMask::ALL,
-            )
+            ..PostStyle::file(record.posttyp, record.present, crate::access::TermMask::ALL)
         };
         write_post(&mut self.writer, &record.post, style).map_err(io)?;
         self.writer
@@ -153,7 +149,12 @@ pub fn write_delivery<'a>(
     header: &DeliveryHeader,
     records: impl IntoIterator<Item = &'a DeliveryRecord>,
 ) -> Result<(), DeliveryError> {
-    write_file(path, &Aviseringsinformation::for_load(header), records, false)
+    write_file(
+        path,
+        &Aviseringsinformation::for_load(header),
+        records,
+        false,
+    )
 }
 
 /// Writes one file of a delivery; `extensions` as [`DeliveryWriter::with_extensions`].

@@ -39,6 +39,17 @@ impl Posttyp {
     }
 }
 
+/// Which file of a delivery (Navet's Bilaga 2): stored in the feed by variant index.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Fil {
+    /// Persons without protection (the only file of an order without fewer terms).
+    A,
+    /// Protected persons, with the fewer terms chosen.
+    B,
+}
+
 /// The terms every ändringspost carries, whatever it changes: the number it is about and
 /// the time of the change.
 pub const ALWAYS_CARRIED: TermMask = TermMask::of(&[Term::PersonId, Term::Arendeuppgift]);

@@ -105,7 +105,10 @@ pub async fn prepare(
         )
         .into());
     }
+    // An order's grunduttag is its delivery 1 (Navet 3.1): a receiver's load replaces its
+    // store with it, and the ändringsavisering follows in LopNr order.
     let bestallningstyp = match order {
+        OrderRef::Avisering(o) if o.grunduttag && path.lopnummer == 1 => header::GRUNDUTTAG,
         OrderRef::Avisering(_) => header::ANDRINGSAVISERING,
         OrderRef::Urval(_) => header::URVAL,
     };
@@ -277,8 +280,8 @@ fn render<W: Write>(
     each(feed, key, path.lopnummer, path.fil, total, |_, r| {
         if let Some((n, _)) = r.view_for(access, snapshot)? {
             let style = PostStyle::file(n.kind, n.terms, n.terms);
-            if let Err(e) = write_post(w, &n.post, style)
-                .and_then(|()| w.get_mut().write_all(b"\n"))
+            if let Err(e) =
+                write_post(w, &n.post, style).and_then(|()| w.get_mut().write_all(b"\n"))
             {
                 result = Err(e);
                 return Err(OpError::Panicked);

@@ -172,6 +172,10 @@ pub struct Order {
     /// 9.6.1/bilaga 2: fewer terms for protected persons; then protected persons go in a
     /// separate delivery file B with only these terms (and the number and marking).
     pub skyddade_termer: Option<TermMask>,
+    /// Navet 3.1: the order begins with a grunduttag — its delivery 1 holds every person of
+    /// its population as a totalpost when the order is taken up; the changes follow from
+    /// delivery 2. (Not for an infil order: its population is given later.)
+    pub grunduttag: bool,
 }
 
 impl Order {
@@ -554,6 +558,8 @@ pub(crate) struct RawOrder {
     pub alltid_markering: bool,
     #[serde(default)]
     pub skyddade_termer: Option<Vec<String>>,
+    #[serde(default)]
+    pub grunduttag: bool,
 }
 
 fn daglig() -> Periodicitet {
@@ -601,6 +607,12 @@ impl RawOrder {
                     "an infil order takes its population from the infil: no sökbegrepp besides kategorier".into(),
                 ));
             }
+            if self.grunduttag {
+                return Err((
+                    "avisering.grunduttag".into(),
+                    "an infil order has no grunduttag: its population is the infil, given later (lamnaInfil)".into(),
+                ));
+            }
             Population::Infil
         } else {
             if sok == Sokbegrepp::default() {
@@ -627,6 +639,7 @@ impl RawOrder {
             totalpost_vid_havning: self.totalpost_vid_havning,
             alltid_markering: self.alltid_markering,
             skyddade_termer: skyddade_termer(self.skyddade_termer, "avisering")?,
+            grunduttag: self.grunduttag,
         })
     }
 }
@@ -736,6 +749,7 @@ mod tests {
             totalpost_vid_havning: false,
             alltid_markering: false,
             skyddade_termer: None,
+            grunduttag: false,
         };
         let with = |f: &dyn Fn(&mut Sokbegrepp)| {
             let mut s = Sokbegrepp::default();

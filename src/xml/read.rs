@@ -27,7 +27,11 @@ pub(crate) struct Node {
 }
 
 /// Element names of the load-file envelope around the records, which a report may show too.
-const ENVELOPE: &[&str] = &["Navetavisering", "Aviseringsinformation", "Folkbokforingsposter"];
+const ENVELOPE: &[&str] = &[
+    "Navetavisering",
+    "Aviseringsinformation",
+    "Folkbokforingsposter",
+];
 
 /// How a report names an element that neither [`shape::RECORD`] nor the envelope has: in a
 /// broken file an element name can be a fragment of a value
@@ -171,7 +175,9 @@ fn is_flyttsignal(root: &Node) -> bool {
     child(root, "Personpost")
         .and_then(|pp| child(pp, "Folkbokforing"))
         .is_some_and(|f| {
-            f.children.len() == 1 && f.children[0].name == "LanKod" && f.children[0].text.trim() == "99"
+            f.children.len() == 1
+                && f.children[0].name == "LanKod"
+                && f.children[0].text.trim() == "99"
         })
 }
 
@@ -181,9 +187,8 @@ fn is_flyttsignal(root: &Node) -> bool {
 /// elements it has, a cleared term an empty or nil element ([`shape::take_carried`]).
 pub(crate) fn record(mut root: Node, record_no: u64) -> Result<DeliveryRecord, DeliveryError> {
     let cx = Ctx { record: record_no };
-    let arende = child(&root, "Arendeuppgift").ok_or_else(|| {
-        cx.err("", DeliveryErrorKind::Missing("Arendeuppgift"))
-    })?;
+    let arende = child(&root, "Arendeuppgift")
+        .ok_or_else(|| cx.err("", DeliveryErrorKind::Missing("Arendeuppgift")))?;
     let mut posttyp = posttyp_of(&cx, arende)?;
     let andringstidpunkt = arende
         .attrs

@@ -531,7 +531,9 @@ fn check_below(
 /// nothing in it (no children, no text, no attributes) — Navet's two ways of clearing a
 /// term (a complex element is written empty, a text element nil; both are schema-valid).
 pub(crate) fn is_cleared(node: &Node) -> bool {
-    node.attrs.iter().any(|(k, v)| k == "nil" && v.trim() == "true")
+    node.attrs
+        .iter()
+        .any(|(k, v)| k == "nil" && v.trim() == "true")
         || (node.children.is_empty() && node.text.trim().is_empty() && node.attrs.is_empty())
 }
 

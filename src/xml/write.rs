@@ -156,8 +156,7 @@ pub fn write_post<T: Write>(
     let flag = |set: bool| if set { "J" } else { "N" };
     // A marking is written when set; in a change, `N` lifts it.
     // A flyttsignal carries the marking it is sent for (Navet 9.6.2).
-    if (s.writes(&shape::SEKRETESSMARKERING) || flyttsignal)
-        && (post.sekretessmarkering || andring)
+    if (s.writes(&shape::SEKRETESSMARKERING) || flyttsignal) && (post.sekretessmarkering || andring)
     {
         w.text(
             shape::SEKRETESSMARKERING.name,
@@ -430,11 +429,16 @@ fn adresser<T: Write>(w: &mut W<'_, T>, s: Scope, p: &Personpost) -> std::io::Re
         .filter(|_| s.writes(&shape::ROSTRATTSDATUM));
     // In an ändringspost, the changed terms that have no value.
     let clear = |el: &El, none: bool| none && s.clears(el);
-    let clear_fadress = clear(&shape::FOLKBOKFORINGSADRESS, a.folkbokforingsadress.is_none());
+    let clear_fadress = clear(
+        &shape::FOLKBOKFORINGSADRESS,
+        a.folkbokforingsadress.is_none(),
+    );
     let clear_uuid = clear(&shape::UUID, a.uuid.is_none());
     let clear_distrikt = clear(
         &shape::DISTRIKT,
-        p.folkbokforing.as_ref().is_none_or(|f| f.distrikt.is_none()),
+        p.folkbokforing
+            .as_ref()
+            .is_none_or(|f| f.distrikt.is_none()),
     );
     let clear_sarskild = clear(&shape::SARSKILD_POSTADRESS, a.sarskild_postadress.is_none());
     let clear_utland = clear(&shape::UTLANDSADRESS, a.utlandsadress.is_none());

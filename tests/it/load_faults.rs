@@ -123,10 +123,7 @@ async fn refused_deliveries_leave_the_served_data_as_it_was() {
     let twice = {
         let mut t = xml.clone();
         t.insert_str(first.end, &xml[first.clone()]);
-        t.replace(
-            &antal(named.len()),
-            &antal(named.len() + 1),
-        )
+        t.replace(&antal(named.len()), &antal(named.len() + 1))
     };
     let change_at = xml.find("totalpost=\"N\"").expect("an ändringspost");
     let change_n = record_starts(&xml[..change_at]).len();

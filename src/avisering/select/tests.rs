@@ -25,6 +25,7 @@ fn order(posttyp: Posttyp) -> Order {
         totalpost_vid_havning: false,
         alltid_markering: false,
         skyddade_termer: None,
+        grunduttag: false,
     }
 }
 

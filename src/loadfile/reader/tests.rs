@@ -1,9 +1,9 @@
 use super::*;
-use crate::loadfile::DeliveryTyp;
-use crate::model::change::Posttyp;
 use crate::ids::pnr::Pnr;
 use crate::loadfile::writer::write_delivery;
+use crate::loadfile::DeliveryTyp;
 use crate::model::change::merge;
+use crate::model::change::Posttyp;
 use crate::model::term::{Term, TermMask};
 use crate::model::tests::sample;
 use crate::model::*;
