@@ -299,11 +299,12 @@ pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileRepo
                     Fil::B => b.extend(recs),
                 }
             }
+            let read = (a.len() + b.len()) as u64;
             let recs = crate::loadfile::merge_files(a, b);
             let summary = store
                 .apply_delta(&header, &recs, force)
                 .map_err(store_err)?;
-            (recs.len() as u64, summary)
+            (read, summary)
         }
     };
     let report = FileReport {

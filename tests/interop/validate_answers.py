@@ -10,7 +10,9 @@ tests/it/navet_contract.rs). From each, the Body's child is taken:
   ../shared/reference/navet/v4-2023/schema/Epersondata.xsd;
 - a `Fault`: its `detail` child (`WebServiceFault`), against the same schema;
 - an avisering answer (`HamtaAviseringResponse`, `LamnaInfilResponse`, folkreg's own service):
-  against wsdl/avisering.xsd, whose records are Navet's FolkbokforingspostTYPE.
+  against wsdl/avisering.xsd, whose records are Navet's FolkbokforingspostTYPE;
+- a delivery file (root `Navetavisering`: a downloaded avisering or urval delivery, or a file
+  `folkreg generate` wrote): whole, against Navet's own Navetavisering.xsd.
 Prints valid/total per kind and the first errors; exits 1 if any is invalid or none was found.
 """
 
@@ -26,6 +28,9 @@ NAVET_SCHEMA = os.path.abspath(
     os.path.join(REPO, "..", "shared", "reference", "navet", "v4-2023", "schema", "Epersondata.xsd")
 )
 AVI_SCHEMA = os.path.join(REPO, "wsdl", "avisering.xsd")
+FILE_SCHEMA = os.path.abspath(
+    os.path.join(REPO, "..", "shared", "reference", "navet", "v4-2023", "schema", "Navetavisering.xsd")
+)
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 CHUNK = 400
 
@@ -40,6 +45,8 @@ def part_of(path):
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
         return f"not well-formed: {e}", None, None
+    if root.tag == "Navetavisering":
+        return "delivery file", FILE_SCHEMA, root
     body = root.find(f"{{{SOAP11}}}Body")
     if body is None or len(body) != 1:
         return "no SOAP 1.1 Body with one child", None, None

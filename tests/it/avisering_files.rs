@@ -101,13 +101,38 @@ async fn get(server: &TestServer, client: &CertEntry, path: &str, gzip: bool) ->
         headers,
         body,
     };
-    if gzip && got.header("content-encoding") == Some("gzip") {
+    let got = if gzip && got.header("content-encoding") == Some("gzip") {
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&got.body[..]), &mut plain)
             .expect("gunzip");
-        return Got { body: plain, ..got };
-    }
+        Got { body: plain, ..got }
+    } else {
+        got
+    };
+    capture_file(&got);
     got
+}
+
+/// Saves a delivered file into [`CAPTURE_DIR_ENV`] (if set): `.ci/run` validates every one
+/// against Navet's own `Navetavisering.xsd` afterwards.
+fn capture_file(got: &Got) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let Some(dir) = std::env::var_os(CAPTURE_DIR_ENV) else {
+        return;
+    };
+    if got.status != 200 {
+        return;
+    }
+    let name = format!(
+        "file-{}-{}.xml",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join(name), &got.body))
+        .expect("capture a delivery file");
 }
 
 fn fil_path(order: &str, lopnummer: u64, fil: &str) -> String {

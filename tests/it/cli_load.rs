@@ -149,3 +149,89 @@ fn bad_usage_and_config_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("folkreg.toml:2"), "{}", text(&o));
 }
+
+/// Files shaped as Navet writes them, by hand (`tests/fixtures/navet/`): a grunduttag split
+/// into file A and file B (protected persons, fewer terms), then ändringsavisering 2 in two
+/// files — a name change that clears the särskild postadress and the civilstånd (empty
+/// elements), a protection set (A: the number and `J`; B: the fewer terms), one lifted (A:
+/// every term; B: the number and `$`) and a flyttsignal (län `99`).
+#[test]
+fn files_shaped_as_navet_writes_them_load_as_bilaga_2_says() {
+    let dir = setup_empty();
+    let d = dir.path();
+    let fixtures = crate::common::repo().join("tests/fixtures/navet");
+    for f in ["grund-A.xml", "grund-B.xml", "avi-2-A.xml", "avi-2-B.xml"] {
+        let path = fixtures.join(f);
+        crate::common::xmllint_schema(
+            &std::fs::read_to_string(&path).unwrap(),
+            &crate::common::repo()
+                .join("../shared/reference/navet/v4-2023/schema/Navetavisering.xsd"),
+        )
+        .unwrap_or_else(|e| panic!("{f}: {e}"));
+        std::fs::copy(&path, d.join(f)).unwrap();
+    }
+    // Half a delivery: refused, naming what is missing; nothing applied.
+    let o = folkreg(d, &["load", "grund-B.xml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("delivery löpnummer 1 is incomplete: file(s) 1 of 2 have not arrived"),
+        "{}",
+        text(&o)
+    );
+    // All of it, in any order.
+    let o = folkreg(
+        d,
+        &[
+            "load",
+            "avi-2-B.xml",
+            "grund-B.xml",
+            "avi-2-A.xml",
+            "grund-A.xml",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report = text(&o);
+    assert!(report.contains("löpnummer 1 FULL: 4 records"), "{report}");
+    assert!(report.contains("löpnummer 2 DELTA: 6 records"), "{report}");
+
+    let store = crate::common::open_store(&d.join("data/store"));
+    let snap = store.snapshot();
+    let get = |n: &str| snap.get(&folkreg::ids::Pnr::parse(n).unwrap()).unwrap();
+    let asa = get("198001011231").expect("changed");
+    assert_eq!(asa.personpost.namn.efternamn.as_deref(), Some("Lind"));
+    assert_eq!(asa.personpost.adresser.sarskild_postadress, None, "cleared");
+    assert_eq!(asa.personpost.civilstand, None, "cleared");
+    assert!(asa.personpost.folkbokforing.is_some(), "not carried: kept");
+    assert!(!asa.is_protected());
+    let per = get("197512242343").expect("protected now");
+    assert!(per.sekretessmarkering);
+    assert_eq!(per.personpost.folkbokforing, None, "file B's fewer terms");
+    assert_eq!(per.personpost.namn.fornamn.as_deref(), Some("Per"));
+    let lena = get("196603153450").expect("lifted");
+    assert!(!lena.is_protected());
+    assert_eq!(
+        lena.personpost
+            .folkbokforing
+            .as_ref()
+            .map(|f| f.kommun_kod.as_str()),
+        Some("80"),
+        "file A's every term"
+    );
+    assert_eq!(
+        get("201002024568"),
+        None,
+        "the flyttsignal let the person go"
+    );
+    assert_eq!(store.info().records, 3);
+    assert_eq!(store.info().lopnummer, Some(2));
+}
+
+fn setup_empty() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("folkreg.toml"),
+        "data_dir = \"data\"\ncache_mb = 32\n",
+    )
+    .unwrap();
+    dir
+}
