@@ -84,6 +84,10 @@ enum Command {
         /// The generator's "today" (YYYY-MM-DD), for reproducible files. Default: today.
         #[arg(long, value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
+        /// Split a FULL delivery into this many files of one delivery (AntalFiler/FilNr):
+        /// `--out` with .1, .2, … before its extension.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=999), conflicts_with = "delta_of")]
+        files: u16,
     },
     /// The audit log, for the data-protection officer.
     Audit {
@@ -500,9 +504,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             delta_of,
             changes,
             today,
+            files,
         } => {
             let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
-            generate_command(persons, seed, out.as_deref(), delta_of, changes, today)
+            generate_command(
+                persons,
+                seed,
+                out.as_deref(),
+                delta_of,
+                changes,
+                today,
+                files,
+            )
         }
         Command::Status { config } => {
             let config = Config::discover(config.as_deref()).map_err(usage)?;
@@ -640,6 +653,7 @@ fn generate_command(
     delta_of: Option<PathBuf>,
     changes: Option<usize>,
     today: chrono::NaiveDate,
+    files: u16,
 ) -> Result<(), Failure> {
     let written = match (delta_of, changes) {
         (Some(prev), Some(changes)) => {
@@ -652,7 +666,7 @@ fn generate_command(
         }
         _ => {
             let n = persons.context("--persons is required")?;
-            folkreg::dev::generate::write_full(n, seed, today, out)?
+            folkreg::dev::generate::write_full_files(n, seed, today, out, files)?
         }
     };
     println!("{written}");

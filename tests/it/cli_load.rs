@@ -235,3 +235,66 @@ fn setup_empty() -> tempfile::TempDir {
     .unwrap();
     dir
 }
+
+/// `generate --files 3` splits a grunduttag into three files of one delivery; `load` takes
+/// them only together, and `generate --delta-of` reads the split chain.
+#[test]
+fn a_grunduttag_in_three_files_loads_only_whole() {
+    let dir = setup_empty();
+    let d = dir.path();
+    std::fs::create_dir(d.join("g")).unwrap();
+    let g = folkreg(
+        d,
+        &[
+            "generate",
+            "--persons",
+            "900",
+            "--seed",
+            "3",
+            "--today",
+            "2026-11-01",
+            "--files",
+            "3",
+            "--out",
+            "g/full.xml.gz",
+        ],
+    );
+    assert!(g.status.success(), "{}", text(&g));
+    let parts: Vec<String> = (1..=3).map(|i| format!("g/full.{i}.xml.gz")).collect();
+    for p in &parts {
+        assert!(d.join(p).is_file(), "{p}");
+    }
+    let o = folkreg(d, &["load", &parts[0], &parts[2]]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("file(s) 2 of 3 have not arrived"),
+        "{}",
+        text(&o)
+    );
+    let o = folkreg(d, &["load", &parts[0], &parts[1], &parts[2]]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("löpnummer 1 FULL: 900 records"),
+        "{}",
+        text(&o)
+    );
+    let g = folkreg(
+        d,
+        &[
+            "generate",
+            "--delta-of",
+            &parts[1],
+            "--changes",
+            "50",
+            "--seed",
+            "4",
+            "--today",
+            "2026-11-02",
+            "--out",
+            "g/d2.xml",
+        ],
+    );
+    assert!(g.status.success(), "{}", text(&g));
+    let o = folkreg(d, &["load", "g/d2.xml"]);
+    assert!(o.status.success(), "{}", text(&o));
+}

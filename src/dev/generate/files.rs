@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use crate::ids::pnr::Pnr;
+use crate::loadfile::header::{default_filnamn, Aviseringsinformation};
 use crate::loadfile::{
-    writer::write_delivery, DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp,
+    writer::{write_delivery, write_file},
+    DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp,
 };
 use crate::model::change::{merge, DeliveryRecord, Posttyp};
 use crate::model::term::TermMask;
@@ -98,6 +100,19 @@ pub fn write_full(
     today: NaiveDate,
     out: Option<&Path>,
 ) -> Result<Written, GenerateError> {
+    write_full_files(persons, seed, today, out, 1)
+}
+
+/// Writes a FULL delivery (a grunduttag) of `persons` persons with löpnummer 1, split into
+/// `files` files of one delivery (`AntalFiler`, `FilNr`), as Navet splits a large one: `out`
+/// itself for one file, else `out` with `.1`, `.2`, … before its extension.
+pub fn write_full_files(
+    persons: usize,
+    seed: u64,
+    today: NaiveDate,
+    out: Option<&Path>,
+    files: u16,
+) -> Result<Written, GenerateError> {
     let started = std::time::Instant::now();
     let posts = super::population(persons, seed, today);
     let header = DeliveryHeader {
@@ -115,7 +130,33 @@ pub fn write_full(
         present: TermMask::ALL,
     });
     let records: Vec<_> = records.collect();
-    write(path, header, &records, started)
+    if files <= 1 {
+        return write(path, header, &records, started);
+    }
+    let per = records.len().div_ceil(usize::from(files)).max(1);
+    let mut info = Aviseringsinformation::for_load(&header);
+    info.utfil.antal_filer = files;
+    let name = path.to_string_lossy().into_owned();
+    let mut first = None;
+    for (i, fil_nr) in (1..=files).enumerate() {
+        let part = records
+            .get(i * per..((i + 1) * per).min(records.len()))
+            .unwrap_or(&[]);
+        info.utfil.fil_nr = fil_nr;
+        info.utfil.antal_poster = part.len() as u64;
+        info.utfil.filnamn = default_filnamn(1, DeliveryTyp::Full, fil_nr);
+        let p = PathBuf::from(crate::load::numbered_name(&name, u32::from(fil_nr)));
+        write_file(&p, &info, part, false).map_err(|source| GenerateError::Write {
+            path: p.clone(),
+            source,
+        })?;
+        first.get_or_insert(p);
+    }
+    Ok(Written {
+        path: first.unwrap_or(path),
+        header,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Writes the DELTA that follows `previous`: the population is rebuilt from the latest FULL
@@ -140,8 +181,9 @@ pub fn write_delta(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_owned();
-    let mut chain: BTreeMap<u64, (PathBuf, DeliveryHeader)> = BTreeMap::new();
-    let mut base: Option<(u64, PathBuf)> = None;
+    // A delivery may be several files (`AntalFiler`): each löpnummer's files, in name order.
+    let mut chain: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
+    let mut base: Option<(u64, Vec<PathBuf>)> = None;
     for entry in std::fs::read_dir(&folder).map_err(|e| GenerateError::Read {
         path: folder.clone(),
         source: DeliveryError::file(e.into()),
@@ -160,38 +202,42 @@ pub fn write_delta(
             continue;
         }
         match h.typ {
-            DeliveryTyp::Full => {
-                if base.as_ref().is_none_or(|(l, _)| h.lopnummer > *l) {
-                    base = Some((h.lopnummer, path.clone()));
-                }
-            }
-            DeliveryTyp::Delta => {
-                chain.insert(h.lopnummer, (path.clone(), h));
-            }
+            DeliveryTyp::Full => match &mut base {
+                Some((l, paths)) if *l == h.lopnummer => paths.push(path.clone()),
+                Some((l, _)) if *l > h.lopnummer => {}
+                _ => base = Some((h.lopnummer, vec![path.clone()])),
+            },
+            DeliveryTyp::Delta => chain.entry(h.lopnummer).or_default().push(path.clone()),
         }
     }
-    let (from, base_path) = base.ok_or_else(|| GenerateError::NoBase(previous.to_owned()))?;
+    let (from, mut base_paths) = base.ok_or_else(|| GenerateError::NoBase(previous.to_owned()))?;
+    base_paths.sort();
     let mut state: BTreeMap<Pnr, Folkbokforingspost> = BTreeMap::new();
-    for rec in read(&base_path)? {
-        let rec = rec.map_err(|source| GenerateError::Read {
-            path: base_path.clone(),
-            source,
-        })?;
-        state.insert(rec.post.pnr(), rec.post);
+    for base_path in &base_paths {
+        for rec in read(base_path)? {
+            let rec = rec.map_err(|source| GenerateError::Read {
+                path: base_path.clone(),
+                source,
+            })?;
+            state.insert(rec.post.pnr(), rec.post);
+        }
     }
     for lop in from + 1..=target.lopnummer {
-        let (path, _) = chain.get(&lop).ok_or(GenerateError::Gap {
+        let paths = chain.get_mut(&lop).ok_or(GenerateError::Gap {
             folder: folder.clone(),
             from,
             to: target.lopnummer,
             missing: lop,
         })?;
-        for rec in read(path)? {
-            let rec = rec.map_err(|source| GenerateError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            apply(&mut state, rec);
+        paths.sort();
+        for path in paths.iter() {
+            for rec in read(path)? {
+                let rec = rec.map_err(|source| GenerateError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                apply(&mut state, rec);
+            }
         }
     }
     let records = super::delta(

@@ -18,7 +18,7 @@ mod names;
 mod population;
 
 pub use delta::delta;
-pub use files::{write_delta, write_full, GenerateError, Written};
+pub use files::{write_delta, write_full, write_full_files, GenerateError, Written};
 pub use population::population;
 
 #[cfg(test)]
