@@ -361,7 +361,7 @@ async fn download(
             .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
         let org = state.authorize(peer)?;
         let bestallning = crate::soap::request::Bestallning {
-            org_nr: org.orgnr.clone(),
+            org_nr: org.orgnr,
             bestallnings_id: path.bestallnings_id.clone(),
         };
         let caller = Caller::check(org, &bestallning)?;
