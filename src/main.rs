@@ -88,6 +88,12 @@ enum Command {
         /// `--out` with .1, .2, … before its extension.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=999), conflicts_with = "delta_of")]
         files: u16,
+        /// Write file A and file B (Navet's Bilaga 2) for a receiver that chose these fewer
+        /// terms for protected persons (comma-separated, as the register's
+        /// `skyddade_termer`: e.g. `namn,folkbokforingsadress`): `--out` with .A and .B before
+        /// its extension.
+        #[arg(long, value_delimiter = ',', conflicts_with = "files")]
+        skyddade_termer: Option<Vec<String>>,
     },
     /// The audit log, for the data-protection officer.
     Audit {
@@ -505,8 +511,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             changes,
             today,
             files,
+            skyddade_termer,
         } => {
             let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let fewer =
+                folkreg::register::orders::skyddade_termer_of(skyddade_termer).map_err(|why| {
+                    Failure {
+                        code: 2,
+                        error: anyhow::anyhow!("--skyddade-termer: {why}"),
+                    }
+                })?;
+            let split = Split { files, fewer };
             generate_command(
                 persons,
                 seed,
@@ -514,7 +529,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 delta_of,
                 changes,
                 today,
-                files,
+                split,
             )
         }
         Command::Status { config } => {
@@ -644,6 +659,15 @@ fn load_command(config: &Config, files: &[PathBuf], force: bool) -> Result<(), F
     }
 }
 
+/// How `generate` splits a delivery into files.
+#[cfg(feature = "dev-tools")]
+struct Split {
+    /// Files of a FULL delivery.
+    files: u16,
+    /// A receiver's fewer terms for protected persons: files A and B.
+    fewer: Option<folkreg::access::TermMask>,
+}
+
 /// `folkreg generate`: a FULL delivery, or the delta after one.
 #[cfg(feature = "dev-tools")]
 fn generate_command(
@@ -653,20 +677,19 @@ fn generate_command(
     delta_of: Option<PathBuf>,
     changes: Option<usize>,
     today: chrono::NaiveDate,
-    files: u16,
+    split: Split,
 ) -> Result<(), Failure> {
     let written = match (delta_of, changes) {
         (Some(prev), Some(changes)) => {
-            folkreg::dev::generate::write_delta(&prev, changes, seed, today, out).map_err(|e| {
-                Failure {
+            folkreg::dev::generate::write_delta_files(&prev, changes, seed, today, out, split.fewer)
+                .map_err(|e| Failure {
                     code: if e.is_input_error() { 2 } else { 1 },
                     error: e.into(),
-                }
-            })?
+                })?
         }
         _ => {
             let n = persons.context("--persons is required")?;
-            folkreg::dev::generate::write_full_files(n, seed, today, out, files)?
+            folkreg::dev::generate::write_full_files(n, seed, today, out, split.files, split.fewer)?
         }
     };
     println!("{written}");

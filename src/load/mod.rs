@@ -137,9 +137,14 @@ pub fn is_delivery_name(name: &str) -> bool {
 /// `NAME` with `.N` before its delivery extension (`l2.xml.gz` → `l2.1.xml.gz`): a free name
 /// for a second copy that is still a delivery's name.
 pub fn numbered_name(name: &str, n: u32) -> String {
+    tagged_name(name, &n.to_string())
+}
+
+/// `NAME` with `.TAG` before its delivery extension (`full.xml.gz` → `full.B.xml.gz`).
+pub fn tagged_name(name: &str, tag: &str) -> String {
     match DELIVERY_EXTENSIONS.iter().find(|e| name.ends_with(*e)) {
-        Some(ext) => format!("{}.{n}{ext}", &name[..name.len() - ext.len()]),
-        None => format!("{name}.{n}"),
+        Some(ext) => format!("{}.{tag}{ext}", &name[..name.len() - ext.len()]),
+        None => format!("{name}.{tag}"),
     }
 }
 

@@ -83,9 +83,18 @@ impl DeliveryWriter {
 
     /// Writes one record.
     pub fn write(&mut self, record: &DeliveryRecord) -> Result<(), DeliveryError> {
+        self.write_as(record, crate::access::TermMask::ALL)
+    }
+
+    /// Writes one record with only `terms` (file B's fewer terms for protected persons).
+    pub fn write_as(
+        &mut self,
+        record: &DeliveryRecord,
+        terms: crate::access::TermMask,
+    ) -> Result<(), DeliveryError> {
         let style = PostStyle {
             extensions: self.extensions,
-            ..PostStyle::file(record.posttyp, record.present, crate::access::TermMask::ALL)
+            ..PostStyle::file(record.posttyp, record.present, terms)
         };
         write_post(&mut self.writer, &record.post, style).map_err(io)?;
         self.writer

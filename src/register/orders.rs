@@ -524,6 +524,12 @@ pub(crate) fn skyddade_termer(
     Ok(Some(mask))
 }
 
+/// [`skyddade_termer`] for a caller outside the register (`folkreg generate
+/// --skyddade-termer`): the message only.
+pub fn skyddade_termer_of(names: Option<Vec<String>>) -> Result<Option<TermMask>, String> {
+    skyddade_termer(names, "generate").map_err(|(_, why)| why)
+}
+
 /// `[[organisation.avisering]]` as written in the register.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

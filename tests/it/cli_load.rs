@@ -298,3 +298,91 @@ fn a_grunduttag_in_three_files_loads_only_whole() {
     let o = folkreg(d, &["load", "g/d2.xml"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// `generate --skyddade-termer namn`: a grunduttag and the ändringsavisering after it in
+/// file A and file B, as Navet makes them for a receiver that chose fewer terms for protected
+/// persons (Bilaga 2): valid against Navet's schema, and loaded as one delivery each, the
+/// protected persons with the fewer terms.
+#[test]
+fn generated_a_and_b_files_are_navets_and_load_with_the_fewer_terms() {
+    let dir = setup_empty();
+    let d = dir.path();
+    std::fs::create_dir(d.join("g")).unwrap();
+    let run = |args: &[&str]| {
+        let o = folkreg(d, args);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    run(&[
+        "generate",
+        "--persons",
+        "2000",
+        "--seed",
+        "8",
+        "--today",
+        "2026-11-01",
+        "--skyddade-termer",
+        "namn",
+        "--out",
+        "g/full.xml",
+    ]);
+    run(&[
+        "generate",
+        "--delta-of",
+        "g/full.A.xml",
+        "--changes",
+        "400",
+        "--seed",
+        "9",
+        "--today",
+        "2026-11-02",
+        "--skyddade-termer",
+        "namn",
+        "--out",
+        "g/d2.xml",
+    ]);
+    let schema =
+        crate::common::repo().join("../shared/reference/navet/v4-2023/schema/Navetavisering.xsd");
+    let files = ["g/full.A.xml", "g/full.B.xml", "g/d2.A.xml", "g/d2.B.xml"];
+    for f in files {
+        let xml = std::fs::read_to_string(d.join(f)).unwrap();
+        crate::common::xmllint_schema(&xml, &schema).unwrap_or_else(|e| panic!("{f}: {e}"));
+        if f.ends_with(".B.xml") {
+            assert!(
+                !xml.contains("<Folkbokforingsadress>"),
+                "{f}: fewer terms only"
+            );
+            assert!(xml.contains("<Filtyp>B</Filtyp>"), "{f}");
+        }
+    }
+    // Bilaga 2: a protection set or lifted puts the person in both files of delivery 2.
+    let numbers = |f: &str| -> std::collections::BTreeSet<String> {
+        let xml = std::fs::read_to_string(d.join(f)).unwrap();
+        xml.split("<PersonNr>")
+            .skip(1)
+            .map(|s| s[..12].to_owned())
+            .collect()
+    };
+    let both = numbers("g/d2.A.xml")
+        .intersection(&numbers("g/d2.B.xml"))
+        .count();
+    assert!(both > 0, "a protection set or lifted is in both files");
+    let o = folkreg(d, &["load", files[3], files[1], files[2], files[0]]);
+    assert!(o.status.success(), "{}", text(&o));
+    let store = crate::common::open_store(&d.join("data/store"));
+    let snap = store.snapshot();
+    let (mut protected, mut unprotected) = (0, 0);
+    for post in snap.iter() {
+        let post = post.unwrap();
+        if post.is_protected() {
+            protected += 1;
+            assert_eq!(post.personpost.folkbokforing, None, "file B's fewer terms");
+            assert_eq!(post.personpost.adresser.folkbokforingsadress, None);
+        } else if post.personpost.folkbokforing.is_some() {
+            unprotected += 1;
+        }
+    }
+    assert!(
+        protected > 0 && unprotected > 1000,
+        "{protected} {unprotected}"
+    );
+}

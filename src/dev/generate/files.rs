@@ -100,18 +100,21 @@ pub fn write_full(
     today: NaiveDate,
     out: Option<&Path>,
 ) -> Result<Written, GenerateError> {
-    write_full_files(persons, seed, today, out, 1)
+    write_full_files(persons, seed, today, out, 1, None)
 }
 
 /// Writes a FULL delivery (a grunduttag) of `persons` persons with löpnummer 1, split into
 /// `files` files of one delivery (`AntalFiler`, `FilNr`), as Navet splits a large one: `out`
-/// itself for one file, else `out` with `.1`, `.2`, … before its extension.
+/// itself for one file, else `out` with `.1`, `.2`, … before its extension. With `fewer`
+/// (a receiver's fewer terms for protected persons, Bilaga 2) it is file A and file B
+/// instead: `out` with `.A` and `.B` before its extension.
 pub fn write_full_files(
     persons: usize,
     seed: u64,
     today: NaiveDate,
     out: Option<&Path>,
     files: u16,
+    fewer: Option<TermMask>,
 ) -> Result<Written, GenerateError> {
     let started = std::time::Instant::now();
     let posts = super::population(persons, seed, today);
@@ -130,6 +133,9 @@ pub fn write_full_files(
         present: TermMask::ALL,
     });
     let records: Vec<_> = records.collect();
+    if let Some(fewer) = fewer {
+        return write_a_b(path, header, super::split::full(records, fewer), started);
+    }
     if files <= 1 {
         return write(path, header, &records, started);
     }
@@ -167,6 +173,20 @@ pub fn write_delta(
     seed: u64,
     today: NaiveDate,
     out: Option<&Path>,
+) -> Result<Written, GenerateError> {
+    write_delta_files(previous, changes, seed, today, out, None)
+}
+
+/// [`write_delta`], in file A and file B by Bilaga 2's tables when `fewer` is given (see
+/// [`write_full_files`]). A chain with files B is read as a receiver reads it: the population
+/// it rebuilds is the receiver's, protected persons with the fewer terms.
+pub fn write_delta_files(
+    previous: &Path,
+    changes: usize,
+    seed: u64,
+    today: NaiveDate,
+    out: Option<&Path>,
+    fewer: Option<TermMask>,
 ) -> Result<Written, GenerateError> {
     let started = std::time::Instant::now();
     let read = |path: &Path| {
@@ -213,14 +233,8 @@ pub fn write_delta(
     let (from, mut base_paths) = base.ok_or_else(|| GenerateError::NoBase(previous.to_owned()))?;
     base_paths.sort();
     let mut state: BTreeMap<Pnr, Folkbokforingspost> = BTreeMap::new();
-    for base_path in &base_paths {
-        for rec in read(base_path)? {
-            let rec = rec.map_err(|source| GenerateError::Read {
-                path: base_path.clone(),
-                source,
-            })?;
-            state.insert(rec.post.pnr(), rec.post);
-        }
+    for rec in read_delivery(&base_paths)? {
+        state.insert(rec.post.pnr(), rec.post);
     }
     for lop in from + 1..=target.lopnummer {
         let paths = chain.get_mut(&lop).ok_or(GenerateError::Gap {
@@ -230,16 +244,15 @@ pub fn write_delta(
             missing: lop,
         })?;
         paths.sort();
-        for path in paths.iter() {
-            for rec in read(path)? {
-                let rec = rec.map_err(|source| GenerateError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                apply(&mut state, rec);
-            }
+        for rec in read_delivery(paths)? {
+            apply(&mut state, rec);
         }
     }
+    let protected_before: std::collections::HashSet<Pnr> = state
+        .iter()
+        .filter(|(_, p)| p.is_protected())
+        .map(|(k, _)| *k)
+        .collect();
     let records = super::delta(
         &mut state,
         changes,
@@ -256,7 +269,69 @@ pub fn write_delta(
     let path = out
         .map(Path::to_owned)
         .unwrap_or_else(|| folder.join(default_name(lopnummer, DeliveryTyp::Delta)));
-    write(path, header, &records, started)
+    match fewer {
+        Some(fewer) => {
+            let parts = super::split::delta(records, &protected_before, &state, fewer);
+            write_a_b(path, header, parts, started)
+        }
+        None => write(path, header, &records, started),
+    }
+}
+
+/// The records of one delivery's files, file B merged into file A as Bilaga 2 advises.
+fn read_delivery(paths: &[PathBuf]) -> Result<Vec<DeliveryRecord>, GenerateError> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for path in paths {
+        let err = |source| GenerateError::Read {
+            path: path.clone(),
+            source,
+        };
+        let reader = DeliveryReader::open(path).map_err(err)?;
+        let fil = reader.info().fil();
+        let recs = reader.collect::<Result<Vec<_>, _>>().map_err(err)?;
+        match fil {
+            crate::model::change::Fil::A => a.extend(recs),
+            crate::model::change::Fil::B => b.extend(recs),
+        }
+    }
+    Ok(crate::loadfile::merge_files(a, b))
+}
+
+/// Writes a delivery as file A (`NAME.A.xml…`) and file B (`NAME.B.xml…`): one delivery of
+/// two files.
+fn write_a_b(
+    path: PathBuf,
+    mut header: DeliveryHeader,
+    parts: [Vec<super::split::Part>; 2],
+    started: std::time::Instant,
+) -> Result<Written, GenerateError> {
+    header.antal = (parts[0].len() + parts[1].len()) as u64;
+    let mut info = Aviseringsinformation::for_load(&header);
+    info.utfil.antal_filer = 2;
+    let name = path.to_string_lossy().into_owned();
+    let mut first = None;
+    for (i, (tag, records)) in ["A", "B"].into_iter().zip(parts).enumerate() {
+        let p = PathBuf::from(crate::load::tagged_name(&name, tag));
+        let err = |source| GenerateError::Write {
+            path: p.clone(),
+            source,
+        };
+        info.filtyp = Some(tag.into());
+        info.utfil.fil_nr = i as u16 + 1;
+        info.utfil.antal_poster = records.len() as u64;
+        info.utfil.filnamn = default_filnamn(header.lopnummer, header.typ, info.utfil.fil_nr);
+        let mut w = crate::loadfile::DeliveryWriter::create(&p, &info).map_err(err)?;
+        for (record, terms) in &records {
+            w.write_as(record, *terms).map_err(err)?;
+        }
+        w.finish().map_err(err)?;
+        first.get_or_insert(p);
+    }
+    Ok(Written {
+        path: first.unwrap_or(path),
+        header,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 fn write(

@@ -16,9 +16,12 @@ mod delta;
 mod files;
 mod names;
 mod population;
+mod split;
 
 pub use delta::delta;
-pub use files::{write_delta, write_full, write_full_files, GenerateError, Written};
+pub use files::{
+    write_delta, write_delta_files, write_full, write_full_files, GenerateError, Written,
+};
 pub use population::population;
 
 #[cfg(test)]
