@@ -46,6 +46,18 @@ impl<'a> OrderRef<'a> {
         }
     }
 
+    /// What delivery `lopnummer` is, as its file's `Bestallningstyp` says: an order's
+    /// grunduttag is its delivery 1 (Navet 3.1) — a receiver's load replaces its store with
+    /// it, and the ändringsavisering follows in `LopNr` order.
+    pub fn bestallningstyp(self, lopnummer: u64) -> &'static str {
+        use crate::loadfile::header::{ANDRINGSAVISERING, GRUNDUTTAG, URVAL};
+        match self {
+            OrderRef::Avisering(o) if o.grunduttag && lopnummer == 1 => GRUNDUTTAG,
+            OrderRef::Avisering(_) => ANDRINGSAVISERING,
+            OrderRef::Urval(_) => URVAL,
+        }
+    }
+
     /// Whether its population is an infil (`lamnaInfil`).
     pub fn takes_infil(self) -> bool {
         match self {

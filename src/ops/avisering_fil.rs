@@ -16,7 +16,6 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Caller, Context, OpError};
 use crate::avisering::feed::{Feed, FeedRecord, OrderKey};
 use crate::avisering::select::Fil;
-use crate::avisering::OrderRef;
 use crate::ids::BestallningsId;
 use crate::loadfile::header::{self, Aviseringsinformation, Part, Utfil};
 use crate::loadfile::writer::{write_head, write_tail};
@@ -106,13 +105,7 @@ pub async fn prepare(
         )
         .into());
     }
-    // An order's grunduttag is its delivery 1 (Navet 3.1): a receiver's load replaces its
-    // store with it, and the ändringsavisering follows in LopNr order.
-    let bestallningstyp = match order {
-        OrderRef::Avisering(o) if o.grunduttag && path.lopnummer == 1 => header::GRUNDUTTAG,
-        OrderRef::Avisering(_) => header::ANDRINGSAVISERING,
-        OrderRef::Urval(_) => header::URVAL,
-    };
+    let bestallningstyp = order.bestallningstyp(path.lopnummer);
     let key = caller.feed_key();
     let access = caller.org.access();
     let mottagare = Part {

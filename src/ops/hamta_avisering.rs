@@ -70,6 +70,7 @@ impl HamtaAvisering {
             .into());
         }
         let posttyp = order.posttyp();
+        let bestallningstyp = order.bestallningstyp(lopnummer);
         let page_size = cx.page_size;
         let key = caller.feed_key();
         let now = cx.now;
@@ -132,6 +133,7 @@ impl HamtaAvisering {
             antal: header.antal,
             antal_sidor: sidor,
             sida,
+            bestallningstyp,
             urval,
         };
         let bodies: Vec<&[u8]> = records.iter().map(|(_, r)| r.as_slice()).collect();

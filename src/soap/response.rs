@@ -209,6 +209,9 @@ pub struct AviseringPage {
     pub antal_sidor: u64,
     /// This page.
     pub sida: u64,
+    /// What the delivery is, as its file's `Bestallningstyp` says: `GRUNDUTTAG`,
+    /// `ANDRINGSAVISERING` or `URVAL`.
+    pub bestallningstyp: &'static str,
     /// What an urval delivery says beyond a delivery (None for avisering).
     pub urval: Option<UrvalInfo>,
 }
@@ -250,6 +253,7 @@ pub fn avisering(page: Option<&AviseringPage>, records: &[&[u8]]) -> Vec<u8> {
                 text(&mut w, "Fil", p.fil)?;
                 text(&mut w, "AntalSidor", &p.antal_sidor.to_string())?;
                 text(&mut w, "Sida", &p.sida.to_string())?;
+                text(&mut w, "Bestallningstyp", p.bestallningstyp)?;
                 if let Some(u) = &p.urval {
                     w.write_event(Event::Start(BytesStart::new("Urval")))?;
                     text(&mut w, "Typ", u.typ)?;
