@@ -452,6 +452,21 @@ async fn a_grunduttag_then_andringsavisering_keep_a_second_store_equal_for_the_r
         !x1.contains("totalpost=\"N\""),
         "a grunduttag is totalposter only"
     );
+    // The pages of the delivery say the same.
+    let org = norrby.org.as_deref().expect("org");
+    let page = server
+        .post(
+            &norrby,
+            AV,
+            &hamta_avisering_body(org, GRUND, 1, None, None),
+        )
+        .await;
+    assert_eq!(
+        page.text_of("Bestallningstyp").as_deref(),
+        Some("GRUNDUTTAG"),
+        "{}",
+        page.body
+    );
     // Two loads: deliveries 2 and 3, ändringsposter.
     let inbox = server.state.config.load.inbox.clone();
     std::fs::create_dir_all(&inbox).expect("inbox");
