@@ -316,6 +316,8 @@ fn fault_response(f: &Fault) -> Response<Body> {
 
 /// The audit line's and the metrics' name of a delivery file download.
 pub const DOWNLOAD: &str = "hamtaAviseringsfil";
+/// Most identity numbers in one audit line of a download (a page's worth).
+const AUDIT_LINE: usize = 10_000;
 
 /// `GET /na/na_avisering/V1/fil/{BestallningsId}/{LopNr}/{A|B}`: a delivery as Navet's
 /// avisering file ([`crate::ops::avisering_fil`]), gzip-compressed when the client accepts
@@ -345,6 +347,7 @@ async fn download(
         });
     let peer_ok = peer.as_ref().ok();
     let mut trail = Trail::default();
+    let mut returned = Vec::new();
     let prepared = async {
         if let Some(why) = refused {
             return Err(Fault::NotPermitted(format!(
@@ -396,7 +399,7 @@ async fn download(
             None,
         ),
         Ok(Some(p)) => {
-            trail.returned = p.returned;
+            returned = p.returned;
             let mut r = Response::new(ChannelBody(p.body).boxed());
             let headers = r.headers_mut();
             headers.insert(
@@ -413,25 +416,35 @@ async fn download(
             (audit::OUTCOME_OK.to_owned(), r, Some(p.go))
         }
     };
-    let entry = AuditEntry {
-        time: state.clock.now(),
-        org: peer_ok
-            .and_then(|p| p.orgnr.as_ref())
-            .map(|o| o.wire())
-            .unwrap_or_default(),
-        cert: peer_ok
-            .map(PeerIdentity::fingerprint_hex)
-            .unwrap_or_default(),
-        operation: DOWNLOAD.to_owned(),
-        bestallningsid: trail.bestallningsid.clone(),
-        hits: trail.hits(),
-        asked: Vec::new(),
-        returned: std::mem::take(&mut trail.returned),
-        outcome: outcome.clone(),
-        request_id: id.0,
+    // The lines are durable before the file leaves; without them, nothing leaves. A large
+    // file's numbers go in lines of at most AUDIT_LINE numbers, all with the request's id.
+    let hits = u32::try_from(returned.len()).unwrap_or(u32::MAX);
+    let mut lines = returned.chunks(AUDIT_LINE).peekable();
+    let written = loop {
+        let chunk = lines.next().unwrap_or(&[]);
+        let entry = AuditEntry {
+            time: state.clock.now(),
+            org: peer_ok
+                .and_then(|p| p.orgnr.as_ref())
+                .map(|o| o.wire())
+                .unwrap_or_default(),
+            cert: peer_ok
+                .map(PeerIdentity::fingerprint_hex)
+                .unwrap_or_default(),
+            operation: DOWNLOAD.to_owned(),
+            bestallningsid: trail.bestallningsid.clone(),
+            hits,
+            asked: Vec::new(),
+            returned: chunk.iter().map(|p| p.as_str().to_owned()).collect(),
+            outcome: outcome.clone(),
+            request_id: id.0,
+        };
+        let written = state.audit.record(entry).await;
+        if written.is_err() || lines.peek().is_none() {
+            break written;
+        }
     };
-    // The line is durable before the file leaves; without it, nothing leaves.
-    if let Err(e) = state.audit.record(entry).await {
+    if let Err(e) = written {
         tracing::error!(request_id = %id, error = %e, "audit log failed: no file is sent");
         if let Some(go) = go {
             let _ = go.send(false);

@@ -78,8 +78,8 @@ impl FilPath {
 pub struct Prepared {
     /// The file's name (`Utfil/Filnamn`).
     pub filnamn: String,
-    /// The identity numbers in the file, for the audit line.
-    pub returned: Vec<String>,
+    /// The identity numbers in the file, for the audit lines (12 bytes each).
+    pub returned: Vec<crate::ids::Pnr>,
     /// `true` lets the bytes flow (the audit line is on disk); `false` or dropped: nothing
     /// leaves.
     pub go: oneshot::Sender<bool>,
@@ -137,7 +137,7 @@ pub async fn prepare(
             let total = produced.antal[usize::from(path.fil == Fil::B)];
             each(&feed, &key, path.lopnummer, path.fil, total, |pnr, r| {
                 if r.view_for(&access, &snapshot)?.is_some() {
-                    returned.push(pnr.as_str().to_owned());
+                    returned.push(*pnr);
                 }
                 Ok::<(), StoreError>(())
             })?;

@@ -7,25 +7,6 @@ use std::collections::BTreeMap;
 use crate::common::*;
 use folkreg::audit::AuditEntry;
 
-fn audit_lines(dir: &std::path::Path) -> Vec<AuditEntry> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("audit dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .expect("audit file")
-                .lines()
-                .map(|l| serde_json::from_str::<AuditEntry>(l).expect("a JSON audit line"))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answered_request_has_its_line_even_after_sigkill() {
     let mut server = RealServer::start(&[], &[]).await;

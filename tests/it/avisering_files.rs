@@ -285,6 +285,18 @@ async fn an_urval_file_is_navets_and_loads_into_a_second_store_equal_for_the_rec
     );
     assert_eq!(paged(&server, &norrby, URVAL, "A").await, in_file);
 
+    // Each download has its audit line, with every number in the file, written before the
+    // file left.
+    let lines: Vec<_> = audit_lines(&server.state.config.audit_dir)
+        .into_iter()
+        .filter(|l| l.operation == "hamtaAviseringsfil" && l.outcome == "ok")
+        .collect();
+    assert_eq!(lines.len(), 2, "plain and gzip");
+    for l in &lines {
+        assert_eq!(l.returned, in_file);
+        assert_eq!(l.bestallningsid, URVAL);
+    }
+
     // The round: load the download into a second store.
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("urval.xml.gz");

@@ -1093,3 +1093,26 @@ pub fn delivery_chain(
     }
     out
 }
+
+/// Every line of the audit log in `dir`, oldest file first.
+pub fn audit_lines(dir: &std::path::Path) -> Vec<folkreg::audit::AuditEntry> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("audit dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("audit file")
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<folkreg::audit::AuditEntry>(l)
+                        .expect("a JSON audit line")
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
