@@ -358,6 +358,11 @@ impl TextRun {
     }
 }
 
+/// Whether `text` has more than `max` characters (counted only when its bytes are more).
+pub(crate) fn longer_than(text: &str, max: usize) -> bool {
+    text.len() > max && text.chars().count() > max
+}
+
 /// The characters of a reference: a character reference or one of the five predefined
 /// entities; `None` for anything else.
 fn reference_chars(r: &BytesRef<'_>) -> Option<String> {
@@ -434,7 +439,7 @@ fn read_tree<R: BufRead>(
                 let text = run.take();
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&text);
-                    if top.text.chars().count() > MAX_TEXT {
+                    if longer_than(&top.text, MAX_TEXT) {
                         return Err(too_long(&stack));
                     }
                 }
@@ -442,7 +447,10 @@ fn read_tree<R: BufRead>(
         }
         // A run is bounded before it ends (its trailing whitespace may still be trimmed).
         if let Some(top) = stack.last() {
-            if top.text.chars().count() + run.kept_chars() > MAX_TEXT {
+            // Characters are never more than bytes: count them only past the limit in bytes.
+            if top.text.len() + run.text.len() > MAX_TEXT
+                && top.text.chars().count() + run.kept_chars() > MAX_TEXT
+            {
                 return Err(too_long(&stack));
             }
         }

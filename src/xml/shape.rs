@@ -512,7 +512,7 @@ fn check_below(
         }
         at = pos;
         last = Some(name);
-        if k.max > 0 && child.text.chars().count() > usize::from(k.max) {
+        if k.max > 0 && crate::loadfile::reader::longer_than(&child.text, usize::from(k.max)) {
             return Err(mismatch(path, k.name, MismatchKind::TooLong(k.max)));
         }
         path.push(k.name);
