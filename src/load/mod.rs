@@ -212,22 +212,48 @@ const PIPELINE_BATCH: usize = 256;
 const PIPELINE_DEPTH: usize = 8;
 
 type Batch = Vec<Result<crate::model::change::DeliveryRecord, DeliveryError>>;
+type Trees = Vec<Result<(crate::xml::read::Node, u64), DeliveryError>>;
 
-/// Reads records in batches into `tx` until the end, the first error (sent as the batch's
-/// last item), or the receiver is gone (the build failed).
-fn parse_ahead(reader: &mut DeliveryReader, tx: &std::sync::mpsc::SyncSender<Batch>) {
+/// Reads records' element trees in batches into `tx` until the end, the first error (sent as
+/// the batch's last item), or the receiver is gone (the build failed).
+fn parse_ahead(reader: &mut DeliveryReader, tx: &std::sync::mpsc::SyncSender<Trees>) {
     let mut batch = Vec::with_capacity(PIPELINE_BATCH);
-    for rec in reader {
-        let failed = rec.is_err();
-        batch.push(rec);
-        if failed || batch.len() == PIPELINE_BATCH {
+    loop {
+        let next = reader.next_tree();
+        let end = !matches!(next, Ok(Some(_)));
+        match next {
+            Ok(Some(tree)) => batch.push(Ok(tree)),
+            Ok(None) => {}
+            Err(e) => batch.push(Err(e)),
+        }
+        if end || batch.len() == PIPELINE_BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(PIPELINE_BATCH));
-            if tx.send(full).is_err() || failed {
+            if tx.send(full).is_err() || end {
                 return;
             }
         }
     }
-    let _ = tx.send(batch);
+}
+
+/// Maps the trees to validated records, in order, until the first error (sent last).
+fn map_ahead(rx: std::sync::mpsc::Receiver<Trees>, tx: &std::sync::mpsc::SyncSender<Batch>) {
+    for trees in rx {
+        let mut failed = false;
+        let batch: Batch = trees
+            .into_iter()
+            .map_while(|t| {
+                if failed {
+                    return None;
+                }
+                let r = t.and_then(|(node, pos)| crate::loadfile::reader::map_tree(node, pos));
+                failed = r.is_err();
+                Some(r)
+            })
+            .collect();
+        if tx.send(batch).is_err() || failed {
+            return;
+        }
+    }
 }
 
 /// Applies the delivery of one file atomically (a delivery of several files needs them all:
@@ -273,12 +299,15 @@ pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileRepo
             let mut build = store.begin_full(&header).map_err(store_err)?;
             for (path, _) in &step.files {
                 let mut reader = DeliveryReader::open(path).map_err(delivery(path))?;
-                // Parsing the XML is most of a load's work: it runs on its own thread while
-                // this one encodes, indexes and sorts what it has read.
+                // Parsing the XML is most of a load's work: one thread reads each record's
+                // element tree, another maps and validates it, while this one encodes,
+                // indexes and sorts what they have read.
                 std::thread::scope(|scope| {
+                    let (tree_tx, tree_rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
                     let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
                     let reader = &mut reader;
-                    scope.spawn(move || parse_ahead(reader, &tx));
+                    scope.spawn(move || parse_ahead(reader, &tree_tx));
+                    scope.spawn(move || map_ahead(tree_rx, &tx));
                     for batch in rx {
                         for rec in batch {
                             build

@@ -18,6 +18,7 @@ use super::header::Aviseringsinformation;
 use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader};
 use crate::model::change::DeliveryRecord;
 use crate::xml::read::{record, shown, Node};
+use crate::xml::shape::longer_than;
 
 /// Longest text of one term, in characters: the longest register term (an address line) is
 /// far shorter; anything longer is a broken file.
@@ -193,6 +194,26 @@ impl DeliveryReader {
     }
 
     fn next_record(&mut self) -> Result<Option<DeliveryRecord>, DeliveryError> {
+        match self.next_tree()? {
+            Some((node, pos)) => record(node, pos).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next record's element tree and its 1-based position, not yet mapped (a load maps
+    /// it on another thread: [`map_tree`]); `None` at the end of a whole, counted file.
+    pub(crate) fn next_tree(&mut self) -> Result<Option<(Node, u64)>, DeliveryError> {
+        if self.done {
+            return Ok(None);
+        }
+        let next = self.read_tree_or_end();
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next
+    }
+
+    fn read_tree_or_end(&mut self) -> Result<Option<(Node, u64)>, DeliveryError> {
         loop {
             self.buf.clear();
             let pos = Some(self.count + 1);
@@ -206,7 +227,7 @@ impl DeliveryReader {
                     self.count += 1;
                     let start = owned_start(&e);
                     let node = read_tree(&mut self.reader, &mut self.buf, start, pos)?;
-                    return record(node, self.count).map(Some);
+                    return Ok(Some((node, self.count)));
                 }
                 Event::Empty(e) if e.local_name().as_ref() == b"Folkbokforingspost" => {
                     self.count += 1;
@@ -261,6 +282,11 @@ impl DeliveryReader {
             }
         }
     }
+}
+
+/// Maps a record's tree from [`DeliveryReader::next_tree`] to the validated record.
+pub(crate) fn map_tree(node: Node, pos: u64) -> Result<DeliveryRecord, DeliveryError> {
+    record(node, pos)
 }
 
 impl Iterator for DeliveryReader {
@@ -356,11 +382,6 @@ impl TextRun {
         self.trailing_ws = 0;
         std::mem::take(&mut self.text)
     }
-}
-
-/// Whether `text` has more than `max` characters (counted only when its bytes are more).
-pub(crate) fn longer_than(text: &str, max: usize) -> bool {
-    text.len() > max && text.chars().count() > max
 }
 
 /// The characters of a reference: a character reference or one of the five predefined

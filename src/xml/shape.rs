@@ -463,6 +463,12 @@ pub enum MismatchKind {
     TooLong(u16),
 }
 
+/// Whether `text` has more than `max` characters (counted only when its bytes are more:
+/// characters are never more than bytes).
+pub(crate) fn longer_than(text: &str, max: usize) -> bool {
+    text.len() > max && text.chars().count() > max
+}
+
 /// Checks the children of `node` (the record's root) against `el`, recursively: each known
 /// (and, unless `files`, on Navet's wire), in the schema's order, no more often than allowed,
 /// no longer than the schema's `maxLength`, every required one there.
@@ -512,7 +518,7 @@ fn check_below(
         }
         at = pos;
         last = Some(name);
-        if k.max > 0 && crate::loadfile::reader::longer_than(&child.text, usize::from(k.max)) {
+        if k.max > 0 && longer_than(&child.text, usize::from(k.max)) {
             return Err(mismatch(path, k.name, MismatchKind::TooLong(k.max)));
         }
         path.push(k.name);
