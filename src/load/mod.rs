@@ -212,48 +212,109 @@ const PIPELINE_BATCH: usize = 256;
 const PIPELINE_DEPTH: usize = 8;
 
 type Batch = Vec<Result<crate::model::change::DeliveryRecord, DeliveryError>>;
-type Trees = Vec<Result<(crate::xml::read::Node, u64), DeliveryError>>;
+/// A batch of record chunks cut out of the byte stream, numbered for the reordering.
+type Chunks = (u64, Vec<Result<(Vec<u8>, u64), DeliveryError>>);
 
-/// Reads records' element trees in batches into `tx` until the end, the first error (sent as
-/// the batch's last item), or the receiver is gone (the build failed).
-fn parse_ahead(reader: &mut DeliveryReader, tx: &std::sync::mpsc::SyncSender<Trees>) {
+/// Cuts records out of the file in batches into `tx` until the end, the first error (sent
+/// as the batch's last item), or the receivers are gone.
+fn split_ahead(
+    splitter: &mut crate::loadfile::split::Splitter,
+    tx: &std::sync::mpsc::SyncSender<Chunks>,
+) {
+    let mut seq = 0;
     let mut batch = Vec::with_capacity(PIPELINE_BATCH);
     loop {
-        let next = reader.next_tree();
+        let next = splitter.next_chunk();
         let end = !matches!(next, Ok(Some(_)));
         match next {
-            Ok(Some(tree)) => batch.push(Ok(tree)),
+            Ok(Some(chunk)) => batch.push(Ok(chunk)),
             Ok(None) => {}
             Err(e) => batch.push(Err(e)),
         }
         if end || batch.len() == PIPELINE_BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(PIPELINE_BATCH));
-            if tx.send(full).is_err() || end {
+            if tx.send((seq, full)).is_err() || end {
                 return;
             }
+            seq += 1;
         }
     }
 }
 
-/// Maps the trees to validated records, in order, until the first error (sent last).
-fn map_ahead(rx: std::sync::mpsc::Receiver<Trees>, tx: &std::sync::mpsc::SyncSender<Batch>) {
-    for trees in rx {
+/// Reads and maps batches of chunks (one of several such threads), each up to its first
+/// error; results go out numbered as they came.
+fn read_chunks(
+    rx: &std::sync::Mutex<std::sync::mpsc::Receiver<Chunks>>,
+    tx: &std::sync::mpsc::SyncSender<(u64, Batch)>,
+) {
+    loop {
+        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok((seq, chunks)) = next else {
+            return;
+        };
         let mut failed = false;
-        let batch: Batch = trees
+        let batch: Batch = chunks
             .into_iter()
-            .map_while(|t| {
+            .map_while(|c| {
                 if failed {
                     return None;
                 }
-                let r = t.and_then(|(node, pos)| crate::loadfile::reader::map_tree(node, pos));
+                let r = c.and_then(|(bytes, pos)| {
+                    let node = crate::loadfile::split::read_chunk(&bytes, pos)?;
+                    crate::loadfile::reader::map_tree(node, pos)
+                });
                 failed = r.is_err();
                 Some(r)
             })
             .collect();
-        if tx.send(batch).is_err() || failed {
+        if tx.send((seq, batch)).is_err() {
             return;
         }
     }
+}
+
+/// Threads that read records when a FULL delivery is loaded: the machine's cores, at most 4.
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4))
+}
+
+/// Reads every record of a FULL delivery's file on several threads
+/// ([`crate::loadfile::split`]) and hands them to `add` in file order, up to and including
+/// the first error in file order.
+pub(crate) fn read_parallel<E>(
+    reader: DeliveryReader,
+    add: &mut dyn FnMut(
+        Result<crate::model::change::DeliveryRecord, DeliveryError>,
+    ) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut splitter = reader.into_splitter();
+    std::thread::scope(|scope| {
+        let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<Chunks>(PIPELINE_DEPTH);
+        // Owned by the readers: when the last one stops (the records are done, or `add`
+        // refused one and left), the receiver goes and the cutting thread stops too.
+        let chunk_rx = std::sync::Arc::new(std::sync::Mutex::new(chunk_rx));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Batch)>(PIPELINE_DEPTH);
+        let splitter = &mut splitter;
+        scope.spawn(move || split_ahead(splitter, &chunk_tx));
+        for _ in 0..readers() {
+            let (rx, tx) = (chunk_rx.clone(), tx.clone());
+            scope.spawn(move || read_chunks(&rx, &tx));
+        }
+        drop(chunk_rx);
+        drop(tx);
+        let mut waiting: std::collections::BTreeMap<u64, Batch> = Default::default();
+        let mut next = 0u64;
+        for (seq, batch) in rx {
+            waiting.insert(seq, batch);
+            while let Some(batch) = waiting.remove(&next) {
+                next += 1;
+                for rec in batch {
+                    add(rec)?;
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Applies the delivery of one file atomically (a delivery of several files needs them all:
@@ -298,24 +359,12 @@ pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileRepo
         DeliveryTyp::Full => {
             let mut build = store.begin_full(&header).map_err(store_err)?;
             for (path, _) in &step.files {
-                let mut reader = DeliveryReader::open(path).map_err(delivery(path))?;
-                // Parsing the XML is most of a load's work: one thread reads each record's
-                // element tree, another maps and validates it, while this one encodes,
-                // indexes and sorts what they have read.
-                std::thread::scope(|scope| {
-                    let (tree_tx, tree_rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
-                    let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
-                    let reader = &mut reader;
-                    scope.spawn(move || parse_ahead(reader, &tree_tx));
-                    scope.spawn(move || map_ahead(tree_rx, &tx));
-                    for batch in rx {
-                        for rec in batch {
-                            build
-                                .add(&rec.map_err(delivery(path))?)
-                                .map_err(store_err)?;
-                        }
-                    }
-                    Ok::<(), LoadError>(())
+                let reader = DeliveryReader::open(path).map_err(delivery(path))?;
+                // Reading the XML is most of a load's work: one thread cuts the records out
+                // of the byte stream, several read and validate them, while this one
+                // encodes, indexes and sorts what they have read.
+                read_parallel(reader, &mut |rec| {
+                    build.add(&rec.map_err(delivery(path))?).map_err(store_err)
                 })?;
             }
             let n = build.count();

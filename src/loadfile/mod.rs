@@ -14,6 +14,7 @@
 
 pub mod header;
 pub mod reader;
+pub(crate) mod split;
 pub mod writer;
 
 pub use reader::DeliveryReader;

@@ -38,7 +38,11 @@ pub struct DeliveryReader {
     done: bool,
 }
 
-fn at(record: Option<u64>, element: Option<String>, kind: DeliveryErrorKind) -> DeliveryError {
+pub(crate) fn at(
+    record: Option<u64>,
+    element: Option<String>,
+    kind: DeliveryErrorKind,
+) -> DeliveryError {
     DeliveryError {
         record,
         element,
@@ -47,12 +51,16 @@ fn at(record: Option<u64>, element: Option<String>, kind: DeliveryErrorKind) -> 
 }
 
 /// A problem of our own wording (never text from the file).
-fn xml_err(record: Option<u64>, what: &'static str) -> DeliveryError {
+pub(crate) fn xml_err(record: Option<u64>, what: &'static str) -> DeliveryError {
     at(record, None, DeliveryErrorKind::Xml(what.to_owned()))
 }
 
 /// quick-xml's error, said in words that carry nothing from the file.
-fn xml_fault(record: Option<u64>, element: Option<String>, e: &quick_xml::Error) -> DeliveryError {
+pub(crate) fn xml_fault(
+    record: Option<u64>,
+    element: Option<String>,
+    e: &quick_xml::Error,
+) -> DeliveryError {
     at(record, element, DeliveryErrorKind::Xml(xml_problem(e)))
 }
 
@@ -63,7 +71,7 @@ const BAD_REFERENCE: &str = "an unknown entity or an invalid character reference
 /// mismatched tags, of unknown entities — and in a broken file anything can stand there (an
 /// identity number, a name); a report is logged and written beside the file, so it says what
 /// is wrong in fixed words and leaves the place to the record number and element path.
-fn xml_problem(e: &quick_xml::Error) -> String {
+pub(crate) fn xml_problem(e: &quick_xml::Error) -> String {
     use quick_xml::errors::IllFormedError;
     use quick_xml::Error;
     match e {
@@ -194,25 +202,14 @@ impl DeliveryReader {
     }
 
     fn next_record(&mut self) -> Result<Option<DeliveryRecord>, DeliveryError> {
-        match self.next_tree()? {
+        match self.read_tree_or_end()? {
             Some((node, pos)) => record(node, pos).map(Some),
             None => Ok(None),
         }
     }
 
-    /// The next record's element tree and its 1-based position, not yet mapped (a load maps
-    /// it on another thread: [`map_tree`]); `None` at the end of a whole, counted file.
-    pub(crate) fn next_tree(&mut self) -> Result<Option<(Node, u64)>, DeliveryError> {
-        if self.done {
-            return Ok(None);
-        }
-        let next = self.read_tree_or_end();
-        if !matches!(next, Ok(Some(_))) {
-            self.done = true;
-        }
-        next
-    }
-
+    /// The next record's element tree and its 1-based position; `None` at the end of a
+    /// whole, counted file.
     fn read_tree_or_end(&mut self) -> Result<Option<(Node, u64)>, DeliveryError> {
         loop {
             self.buf.clear();
@@ -284,7 +281,16 @@ impl DeliveryReader {
     }
 }
 
-/// Maps a record's tree from [`DeliveryReader::next_tree`] to the validated record.
+impl DeliveryReader {
+    /// The records of the rest of the file as byte chunks, for several threads to read
+    /// ([`super::split`]); the header is read already.
+    pub(crate) fn into_splitter(self) -> super::split::Splitter {
+        let antal = self.header.antal;
+        super::split::Splitter::new(Box::new(self.reader.into_inner()), antal)
+    }
+}
+
+/// Maps a record's tree (read by [`super::split::read_chunk`]) to the validated record.
 pub(crate) fn map_tree(node: Node, pos: u64) -> Result<DeliveryRecord, DeliveryError> {
     record(node, pos)
 }
@@ -394,7 +400,7 @@ fn reference_chars(r: &BytesRef<'_>) -> Option<String> {
     quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned)
 }
 
-fn owned_start(e: &BytesStart<'_>) -> Node {
+pub(crate) fn owned_start(e: &BytesStart<'_>) -> Node {
     let mut n = Node {
         name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
         ..Default::default()
@@ -422,7 +428,7 @@ fn stack_path(stack: &[Node]) -> Option<String> {
     })
 }
 
-fn read_tree<R: BufRead>(
+pub(crate) fn read_tree<R: BufRead>(
     reader: &mut Reader<R>,
     buf: &mut Vec<u8>,
     root: Node,

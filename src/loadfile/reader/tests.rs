@@ -225,10 +225,10 @@ fn rec(personpost_inner: &str) -> String {
     format!("<Folkbokforingspost><Arendeuppgift andringstidpunkt=\"20261120101500\" totalpost=\"J\"/><Personpost>{personpost_inner}</Personpost></Folkbokforingspost>")
 }
 
-#[test]
-fn errors_name_record_and_element_without_values() {
+/// Broken files and the report each gets.
+fn error_cases() -> Vec<(String, &'static str)> {
     let good = rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId>");
-    let cases: Vec<(String, &str)> = vec![
+    vec![
         (file_with(&[good.clone(), rec("<PersonId><PersonNr>198602212395</PersonNr></PersonId>")], 2), "record 2: element Personpost/PersonId/PersonNr: invalid value: identity number check digit is wrong"),
         (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Folkbokforing><Folkbokforingsdatum>20100101</Folkbokforingsdatum><LanKod>02</LanKod><KommunKod>80</KommunKod></Folkbokforing>")], 1), "record 1: element Personpost/Folkbokforing/LanKod: invalid value: unknown länskod"),
         (file_with(std::slice::from_ref(&good), 2), "header AntalPoster is 2 but the file has 1 records"),
@@ -245,7 +245,12 @@ fn errors_name_record_and_element_without_values() {
         (file_with(&[rec(&format!("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Efternamn>{}</Efternamn></Namn>", "Ö".repeat(61)))], 1), "record 1: element Personpost/Namn/Efternamn: text longer than 60 characters"),
         (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr><TilldelatPersonNrSamordningsNr>198602812391</TilldelatPersonNrSamordningsNr></PersonId>")], 1), "record 1: element Personpost/PersonId: invalid value: holds both"),
         (file_with(&[rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Relationer><Relation><Relationstyp>MO</Relationstyp></Relation></Relationer>")], 1), "record 1: element Personpost/Relationer/Relation: required element RelationId is missing"),
-    ];
+    ]
+}
+
+#[test]
+fn errors_name_record_and_element_without_values() {
+    let cases = error_cases();
     for (xml, want) in cases {
         let e = read_err(&xml).to_string();
         assert!(e.contains(want), "want {want:?}, got {e:?}");
@@ -253,12 +258,10 @@ fn errors_name_record_and_element_without_values() {
     }
 }
 
-/// In a broken file anything can stand where a name is read — an identity number, a name —
-/// so a report names only the format's own elements and says what is wrong in its own words.
-#[test]
-fn a_report_never_quotes_the_file() {
+/// Broken records (in a file of one) whose reports must not quote them, with the report.
+fn quote_cases() -> Vec<(String, &'static str)> {
     let good = rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Fornamn>Ingvar</Fornamn></Namn>");
-    for (broken, want) in [
+    vec![
         // A quote turns the rest of the record into one element name.
         (
             good.replace("<Personpost>", "<'ersonpost>").replacen("</PersonNr>", "'</PersonNr>", 1),
@@ -276,7 +279,14 @@ fn a_report_never_quotes_the_file() {
             good.replace("<Fornamn>Ingvar</Fornamn>", "<Ingvar/>"),
             "record 1: element Personpost/Namn/(an element the format does not have): unexpected element",
         ),
-    ] {
+    ]
+}
+
+/// In a broken file anything can stand where a name is read — an identity number, a name —
+/// so a report names only the format's own elements and says what is wrong in its own words.
+#[test]
+fn a_report_never_quotes_the_file() {
+    for (broken, want) in quote_cases() {
         let e = read_err(&file_with(&[broken], 1)).to_string();
         assert_eq!(e, want);
         assert!(!e.contains("198602212394") && !e.contains("Ingvar"), "{e}");
@@ -401,4 +411,92 @@ fn a_navet_file_leaves_folkregs_own_terms_out() {
     assert!(rich().personpost.taxering.is_some());
     assert_eq!(back[0].post.personpost.taxering, None);
     assert_eq!(back[0].post.personpost.namn, rich().personpost.namn);
+}
+
+/// Every record, or the first report, of the bytes of a file: as the sequential reader gives
+/// them, and as a FULL load reads them on several threads (`load::read_parallel`).
+fn both_ways(bytes: &[u8]) -> [Result<Vec<DeliveryRecord>, String>; 2] {
+    let open = || DeliveryReader::new(std::io::Cursor::new(bytes.to_vec()));
+    let sequential = open()
+        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| e.to_string());
+    let parallel = open().map_err(|e| e.to_string()).and_then(|r| {
+        let mut out = Vec::new();
+        crate::load::read_parallel(r, &mut |rec| {
+            out.push(rec?);
+            Ok::<(), DeliveryError>(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(out)
+    });
+    [sequential, parallel]
+}
+
+/// A FULL load cuts records out of the byte stream and reads them on several threads; what
+/// it reads, and every report, is the sequential reader's: on every broken file of these
+/// tests, on files with comments, CDATA, processing instructions, prefixes and `>` in
+/// attribute values where the cutting must not be fooled, and on a file cut at every 61st
+/// byte (plain and gzip).
+#[test]
+fn reading_on_several_threads_is_reading_in_order() {
+    let good = rec("<PersonId><PersonNr>198602212394</PersonNr></PersonId><Namn><Fornamn>Ingvar</Fornamn></Namn>");
+    let mut files: Vec<String> = error_cases().into_iter().map(|(f, _)| f).collect();
+    files.extend(quote_cases().into_iter().map(|(r, _)| file_with(&[r], 1)));
+    let tricky = [
+        good.replace(
+            "<Namn>",
+            "<!-- </Folkbokforingspost><Folkbokforingspost> --><Namn>",
+        ),
+        good.replace("<Namn>", "<?pi </Folkbokforingspost> ?><Namn>"),
+        good.replace(
+            "<Fornamn>Ingvar",
+            "<Fornamn><![CDATA[</Folkbokforingspost>]]>Ingvar",
+        ),
+        good.replace(
+            "totalpost=\"J\"/>",
+            "totalpost=\"J\" utsokningsdatum=\">/Folk>\"/>",
+        ),
+        good.replace(
+            "<Folkbokforingspost>",
+            "<p:Folkbokforingspost xmlns:p=\"urn:x\">",
+        )
+        .replace("</Folkbokforingspost>", "</p:Folkbokforingspost >"),
+        good.replace("<Personpost>", "<Folkbokforingspost><Personpost>"),
+        "<Folkbokforingspost/>".to_owned(),
+        format!("<!-- a comment --> text &amp; {good}<?pi?>"),
+    ];
+    for t in &tricky {
+        files.push(file_with(
+            &[t.clone(), good.replace("198602212394", "198001011231")],
+            2,
+        ));
+    }
+    files.push(
+        file_with(std::slice::from_ref(&good), 1)
+            .replace("</Navetavisering>", "</Navetavisering><x/>"),
+    );
+    files.push(file_with(std::slice::from_ref(&good), 1).replace(
+        "</Folkbokforingsposter>",
+        "<Ovrigt/></Folkbokforingsposter>",
+    ));
+    let many: Vec<_> = (0..40).map(|_| total(rich())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    for gz in [false, true] {
+        let path = dir.path().join(if gz { "m.xml.gz" } else { "m.xml" });
+        let info = Aviseringsinformation::for_load(&header(many.len() as u64));
+        crate::loadfile::writer::write_file(&path, &info, &many, true).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let [s, p] = both_ways(&bytes);
+        assert_eq!(s.as_ref().map(Vec::len), Ok(40));
+        assert_eq!(s, p, "the whole file");
+        for cut in (1..bytes.len()).step_by(61) {
+            let [s, p] = both_ways(&bytes[..cut]);
+            assert!(s.is_err(), "cut at {cut}");
+            assert_eq!(s, p, "cut at {cut} of {}", bytes.len());
+        }
+    }
+    for f in &files {
+        let [s, p] = both_ways(f.as_bytes());
+        assert_eq!(s, p, "{f}");
+    }
 }
