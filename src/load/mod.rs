@@ -211,7 +211,6 @@ const PIPELINE_BATCH: usize = 256;
 /// Batches the parsing thread may be ahead.
 const PIPELINE_DEPTH: usize = 8;
 
-type Batch = Vec<Result<crate::model::change::DeliveryRecord, DeliveryError>>;
 /// A batch of record chunks cut out of the byte stream, numbered for the reordering.
 type Chunks = (u64, Vec<Result<(Vec<u8>, u64), DeliveryError>>);
 
@@ -241,11 +240,12 @@ fn split_ahead(
     }
 }
 
-/// Reads and maps batches of chunks (one of several such threads), each up to its first
-/// error; results go out numbered as they came.
-fn read_chunks(
+/// Reads, maps and `make`s batches of chunks (one of several such threads), each up to its
+/// first error; results go out numbered as they came.
+fn read_chunks<T>(
     rx: &std::sync::Mutex<std::sync::mpsc::Receiver<Chunks>>,
-    tx: &std::sync::mpsc::SyncSender<(u64, Batch)>,
+    tx: &std::sync::mpsc::SyncSender<(u64, Vec<Result<T, DeliveryError>>)>,
+    make: &(dyn Fn(crate::model::change::DeliveryRecord) -> T + Sync),
 ) {
     loop {
         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -253,7 +253,7 @@ fn read_chunks(
             return;
         };
         let mut failed = false;
-        let batch: Batch = chunks
+        let batch: Vec<Result<T, DeliveryError>> = chunks
             .into_iter()
             .map_while(|c| {
                 if failed {
@@ -261,7 +261,7 @@ fn read_chunks(
                 }
                 let r = c.and_then(|(bytes, pos)| {
                     let node = crate::loadfile::split::read_chunk(&bytes, pos)?;
-                    crate::loadfile::reader::map_tree(node, pos)
+                    crate::loadfile::reader::map_tree(node, pos).map(make)
                 });
                 failed = r.is_err();
                 Some(r)
@@ -279,13 +279,12 @@ fn readers() -> usize {
 }
 
 /// Reads every record of a FULL delivery's file on several threads
-/// ([`crate::loadfile::split`]) and hands them to `add` in file order, up to and including
-/// the first error in file order.
-pub(crate) fn read_parallel<E>(
+/// ([`crate::loadfile::split`]), which also `make` of each what the build needs, and hands
+/// the results to `add` in file order, up to and including the first error in file order.
+pub(crate) fn read_parallel<T: Send, E>(
     reader: DeliveryReader,
-    add: &mut dyn FnMut(
-        Result<crate::model::change::DeliveryRecord, DeliveryError>,
-    ) -> Result<(), E>,
+    make: &(dyn Fn(crate::model::change::DeliveryRecord) -> T + Sync),
+    add: &mut dyn FnMut(Result<T, DeliveryError>) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut splitter = reader.into_splitter();
     std::thread::scope(|scope| {
@@ -293,16 +292,18 @@ pub(crate) fn read_parallel<E>(
         // Owned by the readers: when the last one stops (the records are done, or `add`
         // refused one and left), the receiver goes and the cutting thread stops too.
         let chunk_rx = std::sync::Arc::new(std::sync::Mutex::new(chunk_rx));
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Batch)>(PIPELINE_DEPTH);
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<(u64, Vec<Result<T, DeliveryError>>)>(PIPELINE_DEPTH);
         let splitter = &mut splitter;
         scope.spawn(move || split_ahead(splitter, &chunk_tx));
         for _ in 0..readers() {
             let (rx, tx) = (chunk_rx.clone(), tx.clone());
-            scope.spawn(move || read_chunks(&rx, &tx));
+            scope.spawn(move || read_chunks(&rx, &tx, make));
         }
         drop(chunk_rx);
         drop(tx);
-        let mut waiting: std::collections::BTreeMap<u64, Batch> = Default::default();
+        let mut waiting: std::collections::BTreeMap<u64, Vec<Result<T, DeliveryError>>> =
+            Default::default();
         let mut next = 0u64;
         for (seq, batch) in rx {
             waiting.insert(seq, batch);
@@ -363,9 +364,15 @@ pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileRepo
                 // Reading the XML is most of a load's work: one thread cuts the records out
                 // of the byte stream, several read and validate them, while this one
                 // encodes, indexes and sorts what they have read.
-                read_parallel(reader, &mut |rec| {
-                    build.add(&rec.map_err(delivery(path))?).map_err(store_err)
-                })?;
+                read_parallel(
+                    reader,
+                    &|rec| crate::store::Prepared::of(&rec),
+                    &mut |rec| {
+                        build
+                            .add_prepared(rec.map_err(delivery(path))?)
+                            .map_err(store_err)
+                    },
+                )?;
             }
             let n = build.count();
             (n, build.commit().map_err(store_err)?)

@@ -724,21 +724,49 @@ pub struct FullBuild<'a> {
     committed: bool,
 }
 
+/// A record of a FULL delivery as the build stores it: encoded, with its search keys — made
+/// by [`Prepared::of`] on any thread (a load makes them on its reading threads), added in
+/// file order by [`FullBuild::add_prepared`].
+#[derive(Debug)]
+pub struct Prepared {
+    total: bool,
+    number: Vec<u8>,
+    value: Vec<u8>,
+    keys: Vec<Vec<u8>>,
+}
+
+impl Prepared {
+    /// The record encoded, with its search keys.
+    pub fn of(rec: &DeliveryRecord) -> Prepared {
+        Prepared {
+            total: rec.posttyp == Posttyp::Total,
+            number: rec.post.pnr().as_bytes().to_vec(),
+            value: model::encode(&rec.post),
+            keys: index::keys(&rec.post),
+        }
+    }
+}
+
 impl FullBuild<'_> {
     /// Adds one record. A FULL delivery holds only totalposter, each number once (checked
     /// when the sorted records are written, at [`FullBuild::commit`]).
     pub fn add(&mut self, rec: &DeliveryRecord) -> Result<(), StoreError> {
+        self.add_prepared(Prepared::of(rec))
+    }
+
+    /// Adds one record made ready by [`Prepared::of`].
+    pub fn add_prepared(&mut self, rec: Prepared) -> Result<(), StoreError> {
         self.count += 1;
-        if rec.posttyp != Posttyp::Total {
+        if !rec.total {
             return Err(StoreError::Refused(Refusal::NotTotal(self.count)));
         }
         let pos = self.count;
         self.records.push(Item {
-            key: rec.post.pnr().as_bytes().to_vec(),
+            key: rec.number,
             pos,
-            value: model::encode(&rec.post),
+            value: rec.value,
         })?;
-        for key in index::keys(&rec.post) {
+        for key in rec.keys {
             self.keys.push(Item {
                 key,
                 pos,

@@ -1,8 +1,10 @@
 //! External sort for FULL loads: a delivery comes in any order and may be larger than memory;
 //! a segment must be written in key order.
 //!
-//! Entries are gathered in memory up to a budget, sorted, and written to a run file; at the
-//! end the runs (and what is still in memory) are merged. Entries with equal keys come out
+//! Entries are gathered in memory up to a budget, sorted, and written to a run file — on a
+//! thread of its own, while the next entries are gathered (at most one run in the making per
+//! sorter, so memory is at most twice the budget); at the end the runs (and what is still in
+//! memory) are merged. Entries with equal keys come out
 //! in the order of their positions, so a duplicate is reported with both record numbers.
 //! Run files live beside the segments and are removed when the sort is done or dropped;
 //! the store removes any that a crash left behind when it opens.
@@ -44,6 +46,8 @@ pub(super) struct Sorter {
     mem: Vec<Item>,
     mem_bytes: usize,
     runs: Vec<PathBuf>,
+    /// The run being sorted and written, if any.
+    writing: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
 }
 
 impl Sorter {
@@ -56,6 +60,7 @@ impl Sorter {
             mem: Vec::new(),
             mem_bytes: 0,
             runs: Vec::new(),
+            writing: None,
         }
     }
 
@@ -69,32 +74,32 @@ impl Sorter {
         Ok(())
     }
 
+    /// Waits for the run being written, if any.
+    fn written(&mut self) -> Result<(), StoreError> {
+        match self.writing.take() {
+            Some(w) => w.join().map_err(|_| {
+                StoreError::Transaction("the thread writing a sort run stopped".into())
+            })?,
+            None => Ok(()),
+        }
+    }
+
     fn spill(&mut self) -> Result<(), StoreError> {
-        self.mem.sort_unstable_by(Item::order);
+        self.written()?;
         let path = self
             .dir
             .join(format!("{}.{}.run", self.name, self.runs.len()));
         // Registered first, so a failed write is still removed by Drop.
         self.runs.push(path.clone());
-        let mut out = BufWriter::with_capacity(256 * 1024, File::create(&path)?);
-        for item in self.mem.drain(..) {
-            let klen = u16::try_from(item.key.len())
-                .map_err(|_| StoreError::Corrupt("sort key longer than 65,535 bytes".into()))?;
-            let vlen = u32::try_from(item.value.len())
-                .map_err(|_| StoreError::Corrupt("sort value longer than 4 GiB".into()))?;
-            out.write_all(&klen.to_le_bytes())?;
-            out.write_all(&item.pos.to_le_bytes())?;
-            out.write_all(&vlen.to_le_bytes())?;
-            out.write_all(&item.key)?;
-            out.write_all(&item.value)?;
-        }
-        out.flush()?;
+        let mem = std::mem::take(&mut self.mem);
         self.mem_bytes = 0;
+        self.writing = Some(std::thread::spawn(move || write_run(mem, &path)));
         Ok(())
     }
 
     /// Every entry in (key, position) order; the sorter is left empty.
     pub fn finish(&mut self) -> Result<Merge, StoreError> {
+        self.written()?;
         self.mem.sort_unstable_by(Item::order);
         let mut sources = Vec::with_capacity(self.runs.len() + 1);
         for path in std::mem::take(&mut self.runs) {
@@ -124,8 +129,29 @@ impl Sorter {
     }
 }
 
+/// Sorts `mem` and writes it as the run file `path`.
+fn write_run(mut mem: Vec<Item>, path: &Path) -> Result<(), StoreError> {
+    mem.sort_unstable_by(Item::order);
+    let mut out = BufWriter::with_capacity(256 * 1024, File::create(path)?);
+    for item in mem {
+        let klen = u16::try_from(item.key.len())
+            .map_err(|_| StoreError::Corrupt("sort key longer than 65,535 bytes".into()))?;
+        let vlen = u32::try_from(item.value.len())
+            .map_err(|_| StoreError::Corrupt("sort value longer than 4 GiB".into()))?;
+        out.write_all(&klen.to_le_bytes())?;
+        out.write_all(&item.pos.to_le_bytes())?;
+        out.write_all(&vlen.to_le_bytes())?;
+        out.write_all(&item.key)?;
+        out.write_all(&item.value)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 impl Drop for Sorter {
     fn drop(&mut self) {
+        // A run still being written is waited for, so that its file is removed too.
+        let _ = self.written();
         for path in &self.runs {
             let _ = std::fs::remove_file(path);
         }

@@ -422,7 +422,7 @@ fn both_ways(bytes: &[u8]) -> [Result<Vec<DeliveryRecord>, String>; 2] {
         .map_err(|e| e.to_string());
     let parallel = open().map_err(|e| e.to_string()).and_then(|r| {
         let mut out = Vec::new();
-        crate::load::read_parallel(r, &mut |rec| {
+        crate::load::read_parallel(r, &|rec| rec, &mut |rec| {
             out.push(rec?);
             Ok::<(), DeliveryError>(())
         })
