@@ -54,14 +54,26 @@ async fn every_operation_answers_the_maintenance_fault_inside_the_window() {
 /// The real binary with its clock set by libfaketime to Monday 06:05 Stockholm time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_binary_closes_under_faketime() {
-    if std::process::Command::new("faketime")
-        .arg("--help")
-        .output()
-        .is_err()
-    {
-        panic!("faketime is not installed (.ci/run installs it)");
-    }
-    let server = RealServer::start(&["faketime", "2026-11-23 05:05:00"], &[("TZ", "UTC")]).await;
+    // libfaketime preloaded, not its `faketime` wrapper: the wrapper keeps a named semaphore
+    // per process id in /dev/shm, which a killed server leaves behind, and a later process
+    // with the same id then cannot start ("sem_open: File exists").
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/faketime/libfaketimeMT.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).is_file())
+    .expect("libfaketime is not installed (.ci/run installs faketime)");
+    let server = RealServer::start(
+        &[],
+        &[
+            ("TZ", "UTC"),
+            ("LD_PRELOAD", lib),
+            ("FAKETIME", "@2026-11-23 05:05:00"),
+        ],
+    )
+    .await;
     let client = accepted_client(&[]);
     let body = personpost_body(
         client.org.as_deref().expect("org"),
