@@ -97,14 +97,8 @@ pub async fn prepare(
     path: FilPath,
     gzip: bool,
 ) -> Result<Option<Prepared>, OpError> {
-    let order = caller.delivery_order()?;
+    let order = super::delivery_order_with(caller, path.fil)?;
     let split = order.split();
-    if path.fil == Fil::B && !split {
-        return Err(Fault::BadRequest(
-            "this order has no file B (it chose no fewer terms for protected persons)".into(),
-        )
-        .into());
-    }
     let bestallningstyp = order.bestallningstyp(path.lopnummer);
     let key = caller.feed_key();
     let access = caller.org.access();
@@ -122,16 +116,9 @@ pub async fn prepare(
     // One blocking task for both passes: they see one snapshot of the store.
     tokio::task::spawn_blocking(move || {
         let first = (|| -> Result<Option<_>, OpError> {
-            let Some(cursor) = feed.cursor(&key)? else {
+            let Some(produced) = super::asked_delivery(&feed, &key, path.lopnummer, now)? else {
                 return Ok(None);
             };
-            feed.acknowledge(&key, path.lopnummer - 1, now)?;
-            if path.lopnummer >= cursor.next_lopnummer {
-                return Ok(None);
-            }
-            let produced = feed
-                .header(&key, path.lopnummer)?
-                .ok_or(Fault::DeliveryRemoved(path.lopnummer))?;
             let snapshot = store.snapshot();
             let mut returned = Vec::new();
             let total = produced.antal[usize::from(path.fil == Fil::B)];

@@ -62,13 +62,8 @@ impl HamtaAvisering {
             sida,
             ..
         } = self;
-        let order = caller.delivery_order()?;
-        if fil_b && !order.split() {
-            return Err(Fault::BadRequest(
-                "this order has no file B (it chose no fewer terms for protected persons)".into(),
-            )
-            .into());
-        }
+        let fil = if fil_b { Fil::B } else { Fil::A };
+        let order = super::delivery_order_with(caller, fil)?;
         let posttyp = order.posttyp();
         let bestallningstyp = order.bestallningstyp(lopnummer);
         let page_size = cx.page_size;
@@ -79,17 +74,9 @@ impl HamtaAvisering {
         let access = caller.org.access();
         let page = cx
             .on_feed(move |feed, store| {
-                let Some(cursor) = feed.cursor(&key)? else {
+                let Some(header) = super::asked_delivery(feed, &key, lopnummer, now)? else {
                     return Ok(None);
                 };
-                feed.acknowledge(&key, lopnummer - 1, now)?;
-                if lopnummer >= cursor.next_lopnummer {
-                    return Ok(None);
-                }
-                let header = feed
-                    .header(&key, lopnummer)?
-                    .ok_or(Fault::DeliveryRemoved(lopnummer))?;
-                let fil = if fil_b { Fil::B } else { Fil::A };
                 let antal = header.antal[usize::from(fil_b)];
                 let sidor = antal.div_ceil(page_size).max(1);
                 if sida > sidor {

@@ -149,6 +149,44 @@ impl Context<'_> {
     }
 }
 
+/// The caller's delivery order, asked for its file `fil`: a fault if it has no file B.
+/// (`hamtaAvisering` pages and delivery files alike.)
+fn delivery_order_with(
+    caller: &Caller,
+    fil: crate::avisering::select::Fil,
+) -> Result<crate::avisering::OrderRef<'_>, OpError> {
+    let order = caller.delivery_order()?;
+    if fil == crate::avisering::select::Fil::B && !order.split() {
+        return Err(Fault::BadRequest(
+            "this order has no file B (it chose no fewer terms for protected persons)".into(),
+        )
+        .into());
+    }
+    Ok(order)
+}
+
+/// Delivery `lopnummer` of the order `key` as its receiver asks for it (pages or file): every
+/// earlier delivery is acknowledged by the asking (DOMAIN.md §5); `None` while it is not
+/// produced yet; fault 1203 once removed.
+fn asked_delivery(
+    feed: &Feed,
+    key: &crate::avisering::feed::OrderKey,
+    lopnummer: u64,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::avisering::feed::Header>, OpError> {
+    let Some(cursor) = feed.cursor(key)? else {
+        return Ok(None);
+    };
+    feed.acknowledge(key, lopnummer - 1, now)?;
+    if lopnummer >= cursor.next_lopnummer {
+        return Ok(None);
+    }
+    Ok(Some(
+        feed.header(key, lopnummer)?
+            .ok_or(Fault::DeliveryRemoved(lopnummer))?,
+    ))
+}
+
 /// Why an operation did not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
