@@ -247,15 +247,7 @@ async fn handle(
     if let Some(path) = crate::ops::avisering_fil::FilPath::parse(req.uri().path()) {
         return match *req.method() {
             Method::GET => download(req, path, state, peer, refused).await,
-            _ => {
-                let mut r = plain(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "use GET for a delivery file\n",
-                );
-                r.headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static("GET"));
-                r
-            }
+            _ => not_allowed("GET", "use GET for a delivery file\n"),
         };
     }
     let Some(endpoint) = Endpoint::from_path(req.uri().path()) else {
@@ -268,16 +260,38 @@ async fn handle(
         ),
         Method::GET => wsdl(&req, endpoint, state),
         Method::POST => soap_call(req, endpoint, state, peer, refused).await,
-        _ => {
-            let mut r = plain(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "use POST for SOAP, GET ?wsdl for the WSDL\n",
-            );
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, POST"));
-            r
-        }
+        _ => not_allowed("GET, POST", "use POST for SOAP, GET ?wsdl for the WSDL\n"),
     }
+}
+
+/// 405 with the methods the path takes.
+fn not_allowed(allow: &'static str, text: &'static str) -> Response<Body> {
+    let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, text);
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Who may call, decided before anything of the request is read, the same for a SOAP call and
+/// a delivery file: a certificate refused since the handshake, a closed service, an unreadable
+/// certificate or one the register does not permit is refused with its fault.
+fn admit(
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    refused: Option<&str>,
+) -> Result<Arc<crate::register::Organisation>, Fault> {
+    if let Some(why) = refused {
+        return Err(Fault::NotPermitted(format!(
+            "the client certificate is no longer accepted: {why}"
+        )));
+    }
+    if let Some(f) = state.maintenance_fault() {
+        return Err(f);
+    }
+    let peer = peer
+        .as_ref()
+        .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
+    state.authorize(peer)
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
@@ -349,20 +363,9 @@ async fn download(
     let mut trail = Trail::default();
     let mut returned = Vec::new();
     let prepared = async {
-        if let Some(why) = refused {
-            return Err(Fault::NotPermitted(format!(
-                "the client certificate is no longer accepted: {why}"
-            )));
-        }
-        if let Some(f) = state.maintenance_fault() {
-            return Err(f);
-        }
+        let org = admit(state, peer, refused)?;
         let path = path?;
         trail.bestallningsid = path.bestallnings_id.to_string();
-        let peer = peer
-            .as_ref()
-            .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
-        let org = state.authorize(peer)?;
         let bestallning = crate::soap::request::Bestallning {
             org_nr: org.orgnr,
             bestallnings_id: path.bestallnings_id.clone(),
@@ -420,17 +423,13 @@ async fn download(
     // file's numbers go in lines of at most AUDIT_LINE numbers, all with the request's id.
     let hits = u32::try_from(returned.len()).unwrap_or(u32::MAX);
     let mut lines = returned.chunks(AUDIT_LINE).peekable();
+    let (org, cert) = caller_of(peer_ok);
     let written = loop {
         let chunk = lines.next().unwrap_or(&[]);
         let entry = AuditEntry {
             time: state.clock.now(),
-            org: peer_ok
-                .and_then(|p| p.orgnr.as_ref())
-                .map(|o| o.wire())
-                .unwrap_or_default(),
-            cert: peer_ok
-                .map(PeerIdentity::fingerprint_hex)
-                .unwrap_or_default(),
+            org: org.clone(),
+            cert: cert.clone(),
             operation: DOWNLOAD.to_owned(),
             bestallningsid: trail.bestallningsid.clone(),
             hits,
@@ -507,27 +506,19 @@ async fn soap_call(
     let service = endpoint.service;
     let id = RequestId::new();
     let mut trail = Trail::default();
-    let answer = match refused {
-        Some(why) => Err(Fault::NotPermitted(format!(
-            "the client certificate is no longer accepted: {why}"
-        ))),
-        None => soap_answer(req, endpoint, state, peer, &mut trail, id).await,
-    };
+    let answer = soap_answer(req, endpoint, state, peer, refused, &mut trail, id).await;
     // The outcome audit lines and metrics carry: ok, not_found, or the fault's Felkod.
     let (mut outcome, mut response): (Cow<'static, str>, _) = match answer {
         Ok(body) => (answered(service, &trail).into(), xml(StatusCode::OK, body)),
         Err(f) => (f.code().to_string().into(), fault_response(&f)),
     };
     // The line is durable before the answer leaves; without it, no data leaves.
-    let peer = peer.as_ref().ok();
     let hits = trail.hits();
+    let (org, cert) = caller_of(peer.as_ref().ok());
     let entry = AuditEntry {
         time: state.clock.now(),
-        org: peer
-            .and_then(|p| p.orgnr.as_ref())
-            .map(|o| o.wire())
-            .unwrap_or_default(),
-        cert: peer.map(PeerIdentity::fingerprint_hex).unwrap_or_default(),
+        org,
+        cert,
         operation: service.name().to_owned(),
         bestallningsid: trail.bestallningsid,
         hits,
@@ -555,6 +546,17 @@ async fn soap_call(
     response
 }
 
+/// Who called, as an audit line names them: the organisation (12 digits) and the
+/// certificate's fingerprint, each empty if the certificate could not be read.
+fn caller_of(peer: Option<&PeerIdentity>) -> (String, String) {
+    (
+        peer.and_then(|p| p.orgnr.as_ref())
+            .map(|o| o.wire())
+            .unwrap_or_default(),
+        peer.map(PeerIdentity::fingerprint_hex).unwrap_or_default(),
+    )
+}
+
 /// The audit outcome of a request answered without a fault: [`audit::OUTCOME_NOT_FOUND`]
 /// when an operation that answers with persons returned none; an accepted `lamnaInfil` page
 /// (which returns no person by design) is [`audit::OUTCOME_OK`].
@@ -575,18 +577,13 @@ async fn soap_answer(
     endpoint: Endpoint,
     state: &AppState,
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    refused: Option<&str>,
     trail: &mut Trail,
     id: RequestId,
 ) -> Result<Vec<u8>, Fault> {
-    // Policy before parsing: closed, unreadable or unregistered callers are refused before
-    // their body is read.
-    if let Some(f) = state.maintenance_fault() {
-        return Err(f);
-    }
-    let peer = peer
-        .as_ref()
-        .map_err(|e| Fault::NotPermitted(format!("certificate cannot be read: {e}")))?;
-    let org = state.authorize(peer)?;
+    // Policy before parsing: refused, closed, unreadable or unregistered callers are refused
+    // before their body is read.
+    let org = admit(state, peer, refused)?;
     content_type(&req)?;
     content_encoding(req.headers())?;
     let body_timeout = state.config.connections.body_timeout;
