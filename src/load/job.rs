@@ -392,16 +392,13 @@ fn run_locked(
         }
         return Outcome::Failed;
     }
-    for path in &plan.repeats {
+    for (path, lopnummer) in &plan.repeats {
         let why = "a second copy of a file of a delivery in this run; archived without applying";
         tracing::warn!(file = %name_of(path), "{why}");
-        let lopnummer = crate::loadfile::DeliveryReader::open(path)
-            .map(|r| r.header().lopnummer)
-            .unwrap_or(0);
         files.push(archive(
             inbox,
             path,
-            lopnummer,
+            *lopnummer,
             FileResult::AlreadyApplied,
             0,
             Some(why.to_owned()),
@@ -422,7 +419,7 @@ fn run_locked(
         if waits_at.is_some_and(|w| lopnummer >= w) {
             break;
         }
-        let paths: Vec<&Path> = step.files.iter().map(|(p, _)| p.as_path()).collect();
+        let paths: Vec<&Path> = step.files.iter().map(|f| f.path.as_path()).collect();
         match plan::decide(&store.info(), &step.header) {
             Decision::Apply => {}
             Decision::Refuse(why) => {
@@ -448,18 +445,15 @@ fn run_locked(
             }
         }
         match load_delivery(store, &step, false) {
-            Ok(report) => {
+            Ok(_) => {
                 after_each(store);
-                for path in &paths {
-                    let records = crate::loadfile::DeliveryReader::open(path)
-                        .map(|r| r.header().antal)
-                        .unwrap_or(report.records);
+                for f in &step.files {
                     files.push(archive(
                         inbox,
-                        path,
+                        &f.path,
                         lopnummer,
                         FileResult::Applied,
-                        records,
+                        f.records,
                         None,
                     ));
                 }

@@ -359,7 +359,7 @@ pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileRepo
     let (records, summary) = match header.typ {
         DeliveryTyp::Full => {
             let mut build = store.begin_full(&header).map_err(store_err)?;
-            for (path, _) in &step.files {
+            for crate::load::plan::StepFile { path, .. } in &step.files {
                 let reader = DeliveryReader::open(path).map_err(delivery(path))?;
                 // Reading the XML is most of a load's work: one thread cuts the records out
                 // of the byte stream, several read and validate them, while this one
@@ -379,7 +379,7 @@ pub fn load_delivery(store: &Store, step: &Step, force: bool) -> Result<FileRepo
         }
         DeliveryTyp::Delta => {
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            for (path, fil) in &step.files {
+            for crate::load::plan::StepFile { path, fil, .. } in &step.files {
                 let recs = DeliveryReader::open(path)
                     .map_err(delivery(path))?
                     .collect::<Result<Vec<_>, _>>()

@@ -20,9 +20,20 @@ pub struct Step {
     pub path: PathBuf,
     /// Every file of the delivery in the order they are read: file A's parts by `FilNr`,
     /// then file B's (Bilaga 2).
-    pub files: Vec<(PathBuf, Fil)>,
+    pub files: Vec<StepFile>,
     /// The delivery's load facts; `antal` counts the records of all its files.
     pub header: DeliveryHeader,
+}
+
+/// One file of a delivery, as its header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFile {
+    /// The file.
+    pub path: PathBuf,
+    /// File A or B.
+    pub fil: Fil,
+    /// Its records (`AntalPoster`).
+    pub records: u64,
 }
 
 /// A delivery some of whose files have not arrived: nothing of it is applied.
@@ -62,8 +73,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Deliveries waiting for more files.
     pub incomplete: Vec<Incomplete>,
-    /// Second copies of a file (the same delivery, `FilNr` and header): left out.
-    pub repeats: Vec<PathBuf>,
+    /// Second copies of a file (the same delivery, `FilNr` and header), with the
+    /// delivery's löpnummer: left out.
+    pub repeats: Vec<(PathBuf, u64)>,
 }
 
 impl Plan {
@@ -95,7 +107,10 @@ impl Plan {
                     .iter()
                     .find(|(_, k)| k.fil() == i.fil() && k.utfil.fil_nr == i.utfil.fil_nr)
                 {
-                    Some((_, k)) if *k == i => plan.repeats.push(path),
+                    Some((_, k)) if *k == i => {
+                        let lopnummer = i.utfil.lop_nr.map_or(0, u64::from);
+                        plan.repeats.push((path, lopnummer))
+                    }
                     Some(_) => {
                         return Err(LoadError::Delivery {
                             path,
@@ -161,7 +176,14 @@ impl Plan {
             header.antal = records;
             plan.steps.push(Step {
                 path: first_path.clone(),
-                files: group.iter().map(|(p, i)| (p.clone(), i.fil())).collect(),
+                files: group
+                    .iter()
+                    .map(|(p, i)| StepFile {
+                        path: p.clone(),
+                        fil: i.fil(),
+                        records: i.utfil.antal_poster,
+                    })
+                    .collect(),
                 header,
             });
         }
@@ -216,7 +238,7 @@ pub fn restore(dir: &Path) -> Result<Restore, LoadError> {
         });
     };
     let full = &steps[full_at];
-    let mut files: Vec<PathBuf> = full.files.iter().map(|(p, _)| p.clone()).collect();
+    let mut files: Vec<PathBuf> = full.files.iter().map(|f| f.path.clone()).collect();
     let mut next = full.header.lopnummer + 1;
     let mut gap = None;
     for s in &steps {
@@ -227,7 +249,7 @@ pub fn restore(dir: &Path) -> Result<Restore, LoadError> {
             gap = Some(next);
             break;
         }
-        files.extend(s.files.iter().map(|(p, _)| p.clone()));
+        files.extend(s.files.iter().map(|f| f.path.clone()));
         next += 1;
     }
     if gap.is_none() {
