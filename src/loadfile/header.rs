@@ -13,7 +13,7 @@
 //! - `LopNr` is required to load: deliveries apply in its order, a gap is a lost file;
 //! - `Effektueringsdatum` is the delivery's date (midnight, Swedish time, in `folkreg status`).
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Europe::Stockholm;
 
 use super::{DeliveryError, DeliveryErrorKind, DeliveryHeader, DeliveryTyp};
@@ -118,13 +118,11 @@ impl Aviseringsinformation {
                 filtitel: None,
                 // Unique per date and löpnummer, so that two deliveries of one number (a
                 // restarted sequence) are two deliveries, not two copies of one.
-                jobb_id: date
-                    .format("%y%m%d")
-                    .to_string()
-                    .parse::<u32>()
-                    .unwrap_or(0)
+                jobb_id: (date.year().rem_euclid(100) as u32 * 10_000
+                    + date.month() * 100
+                    + date.day())
                     * 100
-                    + u32::try_from(header.lopnummer % 100).unwrap_or(0)
+                    + (header.lopnummer % 100) as u32
                     + 1,
                 lop_nr: u32::try_from(header.lopnummer).ok(),
             },
