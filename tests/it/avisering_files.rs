@@ -237,6 +237,36 @@ fn load_into_new_store(files: &[&Path]) -> (tempfile::TempDir, folkreg::store::S
     (dir, store)
 }
 
+/// The development register with Norrby kommun given order `id`, described by the TOML
+/// table `order`, and (with `sekretess`) the sekretess category; in a folder of its own.
+fn norrby_with(id: &str, order: &str, sekretess: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+    let work = tempfile::tempdir().expect("tmp");
+    let register = work.path().join("register.toml");
+    let reg = std::fs::read_to_string(repo().join("deploy/register.dev.toml")).expect("reg");
+    let reg = reg.replacen(
+        "\"00000079-UR02-0003\"]",
+        &format!("\"00000079-UR02-0003\", \"{id}\"]"),
+        1,
+    );
+    let reg = if sekretess {
+        reg.replacen(
+            "categories = [\"grund\", \"relationer\", \"medborgarskap\", \"taxering\"]",
+            "categories = [\"grund\", \"relationer\", \"medborgarskap\", \"taxering\", \"sekretess\"]",
+            1,
+        )
+    } else {
+        reg
+    };
+    // Before Norrby's first urval order, so inside Norrby's entry.
+    let reg = reg.replacen(
+        "[[organisation.urval]]",
+        &format!("{order}\n[[organisation.urval]]"),
+        1,
+    );
+    std::fs::write(&register, reg).expect("register");
+    (work, register)
+}
+
 async fn nightly_run(server: &TestServer) {
     let (code, body) = server.admin("POST", "/load").await;
     assert_eq!(code, 200, "{body}");
@@ -324,28 +354,14 @@ async fn an_urval_file_is_navets_and_loads_into_a_second_store_equal_for_the_rec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_with_a_b_file_is_one_delivery_of_two_files_and_loads_as_bilaga_2_says() {
-    let work = tempfile::tempdir().expect("tmp");
-    let register = work.path().join("register.toml");
-    let reg = std::fs::read_to_string(repo().join("deploy/register.dev.toml")).expect("reg");
-    let reg = reg.replacen(
-        "\"00000079-UR02-0003\"]",
-        &format!("\"00000079-UR02-0003\", \"{SPLIT}\"]"),
-        1,
-    );
     // Norrby may see protected persons here (the sekretess category), with fewer terms.
-    let reg = reg.replacen(
-        "categories = [\"grund\", \"relationer\", \"medborgarskap\", \"taxering\"]",
-        "categories = [\"grund\", \"relationer\", \"medborgarskap\", \"taxering\", \"sekretess\"]",
-        1,
-    );
-    let reg = reg.replacen(
-        "[[organisation.urval]]",
+    let (_work, register) = norrby_with(
+        SPLIT,
         &format!(
-            "[[organisation.urval]]\nid = \"{SPLIT}\"\nperiodicitet = \"arlig\"\nsok = {{ kommun = [\"0180\"] }}\nskyddade_termer = [\"namn\"]\n\n[[organisation.urval]]"
+            "[[organisation.urval]]\nid = \"{SPLIT}\"\nperiodicitet = \"arlig\"\nsok = {{ kommun = [\"0180\"] }}\nskyddade_termer = [\"namn\"]\n"
         ),
-        1,
+        true,
     );
-    std::fs::write(&register, reg).expect("register");
     let server = TestServer::start_with(|c| c.register = register.clone()).await;
     nightly_run(&server).await;
     let norrby = cert("client-norrby");
@@ -430,24 +446,14 @@ async fn a_grunduttag_then_andringsavisering_keep_a_second_store_equal_for_the_r
         91,
         demo_today(),
     );
-    let work = tempfile::tempdir().expect("tmp");
-    let register = work.path().join("register.toml");
-    let reg = std::fs::read_to_string(repo().join("deploy/register.dev.toml")).expect("reg");
-    let reg = reg.replacen(
-        "\"00000079-UR02-0003\"]",
-        &format!("\"00000079-UR02-0003\", \"{GRUND}\"]"),
-        1,
-    );
-    let reg = reg.replacen(
-        "[[organisation.urval]]",
+    let (_work, register) = norrby_with(
+        GRUND,
         &format!(
             "[[organisation.avisering]]\nid = \"{GRUND}\"\nposttyp = \"andringspost\"\nlan = [\"01\"]\n\
-             flyttsignal = true\ntotalpost_vid_havning = true\nalltid_markering = true\ngrunduttag = true\n\n\
-             [[organisation.urval]]"
+             flyttsignal = true\ntotalpost_vid_havning = true\nalltid_markering = true\ngrunduttag = true\n"
         ),
-        1,
+        false,
     );
-    std::fs::write(&register, reg).expect("register");
     let server = TestServer::start_with(|c| c.register = register.clone()).await;
     let norrby = cert("client-norrby");
     // The nightly run takes the new order up: its delivery 1 is the grunduttag.
