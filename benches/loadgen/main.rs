@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo bench --bench loadgen -- compare                 # folkreg vs the bound, 1/16/64 conns
+//! cargo bench --bench loadgen -- compare --metro /tmp/metro   # … and the JAX-WS peer
 //! cargo bench --bench loadgen -- run --addr 127.0.0.1:8443 --connections 64
 //! cargo bench --bench loadgen -- bound --listen 127.0.0.1:8444
 //! ```
@@ -54,7 +55,8 @@ enum Cmd {
         #[arg(long, default_value = "client-norrby")]
         client: String,
     },
-    /// Start folkreg and the bound, load each in turn (alternating), report both and the ratio.
+    /// Start folkreg and the bound (and the Metro peer), load each in turn (alternating),
+    /// report each and the ratios.
     Compare {
         #[command(flatten)]
         load: LoadArgs,
@@ -71,6 +73,10 @@ enum Cmd {
         /// Write the full report (every run and the medians) here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also load the JAX-WS peer (`../shared/peers/metro`), built and run in this
+        /// writable folder (its `METRO_WORK`), holding the same persons.
+        #[arg(long)]
+        metro: Option<PathBuf>,
     },
 }
 
@@ -172,7 +178,17 @@ async fn dispatch(cmd: Cmd) -> Result<(), String> {
             data_dir,
             config_extra,
             json,
-        } => compare(load, rounds, data_dir, &config_extra, json.as_deref()).await,
+            metro,
+        } => {
+            let opts = CompareOpts {
+                rounds,
+                data_dir,
+                config_extra,
+                json,
+                metro,
+            };
+            compare(load, opts).await
+        }
     }
 }
 
@@ -190,6 +206,13 @@ fn dev_tls() -> folkreg::config::TlsFiles {
 struct Prepared {
     tls: tokio_rustls::TlsConnector,
     work: Arc<Workload>,
+}
+
+/// Where a run goes, and with which client certificate.
+struct Target<'a> {
+    name: &'static str,
+    server: &'a Server,
+    tls: tokio_rustls::TlsConnector,
 }
 
 impl Prepared {
@@ -229,6 +252,18 @@ impl Prepared {
         connections: usize,
         load: &LoadArgs,
     ) -> RunReport {
+        self.run_with(self.tls.clone(), addr, target, connections, load)
+            .await
+    }
+
+    async fn run_with(
+        &self,
+        tls: tokio_rustls::TlsConnector,
+        addr: SocketAddr,
+        target: &str,
+        connections: usize,
+        load: &LoadArgs,
+    ) -> RunReport {
         let spec = RunSpec {
             addr,
             connections,
@@ -236,7 +271,7 @@ impl Prepared {
             warmup: Duration::from_secs(load.warmup),
             duration: Duration::from_secs(load.duration),
         };
-        client::run(spec, target, self.tls.clone(), self.work.clone()).await
+        client::run(spec, target, tls, self.work.clone()).await
     }
 }
 
@@ -285,22 +320,75 @@ fn start(mut cmd: Command, log: &Path, ready: &str, addr: SocketAddr) -> Result<
     }
 }
 
-async fn compare(
-    load: LoadArgs,
+/// `compare`'s options besides the load.
+struct CompareOpts {
     rounds: usize,
     data_dir: Option<PathBuf>,
-    config_extra: &str,
-    json: Option<&Path>,
-) -> Result<(), String> {
+    config_extra: String,
+    json: Option<PathBuf>,
+    metro: Option<PathBuf>,
+}
+
+fn local_addr() -> Result<SocketAddr, String> {
+    format!("127.0.0.1:{}", free_port()?)
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
+/// Starts the JAX-WS peer in `work` (its `METRO_WORK`) with the persons of `p`: their
+/// numbers, names and folkbokföringsadress in the peer's TSV, so the same requests find them.
+fn start_metro(work: &Path, p: &PopulationArgs, log: &Path) -> Result<Server, String> {
+    use std::io::Write;
+    std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let tsv = work.join("persons.tsv");
+    let file = std::fs::File::create(&tsv).map_err(|e| format!("{}: {e}", tsv.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let clean = |s: &Option<String>| {
+        let s = s.as_deref().unwrap_or("-").replace(['\t', '\n'], " ");
+        if s.is_empty() {
+            "-".to_owned()
+        } else {
+            s
+        }
+    };
+    for post in folkreg::dev::generate::Population::new(p.persons, p.seed, p.today) {
+        let pp = &post.personpost;
+        let a = pp.adresser.folkbokforingsadress.clone().unwrap_or_default();
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            post.pnr().as_str(),
+            clean(&pp.namn.fornamn),
+            clean(&pp.namn.efternamn),
+            clean(&a.utdelningsadress2),
+            clean(&a.post_nr),
+            clean(&a.postort)
+        )
+        .map_err(|e| format!("{}: {e}", tsv.display()))?;
+    }
+    out.flush().map_err(|e| format!("{}: {e}", tsv.display()))?;
+    drop(out);
+    let addr = local_addr()?;
+    let mut cmd = Command::new(repo().join("../shared/peers/metro/run.sh"));
+    cmd.env("METRO_WORK", work)
+        .arg(addr.port().to_string())
+        .arg(&tsv);
+    start(cmd, log, "peer: ", addr)
+}
+
+async fn compare(load: LoadArgs, opts: CompareOpts) -> Result<(), String> {
+    let CompareOpts {
+        rounds,
+        data_dir,
+        config_extra,
+        json,
+        metro,
+    } = opts;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let data = data_dir.unwrap_or_else(|| work.path().join("data"));
     let tls = dev_tls();
-    let folkreg_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?)
-        .parse()
-        .map_err(|e| format!("{e}"))?;
-    let bound_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?)
-        .parse()
-        .map_err(|e| format!("{e}"))?;
+    let folkreg_addr = local_addr()?;
+    let bound_addr = local_addr()?;
     let config = format!(
         "data_dir = {data:?}\nregister = {register:?}\n{config_extra}\n[soap]\nlisten = \"{folkreg_addr}\"\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n[tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {ca:?}\ncrls = [{crl:?}]\n",
         register = repo().join("deploy/register.dev.toml"),
@@ -338,33 +426,66 @@ async fn compare(
         "bound serving",
         bound_addr,
     )?;
+    let metro = match &metro {
+        Some(dir) => Some((
+            start_metro(dir, p, &work.path().join("metro.log"))?,
+            dir.join("pki"),
+        )),
+        None => None,
+    };
 
     let prepared = Prepared::new(&load)?;
+    let mut targets = vec![
+        Target {
+            name: "folkreg",
+            server: &folkreg,
+            tls: prepared.tls.clone(),
+        },
+        Target {
+            name: "bound",
+            server: &bound,
+            tls: prepared.tls.clone(),
+        },
+    ];
+    if let Some((server, pki)) = &metro {
+        let roots = [pki.join("ca.crt").to_string_lossy().into_owned()];
+        let cert = pki.join("client.crt").to_string_lossy().into_owned();
+        let key = pki.join("client.key").to_string_lossy().into_owned();
+        targets.push(Target {
+            name: "metro",
+            server,
+            tls: client::connector(pki, &roots, &cert, &key)?,
+        });
+    }
     let mut runs: Vec<RunReport> = Vec::new();
     for round in 0..rounds {
         for &c in &load.connections {
-            let order: [(&str, &Server); 2] = if round % 2 == 0 {
-                [("folkreg", &folkreg), ("bound", &bound)]
-            } else {
-                [("bound", &bound), ("folkreg", &folkreg)]
-            };
-            for (name, server) in order {
-                let r = prepared.run(server.addr, name, c, &load).await;
+            // Each round starts with the next target, so none is always first or last.
+            for k in 0..targets.len() {
+                let t = &targets[(round + k) % targets.len()];
+                let r = prepared
+                    .run_with(t.tls.clone(), t.server.addr, t.name, c, &load)
+                    .await;
                 eprintln!(
-                    "round {round} {name:7} {c:3} conns: {:9.0} req/s  p50 {:7.3} ms  p99 {:7.3} ms  errors {:?}",
-                    r.requests_per_s, r.latency_ms.p50, r.latency_ms.p99, r.errors
+                    "round {round} {:7} {c:3} conns: {:9.0} req/s  p50 {:7.3} ms  p99 {:7.3} ms  {:6.0} B/answer  errors {:?}",
+                    t.name, r.requests_per_s, r.latency_ms.p50, r.latency_ms.p99, r.mean_response_bytes, r.errors
                 );
                 runs.push(r);
             }
         }
     }
-    let summary = summarise(&runs, &load.connections);
+    let names: Vec<&str> = targets.iter().map(|t| t.name).collect();
+    let summary = summarise(&runs, &load.connections, &names);
     for s in &summary {
-        eprintln!(
-            "median {:3} conns: folkreg {:9.0} req/s p50 {:.3} p99 {:.3} | bound {:9.0} req/s p50 {:.3} p99 {:.3} | ratio {:.2}",
-            s.connections, s.folkreg.requests_per_s, s.folkreg.p50_ms, s.folkreg.p99_ms,
-            s.bound.requests_per_s, s.bound.p50_ms, s.bound.p99_ms, s.throughput_ratio
-        );
+        for (name, f) in &s.targets {
+            eprintln!(
+                "median {:3} conns {name:7}: {:9.0} req/s  p50 {:.3} ms  p99 {:.3} ms  {:.1} MB/s  {:.0} B/answer",
+                s.connections, f.requests_per_s, f.p50_ms, f.p99_ms, f.bytes_per_s / 1e6, f.mean_response_bytes
+            );
+        }
+        for (name, ratio) in &s.folkreg_over {
+            eprintln!("median {:3} conns folkreg/{name}: {ratio:.2}", s.connections);
+        }
     }
     let report = serde_json::json!({
         "date": chrono::Utc::now().to_rfc3339(),
@@ -379,7 +500,7 @@ async fn compare(
     });
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     match json {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(path) => std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
         None => println!("{text}"),
     }
     Ok(())
@@ -390,15 +511,17 @@ struct Figures {
     requests_per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
+    bytes_per_s: f64,
+    mean_response_bytes: f64,
 }
 
 #[derive(serde::Serialize)]
 struct Summary {
     connections: usize,
-    folkreg: Figures,
-    bound: Figures,
-    /// folkreg's median requests/s over the bound's.
-    throughput_ratio: f64,
+    /// Medians over rounds, by target.
+    targets: std::collections::BTreeMap<String, Figures>,
+    /// folkreg's median requests/s over each other target's.
+    folkreg_over: std::collections::BTreeMap<String, f64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -410,28 +533,38 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn summarise(runs: &[RunReport], levels: &[usize]) -> Vec<Summary> {
+fn summarise(runs: &[RunReport], levels: &[usize], targets: &[&str]) -> Vec<Summary> {
     let figures = |target: &str, c: usize| {
         let of: Vec<&RunReport> = runs
             .iter()
             .filter(|r| r.target == target && r.connections == c)
             .collect();
+        let m = |f: &dyn Fn(&RunReport) -> f64| median(of.iter().map(|r| f(r)).collect());
         Figures {
-            requests_per_s: median(of.iter().map(|r| r.requests_per_s).collect()),
-            p50_ms: median(of.iter().map(|r| r.latency_ms.p50).collect()),
-            p99_ms: median(of.iter().map(|r| r.latency_ms.p99).collect()),
+            requests_per_s: m(&|r| r.requests_per_s),
+            p50_ms: m(&|r| r.latency_ms.p50),
+            p99_ms: m(&|r| r.latency_ms.p99),
+            bytes_per_s: m(&|r| r.requests_per_s * r.mean_response_bytes),
+            mean_response_bytes: m(&|r| r.mean_response_bytes),
         }
     };
     levels
         .iter()
         .map(|&c| {
-            let folkreg = figures("folkreg", c);
-            let bound = figures("bound", c);
+            let targets: std::collections::BTreeMap<String, Figures> = targets
+                .iter()
+                .map(|t| (t.to_string(), figures(t, c)))
+                .collect();
+            let ours = targets.get("folkreg").map_or(f64::NAN, |f| f.requests_per_s);
+            let folkreg_over = targets
+                .iter()
+                .filter(|(name, _)| name.as_str() != "folkreg")
+                .map(|(name, f)| (name.clone(), ours / f.requests_per_s))
+                .collect();
             Summary {
                 connections: c,
-                throughput_ratio: folkreg.requests_per_s / bound.requests_per_s,
-                folkreg,
-                bound,
+                targets,
+                folkreg_over,
             }
         })
         .collect()

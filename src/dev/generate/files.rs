@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use crate::ids::pnr::Pnr;
 use crate::loadfile::header::{default_filnamn, Aviseringsinformation};
 use crate::loadfile::{
-    writer::{write_delivery, write_file},
+    writer::write_delivery,
     DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp,
 };
 use crate::model::change::{merge, DeliveryRecord, Posttyp};
@@ -117,45 +117,52 @@ pub fn write_full_files(
     fewer: Option<TermMask>,
 ) -> Result<Written, GenerateError> {
     let started = std::time::Instant::now();
-    let posts = super::population(persons, seed, today);
     let header = DeliveryHeader {
         lopnummer: 1,
         typ: DeliveryTyp::Full,
         skapad: skapad(today),
-        antal: posts.len() as u64,
+        antal: persons as u64,
     };
     let path = out
         .map(Path::to_owned)
         .unwrap_or_else(|| default_name(1, DeliveryTyp::Full));
-    let records = posts.into_iter().map(|post| DeliveryRecord {
+    let mut records = generated(persons, seed, today).map(|post| DeliveryRecord {
         posttyp: Posttyp::Total,
         post,
         present: TermMask::ALL,
     });
-    let records: Vec<_> = records.collect();
     if let Some(fewer) = fewer {
-        return write_a_b(path, header, super::split::full(records, fewer), started);
+        // Each header gives its file's count before the records: a first pass counts file B.
+        let in_b = super::Population::new(persons, seed, today)
+            .filter(Folkbokforingspost::is_protected)
+            .count();
+        let parts = records.map(|r| super::split::full_one(r, fewer));
+        return write_a_b(path, header, [persons - in_b, in_b], parts, started);
     }
+    let err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| GenerateError::Write { path, source }
+    };
     if files <= 1 {
-        return write(path, header, &records, started);
+        let info = Aviseringsinformation::for_load(&header);
+        write_records(&path, &info, &mut records).map_err(err(&path))?;
+        return Ok(Written {
+            path,
+            header,
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
-    let per = records.len().div_ceil(usize::from(files)).max(1);
+    let per = persons.div_ceil(usize::from(files)).max(1);
     let mut info = Aviseringsinformation::for_load(&header);
     info.utfil.antal_filer = files;
     let name = path.to_string_lossy().into_owned();
     let mut first = None;
     for (i, fil_nr) in (1..=files).enumerate() {
-        let part = records
-            .get(i * per..((i + 1) * per).min(records.len()))
-            .unwrap_or(&[]);
         info.utfil.fil_nr = fil_nr;
-        info.utfil.antal_poster = part.len() as u64;
+        info.utfil.antal_poster = per.min(persons.saturating_sub(i * per)) as u64;
         info.utfil.filnamn = default_filnamn(1, DeliveryTyp::Full, fil_nr);
         let p = PathBuf::from(crate::load::numbered_name(&name, u32::from(fil_nr)));
-        write_file(&p, &info, part, false).map_err(|source| GenerateError::Write {
-            path: p.clone(),
-            source,
-        })?;
+        write_records(&p, &info, &mut records).map_err(err(&p))?;
         first.get_or_insert(p);
     }
     Ok(Written {
@@ -163,6 +170,56 @@ pub fn write_full_files(
         header,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Writes one file of `info.utfil.antal_poster` records taken from `records`.
+fn write_records(
+    path: &Path,
+    info: &Aviseringsinformation,
+    records: &mut impl Iterator<Item = DeliveryRecord>,
+) -> Result<(), DeliveryError> {
+    let mut w = crate::loadfile::DeliveryWriter::create(path, info)?;
+    let n = usize::try_from(info.utfil.antal_poster).unwrap_or(usize::MAX);
+    for r in records.take(n) {
+        w.write(&r)?;
+    }
+    w.finish()
+}
+
+/// Records in a batch from the generating thread.
+const BATCH: usize = 1024;
+
+/// The population of (`persons`, `seed`, `today`), made on a thread of its own, so that
+/// making records and writing them (XML and gzip) each have a core; a few batches ahead at
+/// most, so memory stays small whatever `persons` is.
+fn generated(
+    persons: usize,
+    seed: u64,
+    today: NaiveDate,
+) -> impl Iterator<Item = Folkbokforingspost> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Folkbokforingspost>>(4);
+    let maker = std::thread::spawn(move || {
+        let mut population = super::Population::new(persons, seed, today);
+        loop {
+            let batch: Vec<_> = population.by_ref().take(BATCH).collect();
+            // An empty batch ends the stream; a closed channel means the writer gave up.
+            if batch.is_empty() || tx.send(batch).is_err() {
+                break;
+            }
+        }
+    });
+    let mut maker = Some(maker);
+    std::iter::from_fn(move || match rx.recv() {
+        Ok(batch) => Some(batch),
+        Err(_) => {
+            // The maker is done: pass its panic on rather than end the stream short.
+            if let Some(Err(panic)) = maker.take().map(std::thread::JoinHandle::join) {
+                std::panic::resume_unwind(panic);
+            }
+            None
+        }
+    })
+    .flatten()
 }
 
 /// Writes the DELTA that follows `previous`: the population is rebuilt from the latest FULL
@@ -272,7 +329,10 @@ pub fn write_delta_files(
     match fewer {
         Some(fewer) => {
             let parts = super::split::delta(records, &protected_before, &state, fewer);
-            write_a_b(path, header, parts, started)
+            let counts = [parts[0].len(), parts[1].len()];
+            let [a, b] = parts;
+            let parts = a.into_iter().map(|p| (0, p)).chain(b.into_iter().map(|p| (1, p)));
+            write_a_b(path, header, counts, parts, started)
         }
         None => write(path, header, &records, started),
     }
@@ -298,37 +358,41 @@ fn read_delivery(paths: &[PathBuf]) -> Result<Vec<DeliveryRecord>, GenerateError
 }
 
 /// Writes a delivery as file A (`NAME.A.xml…`) and file B (`NAME.B.xml…`): one delivery of
-/// two files.
+/// two files, of `counts` records, written as `parts` come (0 for file A, 1 for file B).
 fn write_a_b(
     path: PathBuf,
     mut header: DeliveryHeader,
-    parts: [Vec<super::split::Part>; 2],
+    counts: [usize; 2],
+    parts: impl Iterator<Item = (usize, super::split::Part)>,
     started: std::time::Instant,
 ) -> Result<Written, GenerateError> {
-    header.antal = (parts[0].len() + parts[1].len()) as u64;
+    header.antal = (counts[0] + counts[1]) as u64;
     let mut info = Aviseringsinformation::for_load(&header);
     info.utfil.antal_filer = 2;
     let name = path.to_string_lossy().into_owned();
-    let mut first = None;
-    for (i, (tag, records)) in ["A", "B"].into_iter().zip(parts).enumerate() {
-        let p = PathBuf::from(crate::load::tagged_name(&name, tag));
-        let err = |source| GenerateError::Write {
-            path: p.clone(),
-            source,
-        };
+    let paths = ["A", "B"].map(|tag| PathBuf::from(crate::load::tagged_name(&name, tag)));
+    let err = |i: usize| {
+        let path = paths[i].clone();
+        move |source| GenerateError::Write { path, source }
+    };
+    let mut writers = Vec::with_capacity(2);
+    for (i, tag) in ["A", "B"].into_iter().enumerate() {
         info.filtyp = Some(tag.into());
         info.utfil.fil_nr = i as u16 + 1;
-        info.utfil.antal_poster = records.len() as u64;
+        info.utfil.antal_poster = counts[i] as u64;
         info.utfil.filnamn = default_filnamn(header.lopnummer, header.typ, info.utfil.fil_nr);
-        let mut w = crate::loadfile::DeliveryWriter::create(&p, &info).map_err(err)?;
-        for (record, terms) in &records {
-            w.write_as(record, *terms).map_err(err)?;
-        }
-        w.finish().map_err(err)?;
-        first.get_or_insert(p);
+        writers.push(crate::loadfile::DeliveryWriter::create(&paths[i], &info).map_err(err(i))?);
     }
+    for (i, (record, terms)) in parts {
+        let i = i.min(1);
+        writers[i].write_as(&record, terms).map_err(err(i))?;
+    }
+    for (i, w) in writers.into_iter().enumerate() {
+        w.finish().map_err(err(i))?;
+    }
+    let [first, _] = paths;
     Ok(Written {
-        path: first.unwrap_or(path),
+        path: first,
         header,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -22,7 +22,7 @@ pub use delta::delta;
 pub use files::{
     write_delta, write_delta_files, write_full, write_full_files, GenerateError, Written,
 };
-pub use population::population;
+pub use population::{population, Population};
 
 #[cfg(test)]
 mod tests;

@@ -17,12 +17,65 @@ use crate::refdata::{self, Kommun};
 pub(crate) struct Gen {
     pub(crate) rng: ChaCha8Rng,
     pub(crate) today: NaiveDate,
-    used: HashSet<Pnr>,
+    used: Taken,
     kommuner: Vec<(&'static Kommun, u32)>,
     total_weight: u32,
 }
 
 /// Population weight of the big kommuner; the rest weigh 1.
+/// The numbers given out so far: a bit per possible number born in the 128 years up to
+/// `today` (18 MB, most of it never touched), so the memory does not grow with the
+/// population; numbers outside those years (only from `reserve`) in a set.
+pub(crate) struct Taken {
+    first_year: i32,
+    bits: Vec<u64>,
+    pub(crate) others: HashSet<Pnr>,
+}
+
+impl Taken {
+    const YEARS: i32 = 128;
+    /// Days 1–31, or 61–91 for a samordningsnummer: 92 slots a month, 1,000 serials a day.
+    const PER_YEAR: usize = 12 * 92 * 1000;
+
+    pub(crate) fn new(this_year: i32) -> Taken {
+        let n = Self::YEARS as usize * Self::PER_YEAR;
+        Taken {
+            first_year: this_year - Self::YEARS + 1,
+            bits: vec![0; n.div_ceil(64)],
+            others: HashSet::new(),
+        }
+    }
+
+    /// The bit of `p`, if it is in the map's years.
+    fn index(&self, p: Pnr) -> Option<usize> {
+        let d = p.as_bytes();
+        let num = |r: std::ops::Range<usize>| {
+            d[r].iter()
+                .fold(0usize, |n, c| n * 10 + usize::from(c.wrapping_sub(b'0')))
+        };
+        let year = i32::try_from(num(0..4)).ok()?.checked_sub(self.first_year)?;
+        let (month, day, serial) = (num(4..6), num(6..8), num(8..11));
+        if !(0..Self::YEARS).contains(&year) || !(1..=12).contains(&month) || day > 91 {
+            return None;
+        }
+        let year = usize::try_from(year).ok()?;
+        Some(year * Self::PER_YEAR + ((month - 1) * 92 + day) * 1000 + serial)
+    }
+
+    /// Marks `p` taken; false if it already was.
+    pub(crate) fn insert(&mut self, p: Pnr) -> bool {
+        match self.index(p) {
+            Some(i) => {
+                let (word, bit) = (i / 64, 1u64 << (i % 64));
+                let fresh = self.bits[word] & bit == 0;
+                self.bits[word] |= bit;
+                fresh
+            }
+            None => self.others.insert(p),
+        }
+    }
+}
+
 fn weight(kod: &str) -> u32 {
     match kod {
         "0180" => 40,
@@ -47,7 +100,7 @@ impl Gen {
         Gen {
             rng,
             today,
-            used: HashSet::new(),
+            used: Taken::new(today.year()),
             kommuner,
             total_weight,
         }
@@ -55,7 +108,9 @@ impl Gen {
 
     /// Marks existing numbers as taken (for deltas).
     pub(crate) fn reserve(&mut self, pnrs: impl IntoIterator<Item = Pnr>) {
-        self.used.extend(pnrs);
+        for p in pnrs {
+            self.used.insert(p);
+        }
     }
 
     pub(crate) fn kommun(&mut self) -> &'static Kommun {
@@ -952,43 +1007,91 @@ const SPECIAL_PER_10K: [u32; 16] = [100, 5, 5, 5, 5, 40, 25, 15, 20, 20, 10, 3, 
 
 /// The population: households until `persons` records, then the rare kinds spread in.
 pub fn population(persons: usize, seed: u64, today: NaiveDate) -> Vec<Folkbokforingspost> {
-    use rand::SeedableRng;
-    let mut g = Gen::new(ChaCha8Rng::seed_from_u64(seed), today);
-    let mut out = Vec::with_capacity(persons + 8);
-    // Every rare kind at least once from 2,000 persons on, then at its share.
-    let mut specials = Vec::new();
-    for (i, per) in SPECIAL_PER_10K.iter().enumerate() {
-        let n = (persons as u64 * *per as u64 / 10_000) as usize;
-        let n = if persons >= 2_000 { n.max(1) } else { n };
-        specials.extend(std::iter::repeat_n(i, n));
+    Population::new(persons, seed, today).collect()
+}
+
+/// The population as a stream, in the order [`population`] returns it, made a household (or
+/// one rare kind) at a time: memory stays that of one household whatever `persons` is.
+///
+/// This works because every link that [`protect_linked`] follows (hänvisning between the
+/// numbers of one person) is made within one call of [`special`]; a test checks that
+/// protecting across the whole population afterwards changes nothing.
+pub struct Population {
+    g: Gen,
+    persons: usize,
+    /// Records handed out or waiting in `batch`.
+    made: usize,
+    every: usize,
+    next_at: usize,
+    specials: std::vec::IntoIter<usize>,
+    batch: std::collections::VecDeque<Folkbokforingspost>,
+}
+
+impl Population {
+    /// The population of (`persons`, `seed`, `today`).
+    pub fn new(persons: usize, seed: u64, today: NaiveDate) -> Population {
+        use rand::SeedableRng;
+        let mut g = Gen::new(ChaCha8Rng::seed_from_u64(seed), today);
+        // Every rare kind at least once from 2,000 persons on, then at its share.
+        let mut specials = Vec::new();
+        for (i, per) in SPECIAL_PER_10K.iter().enumerate() {
+            let n = (persons as u64 * *per as u64 / 10_000) as usize;
+            let n = if persons >= 2_000 { n.max(1) } else { n };
+            specials.extend(std::iter::repeat_n(i, n));
+        }
+        specials.shuffle(&mut g.rng);
+        let every = (persons / (specials.len() + 1)).max(1);
+        Population {
+            g,
+            persons,
+            made: 0,
+            every,
+            next_at: every,
+            specials: specials.into_iter(),
+            batch: std::collections::VecDeque::new(),
+        }
     }
-    specials.shuffle(&mut g.rng);
-    let every = (persons / (specials.len() + 1)).max(1);
-    let mut next_at = every;
-    let mut next = specials.into_iter();
-    while out.len() < persons {
-        if out.len() >= next_at {
-            next_at += every;
-            if let Some(i) = next.next() {
-                special(&mut g, i, &mut out);
-                continue;
+
+    /// The next household, or the next rare kind when its turn has come.
+    fn make_batch(&mut self) -> Vec<Folkbokforingspost> {
+        let mut out = Vec::new();
+        if self.made >= self.next_at {
+            self.next_at += self.every;
+            if let Some(i) = self.specials.next() {
+                special(&mut self.g, i, &mut out);
             }
         }
-        household(&mut g, &mut out);
-    }
-    // The last household may overshoot; drop whole relations to records cut off.
-    if out.len() > persons {
-        let cut: HashSet<Pnr> = out[persons..].iter().map(|p| p.pnr()).collect();
-        out.truncate(persons);
-        for p in &mut out {
-            p.personpost
-                .relationer
-                .retain(|r| !matches!(r.person, Relationsperson::PersonNr(x) if cut.contains(&x)));
-            p.personpost.hanvisning.retain(|h| !cut.contains(h));
+        if out.is_empty() {
+            household(&mut self.g, &mut out);
         }
+        // The last household may overshoot; drop whole relations to records cut off.
+        let room = self.persons - self.made;
+        if out.len() > room {
+            let cut: HashSet<Pnr> = out[room..].iter().map(|p| p.pnr()).collect();
+            out.truncate(room);
+            for p in &mut out {
+                p.personpost.relationer.retain(
+                    |r| !matches!(r.person, Relationsperson::PersonNr(x) if cut.contains(&x)),
+                );
+                p.personpost.hanvisning.retain(|h| !cut.contains(h));
+            }
+        }
+        protect_linked(&mut out);
+        out
     }
-    protect_linked(&mut out);
-    out
+}
+
+impl Iterator for Population {
+    type Item = Folkbokforingspost;
+
+    fn next(&mut self) -> Option<Folkbokforingspost> {
+        while self.batch.is_empty() && self.made < self.persons {
+            let batch = self.make_batch();
+            self.made += batch.len();
+            self.batch.extend(batch);
+        }
+        self.batch.pop_front()
+    }
 }
 
 /// A person is protected under every number (DOMAIN.md §4): every record linked by

@@ -13,17 +13,14 @@ use crate::model::Folkbokforingspost;
 /// One record of a file, with the terms it is written with.
 pub type Part = (DeliveryRecord, TermMask);
 
-/// Splits a grunduttag: the protected persons to file B with `fewer` terms.
-pub fn full(records: Vec<DeliveryRecord>, fewer: TermMask) -> [Vec<Part>; 2] {
-    let mut out: [Vec<Part>; 2] = [Vec::new(), Vec::new()];
-    for r in records {
-        if r.post.is_protected() {
-            out[1].push((r, fewer));
-        } else {
-            out[0].push((r, TermMask::ALL));
-        }
+/// Where a grunduttag's record goes: a protected person to file B (1) with `fewer` terms,
+/// everyone else to file A (0) with every term.
+pub fn full_one(r: DeliveryRecord, fewer: TermMask) -> (usize, Part) {
+    if r.post.is_protected() {
+        (1, (r, fewer))
+    } else {
+        (0, (r, TermMask::ALL))
     }
-    out
 }
 
 /// Splits a delta's records by Bilaga 2's tables: `protected_before` are the numbers protected

@@ -282,6 +282,8 @@ fn no_generated_address_names_skatteverket() {
     }
 }
 
+/// The population is made (and protected) a household at a time; this is what shows that
+/// no link reaches from one household to another.
 #[test]
 fn protection_on_a_new_number_marks_the_old_one_in_the_full_population() {
     let pop = population(20_000, 2, today());
@@ -351,4 +353,27 @@ fn protection_set_in_a_delta_marks_every_linked_number() {
         );
     }
     assert!(set > 0, "protection was set");
+}
+
+#[test]
+fn a_number_is_given_once_whether_in_the_map_or_outside_it() {
+    let mut taken = population::Taken::new(2026);
+    let p = Pnr::parse("198001011231").unwrap();
+    let samordning = Pnr::parse("198001611238").unwrap();
+    let old = Pnr::parse("189001011239").unwrap();
+    for n in [p, samordning, old] {
+        assert!(taken.insert(n), "{n:?} is new");
+        assert!(!taken.insert(n), "{n:?} is taken");
+    }
+    assert!(taken.others.contains(&old), "born before the map's years");
+    assert!(!taken.others.contains(&p));
+    assert!(taken.insert(Pnr::parse("198001011249").unwrap()), "a neighbour is free");
+}
+
+#[test]
+fn the_stream_is_the_population() {
+    let streamed: Vec<_> = Population::new(2_500, 9, today()).take(2_500).collect();
+    assert_eq!(streamed, population(2_500, 9, today()));
+    assert_eq!(Population::new(2_500, 9, today()).count(), 2_500);
+    assert_eq!(Population::new(0, 9, today()).count(), 0);
 }
