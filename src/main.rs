@@ -695,6 +695,13 @@ fn generate_command(
         }
         _ => {
             let n = persons.context("--persons is required")?;
+            let most = folkreg::dev::generate::MAX_PERSONS;
+            if n > most {
+                return Err(Failure {
+                    code: 2,
+                    error: anyhow::anyhow!("--persons {n}: at most {most} persons"),
+                });
+            }
             folkreg::dev::generate::write_full_files(n, seed, today, out, split.files, split.fewer)?
         }
     };

@@ -22,7 +22,7 @@ pub use delta::delta;
 pub use files::{
     write_delta, write_delta_files, write_full, write_full_files, GenerateError, Written,
 };
-pub use population::{population, Population};
+pub use population::{population, Population, MAX_PERSONS};
 
 #[cfg(test)]
 mod tests;

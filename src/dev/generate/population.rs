@@ -149,15 +149,33 @@ impl Gen {
         self.date_between(from, to.min(self.today))
     }
 
-    /// A fresh, unique number for this birth date and kön.
+    /// A fresh, unique number for this birth date and kön: a random free födelsenummer of
+    /// the day, or, when the day's 500 numbers for that kön are all given (a large population
+    /// fills the most recent days), the first free one on the days before it — as numbers of a
+    /// neighbouring day are given when a day's run out. `generate` caps the population
+    /// ([`MAX_PERSONS`]) far below the numbers there are, so the walk always ends.
     pub(crate) fn pnr(&mut self, born: NaiveDate, male: bool, samordning: bool) -> Pnr {
-        loop {
+        const DRAWS: usize = 64;
+        for _ in 0..DRAWS {
             let serial = self.rng.gen_range(0..500u16) * 2 + u16::from(male);
             if let Some(p) = Pnr::from_parts(born, serial, samordning) {
                 if self.used.insert(p) {
                     return p;
                 }
             }
+        }
+        let start = self.rng.gen_range(0..500u16);
+        let mut day = born;
+        loop {
+            for k in 0..500u16 {
+                let serial = (start + k) % 500 * 2 + u16::from(male);
+                if let Some(p) = Pnr::from_parts(day, serial, samordning) {
+                    if self.used.insert(p) {
+                        return p;
+                    }
+                }
+            }
+            day = day.pred_opt().unwrap_or(self.today);
         }
     }
 
@@ -1004,6 +1022,10 @@ pub(crate) fn empty_personpost(pnr: Pnr) -> Personpost {
 /// (two records each), change of legal gender 5, sekretessmarkering 30, skyddad 5, both 2,
 /// number change with sekretessmarkering on the new number 2 (two records each).
 const SPECIAL_PER_10K: [u32; 16] = [100, 5, 5, 5, 5, 40, 25, 15, 20, 20, 10, 3, 30, 4, 1, 2];
+
+/// The largest population `generate` makes: three times Navet's, and a small part of the
+/// 365,000 numbers a year there are for each kön.
+pub const MAX_PERSONS: usize = 50_000_000;
 
 /// The population: households until `persons` records, then the rare kinds spread in.
 pub fn population(persons: usize, seed: u64, today: NaiveDate) -> Vec<Folkbokforingspost> {
