@@ -203,18 +203,29 @@ impl Workload {
         mix: Mix,
         rng: &mut impl Rng,
     ) -> Result<Workload, String> {
-        let population = folkreg::dev::generate::population(persons, seed, today);
-        let held: HashSet<Pnr> = population.iter().map(|p| p.pnr()).collect();
-        let step = (population.len() / MAX_BODIES).max(1);
-        let existing: Vec<Bytes> = population
-            .iter()
-            .step_by(step)
-            .filter(|p| p.personpost.identitetstyp == Identitetstyp::Personnummer)
-            .map(|p| personpost_body(org, bestallningsid, p.pnr().as_str()))
-            .collect();
+        // One pass over the population as a stream: memory is the envelopes kept (and the
+        // numbers held, when the mix asks for missing ones), whatever `persons` is.
+        let step = (persons / MAX_BODIES).max(1);
+        let mut held: HashSet<Pnr> = HashSet::new();
+        let mut existing: Vec<Bytes> = Vec::new();
+        let mut searches: Vec<Bytes> = Vec::new();
+        for (i, p) in folkreg::dev::generate::Population::new(persons, seed, today).enumerate() {
+            if mix.missing > 0 {
+                held.insert(p.pnr());
+            }
+            if i % step != 0 {
+                continue;
+            }
+            if p.personpost.identitetstyp == Identitetstyp::Personnummer {
+                existing.push(personpost_body(org, bestallningsid, p.pnr().as_str()));
+            }
+            if let Some(body) = search_body(&p, org, bestallningsid) {
+                searches.push(body);
+            }
+        }
         let mut missing = Vec::new();
         let first = NaiveDate::from_ymd_opt(1930, 1, 1).ok_or("date")?;
-        while missing.len() < MAX_BODIES.min(existing.len()).max(1) {
+        while mix.missing > 0 && missing.len() < MAX_BODIES.min(existing.len()).max(1) {
             let date = first + chrono::Days::new(rng.gen_range(0..32_000));
             let Some(pnr) = Pnr::from_parts(date, rng.gen_range(0..1000), false) else {
                 continue;
@@ -223,28 +234,6 @@ impl Workload {
                 missing.push(personpost_body(org, bestallningsid, pnr.as_str()));
             }
         }
-        let searches: Vec<Bytes> = population
-            .iter()
-            .step_by(step)
-            .filter(|p| !p.is_protected())
-            .filter_map(|p| {
-                let surname = p.personpost.namn.efternamn.as_deref()?;
-                let postort = p
-                    .personpost
-                    .adresser
-                    .folkbokforingsadress
-                    .as_ref()?
-                    .postort
-                    .as_deref()?;
-                let prefix: String = surname.chars().take(3).collect();
-                Some(namnsokning_body(
-                    org,
-                    bestallningsid,
-                    &format!("{prefix}*"),
-                    postort,
-                ))
-            })
-            .collect();
         if (mix.existing > 0 && existing.is_empty()) || (mix.search > 0 && searches.is_empty()) {
             return Err("the population gives no requests of a kind the mix asks for".into());
         }
@@ -266,6 +255,24 @@ impl Workload {
         };
         (kind, list[rng.gen_range(0..list.len())].clone())
     }
+}
+
+/// A namnsökning for a real, unprotected person: the first three letters of the surname with
+/// `*`, and the postort.
+fn search_body(p: &folkreg::model::Folkbokforingspost, org: &str, id: &str) -> Option<Bytes> {
+    if p.is_protected() {
+        return None;
+    }
+    let surname = p.personpost.namn.efternamn.as_deref()?;
+    let postort = p
+        .personpost
+        .adresser
+        .folkbokforingsadress
+        .as_ref()?
+        .postort
+        .as_deref()?;
+    let prefix: String = surname.chars().take(3).collect();
+    Some(namnsokning_body(org, id, &format!("{prefix}*"), postort))
 }
 
 const ENVELOPE_OPEN: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v1="http://xmls.skatteverket.se/se/skatteverket/folkbokforing/na/epersondata/V1"><soapenv:Header/><soapenv:Body>"#;

@@ -377,3 +377,20 @@ fn the_stream_is_the_population() {
     assert_eq!(Population::new(2_500, 9, today()).count(), 2_500);
     assert_eq!(Population::new(0, 9, today()).count(), 0);
 }
+
+#[test]
+fn a_full_day_gives_numbers_of_the_days_before() {
+    let mut g = population::Gen::new(
+        <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+        today(),
+    );
+    let born = chrono::NaiveDate::from_ymd_opt(2026, 10, 30).unwrap();
+    let numbers: Vec<Pnr> = (0..1_200).map(|_| g.pnr(born, true, false)).collect();
+    let unique: HashSet<Pnr> = numbers.iter().copied().collect();
+    assert_eq!(unique.len(), 1_200);
+    let on = |d: chrono::NaiveDate| numbers.iter().filter(|p| p.birth_date() == Some(d)).count();
+    assert_eq!(on(born), 500, "every number of the day, for men");
+    assert_eq!(on(born.pred_opt().unwrap()), 500);
+    assert_eq!(on(born - chrono::Duration::days(2)), 200);
+    assert!(numbers.iter().all(|p| p.is_male()));
+}
