@@ -747,3 +747,46 @@ fn a_full_load_does_not_wait_for_readers_of_the_old_generation() {
     assert_eq!(store.snapshot().get(&a.pnr()).unwrap(), None);
     assert_eq!(store.snapshot().get(&b.pnr()).unwrap(), Some(b));
 }
+
+#[test]
+fn links_are_followed_in_the_segment_and_in_the_deltas_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = person(101, "Anna", "Berg");
+    let mut b = person(203, "Bo", "Ek");
+    b.personpost.hanvisning = vec![a.pnr()];
+    b.sekretessmarkering = true;
+    let c = person(305, "Cecilia", "Dahl");
+    let linked = |store: &Store, p: &Folkbokforingspost| {
+        let found = store.snapshot().get_for_answer(&p.pnr()).unwrap().unwrap();
+        found.protection.linked
+    };
+    {
+        let store = Store::open(dir.path(), 1 << 24).unwrap();
+        load_full(&store, 1, &[a.clone(), b.clone(), c.clone()]);
+        assert!(linked(&store, &a), "referred to by a protected record");
+        assert!(!linked(&store, &c));
+    }
+    // Opened again, the segment's links are read from its index.
+    let store = reopen(dir.path(), 1 << 24);
+    assert!(linked(&store, &a));
+    assert!(!linked(&store, &c));
+    // A delta links a protected record to a number no record of the segment refers to.
+    let mut d = person(407, "Dan", "Falk");
+    d.personpost.hanvisning = vec![c.pnr()];
+    d.sekretessmarkering = true;
+    store
+        .apply_delta(&header(2, DeltaTyp(), 1), &[total(d)], false)
+        .unwrap();
+    assert!(linked(&store, &c), "a link added by a delta");
+    // A delta removes the segment's link.
+    let removed = DeliveryRecord {
+        posttyp: Posttyp::Borttag,
+        post: b.clone(),
+        present: TermMask::ALL,
+    };
+    store
+        .apply_delta(&header(3, DeltaTyp(), 1), &[removed], false)
+        .unwrap();
+    assert!(!linked(&store, &a), "the referring record is gone");
+    assert!(linked(&store, &c));
+}
