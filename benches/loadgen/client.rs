@@ -57,6 +57,16 @@ pub struct RunReport {
     /// Failures that gave no HTTP answer, by kind (`connect`, `tls`, `http`).
     pub errors: BTreeMap<String, u64>,
     pub mean_response_bytes: f64,
+    /// Latency and answer size by request kind (for a mix: does one kind hold up another?).
+    pub by_kind: BTreeMap<String, KindReport>,
+}
+
+/// One request kind's share of a run.
+#[derive(Debug, Serialize)]
+pub struct KindReport {
+    pub requests: u64,
+    pub latency_ms: Latency,
+    pub mean_response_bytes: f64,
 }
 
 /// Latency percentiles in milliseconds.
@@ -113,16 +123,35 @@ struct Tally {
     outcomes: BTreeMap<String, u64>,
     errors: BTreeMap<String, u64>,
     bytes: u64,
+    /// Latency and bytes by kind name.
+    kinds: BTreeMap<&'static str, (Histogram<u64>, u64)>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 60 s at 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
+}
+
+fn latency(h: &Histogram<u64>) -> Latency {
+    let ms = |us: u64| us as f64 / 1000.0;
+    Latency {
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        mean: h.mean() / 1000.0,
+    }
 }
 
 impl Tally {
     fn new() -> Tally {
         Tally {
-            // 1 µs to 60 s at 3 significant digits.
-            latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+            latency: histogram(),
             outcomes: BTreeMap::new(),
             errors: BTreeMap::new(),
             bytes: 0,
+            kinds: BTreeMap::new(),
         }
     }
 
@@ -135,6 +164,11 @@ impl Tally {
             *self.errors.entry(k).or_default() += v;
         }
         self.bytes += other.bytes;
+        for (k, (h, bytes)) in other.kinds {
+            let mine = self.kinds.entry(k).or_insert_with(|| (histogram(), 0));
+            let _ = mine.0.add(&h);
+            mine.1 += bytes;
+        }
     }
 
     fn error(&mut self, kind: &str) {
@@ -226,9 +260,14 @@ async fn client(
         }
         match result {
             Ok((status, len, expected)) => {
-                let _ = tally
-                    .latency
-                    .record((elapsed.as_micros() as u64).clamp(1, 60_000_000));
+                let us = (elapsed.as_micros() as u64).clamp(1, 60_000_000);
+                let _ = tally.latency.record(us);
+                let by_kind = tally
+                    .kinds
+                    .entry(kind.name())
+                    .or_insert_with(|| (histogram(), 0));
+                let _ = by_kind.0.record(us);
+                by_kind.1 += len as u64;
                 let outcome = match (status, expected) {
                     (200, true) => "ok".to_owned(),
                     (200, false) => "unexpected-answer".to_owned(),
@@ -277,8 +316,19 @@ pub async fn run(spec: RunSpec, target: &str, tls: TlsConnector, work: Arc<Workl
         .saturating_duration_since(measure_from)
         .as_secs_f64();
     let h = &total.latency;
-    let ms = |us: u64| us as f64 / 1000.0;
     let requests = h.len();
+    let by_kind = total
+        .kinds
+        .iter()
+        .map(|(k, (h, bytes))| {
+            let report = KindReport {
+                requests: h.len(),
+                latency_ms: latency(h),
+                mean_response_bytes: *bytes as f64 / (h.len().max(1) as f64),
+            };
+            (k.to_string(), report)
+        })
+        .collect();
     RunReport {
         target: target.to_owned(),
         mode: spec.mode,
@@ -286,16 +336,10 @@ pub async fn run(spec: RunSpec, target: &str, tls: TlsConnector, work: Arc<Workl
         seconds,
         requests,
         requests_per_s: requests as f64 / seconds.max(1e-9),
-        latency_ms: Latency {
-            p50: ms(h.value_at_quantile(0.50)),
-            p90: ms(h.value_at_quantile(0.90)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-            mean: h.mean() / 1000.0,
-        },
+        latency_ms: latency(h),
         outcomes: total.outcomes,
         errors: total.errors,
         mean_response_bytes: total.bytes as f64 / (requests.max(1) as f64),
+        by_kind,
     }
 }

@@ -470,6 +470,14 @@ async fn compare(load: LoadArgs, opts: CompareOpts) -> Result<(), String> {
                     "round {round} {:7} {c:3} conns: {:9.0} req/s  p50 {:7.3} ms  p99 {:7.3} ms  {:6.0} B/answer  errors {:?}",
                     t.name, r.requests_per_s, r.latency_ms.p50, r.latency_ms.p99, r.mean_response_bytes, r.errors
                 );
+                if r.by_kind.len() > 1 {
+                    for (kind, k) in &r.by_kind {
+                        eprintln!(
+                            "        {kind:20} {:8} requests  p50 {:7.3} ms  p99 {:7.3} ms  {:6.0} B/answer",
+                            k.requests, k.latency_ms.p50, k.latency_ms.p99, k.mean_response_bytes
+                        );
+                    }
+                }
                 runs.push(r);
             }
         }
@@ -484,7 +492,10 @@ async fn compare(load: LoadArgs, opts: CompareOpts) -> Result<(), String> {
             );
         }
         for (name, ratio) in &s.folkreg_over {
-            eprintln!("median {:3} conns folkreg/{name}: {ratio:.2}", s.connections);
+            eprintln!(
+                "median {:3} conns folkreg/{name}: {ratio:.2}",
+                s.connections
+            );
         }
     }
     let report = serde_json::json!({
@@ -500,7 +511,9 @@ async fn compare(load: LoadArgs, opts: CompareOpts) -> Result<(), String> {
     });
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     match json {
-        Some(path) => std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
         None => println!("{text}"),
     }
     Ok(())
@@ -555,7 +568,9 @@ fn summarise(runs: &[RunReport], levels: &[usize], targets: &[&str]) -> Vec<Summ
                 .iter()
                 .map(|t| (t.to_string(), figures(t, c)))
                 .collect();
-            let ours = targets.get("folkreg").map_or(f64::NAN, |f| f.requests_per_s);
+            let ours = targets
+                .get("folkreg")
+                .map_or(f64::NAN, |f| f.requests_per_s);
             let folkreg_over = targets
                 .iter()
                 .filter(|(name, _)| name.as_str() != "folkreg")

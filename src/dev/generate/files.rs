@@ -9,8 +9,7 @@ use chrono::NaiveDate;
 use crate::ids::pnr::Pnr;
 use crate::loadfile::header::{default_filnamn, Aviseringsinformation};
 use crate::loadfile::{
-    writer::write_delivery,
-    DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp,
+    writer::write_delivery, DeliveryError, DeliveryHeader, DeliveryReader, DeliveryTyp,
 };
 use crate::model::change::{merge, DeliveryRecord, Posttyp};
 use crate::model::term::TermMask;
@@ -331,7 +330,10 @@ pub fn write_delta_files(
             let parts = super::split::delta(records, &protected_before, &state, fewer);
             let counts = [parts[0].len(), parts[1].len()];
             let [a, b] = parts;
-            let parts = a.into_iter().map(|p| (0, p)).chain(b.into_iter().map(|p| (1, p)));
+            let parts = a
+                .into_iter()
+                .map(|p| (0, p))
+                .chain(b.into_iter().map(|p| (1, p)));
             write_a_b(path, header, counts, parts, started)
         }
         None => write(path, header, &records, started),

@@ -53,7 +53,9 @@ impl Taken {
             d[r].iter()
                 .fold(0usize, |n, c| n * 10 + usize::from(c.wrapping_sub(b'0')))
         };
-        let year = i32::try_from(num(0..4)).ok()?.checked_sub(self.first_year)?;
+        let year = i32::try_from(num(0..4))
+            .ok()?
+            .checked_sub(self.first_year)?;
         let (month, day, serial) = (num(4..6), num(6..8), num(8..11));
         if !(0..Self::YEARS).contains(&year) || !(1..=12).contains(&month) || day > 91 {
             return None;

@@ -367,7 +367,10 @@ fn a_number_is_given_once_whether_in_the_map_or_outside_it() {
     }
     assert!(taken.others.contains(&old), "born before the map's years");
     assert!(!taken.others.contains(&p));
-    assert!(taken.insert(Pnr::parse("198001011249").unwrap()), "a neighbour is free");
+    assert!(
+        taken.insert(Pnr::parse("198001011249").unwrap()),
+        "a neighbour is free"
+    );
 }
 
 #[test]
