@@ -41,6 +41,16 @@ struct RawOrganisation {
     avisering: Vec<super::orders::RawOrder>,
     #[serde(default)]
     urval: Vec<super::urval_orders::RawUrval>,
+    #[serde(default)]
+    spar: Vec<RawSpar>,
+}
+
+/// `[[organisation.spar]]`: one pair of SPAR customer numbers the organisation may call with.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpar {
+    leveransmottagare: Spanned<i64>,
+    slutkund: Spanned<i64>,
 }
 
 #[derive(Deserialize)]
@@ -239,12 +249,14 @@ fn check_organisation(
             Err(p) => problems.add(span, &format!("organisation.{}", p.field), p.message),
         }
     }
+    let spar = spar_kunder(raw.spar, problems);
     if problems.list.len() != before {
         return None;
     }
     Some(Organisation {
         avisering,
         urval,
+        spar,
         orgnr: orgnr?,
         namn: raw.namn.into_inner(),
         categories,
@@ -252,6 +264,48 @@ fn check_organisation(
         bestallningar,
         certificates,
     })
+}
+
+/// The SPAR customer number pairs: each number in SPAR's range, no pair twice.
+fn spar_kunder(raw: Vec<RawSpar>, problems: &mut Problems<'_>) -> Vec<super::SparKund> {
+    let mut out: Vec<super::SparKund> = Vec::new();
+    for r in raw {
+        let number = |v: &Spanned<i64>, field: &str, problems: &mut Problems<'_>| {
+            let n = u32::try_from(*v.get_ref())
+                .ok()
+                .filter(|n| super::SparKund::RANGE.contains(n));
+            if n.is_none() {
+                problems.add(
+                    v.span(),
+                    field,
+                    format!(
+                        "a SPAR customer number is {}–{}",
+                        super::SparKund::RANGE.start(),
+                        super::SparKund::RANGE.end()
+                    ),
+                );
+            }
+            n
+        };
+        let leverans = number(&r.leveransmottagare, "organisation.spar.leveransmottagare", problems);
+        let slut = number(&r.slutkund, "organisation.spar.slutkund", problems);
+        if let (Some(leveransmottagare), Some(slutkund)) = (leverans, slut) {
+            let kund = super::SparKund {
+                leveransmottagare,
+                slutkund,
+            };
+            if out.contains(&kund) {
+                problems.add(
+                    r.leveransmottagare.span(),
+                    "organisation.spar",
+                    format!("the pair {leveransmottagare}/{slutkund} is listed twice"),
+                );
+            } else {
+                out.push(kund);
+            }
+        }
+    }
+    out
 }
 
 /// A list of category or switch names: each known, none twice.

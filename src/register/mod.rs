@@ -63,6 +63,24 @@ pub struct Organisation {
     pub avisering: Vec<orders::Order>,
     /// Its urval orders (`[[organisation.urval]]`), each one of its bestallningar.
     pub urval: Vec<urval_orders::UrvalOrder>,
+    /// The SPAR customer numbers it may call SPAR's PersonSök with (`[[organisation.spar]]`);
+    /// none = it may not use SPAR's wire.
+    pub spar: Vec<SparKund>,
+}
+
+/// A pair of SPAR customer numbers (`Identifieringsinformation`): who receives the answer
+/// and the end customer it is for. A request must name a pair its organisation holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SparKund {
+    /// `KundNrLeveransMottagare`.
+    pub leveransmottagare: u32,
+    /// `KundNrSlutkund`.
+    pub slutkund: u32,
+}
+
+impl SparKund {
+    /// SPAR's customer numbers (`IdentifieringsinformationWs-1.1.xsd`: 500001–599999).
+    pub const RANGE: std::ops::RangeInclusive<u32> = 500_001..=599_999;
 }
 
 impl Organisation {
@@ -79,6 +97,14 @@ impl Organisation {
     /// Whether it has this switch.
     pub fn has_switch(&self, s: Switch) -> bool {
         self.switches.contains(&s)
+    }
+
+    /// Whether it may call SPAR's PersonSök with these customer numbers.
+    pub fn allows_spar(&self, leveransmottagare: u32, slutkund: u32) -> bool {
+        self.spar.contains(&SparKund {
+            leveransmottagare,
+            slutkund,
+        })
     }
 
     /// Whether it may send this `BestallningsId`.

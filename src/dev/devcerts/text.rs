@@ -189,11 +189,31 @@ pub(super) fn register_toml(pki: &Pki, clock: &Clock) -> String {
                 q(spec.name)
             ));
         }
+        for (leveransmottagare, slutkund) in spar_kunder(org.namn) {
+            s.push_str(&format!(
+                "\n# SPAR PersonSök with customer numbers {leveransmottagare}/{slutkund}.\n[[organisation.spar]]\nleveransmottagare = {leveransmottagare}\nslutkund = {slutkund}\n"
+            ));
+        }
         if org.namn == NORRBY.namn {
             s.push_str(NORRBY_AVISERING);
         }
     }
     s
+}
+
+/// The SPAR customer numbers (KundNrLeveransMottagare, KundNrSlutkund) each development
+/// organisation may call SPAR's PersonSök with: Norrby receives for itself and for one end
+/// customer of its own.
+pub(crate) fn spar_kunder(namn: &str) -> &'static [(u32, u32)] {
+    if namn == LUND.namn {
+        &[(500_100, 500_100)]
+    } else if namn == NORRBY.namn {
+        &[(500_200, 500_200), (500_200, 500_201)]
+    } else if namn == EXEMPEL.namn {
+        &[(500_300, 500_300)]
+    } else {
+        &[]
+    }
 }
 
 /// Norrby kommun's avisering and urval orders in the development register.
