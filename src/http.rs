@@ -28,6 +28,7 @@ use tokio::sync::watch;
 
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::ops::personsok::Reply;
 use crate::ops::{Caller, Operation, RequestId, Trail};
 use crate::soap::service::{Endpoint, Service};
 use crate::soap::{self, Fault};
@@ -244,6 +245,19 @@ async fn handle(
     peer: &Result<PeerIdentity, crate::tls::TlsError>,
     refused: Option<&str>,
 ) -> Response<Body> {
+    if crate::spar::wsdl::is_service(req.uri().path()) {
+        return match *req.method() {
+            Method::GET => spar_wsdl(&req, state),
+            Method::POST => spar_call(req, state, peer, refused).await,
+            _ => not_allowed("GET, POST", "use POST for SOAP, GET ?wsdl for the WSDL\n"),
+        };
+    }
+    if let Some(text) = crate::spar::wsdl::xsd(req.uri().path()) {
+        return match *req.method() {
+            Method::GET => xml(StatusCode::OK, text.as_bytes().to_vec()),
+            _ => not_allowed("GET", "use GET for a schema\n"),
+        };
+    }
     if let Some(path) = crate::ops::avisering_fil::FilPath::parse(req.uri().path()) {
         return match *req.method() {
             Method::GET => download(req, path, state, peer, refused).await,
@@ -437,6 +451,7 @@ async fn download(
             returned: chunk.iter().map(|p| p.as_str().to_owned()).collect(),
             outcome: outcome.clone(),
             request_id: id.0,
+            spar: None,
         };
         let written = state.audit.record(entry).await;
         if written.is_err() || lines.peek().is_none() {
@@ -462,24 +477,39 @@ async fn download(
     response
 }
 
+/// `https://host[:port]` as the client reached this server (its `Host` header if that is a
+/// plain host name or address, else the configured listen address).
+fn base_url(req: &HttpRequest<Incoming>, state: &AppState) -> String {
+    let host = req
+        .headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() < 256
+                && h.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| state.config.soap_listen.to_string());
+    format!("https://{host}")
+}
+
+/// SPAR's WSDL at `/2021.1/?wsdl`, naming this server; its schemas are at `/2021.1/schema/…`.
+fn spar_wsdl(req: &HttpRequest<Incoming>, state: &AppState) -> Response<Body> {
+    if !req.uri().query().unwrap_or("").eq_ignore_ascii_case("wsdl") {
+        return plain(StatusCode::NOT_FOUND, "GET ?wsdl for SPAR's WSDL\n");
+    }
+    let text = crate::spar::wsdl::wsdl(&base_url(req, state));
+    xml(StatusCode::OK, text.into_bytes())
+}
+
 /// `?wsdl` (the path's version, with the address the client used) or `?xsd=NAME` (a schema
 /// the WSDL imports).
 fn wsdl(req: &HttpRequest<Incoming>, endpoint: Endpoint, state: &AppState) -> Response<Body> {
     let query = req.uri().query().unwrap_or("");
     if query.eq_ignore_ascii_case("wsdl") {
-        let host = req
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.len() < 256
-                    && h.bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
-            })
-            .map(str::to_owned)
-            .unwrap_or_else(|| state.config.soap_listen.to_string());
-        let address = format!("https://{host}{}", req.uri().path());
+        let address = format!("{}{}", base_url(req, state), req.uri().path());
         let text = endpoint.wsdl(&address);
         return xml(StatusCode::OK, text.into_bytes());
     }
@@ -508,10 +538,36 @@ async fn soap_call(
     let mut trail = Trail::default();
     let answer = soap_answer(req, endpoint, state, peer, refused, &mut trail, id).await;
     // The outcome audit lines and metrics carry: ok, not_found, or the fault's Felkod.
-    let (mut outcome, mut response): (Cow<'static, str>, _) = match answer {
+    let (outcome, response): (Cow<'static, str>, _) = match answer {
         Ok(body) => (answered(service, &trail).into(), xml(StatusCode::OK, body)),
         Err(f) => (f.code().to_string().into(), fault_response(&f)),
     };
+    audited(
+        state,
+        peer,
+        id,
+        started,
+        service.name(),
+        trail,
+        outcome,
+        response,
+    )
+    .await
+}
+
+/// Writes the request's audit line and, once it is durable, lets the response go (a server
+/// fault instead if the line could not be written); counts the request in the metrics.
+#[allow(clippy::too_many_arguments)]
+async fn audited(
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    id: RequestId,
+    started: Instant,
+    operation: &'static str,
+    trail: Trail,
+    mut outcome: Cow<'static, str>,
+    mut response: Response<Body>,
+) -> Response<Body> {
     // The line is durable before the answer leaves; without it, no data leaves.
     let hits = trail.hits();
     let (org, cert) = caller_of(peer.as_ref().ok());
@@ -519,13 +575,14 @@ async fn soap_call(
         time: state.clock.now(),
         org,
         cert,
-        operation: service.name().to_owned(),
+        operation: operation.to_owned(),
         bestallningsid: trail.bestallningsid,
         hits,
         asked: trail.asked,
         returned: trail.returned,
         outcome: outcome.clone().into_owned(),
         request_id: id.0,
+        spar: trail.spar,
     };
     if let Err(e) = state.audit.record(entry).await {
         let f = Fault::Internal(id.to_string());
@@ -535,15 +592,86 @@ async fn soap_call(
     }
     tracing::debug!(
         request_id = %id,
-        operation = service.name(),
+        operation,
         outcome = &*outcome,
         micros = started.elapsed().as_micros() as u64,
         "answered"
     );
-    state
-        .metrics
-        .request(service.name(), outcome, started.elapsed());
+    state.metrics.request(operation, outcome, started.elapsed());
     response
+}
+
+/// SPAR's PersonSök (`/2021.1/`): the same admission, body limits and audit as Navet's
+/// operations; a request SPAR's rules refuse is answered with its `Undantag` (HTTP 200, as
+/// SPAR answers), a broken envelope or a refused caller with a SOAP fault.
+async fn spar_call(
+    req: HttpRequest<Incoming>,
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    refused: Option<&str>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let id = RequestId::new();
+    let mut trail = Trail::default();
+    let (outcome, response): (Cow<'static, str>, _) =
+        match spar_answer(req, state, peer, refused, &mut trail, id).await {
+            Ok(Reply::Data(body)) => {
+                let outcome = if trail.returned.is_empty() && trail.hits_seen.is_none() {
+                    audit::OUTCOME_NOT_FOUND
+                } else {
+                    audit::OUTCOME_OK
+                };
+                (outcome.into(), xml(StatusCode::OK, body))
+            }
+            Ok(Reply::Undantag(kod, body)) => {
+                (format!("undantag-{kod}").into(), xml(StatusCode::OK, body))
+            }
+            Err(f) => (f.code().to_string().into(), fault_response(&f)),
+        };
+    audited(
+        state,
+        peer,
+        id,
+        started,
+        SPAR_OPERATION,
+        trail,
+        outcome,
+        response,
+    )
+    .await
+}
+
+/// The audit line's and the metrics' name of SPAR's operation.
+const SPAR_OPERATION: &str = "PersonSok";
+
+async fn spar_answer(
+    req: HttpRequest<Incoming>,
+    state: &AppState,
+    peer: &Result<PeerIdentity, crate::tls::TlsError>,
+    refused: Option<&str>,
+    trail: &mut Trail,
+    id: RequestId,
+) -> Result<Reply, Fault> {
+    let org = admit(state, peer, refused)?;
+    content_type(&req)?;
+    content_encoding(req.headers())?;
+    let body = read_body(req, MAX_BODY, state.config.connections.body_timeout).await?;
+    let op = crate::soap::request::operation(&body, crate::soap::request::MAX_ELEMENTS)?;
+    if op.local() != "SPARPersonsokningFraga" || op.ns() != Some(crate::spar::ns::FRAGA) {
+        return Err(Fault::BadRequest(
+            "this endpoint answers SPAR's PersonSok: the Body must hold SPARPersonsokningFraga"
+                .into(),
+        ));
+    }
+    let fraga = match crate::spar::request::parse(&op) {
+        Ok(f) => f,
+        Err(u) => return Ok(crate::ops::personsok::refused(&u, id.0)),
+    };
+    let cx = state.ops_context(id, crate::soap::service::Version::V1);
+    crate::ops::personsok::Personsok { fraga }
+        .apply(&cx, org, trail)
+        .await
+        .map_err(|e| e.into_fault(id))
 }
 
 /// Who called, as an audit line names them: the organisation (12 digits) and the

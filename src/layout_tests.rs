@@ -11,7 +11,7 @@ const FLOORS: &[&[&str]] = &[
     &["server", "http", "admin", "watch"],
     &["app", "metrics"],
     &["ops"],
-    &["soap"],
+    &["soap", "spar"],
     &["load", "avisering"],
     &["register", "config", "tls", "expiry"],
     &["store", "audit", "fsutil"],
@@ -56,6 +56,9 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
             let text = std::fs::read_to_string(&path).expect("readable");
             let code = text
                 .split("#[cfg(test)]\nmod tests {")
+                .next()
+                .unwrap_or_default()
+                .split("#[cfg(test)]\npub(crate) mod tests {")
                 .next()
                 .unwrap_or_default();
             let names = out.entry(top.clone()).or_default();

@@ -20,10 +20,12 @@
 //!    - [`metrics`]: the Prometheus metrics, registered once; state gauges from a snapshot
 //!      the application hands in.
 //! 3. **Operations** — [`ops`]: one file per SOAP operation (personpostXML, namnsokningXML,
-//!    hamtaAvisering, lamnaInfil), each parsing its own request and owning its flow;
+//!    hamtaAvisering, lamnaInfil, SPAR's PersonSok), each parsing its own request and owning
+//!    its flow;
 //!    `ops::caller` makes the OrgNr / BestallningsId checks once; one error map to faults.
 //! 4. **Wire** — [`soap`]: envelopes in (with limits), answers and faults out, the service
-//!    table and its WSDLs (Navet's SOAP 1.1 wire format).
+//!    table and its WSDLs (Navet's SOAP 1.1 wire format); [`spar`]: SPAR's PersonSök 2021.1
+//!    (its request, its record `AviseringPostTYPE`, its answer and schema set).
 //! 5. **Domain services**
 //!    - [`load`]: the one load plan (`load::plan`) and path (`load_file`); `load::job`: the
 //!      daily job over the inbox — archive/rejected, the load lock, its state file.
@@ -101,6 +103,7 @@ pub mod schedule;
 pub mod search;
 pub mod server;
 pub mod soap;
+pub mod spar;
 pub mod store;
 pub mod tls;
 pub mod watch;

@@ -66,6 +66,24 @@ pub struct AuditEntry {
     /// The server's id for the request, which also appears in its tracing events: the link
     /// between an audit line and the ordinary logs, without personal data in the latter.
     pub request_id: u64,
+    /// For a call on SPAR's wire: who asked, as SPAR's `Identifieringsinformation` names them
+    /// (absent from Navet lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spar: Option<SparCaller>,
+}
+
+/// SPAR's `Identifieringsinformation` of a request, for its audit line: the customer numbers
+/// it was made under, the assignment, and the end user who made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SparCaller {
+    /// `KundNrLeveransMottagare`.
+    pub leveransmottagare: u32,
+    /// `KundNrSlutkund`.
+    pub slutkund: u32,
+    /// `UppdragId`: the assignment (uppdrag) the search was made for.
+    pub uppdrag_id: u64,
+    /// `SlutAnvandarId`: the end user, as the customer identifies them.
+    pub slut_anvandar_id: String,
 }
 
 /// What went wrong writing or reading the audit log. Write-side errors reach every request

@@ -34,6 +34,7 @@ fn entry(request_id: u64) -> AuditEntry {
         hits: 1,
         outcome: OUTCOME_OK.into(),
         request_id,
+        spar: None,
     }
 }
 

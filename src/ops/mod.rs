@@ -12,6 +12,7 @@ pub mod hamta_avisering;
 pub mod lamna_infil;
 pub mod namnsokning;
 pub mod personpost;
+pub mod personsok;
 
 use std::sync::Arc;
 
@@ -231,6 +232,8 @@ pub struct Trail {
     /// Hits a search saw when it answered none: for fault 1103 (too many hits) the store stops
     /// at the first visible hit past the limit, so this is limit + 1 — "more than limit".
     pub hits_seen: Option<u32>,
+    /// A SPAR call's `Identifieringsinformation`, once parsed.
+    pub spar: Option<crate::audit::SparCaller>,
 }
 
 impl Trail {

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::search::{parse_patterns, Kategori, SearchQuery};
-use crate::soap::request::SOKVILLKOR_NAMN;
+use crate::soap::request::{MAX_TEXT, SOKVILLKOR_NAMN};
 use crate::soap::V1_NS;
 
 fn parse(body: &[u8]) -> Result<Operation, Fault> {
@@ -144,7 +144,7 @@ fn envelope_errors() {
             ),
             "more than one",
         ),
-        (personpost(&"1".repeat(1000)), "longer than"),
+        (personpost(&"1".repeat(MAX_TEXT + 1)), "longer than"),
         (
             format!("{}{}", "<a>".repeat(50), "</a>".repeat(50)),
             "deeper",

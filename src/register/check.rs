@@ -287,7 +287,11 @@ fn spar_kunder(raw: Vec<RawSpar>, problems: &mut Problems<'_>) -> Vec<super::Spa
             }
             n
         };
-        let leverans = number(&r.leveransmottagare, "organisation.spar.leveransmottagare", problems);
+        let leverans = number(
+            &r.leveransmottagare,
+            "organisation.spar.leveransmottagare",
+            problems,
+        );
         let slut = number(&r.slutkund, "organisation.spar.slutkund", problems);
         if let (Some(leveransmottagare), Some(slutkund)) = (leverans, slut) {
             let kund = super::SparKund {

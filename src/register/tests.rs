@@ -813,20 +813,31 @@ mod edits {
 
 #[test]
 fn spar_customer_numbers_are_checked_and_decide_the_pair() {
-    let text = format!(
-        "{GOOD}\n[[organisation.spar]]\nleveransmottagare = 500200\nslutkund = 500201\n"
-    );
+    let text =
+        format!("{GOOD}\n[[organisation.spar]]\nleveransmottagare = 500200\nslutkund = 500201\n");
     let r = parse(&text).expect("valid");
     let exempel = r.organisation(&org("165560160680")).expect("listed");
     assert!(exempel.allows_spar(500_200, 500_201));
-    assert!(!exempel.allows_spar(500_201, 500_200), "the pair, in its order");
+    assert!(
+        !exempel.allows_spar(500_201, 500_200),
+        "the pair, in its order"
+    );
     let lund = r.organisation(&org("2021004748")).expect("listed");
     assert!(lund.spar.is_empty() && !lund.allows_spar(500_200, 500_201));
 
     let cases = [
-        ("leveransmottagare = 500000\nslutkund = 500201", "organisation.spar.leveransmottagare"),
-        ("leveransmottagare = 500200\nslutkund = 600000", "organisation.spar.slutkund"),
-        ("leveransmottagare = -1\nslutkund = 500201", "organisation.spar.leveransmottagare"),
+        (
+            "leveransmottagare = 500000\nslutkund = 500201",
+            "organisation.spar.leveransmottagare",
+        ),
+        (
+            "leveransmottagare = 500200\nslutkund = 600000",
+            "organisation.spar.slutkund",
+        ),
+        (
+            "leveransmottagare = -1\nslutkund = 500201",
+            "organisation.spar.leveransmottagare",
+        ),
     ];
     for (pair, field) in cases {
         let text = format!("{GOOD}\n[[organisation.spar]]\n{pair}\n");

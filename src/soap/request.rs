@@ -32,8 +32,9 @@ pub const MAX_ATTRIBUTES: usize = 16;
 pub const MAX_INFIL_PAGE: usize = 10_000;
 /// Most pages of one infil.
 pub const MAX_INFIL_PAGES: u64 = 200;
-/// Longest text of one element, in bytes: the longest field (a name) is far shorter.
-pub const MAX_TEXT: usize = 256;
+/// Longest text of one element, in bytes: SPAR's `SlutAnvandarId` may be 256 characters,
+/// which in UTF-8 is at most 1,024 bytes; every other field is far shorter.
+pub const MAX_TEXT: usize = 1024;
 
 /// `Bestallning`: who orders, and under which order id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,18 @@ impl Element {
     /// Its local name (any prefix, WIRE.md: liberal in what we accept).
     pub fn local(&self) -> &str {
         &self.local
+    }
+
+    /// Its namespace, `None` when unqualified: for a reader that holds each element to the
+    /// namespace its schema gives it (SPAR's request, `crate::spar::request`).
+    pub fn ns(&self) -> Option<&str> {
+        self.ns.as_deref()
+    }
+
+    /// Every child element, in document order: for a reader that checks a schema's sequence
+    /// and refuses what it does not know.
+    pub fn children(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter()
     }
 
     /// The child with this local name, if there is one; for an element read once, so a
@@ -98,6 +111,12 @@ pub fn bad(msg: impl Into<String>) -> Fault {
     Fault::BadRequest(msg.into())
 }
 
+/// The namespace of SPAR PersonSök 2021.1's request root `SPARPersonsokningFraga`
+/// (`crate::spar::ns::FRAGA`, written out here because the SOAP layer does not import the
+/// SPAR wire that reads it; a test there checks the two agree).
+pub const SPAR_FRAGA_NS: &str =
+    "http://statenspersonadressregister.se/schema/personsok/2021.1/personsokningfraga";
+
 /// The children of `SokvillkorNamn`, in the schema's order (WIRE.md): a request carries all
 /// ten, empty where unused. For clients and tests that build requests.
 pub const SOKVILLKOR_NAMN: [&str; 10] = [
@@ -114,7 +133,7 @@ pub const SOKVILLKOR_NAMN: [&str; 10] = [
 ];
 
 /// Reads an envelope of at most `max_elements` elements and returns the one operation
-/// element its Body holds (in the V1 or avisering namespace, or none).
+/// element its Body holds (in the V1, avisering or SPAR request namespace, or none).
 pub fn operation(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
     let mut envelope = parse_tree(body, max_elements)?;
     match envelope.ns.as_deref() {
@@ -156,7 +175,10 @@ pub fn operation(body: &[u8], max_elements: usize) -> Result<Element, Fault> {
         0 => return Err(bad("Body holds no operation")),
         _ => return Err(bad("Body holds more than one element")),
     };
-    if !matches!(op.ns.as_deref(), None | Some(V1_NS) | Some(AVI_NS)) {
+    if !matches!(
+        op.ns.as_deref(),
+        None | Some(V1_NS) | Some(AVI_NS) | Some(SPAR_FRAGA_NS)
+    ) {
         return Err(bad(format!(
             "element {} is in an unknown namespace",
             op.local

@@ -1059,6 +1059,32 @@ impl Snapshot<'_> {
         let Some(g) = self.generation.as_ref() else {
             return Ok(SearchOutcome::Hits(Vec::new()));
         };
+        let candidates = self.candidates(g, q)?;
+        let mut hits = Vec::new();
+        for key in candidates.unwrap_or_default() {
+            let Some(v) = g.get_post(&key)? else { continue };
+            let post = model::decode(&v)?;
+            if post.is_protected() || !q.matches(&post) {
+                continue;
+            }
+            if !visible(&post, protection_of(g, &post)?) {
+                continue;
+            }
+            if hits.len() == limit {
+                return Ok(SearchOutcome::TooMany);
+            }
+            hits.push(post);
+        }
+        Ok(SearchOutcome::Hits(hits))
+    }
+
+    /// The numbers that may match `q`, narrowed through the indexes; `None` when no
+    /// criterion is in an index (then nothing is searched).
+    fn candidates(
+        &self,
+        g: &Generation,
+        q: &SearchQuery,
+    ) -> Result<Option<Vec<[u8; 12]>>, StoreError> {
         let mut candidates: Option<Vec<[u8; 12]>> = None;
         // A whole word with a second criterion in a combined index (postort + name, name +
         // förnamn) gives exactly the persons with both, however common each is alone; the
@@ -1109,22 +1135,30 @@ impl Snapshot<'_> {
                 candidates = Some(intersect(candidates, set));
             }
         }
-        let mut hits = Vec::new();
-        for key in candidates.unwrap_or_default() {
+        Ok(candidates)
+    }
+
+    /// The numbers of every person [`Snapshot::search`] would find with no limit (for an
+    /// answer that must say how many there were): the same candidates and checks, no record
+    /// kept.
+    pub fn matching_numbers(
+        &self,
+        q: &SearchQuery,
+        visible: impl Fn(&Folkbokforingspost, Protection) -> bool,
+    ) -> Result<Vec<Pnr>, StoreError> {
+        let Some(g) = self.generation.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for key in self.candidates(g, q)?.unwrap_or_default() {
             let Some(v) = g.get_post(&key)? else { continue };
             let post = model::decode(&v)?;
-            if post.is_protected() || !q.matches(&post) {
-                continue;
+            if !post.is_protected() && q.matches(&post) && visible(&post, protection_of(g, &post)?)
+            {
+                out.push(post.pnr());
             }
-            if !visible(&post, protection_of(g, &post)?) {
-                continue;
-            }
-            if hits.len() == limit {
-                return Ok(SearchOutcome::TooMany);
-            }
-            hits.push(post);
         }
-        Ok(SearchOutcome::Hits(hits))
+        Ok(out)
     }
 
     /// The number of records.

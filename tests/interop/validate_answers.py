@@ -12,7 +12,9 @@ tests/it/navet_contract.rs). From each, the Body's child is taken:
 - an avisering answer (`HamtaAviseringResponse`, `LamnaInfilResponse`, folkreg's own service):
   against wsdl/avisering.xsd, whose records are Navet's FolkbokforingspostTYPE;
 - a delivery file (root `Navetavisering`: a downloaded avisering or urval delivery, or a file
-  `folkreg generate` wrote): whole, against Navet's own Navetavisering.xsd.
+  `folkreg generate` wrote): whole, against Navet's own Navetavisering.xsd;
+- a SPAR answer (`SPARPersonsokningSvar`, SPAR's PersonSök 2021.1): against SPAR's own
+  ../shared/reference/spar/2021.1/granssnitt/personsok/2021.1/PersonsokningSvar.xsd.
 Prints valid/total per kind and the first errors; exits 1 if any is invalid or none was found.
 """
 
@@ -30,6 +32,12 @@ NAVET_SCHEMA = os.path.abspath(
 AVI_SCHEMA = os.path.join(REPO, "wsdl", "avisering.xsd")
 FILE_SCHEMA = os.path.abspath(
     os.path.join(REPO, "..", "shared", "reference", "navet", "v4-2023", "schema", "Navetavisering.xsd")
+)
+SPAR_SCHEMA = os.path.abspath(
+    os.path.join(
+        REPO, "..", "shared", "reference", "spar", "2021.1", "granssnitt", "personsok", "2021.1",
+        "PersonsokningSvar.xsd",
+    )
 )
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 CHUNK = 400
@@ -61,6 +69,8 @@ def part_of(path):
         return "fault detail", NAVET_SCHEMA, detail[0]
     if name in ("HamtaAviseringResponse", "LamnaInfilResponse"):
         return "avisering answer", AVI_SCHEMA, child
+    if name == "SPARPersonsokningSvar":
+        return "SPAR answer", SPAR_SCHEMA, child
     return f"unknown Body child {name}", None, None
 
 

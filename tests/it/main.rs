@@ -25,6 +25,7 @@ mod navet_contract;
 mod privacy_props;
 mod rotation;
 mod soap_server;
+mod spar;
 mod tls_policy;
 mod urval;
 mod wsdl_samples;

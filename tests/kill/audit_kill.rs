@@ -41,6 +41,7 @@ fn entry(request_id: u64) -> AuditEntry {
         hits: 1,
         outcome: "ok".into(),
         request_id,
+        spar: None,
     }
 }
 
