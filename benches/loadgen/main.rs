@@ -106,7 +106,7 @@ struct LoadArgs {
     warmup: u64,
     #[arg(long, value_enum, default_value_t = Mode::Keepalive)]
     mode: Mode,
-    /// `personpost`, `search`, or weights like `existing:90,missing:5,search:5`.
+    /// `personpost`, `search`, `spar`, or weights like `existing:90,missing:5,search:5,spar:10`.
     #[arg(long, default_value = "personpost")]
     mix: String,
     /// Client certificate name from certs-dev/index.toml.
@@ -233,7 +233,14 @@ impl Prepared {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let p = &load.population;
         let started = Instant::now();
-        let work = Workload::build(p.persons, p.seed, p.today, org, id, mix, &mut rng)?;
+        // The SPAR customer numbers the development register gives the client's organisation.
+        let register = folkreg::register::Register::load(&repo().join("deploy/register.dev.toml"))
+            .map_err(|e| e.to_string())?;
+        let spar_kund = folkreg::ids::orgnr::OrgNr::parse(org)
+            .ok()
+            .and_then(|o| register.organisation(&o).and_then(|o| o.spar.first().copied()))
+            .map(|k| (k.leveransmottagare, k.slutkund));
+        let work = Workload::build(p.persons, p.seed, p.today, org, id, mix, spar_kund, &mut rng)?;
         eprintln!(
             "loadgen: requests prepared from {} persons in {:.1} s",
             p.persons,

@@ -26,6 +26,8 @@ pub enum Kind {
     Missing,
     /// namnsokningXML: surname prefix + postort of a real person.
     Search,
+    /// SPAR's PersonSok by `IdNummer`, for a number the store holds.
+    Spar,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Existing => "personpost_existing",
             Kind::Missing => "personpost_missing",
             Kind::Search => "namnsokning",
+            Kind::Spar => "personsok_idnummer",
         }
     }
 
@@ -41,6 +44,7 @@ impl Kind {
         match self {
             Kind::Existing | Kind::Missing => "/na/na_epersondata/V2/personpostXML",
             Kind::Search => "/na/na_epersondata/V2/namnsokningXML",
+            Kind::Spar => "/2021.1/",
         }
     }
 
@@ -49,7 +53,7 @@ impl Kind {
     pub fn answer_as_expected(self, body: &[u8]) -> bool {
         let has_record = memchr_find(body, b"PersonId>");
         match self {
-            Kind::Existing => has_record,
+            Kind::Existing | Kind::Spar => has_record,
             Kind::Missing => !has_record,
             Kind::Search => true,
         }
@@ -66,33 +70,26 @@ pub struct Mix {
     pub existing: u32,
     pub missing: u32,
     pub search: u32,
+    pub spar: u32,
 }
 
 impl Mix {
-    /// `personpost` (existing numbers only), `search`, or `existing:90,missing:5,search:5`.
+    /// `personpost` (existing numbers only), `search`, `spar` (SPAR's PersonSok by IdNummer,
+    /// existing numbers), or weights like `existing:90,missing:5,search:5,spar:10`.
     pub fn parse(s: &str) -> Result<Mix, String> {
-        match s {
-            "personpost" => {
-                return Ok(Mix {
-                    existing: 1,
-                    missing: 0,
-                    search: 0,
-                })
-            }
-            "search" => {
-                return Ok(Mix {
-                    existing: 0,
-                    missing: 0,
-                    search: 1,
-                })
-            }
-            _ => {}
-        }
-        let mut mix = Mix {
+        let none = Mix {
             existing: 0,
             missing: 0,
             search: 0,
+            spar: 0,
         };
+        match s {
+            "personpost" => return Ok(Mix { existing: 1, ..none }),
+            "search" => return Ok(Mix { search: 1, ..none }),
+            "spar" => return Ok(Mix { spar: 1, ..none }),
+            _ => {}
+        }
+        let mut mix = none;
         for part in s.split(',') {
             let (name, weight) = part
                 .split_once(':')
@@ -104,24 +101,27 @@ impl Mix {
                 "existing" => mix.existing = weight,
                 "missing" => mix.missing = weight,
                 "search" => mix.search = weight,
+                "spar" => mix.spar = weight,
                 _ => return Err(format!("mix part {part:?}: unknown kind {name:?}")),
             }
         }
-        if mix.existing + mix.missing + mix.search == 0 {
+        if mix.existing + mix.missing + mix.search + mix.spar == 0 {
             return Err("mix: all weights are zero".into());
         }
         Ok(mix)
     }
 
     fn pick(&self, rng: &mut impl Rng) -> Kind {
-        let total = self.existing + self.missing + self.search;
+        let total = self.existing + self.missing + self.search + self.spar;
         let x = rng.gen_range(0..total);
         if x < self.existing {
             Kind::Existing
         } else if x < self.existing + self.missing {
             Kind::Missing
-        } else {
+        } else if x < self.existing + self.missing + self.search {
             Kind::Search
+        } else {
+            Kind::Spar
         }
     }
 }
@@ -190,6 +190,8 @@ pub struct Workload {
     existing: Vec<Bytes>,
     missing: Vec<Bytes>,
     searches: Vec<Bytes>,
+    /// SPAR PersonSok requests for the same numbers as `existing`.
+    spar: Vec<Bytes>,
 }
 
 impl Workload {
@@ -201,6 +203,7 @@ impl Workload {
         org: &str,
         bestallningsid: &str,
         mix: Mix,
+        spar_kund: Option<(u32, u32)>,
         rng: &mut impl Rng,
     ) -> Result<Workload, String> {
         // One pass over the population as a stream: memory is the envelopes kept (and the
@@ -209,6 +212,7 @@ impl Workload {
         let mut held: HashSet<Pnr> = HashSet::new();
         let mut existing: Vec<Bytes> = Vec::new();
         let mut searches: Vec<Bytes> = Vec::new();
+        let mut spar: Vec<Bytes> = Vec::new();
         for (i, p) in folkreg::dev::generate::Population::new(persons, seed, today).enumerate() {
             if mix.missing > 0 {
                 held.insert(p.pnr());
@@ -218,6 +222,9 @@ impl Workload {
             }
             if p.personpost.identitetstyp == Identitetstyp::Personnummer {
                 existing.push(personpost_body(org, bestallningsid, p.pnr().as_str()));
+                if let (true, Some(kund)) = (mix.spar > 0, spar_kund) {
+                    spar.push(personsok_body(kund, p.pnr().as_str()));
+                }
             }
             if let Some(body) = search_body(&p, org, bestallningsid) {
                 searches.push(body);
@@ -234,7 +241,10 @@ impl Workload {
                 missing.push(personpost_body(org, bestallningsid, pnr.as_str()));
             }
         }
-        if (mix.existing > 0 && existing.is_empty()) || (mix.search > 0 && searches.is_empty()) {
+        if (mix.existing > 0 && existing.is_empty())
+            || (mix.search > 0 && searches.is_empty())
+            || (mix.spar > 0 && spar.is_empty())
+        {
             return Err("the population gives no requests of a kind the mix asks for".into());
         }
         Ok(Workload {
@@ -242,6 +252,7 @@ impl Workload {
             existing,
             missing,
             searches,
+            spar,
         })
     }
 
@@ -252,6 +263,7 @@ impl Workload {
             Kind::Existing => &self.existing,
             Kind::Missing => &self.missing,
             Kind::Search => &self.searches,
+            Kind::Spar => &self.spar,
         };
         (kind, list[rng.gen_range(0..list.len())].clone())
     }
@@ -288,6 +300,14 @@ fn personpost_body(org: &str, id: &str, pnr: &str) -> Bytes {
     Bytes::from(format!(
         "{ENVELOPE_OPEN}<v1:PersonpostRequest>{}<v1:PersonId>{pnr}</v1:PersonId></v1:PersonpostRequest>{ENVELOPE_CLOSE}",
         bestallning(org, id)
+    ))
+}
+
+/// SPAR's PersonSok by IdNummer under customer numbers `kund`.
+fn personsok_body(kund: (u32, u32), pnr: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><fraga:SPARPersonsokningFraga xmlns:fraga="http://statenspersonadressregister.se/schema/personsok/2021.1/personsokningfraga" xmlns:idinfo="http://statenspersonadressregister.se/schema/komponent/metadata/identifieringsinformationWs-1.1" xmlns:sok="http://statenspersonadressregister.se/schema/komponent/sok/personsokningsokparametrar-1.1" xmlns:person="http://statenspersonadressregister.se/schema/komponent/person/person-1.2"><idinfo:Identifieringsinformation><idinfo:KundNrLeveransMottagare>{}</idinfo:KundNrLeveransMottagare><idinfo:KundNrSlutkund>{}</idinfo:KundNrSlutkund><idinfo:UppdragId>1</idinfo:UppdragId><idinfo:SlutAnvandarId>loadgen</idinfo:SlutAnvandarId></idinfo:Identifieringsinformation><sok:PersonsokningFraga><person:IdNummer>{pnr}</person:IdNummer></sok:PersonsokningFraga></fraga:SPARPersonsokningFraga></soapenv:Body></soapenv:Envelope>"#,
+        kund.0, kund.1
     ))
 }
 

@@ -2,7 +2,8 @@
 # Interoperability with third-party SOAP clients: starts the real `folkreg serve` (the debug
 # binary `cargo test` built, built-in demo data, development PKI) on free ports and drives it
 # with Python zeep and suds and node-soap (from the live WSDL alone, no plugin), curl (raw envelopes, faults) and JAX-WS (a
-# client generated from Navet's own WSDL; jaxws.sh), after checking that the served WSDLs and
+# client generated from Navet's own WSDL; jaxws.sh), and SPAR's PersonSök with zeep and JAX-WS (spar_zeep.py,
+# spar_jaxws.sh: a client generated from SPAR's own WSDL), after checking that the served WSDLs and
 # schema are Navet's (navet_schema.py). Every part runs; any failure fails the run. Called by
 # .ci/run.
 set -euo pipefail
@@ -66,6 +67,8 @@ done
 FOLKREG_URL="$url" FOLKREG_ADMIN="http://127.0.0.1:$admin_port" \
   FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/zeep_client.py" || failed=1
 FOLKREG_URL="$url" FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/suds_client.py" || failed=1
+# SPAR's PersonSök 2021.1 (/2021.1/): zeep from the live ?wsdl and its schema set.
+FOLKREG_URL="$url" FOLKREG_DATA="$work/data" FOLKREG_REPO="$repo" python3 "$here/spar_zeep.py" || failed=1
 FOLKREG_URL="$url" FOLKREG_REPO="$repo" bash "$here/curl_faults.sh" || failed=1
 
 # A client generated from Navet's own WSDL (JAX-WS), given a known person of the demo data.
