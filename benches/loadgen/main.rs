@@ -238,9 +238,15 @@ impl Prepared {
             .map_err(|e| e.to_string())?;
         let spar_kund = folkreg::ids::orgnr::OrgNr::parse(org)
             .ok()
-            .and_then(|o| register.organisation(&o).and_then(|o| o.spar.first().copied()))
+            .and_then(|o| {
+                register
+                    .organisation(&o)
+                    .and_then(|o| o.spar.first().copied())
+            })
             .map(|k| (k.leveransmottagare, k.slutkund));
-        let work = Workload::build(p.persons, p.seed, p.today, org, id, mix, spar_kund, &mut rng)?;
+        let work = Workload::build(
+            p.persons, p.seed, p.today, org, id, mix, spar_kund, &mut rng,
+        )?;
         eprintln!(
             "loadgen: requests prepared from {} persons in {:.1} s",
             p.persons,

@@ -84,7 +84,12 @@ impl Mix {
             spar: 0,
         };
         match s {
-            "personpost" => return Ok(Mix { existing: 1, ..none }),
+            "personpost" => {
+                return Ok(Mix {
+                    existing: 1,
+                    ..none
+                })
+            }
             "search" => return Ok(Mix { search: 1, ..none }),
             "spar" => return Ok(Mix { spar: 1, ..none }),
             _ => {}

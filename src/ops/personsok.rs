@@ -126,6 +126,26 @@ pub fn access_for(org: &Organisation, end_user: &[Category]) -> Access {
     Access::from_sets(&categories, &org.switches)
 }
 
+/// The answer to `sok` on one snapshot as `access` may see it, rendered as the operation
+/// renders it (with `uuid`): for tests and tools that compare what leaves.
+pub fn answer_on(
+    snapshot: &Snapshot<'_>,
+    access: &Access,
+    sok: &Sok,
+    uuid: &str,
+) -> Result<Vec<u8>, OpError> {
+    Ok(match run(snapshot, access, sok)? {
+        Outcome::Posts(posts) => answer::render(Utfall::Poster(&posts), uuid),
+        Outcome::TooMany(antal) => answer::render(
+            Utfall::Overstiger {
+                antal,
+                max: MAX_SVARSPOSTER as u64,
+            },
+            uuid,
+        ),
+    })
+}
+
 /// The lookup or the search, on one snapshot.
 fn run(snapshot: &Snapshot<'_>, access: &Access, sok: &Sok) -> Result<Outcome, OpError> {
     match sok {

@@ -5,7 +5,9 @@
 # $FOLKREG_URL/2021.1/ over mutual TLS as Norrby kommun: a hit by IdNummer, a no-hit, the cap
 # of 100 posts (OverstigerMaxAntalSvarsposter) and two Undantag (2007, 2004).
 # Needs FOLKREG_URL, FOLKREG_REPO, SPAR_HIT (the IdNummer of an ordinary person in the store)
-# and SPAR_MISS (a valid IdNummer not in it). Called by tests/interop/run.sh.
+# and SPAR_MISS (a valid IdNummer not in it); SPAR_JAVA_OPTS (optional) goes to the JVM, e.g.
+# -Dcom.sun.xml.ws.transport.http.client.HttpTransportPipe.dump=true to see the wire.
+# Called by tests/interop/run.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 certs="$FOLKREG_REPO/certs-dev"

@@ -1,6 +1,7 @@
 //! Issue 17's proof, as a property over generated populations and deltas: for organisations
 //! without `sekretess` (the development register's and random category/switch sets), for
-//! every operation — lookup, namnsökning, each avisering order kind, each urval kind —
+//! every operation — lookup, namnsökning, each avisering order kind, each urval kind, and
+//! SPAR's PersonSok by IdNummer and by search arguments —
 //! nothing the receiver gets (element, value, count, order, presence) changes when the
 //! withheld terms of a protected person change, under every number of that person; and no
 //! term outside the organisation's grant appears.
@@ -210,6 +211,41 @@ fn run(
                 Err(e) => panic!("store: {e}"),
             };
             got.push(format!("search {i}"), bytes);
+        }
+        // SPAR's PersonSok: the same numbers and the same searches on SPAR's wire (compared
+        // byte for byte between the worlds; its element names are SPAR's, so the term check
+        // below reads only Navet's answers).
+        let spar = |sok: &folkreg::spar::request::Sok| {
+            folkreg::ops::personsok::answer_on(
+                &snap,
+                &access,
+                sok,
+                "00000000-0000-8000-8000-000000000000",
+            )
+            .expect("PersonSok")
+        };
+        for pnr in lookups {
+            let bytes = spar(&folkreg::spar::request::Sok::IdNummer(*pnr));
+            got.lines.push(format!(
+                "spar lookup {pnr}: {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        for (i, q) in searches.iter().enumerate() {
+            let arg = folkreg::spar::request::SokArgument {
+                fonetisk: false,
+                query: q.clone(),
+                namn: Vec::new(),
+                fodelsedatum: None,
+                lan: None,
+                kommun: None,
+                distrikt: None,
+            };
+            let bytes = spar(&folkreg::spar::request::Sok::Argument(Box::new(arg)));
+            got.lines.push(format!(
+                "spar search {i}: {}",
+                String::from_utf8_lossy(&bytes)
+            ));
         }
         for id in org
             .avisering

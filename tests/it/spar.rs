@@ -296,3 +296,35 @@ async fn a_search_answers_up_to_the_cap_and_counts_beyond_it() {
     assert!(answer.contains(person.pnr().as_str()));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn hanvisning_after_a_change_of_legal_gender_points_one_way() {
+    let server = TestServer::start().await;
+    let lund = cert("client-lund");
+    let pop = demo_population();
+    let records: std::collections::HashMap<_, _> = pop.iter().map(|p| (p.pnr(), p)).collect();
+    // An old number pointing to a new one that does not point back (SPAR: a change of legal
+    // gender), neither protected.
+    let (old, new) = pop
+        .iter()
+        .filter(|p| !p.is_protected() && p.personpost.hanvisning.len() == 1)
+        .find_map(|p| {
+            let new = records.get(&p.personpost.hanvisning[0])?;
+            (new.personpost.hanvisning.is_empty() && !new.is_protected()).then_some((p, *new))
+        })
+        .expect("the demo population has a change of legal gender");
+    let ask = |p: &Folkbokforingspost| fraga((500_100, 500_100), &[], &by_number(p));
+    let old_answer = valid_answer(&server.post(&lund, PATH, &ask(old)).await.body);
+    assert!(old_answer.contains("Hanvisning"), "{old_answer}");
+    assert!(
+        old_answer.contains(new.pnr().as_str()),
+        "the old number names the new"
+    );
+    let new_answer = valid_answer(&server.post(&lund, PATH, &ask(new)).await.body);
+    assert!(!new_answer.contains("Hanvisning"), "{new_answer}");
+    assert!(
+        !new_answer.contains(old.pnr().as_str()),
+        "the new number never names the old"
+    );
+    server.stop().await;
+}

@@ -10,7 +10,9 @@
 import java.io.File;
 import java.util.List;
 import java.util.function.Consumer;
+import javax.xml.soap.SOAPFault;
 import javax.xml.ws.BindingProvider;
+import javax.xml.ws.soap.SOAPFaultException;
 
 import se.statenspersonadressregister.personsok._2021.PersonsokService;
 import se.statenspersonadressregister.personsok._2021.PersonsokService_Service;
@@ -58,6 +60,27 @@ public class SparClient {
             : "OverstigerMaxAntalSvarsposter " + o.getAntalPoster() + "/" + o.getMaxAntalSvarsposter();
     }
 
+    /** The leaf elements of a fault's detail as "Name=text", comma-separated. */
+    static String leaves(org.w3c.dom.Node node) {
+        StringBuilder out = new StringBuilder();
+        org.w3c.dom.NodeList children = node.getChildNodes();
+        boolean element = false;
+        for (int i = 0; i < children.getLength(); i++) {
+            org.w3c.dom.Node child = children.item(i);
+            if (child.getNodeType() == org.w3c.dom.Node.ELEMENT_NODE) {
+                element = true;
+                String inner = leaves(child);
+                if (!inner.isEmpty()) {
+                    out.append(out.length() == 0 ? "" : ", ").append(inner);
+                }
+            }
+        }
+        if (!element && node.getNodeType() == org.w3c.dom.Node.ELEMENT_NODE) {
+            return node.getLocalName() + "=" + node.getTextContent().trim();
+        }
+        return out.toString();
+    }
+
     /** One PersonSok call: the identification with the given customer numbers, the question
      *  filled in by fill; null (and a failure counted) when the call throws. */
     static SPARPersonsokningSvar ask(String what, PersonsokService port, int leveransMottagare,
@@ -78,6 +101,12 @@ public class SparClient {
                 fail(what + " answer", "null");
             }
             return svar;
+        } catch (SOAPFaultException e) {
+            // PersonSök has no SOAP fault of its own: say what the server's fault says.
+            SOAPFault f = e.getFault();
+            fail(what + " call", "SOAP fault " + f.getFaultCode() + " \"" + f.getFaultString() + "\""
+                + (f.getDetail() == null ? "" : ", detail: " + leaves(f.getDetail())));
+            return null;
         } catch (Exception e) {
             fail(what + " call", e);
             return null;
