@@ -244,9 +244,12 @@ impl Prepared {
                     .and_then(|o| o.spar.first().copied())
             })
             .map(|k| (k.leveransmottagare, k.slutkund));
-        let work = Workload::build(
-            p.persons, p.seed, p.today, org, id, mix, spar_kund, &mut rng,
-        )?;
+        let from = workload::Sender {
+            org,
+            bestallningsid: id,
+            spar_kund,
+        };
+        let work = Workload::build(p.persons, p.seed, p.today, &from, mix, &mut rng)?;
         eprintln!(
             "loadgen: requests prepared from {} persons in {:.1} s",
             p.persons,

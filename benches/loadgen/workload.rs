@@ -199,18 +199,25 @@ pub struct Workload {
     spar: Vec<Bytes>,
 }
 
+/// Who the requests are from: the organisation and order Navet's requests name, and the SPAR
+/// customer numbers SPAR's name (if the organisation has any).
+pub struct Sender<'a> {
+    pub org: &'a str,
+    pub bestallningsid: &'a str,
+    pub spar_kund: Option<(u32, u32)>,
+}
+
 impl Workload {
     /// Builds the envelopes from the population (persons, seed, today) the server loaded.
     pub fn build(
         persons: usize,
         seed: u64,
         today: NaiveDate,
-        org: &str,
-        bestallningsid: &str,
+        from: &Sender<'_>,
         mix: Mix,
-        spar_kund: Option<(u32, u32)>,
         rng: &mut impl Rng,
     ) -> Result<Workload, String> {
+        let (org, bestallningsid, spar_kund) = (from.org, from.bestallningsid, from.spar_kund);
         // One pass over the population as a stream: memory is the envelopes kept (and the
         // numbers held, when the mix asks for missing ones), whatever `persons` is.
         let step = (persons / MAX_BODIES).max(1);
