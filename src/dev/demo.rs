@@ -50,7 +50,8 @@ fn load(config: &Config, store: &Store) -> Result<(), DemoError> {
         persons = DEMO_PERSONS,
         "empty store: generating and loading the demo population"
     );
-    super::generate::write_full(DEMO_PERSONS, DEMO_SEED, today(), Some(&file))?;
+    // folkreg's own load file: with taxering and the protection dates, which SPAR answers.
+    super::generate::write_full_own(DEMO_PERSONS, DEMO_SEED, today(), &file)?;
     crate::load::load_file(store, &file, false)?;
     Ok(())
 }

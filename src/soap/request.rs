@@ -25,8 +25,10 @@ use crate::ids::{BestallningsId, OrgNr};
 pub const MAX_DEPTH: usize = 12;
 /// Most elements in one request: a namnsökning has about 20.
 pub const MAX_ELEMENTS: usize = 100;
-/// Most attributes (namespace declarations included) on one element.
-pub const MAX_ATTRIBUTES: usize = 16;
+/// Most attributes (namespace declarations included) on one element: JAX-WS (the reference
+/// implementation) declares every namespace it knows on a request's top element — 25 for
+/// SPAR's PersonSök — so the bound is well above that and still small.
+pub const MAX_ATTRIBUTES: usize = 64;
 /// Most identity numbers in one `lamnaInfil` page (up to 200 pages make the 2,000,000 of
 /// bilaga 1).
 pub const MAX_INFIL_PAGE: usize = 10_000;

@@ -77,6 +77,11 @@ if people=$(python3 "$here/demo_people.py" "$work/data"); then eval "$people"; f
 FOLKREG_URL="$url" FOLKREG_REPO="$repo" PNR="$PNR" RELATIONS="$RELATIONS" FORNAMN="$FORNAMN" \
   EFTERNAMN="$EFTERNAMN" bash "$here/jaxws.sh" || failed=1
 
+# SPAR: a JAX-WS client generated from SPAR's own WSDL, a hit (the same known person), a
+# no-hit, the cap and Undantag.
+FOLKREG_URL="$url" FOLKREG_REPO="$repo" SPAR_HIT="$PNR" SPAR_MISS=190001019801 \
+  bash "$here/spar_jaxws.sh" || failed=1
+
 # node-soap (npm), a third client that loads the live ?wsdl, as the same known person.
 (cd "$here/node" && npm ci --no-audit --no-fund --silent) || { echo "FAIL npm ci (tests/interop/node)"; failed=1; }
 FOLKREG_URL="$url" FOLKREG_REPO="$repo" PNR="$PNR" FORNAMN="$FORNAMN" EFTERNAMN="$EFTERNAMN" \

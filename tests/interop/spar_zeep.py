@@ -86,6 +86,14 @@ def main():
     hits = posts(answer)
     check("relations: present", bool(hits and hits[0]["Relation"]), True)
 
+    # Taxering (Norrby holds it): the income only for an end user with Taxering.
+    with_tax = posts(norrby.PersonSok(
+        Identifieringsinformation=ident(utokad=["Taxering"]), PersonsokningFraga={"IdNummer": pnr}
+    ))
+    check("taxering: SummeradInkomst", bool(with_tax and with_tax[0]["SummeradInkomst"] is not None), True)
+    without = posts(norrby.PersonSok(Identifieringsinformation=ident(), PersonsokningFraga={"IdNummer": pnr}))
+    check("taxering: none without", bool(without and without[0]["SummeradInkomst"] is not None), False)
+
     # No hit: no posts and no Undantag.
     answer = norrby.PersonSok(Identifieringsinformation=ident(), PersonsokningFraga={"IdNummer": MISS})
     check("no hit: posts", posts(answer), [])

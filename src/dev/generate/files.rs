@@ -102,6 +102,47 @@ pub fn write_full(
     write_full_files(persons, seed, today, out, 1, None)
 }
 
+/// Writes a FULL delivery of `persons` persons with löpnummer 1 as folkreg's own load file:
+/// with the terms folkreg keeps that Navet's schema lacks (taxering, skyddsdatum, "på
+/// kommunen skriven": [`crate::loadfile::DeliveryWriter::with_extensions`]), which SPAR's
+/// wire answers. Not a Navet file; for the demo store.
+pub fn write_full_own(
+    persons: usize,
+    seed: u64,
+    today: NaiveDate,
+    out: &Path,
+) -> Result<Written, GenerateError> {
+    let started = std::time::Instant::now();
+    let header = DeliveryHeader {
+        lopnummer: 1,
+        typ: DeliveryTyp::Full,
+        skapad: skapad(today),
+        antal: persons as u64,
+    };
+    let info = Aviseringsinformation::for_load(&header);
+    let err = |source| GenerateError::Write {
+        path: out.to_owned(),
+        source,
+    };
+    let mut w = crate::loadfile::DeliveryWriter::create(out, &info)
+        .map_err(err)?
+        .with_extensions();
+    for post in generated(persons, seed, today) {
+        let record = DeliveryRecord {
+            posttyp: Posttyp::Total,
+            post,
+            present: TermMask::ALL,
+        };
+        w.write(&record).map_err(err)?;
+    }
+    w.finish().map_err(err)?;
+    Ok(Written {
+        path: out.to_owned(),
+        header,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 /// Writes a FULL delivery (a grunduttag) of `persons` persons with löpnummer 1, split into
 /// `files` files of one delivery (`AntalFiler`, `FilNr`), as Navet splits a large one: `out`
 /// itself for one file, else `out` with `.1`, `.2`, … before its extension. With `fewer`

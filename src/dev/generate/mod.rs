@@ -20,7 +20,8 @@ mod split;
 
 pub use delta::delta;
 pub use files::{
-    write_delta, write_delta_files, write_full, write_full_files, GenerateError, Written,
+    write_delta, write_delta_files, write_full, write_full_files, write_full_own, GenerateError,
+    Written,
 };
 pub use population::{population, Population, MAX_PERSONS};
 
