@@ -328,3 +328,66 @@ async fn hanvisning_after_a_change_of_legal_gender_points_one_way() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spar_closes_with_the_service_in_the_maintenance_window() {
+    // Monday 2026-11-23 06:00–06:15 Stockholm (CET) = 05:00–05:15 UTC.
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&chrono::Utc)
+    };
+    let clock = folkreg::clock::ManualClock::new(at("2026-11-23T05:05:00Z"));
+    let server = TestServer::start_at(std::sync::Arc::new(clock.clone())).await;
+    let lund = cert("client-lund");
+    let person = demo(|p| !p.is_protected() && p.personpost.hanvisning.is_empty());
+    let ask = fraga((500_100, 500_100), &[], &by_number(person));
+    let closed = server.post(&lund, PATH, &ask).await;
+    assert_eq!(closed.status, 500);
+    assert_eq!(closed.header("retry-after"), Some("600"));
+    assert_eq!(closed.text_of("faultcode").as_deref(), Some("S:Server"));
+    assert!(!closed.body.contains(person.pnr().as_str()));
+    clock.set(at("2026-11-23T05:15:00Z"));
+    let open = server.post(&lund, PATH, &ask).await;
+    assert_eq!(posts(&valid_answer(&open.body)), 1);
+    server.stop().await;
+}
+
+/// SPAR's answer to a lookup of every demo record, to an organisation with every category and
+/// to one without `sekretess` (protected persons minimal), written for xmllint: `.ci/run`
+/// runs this with `FOLKREG_DEMO_ANSWERS` set and validates the folder with
+/// `tests/interop/validate_answers.py` against SPAR's `PersonsokningSvar.xsd`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by .ci/run with FOLKREG_DEMO_ANSWERS=DIR, then validate_answers.py DIR"]
+async fn every_demo_record_answers_in_spars_schema() {
+    use folkreg::access::{Access, Category};
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("FOLKREG_DEMO_ANSWERS").expect("FOLKREG_DEMO_ANSWERS=DIR to write to"),
+    );
+    std::fs::create_dir_all(&dir).expect("the answers' folder");
+    let server = TestServer::start().await;
+    let snapshot = server.state.store.snapshot();
+    let without_sekretess = Access::new(
+        [
+            Category::Grund,
+            Category::Relationer,
+            Category::Medborgarskap,
+            Category::Taxering,
+        ],
+        [],
+    );
+    let mut n = 0;
+    for (name, access) in [("full", Access::full()), ("norrby", without_sekretess)] {
+        for p in demo_population() {
+            let sok = folkreg::spar::request::Sok::IdNummer(p.pnr());
+            let uuid = "00000000-0000-8000-8000-000000000000";
+            let xml = folkreg::ops::personsok::answer_on(&snapshot, &access, &sok, uuid)
+                .expect("PersonSok");
+            assert!(String::from_utf8_lossy(&xml).contains(p.pnr().as_str()));
+            std::fs::write(dir.join(format!("spar-{name}-{n:05}.xml")), xml).expect("write");
+            n += 1;
+        }
+    }
+    println!("{n} SPAR answers in {}", dir.display());
+    server.stop().await;
+}
