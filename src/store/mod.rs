@@ -1056,26 +1056,45 @@ impl Snapshot<'_> {
         limit: usize,
         visible: impl Fn(&Folkbokforingspost, Protection) -> bool,
     ) -> Result<SearchOutcome, StoreError> {
-        let Some(g) = self.generation.as_ref() else {
-            return Ok(SearchOutcome::Hits(Vec::new()));
-        };
-        let candidates = self.candidates(g, q)?;
         let mut hits = Vec::new();
-        for key in candidates.unwrap_or_default() {
+        let mut over = false;
+        self.each_match(q, visible, |post| {
+            if hits.len() == limit {
+                over = true;
+                return false;
+            }
+            hits.push(post);
+            true
+        })?;
+        Ok(if over {
+            SearchOutcome::TooMany
+        } else {
+            SearchOutcome::Hits(hits)
+        })
+    }
+
+    /// Hands every person matching `q` that `visible` lets through to `each`, in number
+    /// order, until `each` says stop (`false`). Protected persons are never handed out.
+    fn each_match(
+        &self,
+        q: &SearchQuery,
+        visible: impl Fn(&Folkbokforingspost, Protection) -> bool,
+        mut each: impl FnMut(Folkbokforingspost) -> bool,
+    ) -> Result<(), StoreError> {
+        let Some(g) = self.generation.as_ref() else {
+            return Ok(());
+        };
+        for key in self.candidates(g, q)?.unwrap_or_default() {
             let Some(v) = g.get_post(&key)? else { continue };
             let post = model::decode(&v)?;
             if post.is_protected() || !q.matches(&post) {
                 continue;
             }
-            if !visible(&post, protection_of(g, &post)?) {
-                continue;
+            if visible(&post, protection_of(g, &post)?) && !each(post) {
+                break;
             }
-            if hits.len() == limit {
-                return Ok(SearchOutcome::TooMany);
-            }
-            hits.push(post);
         }
-        Ok(SearchOutcome::Hits(hits))
+        Ok(())
     }
 
     /// The numbers that may match `q`, narrowed through the indexes; `None` when no
@@ -1146,18 +1165,11 @@ impl Snapshot<'_> {
         q: &SearchQuery,
         visible: impl Fn(&Folkbokforingspost, Protection) -> bool,
     ) -> Result<Vec<Pnr>, StoreError> {
-        let Some(g) = self.generation.as_ref() else {
-            return Ok(Vec::new());
-        };
         let mut out = Vec::new();
-        for key in self.candidates(g, q)?.unwrap_or_default() {
-            let Some(v) = g.get_post(&key)? else { continue };
-            let post = model::decode(&v)?;
-            if !post.is_protected() && q.matches(&post) && visible(&post, protection_of(g, &post)?)
-            {
-                out.push(post.pnr());
-            }
-        }
+        self.each_match(q, visible, |post| {
+            out.push(post.pnr());
+            true
+        })?;
         Ok(out)
     }
 
