@@ -75,17 +75,24 @@ pub fn run(
 ) -> Result<Vec<View>, OpError> {
     match snapshot.search(query, limit, |p, protection| access.may_find(p, protection))? {
         SearchOutcome::TooMany => Err(Fault::TooManyHits(limit).into()),
-        // Every hit passed `may_find`: protected neither on its own nor through a link.
-        SearchOutcome::Hits(hits) => Ok(hits
-            .into_iter()
-            .filter_map(|post| {
-                access.view(Found {
-                    post,
-                    protection: Protection::default(),
-                })
-            })
-            .collect()),
+        SearchOutcome::Hits(hits) => Ok(found_views(access, hits)),
     }
+}
+
+/// A search's hits as the caller may see them. Every hit passed [`Access::may_find`]:
+/// protected neither on its own nor through a link, so none carries a protection.
+pub(crate) fn found_views(
+    access: &Access,
+    hits: impl IntoIterator<Item = crate::model::Folkbokforingspost>,
+) -> Vec<View> {
+    hits.into_iter()
+        .filter_map(|post| {
+            access.view(Found {
+                post,
+                protection: Protection::default(),
+            })
+        })
+        .collect()
 }
 
 /// Reads `SokvillkorNamn` into a query; a query with no name criterion is refused.

@@ -12,17 +12,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{Context, OpError, Trail};
-use crate::access::{Access, Category, Found, Protection, View};
+use crate::access::{Access, Category, Protection, View};
 use crate::audit::SparCaller;
 use crate::register::Organisation;
 use crate::spar::answer::{self, Utfall};
 use crate::spar::request::{Fraga, Sok, Undantag};
 use crate::spar::MAX_SVARSPOSTER;
 use crate::store::{SearchOutcome, Snapshot};
-
-/// `Undantag/Kod` of a request whose customer numbers the caller's organisation does not
-/// hold (folkreg's code, after [`Undantag`]'s own: SPAR's list is not public).
-pub const KOD_EJ_BEHORIG_KUND: u32 = 2007;
 
 /// The parsed request.
 #[derive(Debug)]
@@ -69,7 +65,7 @@ impl Personsok {
         let uuid = uuid_of(cx.request_id.0);
         if !org.allows_spar(ident.kund_nr_leverans_mottagare, ident.kund_nr_slutkund) {
             let refusal = Undantag {
-                kod: KOD_EJ_BEHORIG_KUND,
+                kod: Undantag::EJ_BEHORIG_KUND,
                 beskrivning: "KundNrLeveransMottagare/KundNrSlutkund: these customer numbers are \
                               not registered for the certificate's organisation"
                     .into(),
@@ -155,16 +151,12 @@ pub fn answer_on(
 /// The lookup or the search, on one snapshot.
 fn run(snapshot: &Snapshot<'_>, access: &Access, sok: &Sok) -> Result<Outcome, OpError> {
     match sok {
-        // By number: the person as the caller may see them — a protected person too, with
-        // only what the access rules leave (SPAR: number, markings, avregistrering,
-        // hänvisning).
-        Sok::IdNummer(pnr) => Ok(Outcome::Posts(
-            snapshot
-                .get_for_answer(pnr)?
-                .and_then(|found| access.view(found))
-                .into_iter()
-                .collect(),
-        )),
+        // By number: Navet's lookup — the person as the caller may see them, a protected
+        // person too with only what the access rules leave (SPAR: number, markings,
+        // avregistrering, hänvisning).
+        Sok::IdNummer(pnr) => Ok(Outcome::Posts(super::personpost::run(
+            snapshot, access, pnr,
+        )?)),
         // By arguments: protected persons (and every record linked to one) are never found.
         // A `NamnSokArgument` is two store queries (its word as förnamn, and as
         // mellan/efternamn); their hits are merged by number.
@@ -197,16 +189,10 @@ fn run(snapshot: &Snapshot<'_>, access: &Access, sok: &Sok) -> Result<Outcome, O
                 }
                 return Ok(Outcome::TooMany(numbers.len() as u64));
             }
-            Ok(Outcome::Posts(
-                hits.into_values()
-                    .filter_map(|post| {
-                        access.view(Found {
-                            post,
-                            protection: Protection::default(),
-                        })
-                    })
-                    .collect(),
-            ))
+            Ok(Outcome::Posts(super::namnsokning::found_views(
+                access,
+                hits.into_values(),
+            )))
         }
     }
 }

@@ -145,6 +145,10 @@ impl Undantag {
     pub const OGILTIG_BEHORIGHET: u32 = 2005;
     /// A range whose `From` is after its `Tom`.
     pub const OGILTIGT_INTERVALL: u32 = 2006;
+    /// Customer numbers (`KundNrLeveransMottagare`/`KundNrSlutkund`) the register does not
+    /// list for the certificate's organisation (decided by the operation, which holds the
+    /// register entry).
+    pub const EJ_BEHORIG_KUND: u32 = 2007;
 
     fn new(kod: u32, beskrivning: impl Into<String>) -> Undantag {
         Undantag {
