@@ -38,7 +38,7 @@ impl Answer {
 }
 
 /// `<name>value</name>`, escaped.
-fn text<W: Write>(w: &mut Writer<W>, name: &str, value: &str) -> std::io::Result<()> {
+pub(crate) fn text<W: Write>(w: &mut Writer<W>, name: &str, value: &str) -> std::io::Result<()> {
     w.write_event(Event::Start(BytesStart::new(name)))?;
     w.write_event(Event::Text(BytesText::new(value)))?;
     w.write_event(Event::End(BytesEnd::new(name)))

@@ -10,11 +10,12 @@
 
 use std::io::{self, Write};
 
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
 use quick_xml::Writer;
 
 use super::{ns, record};
 use crate::access::View;
+use crate::soap::response::text;
 use crate::soap::SOAP11_NS;
 
 /// What the answer says after the (left out) question: one branch of the schema's choice.
@@ -112,13 +113,6 @@ fn write<W: Write>(w: &mut Writer<W>, utfall: Utfall<'_>, uuid: &str) -> io::Res
 /// A count as the schema's `xs:int`: one past its range says "at least this many".
 fn xs_int(n: u64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-/// `<name>value</name>`, escaped.
-fn text<W: Write>(w: &mut Writer<W>, name: &str, value: &str) -> io::Result<()> {
-    w.write_event(Event::Start(BytesStart::new(name)))?;
-    w.write_event(Event::Text(BytesText::new(value)))?;
-    w.write_event(Event::End(BytesEnd::new(name)))
 }
 
 #[cfg(test)]

@@ -113,29 +113,14 @@ pub fn write_full_own(
     out: &Path,
 ) -> Result<Written, GenerateError> {
     let started = std::time::Instant::now();
-    let header = DeliveryHeader {
-        lopnummer: 1,
-        typ: DeliveryTyp::Full,
-        skapad: skapad(today),
-        antal: persons as u64,
-    };
+    let header = full_header(persons, today);
     let info = Aviseringsinformation::for_load(&header);
-    let err = |source| GenerateError::Write {
-        path: out.to_owned(),
-        source,
-    };
-    let mut w = crate::loadfile::DeliveryWriter::create(out, &info)
-        .map_err(err)?
-        .with_extensions();
-    for post in generated(persons, seed, today) {
-        let record = DeliveryRecord {
-            posttyp: Posttyp::Total,
-            post,
-            present: TermMask::ALL,
-        };
-        w.write(&record).map_err(err)?;
-    }
-    w.finish().map_err(err)?;
+    write_records(out, &info, &mut full_records(persons, seed, today), true).map_err(|source| {
+        GenerateError::Write {
+            path: out.to_owned(),
+            source,
+        }
+    })?;
     Ok(Written {
         path: out.to_owned(),
         header,
@@ -157,20 +142,11 @@ pub fn write_full_files(
     fewer: Option<TermMask>,
 ) -> Result<Written, GenerateError> {
     let started = std::time::Instant::now();
-    let header = DeliveryHeader {
-        lopnummer: 1,
-        typ: DeliveryTyp::Full,
-        skapad: skapad(today),
-        antal: persons as u64,
-    };
+    let header = full_header(persons, today);
     let path = out
         .map(Path::to_owned)
         .unwrap_or_else(|| default_name(1, DeliveryTyp::Full));
-    let mut records = generated(persons, seed, today).map(|post| DeliveryRecord {
-        posttyp: Posttyp::Total,
-        post,
-        present: TermMask::ALL,
-    });
+    let mut records = full_records(persons, seed, today);
     if let Some(fewer) = fewer {
         // Each header gives its file's count before the records: a first pass counts file B.
         let in_b = super::Population::new(persons, seed, today)
@@ -185,7 +161,7 @@ pub fn write_full_files(
     };
     if files <= 1 {
         let info = Aviseringsinformation::for_load(&header);
-        write_records(&path, &info, &mut records).map_err(err(&path))?;
+        write_records(&path, &info, &mut records, false).map_err(err(&path))?;
         return Ok(Written {
             path,
             header,
@@ -202,7 +178,7 @@ pub fn write_full_files(
         info.utfil.antal_poster = per.min(persons.saturating_sub(i * per)) as u64;
         info.utfil.filnamn = default_filnamn(1, DeliveryTyp::Full, fil_nr);
         let p = PathBuf::from(crate::load::numbered_name(&name, u32::from(fil_nr)));
-        write_records(&p, &info, &mut records).map_err(err(&p))?;
+        write_records(&p, &info, &mut records, false).map_err(err(&p))?;
         first.get_or_insert(p);
     }
     Ok(Written {
@@ -212,13 +188,41 @@ pub fn write_full_files(
     })
 }
 
-/// Writes one file of `info.utfil.antal_poster` records taken from `records`.
+/// The load facts of a grunduttag of `persons` persons: löpnummer 1, FULL.
+fn full_header(persons: usize, today: NaiveDate) -> DeliveryHeader {
+    DeliveryHeader {
+        lopnummer: 1,
+        typ: DeliveryTyp::Full,
+        skapad: skapad(today),
+        antal: persons as u64,
+    }
+}
+
+/// The population as a grunduttag's records: every person a totalpost with every term.
+fn full_records(
+    persons: usize,
+    seed: u64,
+    today: NaiveDate,
+) -> impl Iterator<Item = DeliveryRecord> {
+    generated(persons, seed, today).map(|post| DeliveryRecord {
+        posttyp: Posttyp::Total,
+        post,
+        present: TermMask::ALL,
+    })
+}
+
+/// Writes one file of `info.utfil.antal_poster` records taken from `records`; `extensions`
+/// as [`crate::loadfile::DeliveryWriter::with_extensions`].
 fn write_records(
     path: &Path,
     info: &Aviseringsinformation,
     records: &mut impl Iterator<Item = DeliveryRecord>,
+    extensions: bool,
 ) -> Result<(), DeliveryError> {
     let mut w = crate::loadfile::DeliveryWriter::create(path, info)?;
+    if extensions {
+        w = w.with_extensions();
+    }
     let n = usize::try_from(info.utfil.antal_poster).unwrap_or(usize::MAX);
     for r in records.take(n) {
         w.write(&r)?;
