@@ -52,6 +52,20 @@ def root_ca(repo):
     return next(c for c in dev_certs(repo) if c["kind"] == "root-ca")
 
 
+def mtls_session(repo, name):
+    """A requests session presenting this dev client certificate, trusting only the
+    development root (REQUESTS_CA_BUNDLE in the environment must not replace it)."""
+    import requests
+
+    certs = certs_dir(repo)
+    c = dev_cert(repo, name)
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = os.path.join(certs, root_ca(repo)["cert"])
+    session.cert = (os.path.join(certs, c["cert"]), os.path.join(certs, c["key"]))
+    return session
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 4 or sys.argv[1] != "cert":
         sys.exit("usage: harness.py cert NAME FIELD")

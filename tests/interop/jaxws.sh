@@ -10,39 +10,16 @@
 # (tests/interop/demo_people.py). Called by tests/interop/run.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-certs="$FOLKREG_REPO/certs-dev"
 navet="$FOLKREG_REPO/../shared/reference/navet/v4-2023"
-
-if ! command -v wsimport >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jaxws >/dev/null
-  else
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jaxws >/dev/null
-  fi
-fi
-command -v javac >/dev/null || { echo "jaxws.sh: needs a JDK (javac)"; exit 1; }
-
-# The JAX-WS runtime from Debian's jars in /usr/share/java (as ../shared/peers/metro does).
-jars="jaxws-rt jaxws-api jws-api jaxb-api jaxb-runtime jaxb-core jaxb-impl istack-commons-runtime saaj-impl stax-ex
-streambuffer mimepull metro-policy gmbal glassfish-management-api glassfish-pfl-basic glassfish-pfl-tf
-glassfish-pfl-dynamic glassfish-pfl-asm javax.activation geronimo-annotation-1.3-spec FastInfoset woodstox-core stax2-api"
-cp=""
-for j in $jars; do [ -f "/usr/share/java/$j.jar" ] && cp="$cp:/usr/share/java/$j.jar"; done
-cp=${cp#:}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Mutual TLS for Java: the client's certificate and key as PKCS#12, the development root as
-# the only trust anchor.
-field() { python3 "$(dirname "$0")/harness.py" cert "$1" "$2"; }
+# The JAX-WS runtime's classpath ($cp) and mutual TLS as client-norrby ($ssl).
+# shellcheck source=tests/interop/jaxws_env.sh
+. "$here/jaxws_env.sh"
 client=client-norrby
-openssl pkcs12 -export -in "$certs/$(field $client cert)" -inkey "$certs/$(field $client key)" \
-  -name "$client" -out "$work/client.p12" -passout pass:changeit
-keytool -importcert -noprompt -storetype PKCS12 -keystore "$work/trust.p12" -storepass changeit \
-  -alias root-ca -file "$certs/$(field root-ca cert)" >/dev/null 2>&1
-ssl="-Djavax.net.ssl.keyStore=$work/client.p12 -Djavax.net.ssl.keyStoreType=PKCS12 -Djavax.net.ssl.keyStorePassword=changeit
--Djavax.net.ssl.trustStore=$work/trust.p12 -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=changeit"
+jaxws_env "$work" "$client"
 
 # 1. Navet's WSDLs (copied: ../shared is read-only and wsimport resolves the schema beside it).
 cp -r "$navet" "$work/navet"

@@ -10,44 +10,21 @@
 # Called by tests/interop/run.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-certs="$FOLKREG_REPO/certs-dev"
 spar="$FOLKREG_REPO/../shared/reference/spar/2021.1"
 
-if ! command -v wsimport >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jaxws >/dev/null
-  else
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jaxws >/dev/null
-  fi
-fi
-command -v javac >/dev/null || { echo "spar_jaxws.sh: needs a JDK (javac)"; exit 1; }
 if [ -z "${SPAR_HIT:-}" ] || [ -z "${SPAR_MISS:-}" ]; then
   echo "FAIL jax-ws spar: SPAR_HIT and SPAR_MISS must be given"
   echo "jax-ws spar: 0 passed, 1 failed"
   exit 1
 fi
 
-# The JAX-WS runtime from Debian's jars in /usr/share/java (as jaxws.sh does).
-jars="jaxws-rt jaxws-api jws-api jaxb-api jaxb-runtime jaxb-core jaxb-impl istack-commons-runtime saaj-impl stax-ex
-streambuffer mimepull metro-policy gmbal glassfish-management-api glassfish-pfl-basic glassfish-pfl-tf
-glassfish-pfl-dynamic glassfish-pfl-asm javax.activation geronimo-annotation-1.3-spec FastInfoset woodstox-core stax2-api"
-cp=""
-for j in $jars; do [ -f "/usr/share/java/$j.jar" ] && cp="$cp:/usr/share/java/$j.jar"; done
-cp=${cp#:}
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Mutual TLS for Java: Norrby's certificate and key as PKCS#12, the development root as the
-# only trust anchor.
-field() { python3 "$here/harness.py" cert "$1" "$2"; }
-client=client-norrby
-openssl pkcs12 -export -in "$certs/$(field $client cert)" -inkey "$certs/$(field $client key)" \
-  -name "$client" -out "$work/client.p12" -passout pass:changeit
-keytool -importcert -noprompt -storetype PKCS12 -keystore "$work/trust.p12" -storepass changeit \
-  -alias root-ca -file "$certs/$(field root-ca cert)" >/dev/null 2>&1
-ssl="-Djavax.net.ssl.keyStore=$work/client.p12 -Djavax.net.ssl.keyStoreType=PKCS12 -Djavax.net.ssl.keyStorePassword=changeit
--Djavax.net.ssl.trustStore=$work/trust.p12 -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=changeit"
+# The JAX-WS runtime's classpath ($cp) and mutual TLS as Norrby kommun ($ssl).
+# shellcheck source=tests/interop/jaxws_env.sh
+. "$here/jaxws_env.sh"
+jaxws_env "$work" client-norrby
 
 # SPAR's WSDL and schemas, copied (../shared is read-only, and so would the copy's folders be,
 # which the cleanup could not remove). The WSDL includes its two top-level XSDs by absolute URL

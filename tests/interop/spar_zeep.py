@@ -7,34 +7,26 @@ what the organisation may see."""
 import os
 import sys
 
-import requests
 import zeep
 from zeep.transports import Transport
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from demo_people import ordinary_with_relations, text  # noqa: E402
-from harness import Tally, dev_certs  # noqa: E402
+from harness import Tally  # noqa: E402
 
 URL = os.environ["FOLKREG_URL"]
 DATA = os.environ["FOLKREG_DATA"]
 REPO = os.environ["FOLKREG_REPO"]
-CERTS = os.path.join(REPO, "certs-dev")
 MISS = "190001019801"  # a valid number the demo population does not hold
 
 tally = Tally("zeep (SPAR)")
 check = tally.check
-index = dev_certs(REPO)
-root_ca = harness.root_ca(REPO)
 
 
 def client_for(name):
     """A zeep client for PersonSok presenting this dev certificate, from the live WSDL."""
-    c = next(c for c in index if c["name"] == name)
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = os.path.join(CERTS, root_ca["cert"])
-    session.cert = (os.path.join(CERTS, c["cert"]), os.path.join(CERTS, c["key"]))
+    session = harness.mtls_session(REPO, name)
     client = zeep.Client(f"{URL}/2021.1/?wsdl", transport=Transport(session=session))
     return client.service
 

@@ -8,7 +8,6 @@ import os
 import sys
 import urllib.request
 
-import requests
 import zeep
 from zeep.transports import Transport
 
@@ -20,23 +19,17 @@ from harness import Tally, dev_certs  # noqa: E402
 URL = os.environ["FOLKREG_URL"]
 DATA = os.environ["FOLKREG_DATA"]
 REPO = os.environ["FOLKREG_REPO"]
-CERTS = os.path.join(REPO, "certs-dev")
 VERSIONS = ["V2", "V3", "V4"]
 
 tally = Tally("zeep")
 check = tally.check
 index = dev_certs(REPO)
-root_ca = harness.root_ca(REPO)
 
 
 def caller(name):
     """A zeep transport presenting this dev client certificate, and its Bestallning."""
     c = next(c for c in index if c["name"] == name)
-    session = requests.Session()
-    # Only the development root: REQUESTS_CA_BUNDLE in the environment must not replace it.
-    session.trust_env = False
-    session.verify = os.path.join(CERTS, root_ca["cert"])
-    session.cert = (os.path.join(CERTS, c["cert"]), os.path.join(CERTS, c["key"]))
+    session = harness.mtls_session(REPO, name)
     return Transport(session=session), {"OrgNr": c["org"], "BestallningsId": c["bestallningsid"]}
 
 
