@@ -615,14 +615,7 @@ async fn spar_call(
     let mut trail = Trail::default();
     let (outcome, response): (Cow<'static, str>, _) =
         match spar_answer(req, state, peer, refused, &mut trail, id).await {
-            Ok(Reply::Data(body)) => {
-                let outcome = if trail.returned.is_empty() && trail.hits_seen.is_none() {
-                    audit::OUTCOME_NOT_FOUND
-                } else {
-                    audit::OUTCOME_OK
-                };
-                (outcome.into(), xml(StatusCode::OK, body))
-            }
+            Ok(Reply::Data(body)) => (trail.found().into(), xml(StatusCode::OK, body)),
             Ok(Reply::Undantag(kod, body)) => {
                 (format!("undantag-{kod}").into(), xml(StatusCode::OK, body))
             }
@@ -691,12 +684,7 @@ fn caller_of(peer: Option<&PeerIdentity>) -> (String, String) {
 fn answered(service: Service, trail: &Trail) -> &'static str {
     match service {
         Service::LamnaInfil => audit::OUTCOME_OK,
-        Service::Personpost | Service::Namnsokning | Service::HamtaAvisering
-            if trail.returned.is_empty() =>
-        {
-            audit::OUTCOME_NOT_FOUND
-        }
-        Service::Personpost | Service::Namnsokning | Service::HamtaAvisering => audit::OUTCOME_OK,
+        Service::Personpost | Service::Namnsokning | Service::HamtaAvisering => trail.found(),
     }
 }
 

@@ -244,6 +244,17 @@ impl Trail {
             .unwrap_or_else(|| u32::try_from(self.returned.len()).unwrap_or(u32::MAX))
     }
 
+    /// The audit outcome of an answer with data: [`crate::audit::OUTCOME_NOT_FOUND`] when it
+    /// carries no person and saw none (an answer over a cap saw them), else
+    /// [`crate::audit::OUTCOME_OK`].
+    pub fn found(&self) -> &'static str {
+        if self.returned.is_empty() && self.hits_seen.is_none() {
+            crate::audit::OUTCOME_NOT_FOUND
+        } else {
+            crate::audit::OUTCOME_OK
+        }
+    }
+
     /// Notes the records an answer carries.
     pub fn answered(&mut self, posts: &[crate::access::View]) {
         self.returned = posts
